@@ -1,0 +1,41 @@
+//! Support for generated code. Not public API.
+
+pub use std::vec::Vec;
+
+pub use crate::codec::{Codec, CodecError, Encoded};
+pub use crate::envelope::RecordedEvent;
+pub use crate::error::{DecodeError, DecodeErrorKind};
+pub use crate::event::{decode_as, encode_event};
+
+use crate::command::Command;
+use crate::event::Event;
+
+/// Compile-time check that `T` implements [`Event`]; called with the span of an
+/// `events(..)` entry so the error points there.
+pub const fn assert_event<T: Event>() {}
+
+/// Compile-time check that `C` is a command whose id type is `I`.
+pub const fn assert_command<C: Command<Id = I>, I>() {}
+
+/// `a == b` for strings, usable in constants.
+#[must_use]
+pub const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The error of an event set that does not know `event`'s name.
+#[must_use]
+pub fn unknown_name(event: &RecordedEvent, expected: &'static str) -> DecodeError {
+    DecodeError::new(event, DecodeErrorKind::UnknownName { expected })
+}

@@ -1,0 +1,66 @@
+//! Errors about stored data that cannot be turned back into events.
+
+use std::sync::Arc;
+
+use crate::codec::CodecError;
+use crate::envelope::{Position, RecordedEvent, StreamId, Version};
+
+/// A stored event that could not be decoded: names the stream, the stream version, the
+/// global position, the wire name and schema version, and the cause.
+///
+/// Bad stored data is never a panic: every decode path in es-core returns this error.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cannot decode event {name:?} (schema version {schema_version}) at version {stream_version} \
+     of stream {stream_id} (position {position}): {kind}"
+)]
+pub struct DecodeError {
+    /// The stream holding the event.
+    pub stream_id: StreamId,
+    /// The event's version within its stream.
+    pub stream_version: Version,
+    /// The event's global position.
+    pub position: Position,
+    /// The stored wire name.
+    pub name: Arc<str>,
+    /// The stored schema version.
+    pub schema_version: u32,
+    /// What went wrong (already part of the message, so not a separate `source`).
+    pub kind: DecodeErrorKind,
+}
+
+impl DecodeError {
+    /// An error about `event`.
+    #[must_use]
+    pub fn new(event: &RecordedEvent, kind: DecodeErrorKind) -> Self {
+        Self {
+            stream_id: event.stream_id.clone(),
+            stream_version: event.stream_version,
+            position: event.position,
+            name: Arc::clone(&event.name),
+            schema_version: event.schema_version,
+            kind,
+        }
+    }
+}
+
+/// Why a stored event could not be decoded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeErrorKind {
+    /// No event type of the expected set has this wire name.
+    #[error("no event type of {expected} is named so")]
+    UnknownName {
+        /// What was expected, such as the name of the aggregate's event enum.
+        expected: &'static str,
+    },
+    /// The event type exists but cannot read this schema version.
+    #[error("the event type reads schema version {current} and has no upcaster for this one")]
+    UnsupportedVersion {
+        /// The schema version of the Rust type.
+        current: u32,
+    },
+    /// The payload does not decode into the event type.
+    #[error("the payload does not decode: {0}")]
+    Payload(CodecError),
+}

@@ -1,0 +1,141 @@
+//! Event sourcing and CQRS for Rust, driven by derive macros.
+//!
+//! Model a domain as plain structs: **events** (facts), **commands** (intentions) and
+//! **aggregates** (consistency boundaries that decide which events a command produces).
+//! The derives generate the wiring: each aggregate's event and command enums, `apply` and
+//! command dispatch, encoding by stable event name and schema version, and the docs of all
+//! of it. The runtime loads aggregates by replaying their stream and executes commands with
+//! optimistic concurrency against any [`EventStore`].
+//!
+//! # A tour
+//!
+//! ```
+//! use es_core::prelude::*;
+//! use es_memstore::MemStore;
+//! use serde::{Deserialize, Serialize};
+//!
+//! // Events: facts, with a stable wire name (version defaults to 1).
+//! #[derive(Event, Debug, Serialize, Deserialize)]
+//! #[event(name = "account.opened")]
+//! pub struct Opened { pub owner: String }
+//!
+//! #[derive(Event, Debug, Serialize, Deserialize)]
+//! #[event(name = "account.deposited")]
+//! pub struct Deposited { pub amount: u64 }
+//!
+//! // Commands: intentions, addressed to one aggregate by their `#[id]` field.
+//! #[derive(Command, Debug)]
+//! pub struct Open { #[id] pub account: u64, pub owner: String }
+//!
+//! #[derive(Command, Debug)]
+//! pub struct Deposit { #[id] pub account: u64, pub amount: u64 }
+//!
+//! #[derive(Debug, PartialEq, thiserror::Error)]
+//! pub enum AccountError {
+//!     #[error("the account is already open")]
+//!     AlreadyOpen,
+//!     #[error("the account is not open")]
+//!     NotOpen,
+//! }
+//!
+//! // The aggregate: its state, and the lists that generate `AccountEvent` and `AccountCommand`.
+//! #[derive(Aggregate, Default, Debug)]
+//! #[aggregate(name = "account", id = u64, error = AccountError,
+//!             events(Opened, Deposited), commands(Open, Deposit))]
+//! pub struct Account { open: bool, balance: u64 }
+//!
+//! impl Apply<Opened> for Account {
+//!     fn apply(&mut self, _: &Opened) { self.open = true; }
+//! }
+//! impl Apply<Deposited> for Account {
+//!     fn apply(&mut self, e: &Deposited) { self.balance += e.amount; }
+//! }
+//! impl Handle<Open> for Account {
+//!     fn handle(&self, cmd: &Open) -> Result<Vec<AccountEvent>, AccountError> {
+//!         if self.open { return Err(AccountError::AlreadyOpen); }
+//!         Ok(vec![Opened { owner: cmd.owner.clone() }.into()])
+//!     }
+//! }
+//! impl Handle<Deposit> for Account {
+//!     fn handle(&self, cmd: &Deposit) -> Result<Vec<AccountEvent>, AccountError> {
+//!         if !self.open { return Err(AccountError::NotOpen); }
+//!         Ok(vec![Deposited { amount: cmd.amount }.into()])
+//!     }
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let store = MemStore::new();
+//! let accounts = Repository::<Account, _>::new(store.clone());
+//!
+//! accounts.execute(Open { account: 1, owner: "Ada".into() }).await?;
+//! accounts.execute(Deposit { account: 1, amount: 30 }).await?;
+//! let refused = accounts.execute(Deposit { account: 2, amount: 5 }).await;
+//! assert!(matches!(refused, Err(ExecuteError::Domain(AccountError::NotOpen))));
+//!
+//! let account = accounts.load(&1).await?;
+//! assert_eq!((account.state.balance, account.version), (30, Version(2)));
+//!
+//! // The store holds bytes: the wire name, schema version and JSON payload.
+//! let log = store.read_all(Position::START, 10).await?;
+//! assert_eq!(&*log[1].name, "account.deposited");
+//! assert_eq!(&log[1].payload[..], br#"{"amount":30}"#);
+//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # Layers
+//!
+//! - Domain (pure, synchronous): [`Event`], [`Command`], [`Aggregate`], [`Apply`], [`Handle`].
+//! - Envelopes and encoding: [`envelope`] ([`NewEvent`], [`RecordedEvent`]) and [`codec`].
+//! - Stores: the [`EventStore`] trait and its contract, in [`store`].
+//! - Runtime: [`Repository`], in [`repository`].
+//!
+//! # Features
+//!
+//! - `derive` (default): re-exports the derive macros of `es-macros`.
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+// Lets the derives' `::es_core::` paths resolve inside this crate too (its unit tests and
+// doc tests use them).
+#[allow(unused_extern_crates)]
+extern crate self as es_core;
+
+pub mod aggregate;
+pub mod codec;
+pub mod command;
+pub mod envelope;
+pub mod error;
+pub mod event;
+pub mod repository;
+pub mod store;
+
+pub use aggregate::{Aggregate, Apply, Handle};
+pub use codec::{Codec, JsonCodec};
+pub use command::{AggregateId, Command, CommandSet};
+pub use envelope::{EventId, Metadata, NewEvent, Position, RecordedEvent, StreamId, Version};
+pub use error::DecodeError;
+pub use event::{Event, EventDescriptor, EventSet};
+pub use repository::{ExecuteError, Executed, LoadError, Loaded, Repository};
+pub use store::{Appended, EventStore, ExpectedVersion, StoreError};
+
+#[cfg(feature = "derive")]
+#[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
+pub use es_macros::{Aggregate, Command, Event};
+
+/// The types and traits most programs need: `use es_core::prelude::*;`.
+pub mod prelude {
+    pub use crate::aggregate::{Aggregate, Apply, Handle};
+    pub use crate::command::{Command, CommandSet};
+    pub use crate::envelope::{Position, StreamId, Version};
+    pub use crate::event::{Event, EventSet};
+    pub use crate::repository::{ExecuteError, Repository};
+    pub use crate::store::{EventStore, ExpectedVersion};
+
+    #[cfg(feature = "derive")]
+    pub use es_macros::{Aggregate, Command, Event};
+}
+
+/// Items the derives' generated code refers to. Not public API: no stability promise.
+#[doc(hidden)]
+pub mod __private;

@@ -1,0 +1,403 @@
+//! The repository: load an aggregate by replaying its stream, and execute commands with
+//! optimistic concurrency.
+//!
+//! [`Repository::execute`] is the write path of the framework: load the aggregate, let it
+//! decide ([`Handle`](crate::Handle)), append the events with the version it was loaded at
+//! as the expected version. When another writer appended in between, the store refuses the
+//! append with a conflict and the repository reloads and decides again, up to
+//! [`Repository::max_retries`] times. A refused command (domain error) appends nothing.
+//!
+//! ```
+//! # use es_core::prelude::*;
+//! # use serde::{Deserialize, Serialize};
+//! # #[derive(Event, Debug, Serialize, Deserialize)]
+//! # #[event(name = "counter.incremented")]
+//! # struct Incremented { by: u32 }
+//! # #[derive(Command, Debug)]
+//! # struct Increment { #[id] id: u64, by: u32 }
+//! # #[derive(Debug, thiserror::Error)]
+//! # #[error("increments must be positive")]
+//! # struct ZeroIncrement;
+//! # #[derive(Aggregate, Default, Debug)]
+//! # #[aggregate(name = "counter", id = u64, error = ZeroIncrement,
+//! #             events(Incremented), commands(Increment))]
+//! # struct Counter { total: u64 }
+//! # impl Apply<Incremented> for Counter {
+//! #     fn apply(&mut self, event: &Incremented) { self.total += u64::from(event.by); }
+//! # }
+//! # impl Handle<Increment> for Counter {
+//! #     fn handle(&self, cmd: &Increment) -> Result<Vec<CounterEvent>, ZeroIncrement> {
+//! #         if cmd.by == 0 { return Err(ZeroIncrement); }
+//! #         Ok(vec![Incremented { by: cmd.by }.into()])
+//! #     }
+//! # }
+//! use es_memstore::MemStore;
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let counters = Repository::<Counter, _>::new(MemStore::new());
+//! let done = counters.execute(Increment { id: 1, by: 5 }).await?;
+//! assert_eq!(done.stream_version, Version(1));
+//!
+//! // A refused command is the domain error, and stores nothing.
+//! let refused = counters.execute(Increment { id: 1, by: 0 }).await;
+//! assert!(matches!(refused, Err(ExecuteError::Domain(ZeroIncrement))));
+//!
+//! let counter = counters.load(&1).await?;
+//! assert_eq!((counter.state.total, counter.version), (5, Version(1)));
+//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use crate::aggregate::Aggregate;
+use crate::codec::{Codec, CodecError, JsonCodec};
+use crate::command::CommandSet;
+use crate::envelope::{InvalidStreamId, NewEvent, Position, StreamId, Version};
+use crate::error::DecodeError;
+use crate::event::EventSet;
+use crate::store::{EventStore, ExpectedVersion, StoreError};
+
+/// How many events [`Repository::load`] reads from the store per round trip.
+pub const LOAD_BATCH: usize = 1024;
+
+/// How many times [`Repository::execute`] retries a command after a version conflict, unless
+/// set with [`Repository::max_retries`].
+pub const DEFAULT_MAX_RETRIES: u32 = 5;
+
+/// Loads aggregates of type `A` from store `S` and executes their commands.
+///
+/// A repository is a cheap handle: clone it freely (clones share the store). `C` is the
+/// payload [`Codec`], JSON by default.
+pub struct Repository<A, S, C = JsonCodec> {
+    store: S,
+    codec: C,
+    max_retries: u32,
+    aggregate: PhantomData<fn() -> A>,
+}
+
+impl<A: Aggregate, S: EventStore> Repository<A, S> {
+    /// A repository over `store` with the JSON codec and [`DEFAULT_MAX_RETRIES`].
+    #[must_use]
+    pub fn new(store: S) -> Self {
+        Self {
+            store,
+            codec: JsonCodec,
+            max_retries: DEFAULT_MAX_RETRIES,
+            aggregate: PhantomData,
+        }
+    }
+}
+
+impl<A: Aggregate, S: EventStore, C: Codec> Repository<A, S, C> {
+    /// Uses `codec` for payloads instead of the current one.
+    #[must_use]
+    pub fn with_codec<C2: Codec>(self, codec: C2) -> Repository<A, S, C2> {
+        Repository {
+            store: self.store,
+            codec,
+            max_retries: self.max_retries,
+            aggregate: PhantomData,
+        }
+    }
+
+    /// Sets how many times a command is decided again after a version conflict before
+    /// [`ExecuteError::Conflict`] is returned. `0` disables retries.
+    #[must_use]
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// The store this repository writes to.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The stream id of the aggregate `id`: `"{A::NAME}-{id}"`.
+    ///
+    /// # Errors
+    /// When the id's `Display` form makes an invalid stream id (too long, control characters).
+    pub fn stream_id(&self, id: &A::Id) -> Result<StreamId, InvalidStreamId> {
+        StreamId::for_aggregate(A::NAME, id)
+    }
+
+    /// Loads the aggregate `id` by replaying its stream. An aggregate with no events loads as
+    /// `A::default()` at [`Version::EMPTY`].
+    ///
+    /// # Errors
+    /// [`LoadError::Store`] when the store fails, [`LoadError::Decode`] when a stored event
+    /// does not decode, [`LoadError::InvalidStreamId`] when the id makes no valid stream id.
+    pub async fn load(&self, id: &A::Id) -> Result<Loaded<A>, LoadError> {
+        let stream_id = self.stream_id(id)?;
+        self.load_stream(stream_id).await
+    }
+
+    async fn load_stream(&self, stream_id: StreamId) -> Result<Loaded<A>, LoadError> {
+        let mut state = A::default();
+        let mut version = Version::EMPTY;
+        loop {
+            let batch = self
+                .store
+                .read_stream(&stream_id, version.next(), LOAD_BATCH)
+                .await?;
+            let done = batch.len() < LOAD_BATCH;
+            for recorded in &batch {
+                let event = A::Event::decode(&self.codec, recorded)?;
+                state.apply_event(&event);
+                version = recorded.stream_version;
+            }
+            if done {
+                return Ok(Loaded {
+                    stream_id,
+                    version,
+                    state,
+                });
+            }
+        }
+    }
+
+    /// Executes `command`: load the target aggregate, decide, append with the loaded version
+    /// as the expected version. On a version conflict the aggregate is reloaded and the
+    /// command decided again, up to [`max_retries`](Self::max_retries) times.
+    ///
+    /// A decision that produces no events appends nothing and succeeds.
+    ///
+    /// # Errors
+    /// [`ExecuteError::Domain`] when the aggregate refuses the command (nothing is appended),
+    /// [`ExecuteError::Conflict`] when conflicts outlast the retries, and the load, encode and
+    /// store errors of the steps.
+    pub async fn execute(
+        &self,
+        command: impl Into<A::Command>,
+    ) -> Result<Executed<A>, ExecuteError<A::Error>> {
+        let command = command.into();
+        let stream_id = self.stream_id(command.aggregate_id())?;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let loaded = self.load_stream(stream_id.clone()).await?;
+            let events = loaded
+                .state
+                .handle_command(&command)
+                .map_err(ExecuteError::Domain)?;
+            if events.is_empty() {
+                return Ok(Executed {
+                    stream_id,
+                    stream_version: loaded.version,
+                    last_position: None,
+                    events,
+                    attempts,
+                });
+            }
+            let batch = self.encode(&stream_id, &events)?;
+            let expected = ExpectedVersion::at(loaded.version);
+            match self.store.append(&stream_id, expected, batch).await {
+                Ok(appended) => {
+                    return Ok(Executed {
+                        stream_id,
+                        stream_version: appended.stream_version,
+                        last_position: Some(appended.last_position),
+                        events,
+                        attempts,
+                    });
+                }
+                Err(StoreError::Conflict { .. }) if attempts <= self.max_retries => {
+                    YieldNow(false).await;
+                }
+                Err(StoreError::Conflict { actual, .. }) => {
+                    return Err(ExecuteError::Conflict {
+                        stream_id,
+                        attempts,
+                        expected: loaded.version,
+                        actual,
+                    });
+                }
+                Err(other) => return Err(ExecuteError::Store(other)),
+            }
+        }
+    }
+
+    fn encode(
+        &self,
+        stream_id: &StreamId,
+        events: &[A::Event],
+    ) -> Result<Vec<NewEvent>, ExecuteError<A::Error>> {
+        events
+            .iter()
+            .map(|event| {
+                event
+                    .encode(&self.codec)
+                    .map(NewEvent::new)
+                    .map_err(|cause| ExecuteError::Encode {
+                        stream_id: stream_id.clone(),
+                        name: event.name(),
+                        cause,
+                    })
+            })
+            .collect()
+    }
+}
+
+impl<A, S: Clone, C: Clone> Clone for Repository<A, S, C> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            codec: self.codec.clone(),
+            max_retries: self.max_retries,
+            aggregate: PhantomData,
+        }
+    }
+}
+
+impl<A, S: fmt::Debug, C: fmt::Debug> fmt::Debug for Repository<A, S, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Repository")
+            .field("aggregate", &std::any::type_name::<A>())
+            .field("store", &self.store)
+            .field("codec", &self.codec)
+            .field("max_retries", &self.max_retries)
+            .finish()
+    }
+}
+
+/// Gives the executor one chance to run other tasks before a retry, so that a conflicting
+/// writer on a single-threaded runtime can finish.
+struct YieldNow(bool);
+
+impl Future for YieldNow {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+/// An aggregate as loaded from its stream.
+#[derive(Debug, Clone)]
+pub struct Loaded<A> {
+    /// The aggregate's stream.
+    pub stream_id: StreamId,
+    /// The version of the last event folded into `state` ([`Version::EMPTY`] if none).
+    pub version: Version,
+    /// The state.
+    pub state: A,
+}
+
+impl<A> Loaded<A> {
+    /// Whether the aggregate has at least one event.
+    #[must_use]
+    pub fn exists(&self) -> bool {
+        self.version > Version::EMPTY
+    }
+}
+
+/// The outcome of a successful [`Repository::execute`].
+pub struct Executed<A: Aggregate> {
+    /// The aggregate's stream.
+    pub stream_id: StreamId,
+    /// The stream's version after the command.
+    pub stream_version: Version,
+    /// The global position of the last appended event; `None` when the command produced no
+    /// events. Wait for a projection to reach it to read your own writes.
+    pub last_position: Option<Position>,
+    /// The events the command produced, in order, as appended.
+    pub events: Vec<A::Event>,
+    /// How many times the command was decided (1 unless version conflicts forced retries).
+    pub attempts: u32,
+}
+
+impl<A: Aggregate> fmt::Debug for Executed<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Executed")
+            .field("stream_id", &self.stream_id)
+            .field("stream_version", &self.stream_version)
+            .field("last_position", &self.last_position)
+            .field("events", &self.events)
+            .field("attempts", &self.attempts)
+            .finish()
+    }
+}
+
+/// Why [`Repository::load`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored event does not decode.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The aggregate id makes no valid stream id.
+    #[error(transparent)]
+    InvalidStreamId(#[from] InvalidStreamId),
+}
+
+/// Why [`Repository::execute`] failed. `E` is the aggregate's domain error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExecuteError<E> {
+    /// The aggregate refused the command; nothing was appended.
+    #[error(transparent)]
+    Domain(E),
+    /// Other writers kept changing the stream: every attempt met a version conflict.
+    #[error(
+        "version conflict on stream {stream_id} after {attempts} attempt(s): \
+         last loaded at version {expected}, the store was at version {actual}"
+    )]
+    Conflict {
+        /// The aggregate's stream.
+        stream_id: StreamId,
+        /// How many times the command was decided.
+        attempts: u32,
+        /// The version of the last attempt's load.
+        expected: Version,
+        /// The stream's version when the last append was refused.
+        actual: Version,
+    },
+    /// An event the aggregate produced could not be encoded; nothing was appended.
+    #[error("cannot encode event {name:?} for stream {stream_id}: {cause}")]
+    Encode {
+        /// The aggregate's stream.
+        stream_id: StreamId,
+        /// The event's wire name.
+        name: &'static str,
+        /// The codec's error.
+        cause: CodecError,
+    },
+    /// A stored event of the aggregate does not decode.
+    #[error(transparent)]
+    Decode(DecodeError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+    /// The aggregate id makes no valid stream id.
+    #[error(transparent)]
+    InvalidStreamId(InvalidStreamId),
+}
+
+impl<E> From<LoadError> for ExecuteError<E> {
+    fn from(error: LoadError) -> Self {
+        match error {
+            LoadError::Store(error) => Self::Store(error),
+            LoadError::Decode(error) => Self::Decode(error),
+            LoadError::InvalidStreamId(error) => Self::InvalidStreamId(error),
+        }
+    }
+}
+
+impl<E> From<InvalidStreamId> for ExecuteError<E> {
+    fn from(error: InvalidStreamId) -> Self {
+        Self::InvalidStreamId(error)
+    }
+}

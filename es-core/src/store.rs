@@ -1,0 +1,229 @@
+//! The store traits: where events live.
+//!
+//! [`EventStore`] is the one trait every store implements (es-memstore's `MemStore` first).
+//! Its methods are `async` but need no particular executor. The semantics below are the
+//! contract; every store must keep them:
+//!
+//! - **Atomic append**: all events of one [`append`](EventStore::append) call are stored, or
+//!   none are.
+//! - **Optimistic concurrency**: an append whose [`ExpectedVersion`] does not hold fails with
+//!   [`StoreError::Conflict`] naming the stream, the expected and the actual version, and
+//!   writes nothing.
+//! - **Order**: stream versions are contiguous from 1; global positions strictly increase in
+//!   commit order; reading never skips or repeats an event.
+//! - **Permanence**: nothing appended is ever lost or changed; reads are repeatable.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::future::Future;
+
+use crate::envelope::{InvalidStreamId, NewEvent, Position, RecordedEvent, StreamId, Version};
+
+/// What the writer believes the stream's version to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExpectedVersion {
+    /// Append whatever the stream's version is.
+    Any,
+    /// The stream must not exist (have no events).
+    NoStream,
+    /// The stream must be at exactly this version. `Exact(Version(0))` is the same as
+    /// [`NoStream`](Self::NoStream).
+    Exact(Version),
+}
+
+impl ExpectedVersion {
+    /// The expectation of a writer that last saw the stream at `version`.
+    #[must_use]
+    pub const fn at(version: Version) -> Self {
+        if version.0 == 0 {
+            Self::NoStream
+        } else {
+            Self::Exact(version)
+        }
+    }
+
+    /// Whether a stream currently at `actual` meets this expectation.
+    #[must_use]
+    pub const fn accepts(self, actual: Version) -> bool {
+        match self {
+            Self::Any => true,
+            Self::NoStream => actual.0 == 0,
+            Self::Exact(expected) => expected.0 == actual.0,
+        }
+    }
+}
+
+impl fmt::Display for ExpectedVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Any => f.write_str("any version"),
+            Self::NoStream => f.write_str("no stream"),
+            Self::Exact(version) => write!(f, "version {version}"),
+        }
+    }
+}
+
+/// Where an append landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Appended {
+    /// The stream's version after the append (the version of its last new event).
+    pub stream_version: Version,
+    /// The global position of the first appended event.
+    pub first_position: Position,
+    /// The global position of the last appended event.
+    pub last_position: Position,
+}
+
+impl Appended {
+    /// Describes an append; for store implementations.
+    #[must_use]
+    pub const fn new(
+        stream_version: Version,
+        first_position: Position,
+        last_position: Position,
+    ) -> Self {
+        Self {
+            stream_version,
+            first_position,
+            last_position,
+        }
+    }
+}
+
+/// The limits a store enforces on what it is given, with the default values of es-memstore.
+///
+/// Every store documents its own values; exceeding one is a [`StoreError::LimitExceeded`],
+/// never a silent truncation.
+pub mod limits {
+    /// The largest payload accepted, in bytes (16 MiB).
+    pub const MAX_PAYLOAD_LEN: usize = 16 * 1024 * 1024;
+    /// The most events accepted in one append.
+    pub const MAX_BATCH_LEN: usize = 10_000;
+    /// The longest event name accepted, in bytes.
+    pub const MAX_EVENT_NAME_LEN: usize = 255;
+}
+
+/// Which limit an append exceeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Limit {
+    /// The payload size of one event, in bytes.
+    PayloadLen,
+    /// The number of events in one append.
+    BatchLen,
+    /// The length of an event name, in bytes.
+    EventNameLen,
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::PayloadLen => "payload size",
+            Self::BatchLen => "events per append",
+            Self::EventNameLen => "event name length",
+        })
+    }
+}
+
+/// An error from an [`EventStore`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The stream was not at the expected version; nothing was written.
+    #[error("version conflict on stream {stream_id}: expected {expected}, found version {actual}")]
+    Conflict {
+        /// The stream appended to.
+        stream_id: StreamId,
+        /// What the writer expected.
+        expected: ExpectedVersion,
+        /// The stream's version when the append was refused.
+        actual: Version,
+    },
+    /// An append carried no events.
+    #[error("append to stream {stream_id} carried no events")]
+    EmptyAppend {
+        /// The stream appended to.
+        stream_id: StreamId,
+    },
+    /// An append exceeded one of the store's limits; nothing was written.
+    #[error("append to stream {stream_id} exceeds the {limit} limit: {actual} > {max}")]
+    LimitExceeded {
+        /// The stream appended to.
+        stream_id: StreamId,
+        /// Which limit.
+        limit: Limit,
+        /// The store's limit.
+        max: usize,
+        /// The value given.
+        actual: usize,
+    },
+    /// An event name that no store accepts (empty or with control characters).
+    #[error("append to stream {stream_id}: invalid event name {name:?}")]
+    InvalidEventName {
+        /// The stream appended to.
+        stream_id: StreamId,
+        /// The rejected name.
+        name: String,
+    },
+    /// A stream id was not valid.
+    #[error(transparent)]
+    InvalidStreamId(#[from] InvalidStreamId),
+    /// The store's backend failed (I/O, network, database); whether anything was written is
+    /// stated by the store's documentation for its backend errors.
+    #[error("store backend error: {0}")]
+    Backend(Box<dyn StdError + Send + Sync + 'static>),
+}
+
+/// A store of event streams with a global, ordered log.
+///
+/// Implementations are cheap handles: clones share the same store. See the
+/// [module documentation](self) for the contract every implementation keeps.
+pub trait EventStore: Clone + Send + Sync + 'static {
+    /// Appends `events` to `stream_id` atomically if the stream is at `expected`.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the expectation does not hold,
+    /// [`StoreError::EmptyAppend`] for an empty batch, [`StoreError::LimitExceeded`] or
+    /// [`StoreError::InvalidEventName`] for input the store refuses, [`StoreError::Backend`]
+    /// when the backend fails. In every error case nothing was appended.
+    fn append(
+        &self,
+        stream_id: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> impl Future<Output = Result<Appended, StoreError>> + Send;
+
+    /// Reads up to `max_count` events of `stream_id`, in version order, starting at version
+    /// `from` (inclusive; `Version(1)` or `Version(0)` read from the beginning). A stream with
+    /// no events reads as empty.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the backend fails.
+    fn read_stream(
+        &self,
+        stream_id: &StreamId,
+        from: Version,
+        max_count: usize,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
+
+    /// Reads up to `max_count` events of the global log, in position order, whose position is
+    /// after `after` ([`Position::START`] reads from the beginning).
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the backend fails.
+    fn read_all(
+        &self,
+        after: Position,
+        max_count: usize,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
+
+    /// The current version of `stream_id` ([`Version::EMPTY`] when it has no events).
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the backend fails.
+    fn stream_version(
+        &self,
+        stream_id: &StreamId,
+    ) -> impl Future<Output = Result<Version, StoreError>> + Send;
+}

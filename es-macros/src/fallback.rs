@@ -1,0 +1,131 @@
+//! What a derive emits when its input has errors: the errors, plus the items the user's other
+//! code refers to (the enums, stub impls with `unreachable!()` bodies), so that one mistake
+//! does not set off a second wave of unrelated errors.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::ast;
+use crate::ctxt::Ctxt;
+use crate::expand::{aggregate, dummy_const};
+use crate::valid;
+
+pub(crate) fn event(error: &syn::Error, ir: Option<&ast::Event<'_>>) -> TokenStream {
+    let errors = error.to_compile_error();
+    let Some(ir) = ir.filter(|ir| ir.original.generics.params.is_empty()) else {
+        return errors;
+    };
+    let ident = &ir.original.ident;
+    let krate = valid::krate(ir.attrs.krate.as_ref());
+    let name = ir
+        .attrs
+        .name
+        .as_ref()
+        .map_or_else(String::new, syn::LitStr::value);
+    let stub = dummy_const(&quote! {
+        impl #krate::Event for #ident {
+            const NAME: &'static str = #name;
+            const VERSION: u32 = 1;
+        }
+    });
+    quote!(#errors #stub)
+}
+
+pub(crate) fn command(error: &syn::Error, ir: Option<&ast::Command<'_>>) -> TokenStream {
+    let errors = error.to_compile_error();
+    let Some((ir, id)) = ir
+        .filter(|ir| ir.original.generics.params.is_empty())
+        .and_then(|ir| Some((ir, ir.ids.first()?)))
+    else {
+        return errors;
+    };
+    let ident = &ir.original.ident;
+    let krate = valid::krate(ir.attrs.krate.as_ref());
+    let name = ident.to_string();
+    let id_ty = id.ty;
+    let stub = dummy_const(&quote! {
+        impl #krate::Command for #ident {
+            const NAME: &'static str = #name;
+            type Id = #id_ty;
+            fn aggregate_id(&self) -> &Self::Id {
+                ::core::unreachable!()
+            }
+        }
+    });
+    quote!(#errors #stub)
+}
+
+pub(crate) fn aggregate(error: &syn::Error, ir: Option<&ast::Aggregate<'_>>) -> TokenStream {
+    let errors = error.to_compile_error();
+    let Some(ir) = ir.filter(|ir| ir.original.generics.params.is_empty()) else {
+        return errors;
+    };
+    // The problems were reported already; this pass only recovers the enums' shape.
+    let scratch = Ctxt::new();
+    let shape = valid::shape(&scratch, ir);
+    let _already_reported = scratch.check();
+    let Some(shape) = shape else {
+        return errors;
+    };
+    let enums = aggregate::enums(&shape);
+    let conversions = aggregate::conversions(&shape);
+    let stubs = match (&ir.attrs.id, &ir.attrs.error) {
+        (Some(id), Some(error)) => stub_impls(&shape, id, error),
+        _ => TokenStream::new(),
+    };
+    let wrapped = dummy_const(&quote!(#conversions #stubs));
+    quote!(#errors #enums #wrapped)
+}
+
+/// `Aggregate`, `EventSet` and `CommandSet` impls whose bodies are never reached.
+fn stub_impls(shape: &valid::Shape<'_>, id: &syn::Type, error: &syn::Type) -> TokenStream {
+    let valid::Shape {
+        ident,
+        event_enum,
+        command_enum,
+        krate,
+        ..
+    } = shape;
+    let result = quote!(::core::result::Result);
+    quote! {
+        impl #krate::EventSet for #event_enum {
+            const EVENTS: &'static [#krate::EventDescriptor] = &[];
+            fn name(&self) -> &'static str { ::core::unreachable!() }
+            fn version(&self) -> u32 { ::core::unreachable!() }
+            fn encode<__Codec: #krate::Codec>(&self, _: &__Codec)
+                -> #result<#krate::__private::Encoded, #krate::__private::CodecError> {
+                ::core::unreachable!()
+            }
+            fn decode<__Codec: #krate::Codec>(_: &__Codec, _: &#krate::RecordedEvent)
+                -> #result<Self, #krate::DecodeError> {
+                ::core::unreachable!()
+            }
+        }
+        impl #krate::CommandSet for #command_enum {
+            type Id = #id;
+            fn name(&self) -> &'static str { ::core::unreachable!() }
+            fn aggregate_id(&self) -> &#id { ::core::unreachable!() }
+        }
+        impl #krate::Aggregate for #ident {
+            const NAME: &'static str = "";
+            type Id = #id;
+            type Event = #event_enum;
+            type Command = #command_enum;
+            type Error = #error;
+            fn apply_event(&mut self, _: &#event_enum) { ::core::unreachable!() }
+            fn handle_command(&self, _: &#command_enum)
+                -> #result<#krate::__private::Vec<#event_enum>, #error> {
+                ::core::unreachable!()
+            }
+        }
+    }
+}
+
+/// An error for input the checks accepted but could not turn into code; never expected.
+pub(crate) fn internal(input: &syn::DeriveInput, derive: &str) -> TokenStream {
+    syn::Error::new_spanned(
+        &input.ident,
+        format!("es-macros could not expand `derive({derive})` for this input; please report it"),
+    )
+    .to_compile_error()
+}

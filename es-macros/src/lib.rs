@@ -1,0 +1,183 @@
+//! Derive macros of [es-core](https://docs.rs/es-core): `Event`, `Command` and `Aggregate`.
+//!
+//! Use them through es-core (`use es_core::prelude::*;`), which re-exports them under its
+//! default `derive` feature. Each derive parses its input into a small intermediate
+//! representation (`ast`), checks it and collects every error with its span (`valid`), then
+//! generates code (`expand`); on errors it emits them together with stand-in items
+//! (`fallback`) so the rest of the crate still type-checks.
+#![deny(missing_docs)]
+// `pedantic` with a short list of documented exceptions.
+#![warn(clippy::pedantic)]
+#![allow(
+    // Generated-code builders read best as one function per generated item.
+    clippy::too_many_lines,
+    // Error messages are built with `format!` into `String`s on purpose.
+    clippy::needless_pass_by_value
+)]
+
+mod ast;
+mod attr;
+mod ctxt;
+mod expand;
+mod fallback;
+mod symbol;
+mod valid;
+
+use proc_macro::TokenStream;
+use syn::{DeriveInput, parse_macro_input};
+
+use crate::ctxt::Ctxt;
+
+/// Derives [`Event`](https://docs.rs/es-core/latest/es_core/event/trait.Event.html): a
+/// fact with a stable wire name and a schema version.
+///
+/// ```
+/// use es_core::prelude::*;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Event, Debug, Serialize, Deserialize)]
+/// #[event(name = "user.email_changed", version = 2)]
+/// pub struct EmailChanged {
+///     pub email: String,
+/// }
+///
+/// assert_eq!(EmailChanged::NAME, "user.email_changed");
+/// assert_eq!(EmailChanged::VERSION, 2);
+/// ```
+///
+/// # `#[event(..)]` keys
+///
+/// | Key | Required | Meaning |
+/// |---|---|---|
+/// | `name = "..."` | yes | The wire name stored with each event. ASCII letters, digits and `.` `_` `-` `/` `:`, starting with a letter or digit, at most 255 bytes. Never change it once events are stored; rename the Rust type instead, freely. |
+/// | `version = N` | no, default `1` | The schema version of the payload, from 1. |
+/// | `crate = "path"` | no, default `"::es_core"` | Where es-core is, when it is re-exported under another path. |
+///
+/// The type must be a non-generic struct implementing `Debug`, `Serialize` and
+/// `Deserialize`.
+#[proc_macro_derive(Event, attributes(event))]
+pub fn derive_event(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    let cx = Ctxt::new();
+    let ir = ast::Event::from_syn(&cx, &input);
+    let checked = ir.as_ref().and_then(|ir| valid::event(&cx, ir));
+    match (cx.check(), checked) {
+        (Ok(()), Some(checked)) => expand::event::expand(&checked),
+        (Ok(()), None) => fallback::internal(&input, "Event"),
+        (Err(err), _) => fallback::event(&err, ir.as_ref()),
+    }
+    .into()
+}
+
+/// Derives [`Command`](https://docs.rs/es-core/latest/es_core/command/trait.Command.html):
+/// an intention addressed to one aggregate, whose id is the field marked `#[id]`.
+///
+/// ```
+/// use es_core::prelude::*;
+///
+/// #[derive(Command, Debug)]
+/// pub struct RenameUser {
+///     #[id]
+///     pub user_id: u64,
+///     pub name: String,
+/// }
+///
+/// let cmd = RenameUser { user_id: 3, name: "Grace".into() };
+/// assert_eq!(*cmd.aggregate_id(), 3);
+/// ```
+///
+/// # Attributes
+///
+/// - `#[id]` on exactly one field (named or tuple): the target aggregate's id. Its type must
+///   be the `id` type of the aggregate listing this command.
+/// - `#[command(crate = "path")]`: where es-core is, when re-exported (default `"::es_core"`).
+///
+/// The type must be a non-generic struct implementing `Debug`.
+#[proc_macro_derive(Command, attributes(command, id))]
+pub fn derive_command(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    let cx = Ctxt::new();
+    let ir = ast::Command::from_syn(&cx, &input);
+    let checked = ir.as_ref().and_then(|ir| valid::command(&cx, ir));
+    match (cx.check(), checked) {
+        (Ok(()), Some(checked)) => expand::command::expand(&checked),
+        (Ok(()), None) => fallback::internal(&input, "Command"),
+        (Err(err), _) => fallback::command(&err, ir.as_ref()),
+    }
+    .into()
+}
+
+/// Derives [`Aggregate`](https://docs.rs/es-core/latest/es_core/aggregate/trait.Aggregate.html)
+/// and generates the aggregate's event and command enums.
+///
+/// ```
+/// use es_core::prelude::*;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Event, Debug, Serialize, Deserialize)]
+/// #[event(name = "lamp.switched")]
+/// pub struct Switched { pub on: bool }
+///
+/// #[derive(Command, Debug)]
+/// pub struct Switch { #[id] pub lamp: u32, pub on: bool }
+///
+/// #[derive(Debug, thiserror::Error)]
+/// #[error("the lamp is already in that state")]
+/// pub struct NoChange;
+///
+/// #[derive(Aggregate, Default, Debug)]
+/// #[aggregate(name = "lamp", id = u32, error = NoChange,
+///             events(Switched), commands(Switch))]
+/// pub struct Lamp { on: bool }
+///
+/// impl Apply<Switched> for Lamp {
+///     fn apply(&mut self, event: &Switched) { self.on = event.on; }
+/// }
+///
+/// impl Handle<Switch> for Lamp {
+///     fn handle(&self, cmd: &Switch) -> Result<Vec<LampEvent>, NoChange> {
+///         if cmd.on == self.on { return Err(NoChange); }
+///         Ok(vec![Switched { on: cmd.on }.into()])
+///     }
+/// }
+///
+/// // Generated: `LampEvent::Switched(Switched)`, `LampCommand::Switch(Switch)`, the `From`
+/// // conversions, and `Aggregate for Lamp` dispatching to the impls above.
+/// let mut lamp = Lamp::default();
+/// let events = lamp.handle_command(&Switch { lamp: 1, on: true }.into()).unwrap();
+/// assert_eq!(events[0].name(), "lamp.switched");
+/// lamp.apply_event(&events[0]);
+/// assert!(lamp.on);
+/// ```
+///
+/// # `#[aggregate(..)]` keys
+///
+/// | Key | Required | Meaning |
+/// |---|---|---|
+/// | `name = "..."` | yes | The aggregate's stable name; its streams are `"{name}-{id}"`. Same characters as event names. |
+/// | `id = Type` | yes | The id type; every command's `#[id]` field has this type. |
+/// | `error = Type` | yes | The domain error of its `Handle` impls (a `std::error::Error`). |
+/// | `events(A, B, ..)` | yes | The event types (each deriving `Event`, with distinct wire names). One `Apply<E>` impl each. |
+/// | `commands(A, B, ..)` | yes | The command types (each deriving `Command`). One `Handle<C>` impl each. |
+/// | `event_enum = Name` | no, default `{Aggregate}Event` | The generated event enum's name. |
+/// | `command_enum = Name` | no, default `{Aggregate}Command` | The generated command enum's name. |
+/// | `event_derive(..)` | no | Extra derives for the event enum, such as `Clone, PartialEq` (it always derives `Debug`). |
+/// | `command_derive(..)` | no | Extra derives for the command enum. |
+/// | `crate = "path"` | no, default `"::es_core"` | Where es-core is, when re-exported. |
+///
+/// Variants are named after the last path segment of each listed type. The enums get the
+/// aggregate's visibility and docs listing every variant with the impl it needs. The type
+/// must be a non-generic struct implementing `Default` and `Debug`.
+#[proc_macro_derive(Aggregate, attributes(aggregate))]
+pub fn derive_aggregate(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    let cx = Ctxt::new();
+    let ir = ast::Aggregate::from_syn(&cx, &input);
+    let checked = ir.as_ref().and_then(|ir| valid::aggregate(&cx, ir));
+    match (cx.check(), checked) {
+        (Ok(()), Some(checked)) => expand::aggregate::expand(&checked),
+        (Ok(()), None) => fallback::internal(&input, "Aggregate"),
+        (Err(err), _) => fallback::aggregate(&err, ir.as_ref()),
+    }
+    .into()
+}

@@ -1,0 +1,334 @@
+//! The rules of each derive, checked on the IR. Every violation is recorded with the span of
+//! the offending token; the result is a checked form that expansion consumes without further
+//! failure paths.
+
+use std::collections::HashSet;
+
+use proc_macro2::Span;
+use quote::ToTokens;
+use syn::{DeriveInput, Ident, LitInt, LitStr, Member, Path, Type, Visibility};
+
+use crate::ast;
+use crate::attr::PathList;
+use crate::ctxt::Ctxt;
+
+/// The longest event or aggregate name, in bytes (es-core's `limits::MAX_EVENT_NAME_LEN`).
+const MAX_NAME_LEN: usize = 255;
+
+/// A checked `derive(Event)` input.
+pub(crate) struct Event<'a> {
+    pub(crate) ident: &'a Ident,
+    pub(crate) name: String,
+    pub(crate) version: u32,
+    pub(crate) krate: Path,
+}
+
+/// A checked `derive(Command)` input.
+pub(crate) struct Command<'a> {
+    pub(crate) ident: &'a Ident,
+    pub(crate) id_member: &'a Member,
+    pub(crate) id_ty: &'a Type,
+    pub(crate) krate: Path,
+}
+
+/// A checked `derive(Aggregate)` input.
+pub(crate) struct Aggregate<'a> {
+    pub(crate) shape: Shape<'a>,
+    pub(crate) name: String,
+    pub(crate) id: &'a Type,
+    pub(crate) error: &'a Type,
+}
+
+/// What both the real expansion and the fallback of `derive(Aggregate)` need: the generated
+/// enums and their variants.
+pub(crate) struct Shape<'a> {
+    pub(crate) vis: &'a Visibility,
+    pub(crate) ident: &'a Ident,
+    pub(crate) event_enum: Ident,
+    pub(crate) command_enum: Ident,
+    pub(crate) events: Vec<Entry<'a>>,
+    pub(crate) commands: Vec<Entry<'a>>,
+    pub(crate) event_derive: &'a [Path],
+    pub(crate) command_derive: &'a [Path],
+    pub(crate) krate: Path,
+}
+
+/// One entry of `events(..)` or `commands(..)`: the type and its variant name.
+pub(crate) struct Entry<'a> {
+    pub(crate) path: &'a Path,
+    pub(crate) variant: &'a Ident,
+}
+
+pub(crate) fn event<'a>(cx: &Ctxt, input: &'a ast::Event<'a>) -> Option<Event<'a>> {
+    let original = input.original;
+    no_generics(cx, original, "Event", "an event's wire name must name exactly one type");
+    let attrs = &input.attrs;
+    if !attrs.present {
+        cx.error_spanned_by(
+            &original.ident,
+            "missing `#[event(name = \"...\")]`: every event needs a stable wire name, \
+             such as `#[event(name = \"user.created\")]`",
+        );
+    } else if attrs.name.is_none() {
+        cx.error_spanned_by(
+            &original.ident,
+            "missing `#[event]` key `name`: add `name = \"...\"`, such as \
+             `#[event(name = \"user.created\")]`",
+        );
+    }
+    let name = attrs.name.as_ref().and_then(|lit| wire_name(cx, lit, "event"));
+    let version = match &attrs.version {
+        Some(lit) => schema_version(cx, lit),
+        None => Some(1),
+    };
+    Some(Event {
+        ident: &original.ident,
+        name: name?,
+        version: version?,
+        krate: krate(input.attrs.krate.as_ref()),
+    })
+}
+
+pub(crate) fn command<'a>(cx: &Ctxt, input: &'a ast::Command<'a>) -> Option<Command<'a>> {
+    let original = input.original;
+    no_generics(
+        cx,
+        original,
+        "Command",
+        "an aggregate's `commands(..)` list names concrete types",
+    );
+    let id = match input.ids.as_slice() {
+        [] => {
+            cx.error_spanned_by(
+                &original.ident,
+                "a command needs exactly one field marked `#[id]`: the id of the aggregate \
+                 it targets",
+            );
+            None
+        }
+        [id] => Some(id),
+        [_, extra @ ..] => {
+            for field in extra {
+                cx.error_spanned_by(
+                    field.marker,
+                    "a command has exactly one `#[id]` field; remove this one",
+                );
+            }
+            None
+        }
+    }?;
+    Some(Command {
+        ident: &original.ident,
+        id_member: &id.member,
+        id_ty: id.ty,
+        krate: krate(input.attrs.krate.as_ref()),
+    })
+}
+
+pub(crate) fn aggregate<'a>(cx: &Ctxt, input: &'a ast::Aggregate<'a>) -> Option<Aggregate<'a>> {
+    let original = input.original;
+    let attrs = &input.attrs;
+    no_generics(
+        cx,
+        original,
+        "Aggregate",
+        "its event and command enums and its stream names are those of one concrete type",
+    );
+    if !attrs.present {
+        cx.error_spanned_by(
+            &original.ident,
+            "missing `#[aggregate(name = \"...\", id = .., error = .., events(..), commands(..))]`",
+        );
+        return None;
+    }
+    let missing = |key: &str, example: &str| {
+        cx.error_spanned_by(
+            &original.ident,
+            format!("missing `#[aggregate]` key `{key}`: add `{example}`"),
+        );
+    };
+    if attrs.name.is_none() {
+        missing("name", "name = \"...\"");
+    }
+    if attrs.id.is_none() {
+        missing("id", "id = IdType");
+    }
+    if attrs.error.is_none() {
+        missing("error", "error = ErrorType");
+    }
+    if attrs.events.is_none() {
+        missing("events", "events(EventA, EventB, ..)");
+    }
+    if attrs.commands.is_none() {
+        missing("commands", "commands(CommandA, CommandB, ..)");
+    }
+    let name = attrs.name.as_ref().and_then(|lit| wire_name(cx, lit, "aggregate"));
+    let shape = shape(cx, input);
+    entries(cx, attrs.events.as_ref(), "events", "event");
+    entries(cx, attrs.commands.as_ref(), "commands", "command");
+    Some(Aggregate {
+        name: name?,
+        id: attrs.id.as_ref()?,
+        error: attrs.error.as_ref()?,
+        shape: shape?,
+    })
+}
+
+/// The enums' names and variants. Also used by the fallback, so it only reports problems of
+/// the names; entries are checked by [`entries`].
+pub(crate) fn shape<'a>(cx: &Ctxt, input: &'a ast::Aggregate<'a>) -> Option<Shape<'a>> {
+    let original = input.original;
+    let attrs = &input.attrs;
+    let ident = &original.ident;
+    let event_enum = attrs
+        .event_enum
+        .clone()
+        .unwrap_or_else(|| Ident::new(&format!("{ident}Event"), ident.span()));
+    let command_enum = attrs
+        .command_enum
+        .clone()
+        .unwrap_or_else(|| Ident::new(&format!("{ident}Command"), ident.span()));
+    let mut ok = true;
+    for (name, key) in [(&event_enum, "event_enum"), (&command_enum, "command_enum")] {
+        if name == ident {
+            cx.error_spanned_by(
+                name,
+                format!("`{key}` must differ from the aggregate's own name `{ident}`"),
+            );
+            ok = false;
+        }
+    }
+    if event_enum == command_enum {
+        cx.error_spanned_by(
+            &command_enum,
+            "the event enum and the command enum need different names",
+        );
+        ok = false;
+    }
+    let list = |list: Option<&'a PathList>| -> Vec<Entry<'a>> {
+        let mut seen = HashSet::new();
+        list.map(|list| list.items.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|path| {
+                let variant = &path.segments.last()?.ident;
+                seen.insert(variant.to_string()).then_some(Entry { path, variant })
+            })
+            .collect()
+    };
+    let derives = |list: Option<&'a PathList>| list.map_or(&[][..], |l| l.items.as_slice());
+    ok.then(|| Shape {
+        vis: &original.vis,
+        ident,
+        event_enum,
+        command_enum,
+        events: list(attrs.events.as_ref()),
+        commands: list(attrs.commands.as_ref()),
+        event_derive: derives(attrs.event_derive.as_ref()),
+        command_derive: derives(attrs.command_derive.as_ref()),
+        krate: krate(attrs.krate.as_ref()),
+    })
+}
+
+/// Checks an `events(..)` or `commands(..)` list: not empty, plain type paths, no type twice,
+/// no two types with the same last segment (it names the variant).
+fn entries(cx: &Ctxt, list: Option<&PathList>, key: &str, what: &str) {
+    let Some(list) = list else { return };
+    if list.items.is_empty() {
+        cx.error_spanned_by(
+            &list.key,
+            format!("`{key}(..)` is empty: list at least one {what} type"),
+        );
+    }
+    let mut seen_paths = HashSet::new();
+    let mut seen_variants = HashSet::new();
+    for path in &list.items {
+        let generic = path
+            .segments
+            .iter()
+            .any(|segment| !segment.arguments.is_empty());
+        if generic {
+            cx.error_spanned_by(
+                path,
+                format!("`{key}(..)` takes plain type names; {what} types cannot be generic"),
+            );
+            continue;
+        }
+        let text = path.to_token_stream().to_string();
+        let Some(last) = path.segments.last() else {
+            continue;
+        };
+        if !seen_paths.insert(text.clone()) {
+            cx.error_spanned_by(path, format!("`{text}` is listed twice in `{key}(..)`"));
+        } else if !seen_variants.insert(last.ident.to_string()) {
+            cx.error_spanned_by(
+                path,
+                format!(
+                    "two {what} types in `{key}(..)` are named `{}`; the variant takes the last \
+                     path segment, so import one under another name (`use .. as Other;`)",
+                    last.ident
+                ),
+            );
+        }
+    }
+}
+
+/// Checks a wire name (`kind` is "event" or "aggregate") and returns it.
+fn wire_name(cx: &Ctxt, lit: &LitStr, kind: &str) -> Option<String> {
+    let name = lit.value();
+    let problem = if name.is_empty() {
+        Some(format!("{kind} name is empty"))
+    } else if name.len() > MAX_NAME_LEN {
+        Some(format!(
+            "{kind} name is {} bytes long; the limit is {MAX_NAME_LEN}",
+            name.len()
+        ))
+    } else if !name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | ':'))
+    {
+        Some(format!(
+            "malformed {kind} name {name:?}: use ASCII letters, digits and `.` `_` `-` `/` `:`, \
+             starting with a letter or digit (such as \"user.created\")"
+        ))
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => {
+            cx.error_spanned_by(lit, problem);
+            None
+        }
+        None => Some(name),
+    }
+}
+
+fn schema_version(cx: &Ctxt, lit: &LitInt) -> Option<u32> {
+    match lit.base10_parse::<u32>() {
+        Ok(0) => {
+            cx.error_spanned_by(lit, "`version` starts at 1; 0 is not a schema version");
+            None
+        }
+        Ok(version) => Some(version),
+        Err(err) => {
+            cx.error_spanned_by(lit, format!("`version` must be an integer from 1 to {}: {err}", u32::MAX));
+            None
+        }
+    }
+}
+
+fn no_generics(cx: &Ctxt, input: &DeriveInput, derive: &str, why: &str) {
+    if !input.generics.params.is_empty() || input.generics.where_clause.is_some() {
+        cx.error_spanned_by(
+            &input.generics,
+            format!("`derive({derive})` does not support generic types: {why}"),
+        );
+    }
+}
+
+/// The es-core path: `crate = ".."` or `::es_core`.
+pub(crate) fn krate(path: Option<&Path>) -> Path {
+    path.cloned()
+        .unwrap_or_else(|| syn::parse_quote_spanned!(Span::call_site()=> ::es_core))
+}
