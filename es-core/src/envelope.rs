@@ -199,9 +199,7 @@ impl fmt::Display for Position {
 }
 
 /// The unique id of a stored event (a UUID v7, so ids sort by creation time).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct EventId(pub Uuid);
 

@@ -106,10 +106,16 @@ pub(crate) fn event(cx: &Ctxt, attrs: &[Attribute]) -> EventAttrs {
 
 pub(crate) fn command(cx: &Ctxt, attrs: &[Attribute]) -> CommandAttrs {
     let mut krate = Attr::none(cx, symbol::COMMAND, symbol::CRATE);
-    each_key(cx, attrs, symbol::COMMAND, symbol::COMMAND_KEYS, |_, meta| {
-        krate.set(&meta.path, parse_crate(meta)?);
-        Ok(())
-    });
+    each_key(
+        cx,
+        attrs,
+        symbol::COMMAND,
+        symbol::COMMAND_KEYS,
+        |_, meta| {
+            krate.set(&meta.path, parse_crate(meta)?);
+            Ok(())
+        },
+    );
     CommandAttrs { krate: krate.get() }
 }
 
@@ -186,7 +192,10 @@ fn each_key(
         if let syn::Meta::Path(path) = &attr.meta {
             cx.error_spanned_by(
                 path,
-                format!("expected `#[{namespace}(..)]` with keys: {}", symbol::list(keys)),
+                format!(
+                    "expected `#[{namespace}(..)]` with keys: {}",
+                    symbol::list(keys)
+                ),
             );
             continue;
         }
@@ -242,7 +251,9 @@ fn parse_list(meta: &ParseNestedMeta<'_>) -> syn::Result<PathList> {
     if !meta.input.peek(syn::token::Paren) {
         return Err(meta.error(format!(
             "expected a parenthesized list: `{}(A, B, ..)`",
-            meta.path.get_ident().map_or_else(String::new, ToString::to_string)
+            meta.path
+                .get_ident()
+                .map_or_else(String::new, ToString::to_string)
         )));
     }
     let content;

@@ -61,7 +61,12 @@ pub(crate) struct Entry<'a> {
 
 pub(crate) fn event<'a>(cx: &Ctxt, input: &'a ast::Event<'a>) -> Option<Event<'a>> {
     let original = input.original;
-    no_generics(cx, original, "Event", "an event's wire name must name exactly one type");
+    no_generics(
+        cx,
+        original,
+        "Event",
+        "an event's wire name must name exactly one type",
+    );
     let attrs = &input.attrs;
     if !attrs.present {
         cx.error_spanned_by(
@@ -76,7 +81,10 @@ pub(crate) fn event<'a>(cx: &Ctxt, input: &'a ast::Event<'a>) -> Option<Event<'a
              `#[event(name = \"user.created\")]`",
         );
     }
-    let name = attrs.name.as_ref().and_then(|lit| wire_name(cx, lit, "event"));
+    let name = attrs
+        .name
+        .as_ref()
+        .and_then(|lit| wire_name(cx, lit, "event"));
     let version = match &attrs.version {
         Some(lit) => schema_version(cx, lit),
         None => Some(1),
@@ -162,7 +170,10 @@ pub(crate) fn aggregate<'a>(cx: &Ctxt, input: &'a ast::Aggregate<'a>) -> Option<
     if attrs.commands.is_none() {
         missing("commands", "commands(CommandA, CommandB, ..)");
     }
-    let name = attrs.name.as_ref().and_then(|lit| wire_name(cx, lit, "aggregate"));
+    let name = attrs
+        .name
+        .as_ref()
+        .and_then(|lit| wire_name(cx, lit, "aggregate"));
     let shape = shape(cx, input);
     entries(cx, attrs.events.as_ref(), "events", "event");
     entries(cx, attrs.commands.as_ref(), "commands", "command");
@@ -212,7 +223,8 @@ pub(crate) fn shape<'a>(cx: &Ctxt, input: &'a ast::Aggregate<'a>) -> Option<Shap
             .iter()
             .filter_map(|path| {
                 let variant = &path.segments.last()?.ident;
-                seen.insert(variant.to_string()).then_some(Entry { path, variant })
+                seen.insert(variant.to_string())
+                    .then_some(Entry { path, variant })
             })
             .collect()
     };
@@ -312,7 +324,10 @@ fn schema_version(cx: &Ctxt, lit: &LitInt) -> Option<u32> {
         }
         Ok(version) => Some(version),
         Err(err) => {
-            cx.error_spanned_by(lit, format!("`version` must be an integer from 1 to {}: {err}", u32::MAX));
+            cx.error_spanned_by(
+                lit,
+                format!("`version` must be an integer from 1 to {}: {err}", u32::MAX),
+            );
             None
         }
     }

@@ -1,1 +1,265 @@
+//! An in-memory event store: the reference implementation of es-core's store traits.
+//!
+//! [`MemStore`] keeps every event in one process, in one global log with a per-stream index.
+//! It stores payloads as bytes exactly like a durable store, so whatever does not round-trip
+//! through the codec fails here first. It is the store of examples and tests, and the model
+//! other stores are checked against.
+//!
+//! ```
+//! use es_core::{EventStore, ExpectedVersion, NewEvent, Position, StreamId, Version};
+//! use es_core::codec::Encoded;
+//! use es_memstore::MemStore;
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let store = MemStore::new();
+//! let stream = StreamId::new("note-1")?;
+//! let event = NewEvent::new(Encoded {
+//!     name: "note.written",
+//!     version: 1,
+//!     payload: br#"{"text":"hi"}"#.to_vec().into(),
+//! });
+//! let appended = store.append(&stream, ExpectedVersion::NoStream, vec![event]).await?;
+//! assert_eq!(appended.stream_version, Version(1));
+//!
+//! // A writer that expected an empty stream now conflicts, and writes nothing.
+//! let again = NewEvent::new(Encoded { name: "note.written", version: 1, payload: "{}".into() });
+//! assert!(store.append(&stream, ExpectedVersion::NoStream, vec![again]).await.is_err());
+//! assert_eq!(store.read_all(Position::START, 100).await?.len(), 1);
+//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # Guarantees and costs
+//!
+//! - Appends are atomic and serialized by one write lock: a reader never sees half of a
+//!   batch. Positions are contiguous from 1 (no holes), stream versions contiguous from 1.
+//! - Reads take a read lock and clone the envelopes they return; payloads and names are
+//!   shared, not copied.
+//! - The limits of [`es_core::store::limits`] apply: payloads up to 16 MiB, 10,000 events per
+//!   append, event names up to 255 bytes. Everything is kept until the store is dropped.
+//! - No user code runs under the lock, so a panic in an aggregate or projection cannot
+//!   poison it; the store stays usable.
+#![deny(missing_docs)]
 
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::SystemTime;
+
+use es_core::store::{Limit, limits};
+use es_core::{
+    Appended, EventStore, ExpectedVersion, NewEvent, Position, RecordedEvent, StoreError, StreamId,
+    Version,
+};
+
+/// An in-memory [`EventStore`]. Cloning is cheap and shares the same store; it is safe to use
+/// from many threads and tasks at once.
+#[derive(Clone, Default)]
+pub struct MemStore {
+    inner: Arc<RwLock<State>>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Every event; the event at index `i` has position `i + 1`.
+    log: Vec<RecordedEvent>,
+    /// For each stream, the log indexes of its events in version order.
+    streams: HashMap<StreamId, Vec<usize>>,
+    /// One shared copy of each event name.
+    names: HashSet<Arc<str>>,
+}
+
+impl MemStore {
+    /// An empty store.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The number of events in the store.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.read().log.len()
+    }
+
+    /// Whether the store holds no event.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    // No user code runs while the lock is held and every mutation happens after all checks,
+    // so a poisoned lock (a panic inside a critical section) still guards consistent data.
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        self.inner.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, State> {
+        self.inner.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn append_now(
+        &self,
+        stream_id: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<Appended, StoreError> {
+        check_batch(stream_id, &events)?;
+        let recorded_at = SystemTime::now();
+        let mut state = self.write();
+        let State {
+            log,
+            streams,
+            names,
+        } = &mut *state;
+        let actual = Version(streams.get(stream_id).map_or(0, |s| s.len() as u64));
+        if !expected.accepts(actual) {
+            return Err(StoreError::Conflict {
+                stream_id: stream_id.clone(),
+                expected,
+                actual,
+            });
+        }
+        let first_index = log.len();
+        let stream = streams.entry(stream_id.clone()).or_default();
+        log.reserve(events.len());
+        stream.reserve(events.len());
+        let mut version = actual;
+        for event in events {
+            version = version.next();
+            let index = log.len();
+            log.push(RecordedEvent {
+                stream_id: stream_id.clone(),
+                stream_version: version,
+                position: Position(index as u64 + 1),
+                event_id: event.event_id,
+                recorded_at,
+                name: intern(names, &event.name),
+                schema_version: event.schema_version,
+                payload: event.payload,
+                metadata: event.metadata,
+            });
+            stream.push(index);
+        }
+        Ok(Appended::new(
+            version,
+            Position(first_index as u64 + 1),
+            Position(log.len() as u64),
+        ))
+    }
+}
+
+/// Refuses a batch that breaks a limit, before anything is locked or written.
+fn check_batch(stream_id: &StreamId, events: &[NewEvent]) -> Result<(), StoreError> {
+    let exceeded = |limit, max, actual| StoreError::LimitExceeded {
+        stream_id: stream_id.clone(),
+        limit,
+        max,
+        actual,
+    };
+    if events.is_empty() {
+        return Err(StoreError::EmptyAppend {
+            stream_id: stream_id.clone(),
+        });
+    }
+    if events.len() > limits::MAX_BATCH_LEN {
+        return Err(exceeded(
+            Limit::BatchLen,
+            limits::MAX_BATCH_LEN,
+            events.len(),
+        ));
+    }
+    for event in events {
+        if event.payload.len() > limits::MAX_PAYLOAD_LEN {
+            return Err(exceeded(
+                Limit::PayloadLen,
+                limits::MAX_PAYLOAD_LEN,
+                event.payload.len(),
+            ));
+        }
+        if event.name.len() > limits::MAX_EVENT_NAME_LEN {
+            return Err(exceeded(
+                Limit::EventNameLen,
+                limits::MAX_EVENT_NAME_LEN,
+                event.name.len(),
+            ));
+        }
+        if event.name.is_empty() || event.name.chars().any(char::is_control) {
+            return Err(StoreError::InvalidEventName {
+                stream_id: stream_id.clone(),
+                name: event.name.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn intern(names: &mut HashSet<Arc<str>>, name: &str) -> Arc<str> {
+    if let Some(shared) = names.get(name) {
+        return Arc::clone(shared);
+    }
+    let shared: Arc<str> = Arc::from(name);
+    names.insert(Arc::clone(&shared));
+    shared
+}
+
+impl EventStore for MemStore {
+    async fn append(
+        &self,
+        stream_id: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<Appended, StoreError> {
+        self.append_now(stream_id, expected, events)
+    }
+
+    async fn read_stream(
+        &self,
+        stream_id: &StreamId,
+        from: Version,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let state = self.read();
+        let Some(indexes) = state.streams.get(stream_id) else {
+            return Ok(Vec::new());
+        };
+        let skip = usize::try_from(from.0.saturating_sub(1)).unwrap_or(usize::MAX);
+        Ok(indexes
+            .iter()
+            .skip(skip)
+            .take(max_count)
+            .map(|&index| state.log[index].clone())
+            .collect())
+    }
+
+    async fn read_all(
+        &self,
+        after: Position,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let state = self.read();
+        let start = usize::try_from(after.0)
+            .unwrap_or(usize::MAX)
+            .min(state.log.len());
+        Ok(state.log[start..].iter().take(max_count).cloned().collect())
+    }
+
+    async fn stream_version(&self, stream_id: &StreamId) -> Result<Version, StoreError> {
+        Ok(Version(
+            self.read()
+                .streams
+                .get(stream_id)
+                .map_or(0, |s| s.len() as u64),
+        ))
+    }
+}
+
+impl fmt::Debug for MemStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.read();
+        f.debug_struct("MemStore")
+            .field("events", &state.log.len())
+            .field("streams", &state.streams.len())
+            .finish()
+    }
+}

@@ -4,8 +4,8 @@
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
-use syn::spanned::Spanned;
 use syn::Path;
+use syn::spanned::Spanned;
 
 use crate::expand::{dummy_const, fq, path_text, vec};
 use crate::valid::{self, Entry, Shape};
