@@ -1,1 +1,101 @@
+//! Shared helpers of the cross-crate tests: a store wrapper that simulates a concurrent
+//! writer, and a raw-append helper for planting stored data.
+#![deny(missing_docs)]
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use es_core::codec::Encoded;
+use es_core::{
+    Appended, EventStore, ExpectedVersion, NewEvent, Position, RecordedEvent, StoreError,
+    StreamId, Version,
+};
+
+/// A store that, before each of its first `times` appends, lets a "concurrent writer"
+/// append `interloper` to the same stream, so the append that follows conflicts.
+#[derive(Debug, Clone)]
+pub struct Interfering<S> {
+    inner: S,
+    remaining: Arc<AtomicU32>,
+    interloper: Encoded,
+}
+
+impl<S: EventStore> Interfering<S> {
+    /// Interferes with the first `times` appends by appending `interloper` first.
+    pub fn new(inner: S, times: u32, interloper: Encoded) -> Self {
+        Self {
+            inner,
+            remaining: Arc::new(AtomicU32::new(times)),
+            interloper,
+        }
+    }
+
+    /// How many interferences are left.
+    pub fn remaining(&self) -> u32 {
+        self.remaining.load(Ordering::SeqCst)
+    }
+}
+
+impl<S: EventStore> EventStore for Interfering<S> {
+    async fn append(
+        &self,
+        stream_id: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<Appended, StoreError> {
+        let interfere = self
+            .remaining
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if interfere {
+            let other = NewEvent::new(self.interloper.clone());
+            self.inner
+                .append(stream_id, ExpectedVersion::Any, vec![other])
+                .await?;
+        }
+        self.inner.append(stream_id, expected, events).await
+    }
+
+    async fn read_stream(
+        &self,
+        stream_id: &StreamId,
+        from: Version,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.inner.read_stream(stream_id, from, max_count).await
+    }
+
+    async fn read_all(
+        &self,
+        after: Position,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.inner.read_all(after, max_count).await
+    }
+
+    async fn stream_version(&self, stream_id: &StreamId) -> Result<Version, StoreError> {
+        self.inner.stream_version(stream_id).await
+    }
+}
+
+/// Appends one raw event (any name, version and payload bytes) to `stream`.
+///
+/// # Errors
+/// The store's error.
+pub async fn plant<S: EventStore>(
+    store: &S,
+    stream: &str,
+    name: &'static str,
+    version: u32,
+    payload: &[u8],
+) -> Result<Appended, StoreError> {
+    let stream_id = StreamId::new(stream)?;
+    let event = NewEvent::new(Encoded {
+        name,
+        version,
+        payload: payload.to_vec().into(),
+    });
+    store
+        .append(&stream_id, ExpectedVersion::Any, vec![event])
+        .await
+}

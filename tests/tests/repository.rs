@@ -1,0 +1,235 @@
+//! `Repository` on the in-memory store: execute, load, version conflicts and retries, domain
+//! errors and bad stored data leaving the store untouched.
+
+use es_core::codec::{Encoded, JsonCodec};
+use es_core::error::DecodeErrorKind;
+use es_core::prelude::*;
+use es_core::{EventSet, LoadError};
+use es_examples::user::{
+    ChangeEmail, DeleteUser, EmailChanged, RegisterUser, RenameUser, User, UserError, UserEvent,
+    UserId,
+};
+use es_memstore::MemStore;
+use es_tests::{Interfering, plant};
+
+fn register(id: &str) -> RegisterUser {
+    RegisterUser {
+        user_id: UserId::new(id),
+        name: "Ada".into(),
+        email: "ada@example.com".into(),
+    }
+}
+
+fn change_email(id: &str, email: &str) -> ChangeEmail {
+    ChangeEmail {
+        user_id: UserId::new(id),
+        email: email.into(),
+    }
+}
+
+#[tokio::test]
+async fn execute_appends_the_decided_events_and_load_replays_them() {
+    let store = MemStore::new();
+    let users = Repository::<User, _>::new(store.clone());
+    let done = users.execute(register("ada")).await.unwrap();
+    assert_eq!(done.stream_id.as_str(), "user-ada");
+    assert_eq!(done.stream_version, Version(1));
+    assert_eq!(done.last_position, Some(Position(1)));
+    assert_eq!(done.attempts, 1);
+    assert_eq!(done.events.len(), 1);
+
+    users.execute(change_email("ada", "ada@new.org")).await.unwrap();
+    let user = users.load(&UserId::new("ada")).await.unwrap();
+    assert!(user.exists());
+    assert_eq!(user.version, Version(2));
+    assert_eq!(user.state.email(), "ada@new.org");
+
+    let stored = store.read_all(Position::START, 10).await.unwrap();
+    let names: Vec<&str> = stored.iter().map(|e| &*e.name).collect();
+    assert_eq!(names, ["user.created", "user.email_changed"]);
+}
+
+#[tokio::test]
+async fn loading_a_missing_aggregate_gives_the_default_state_at_version_zero() {
+    let users = Repository::<User, _>::new(MemStore::new());
+    let nobody = users.load(&UserId::new("nobody")).await.unwrap();
+    assert!(!nobody.exists());
+    assert_eq!(nobody.version, Version::EMPTY);
+    assert!(!nobody.state.is_registered());
+}
+
+#[tokio::test]
+async fn refused_commands_return_the_domain_error_and_store_nothing() {
+    let store = MemStore::new();
+    let users = Repository::<User, _>::new(store.clone());
+    let refusals = [
+        (users.execute(change_email("ghost", "a@b.cc")).await, UserError::NotFound),
+        (
+            users
+                .execute(RegisterUser { name: "   ".into(), ..register("ada") })
+                .await,
+            UserError::BlankName,
+        ),
+        (
+            users
+                .execute(RegisterUser { email: "nope".into(), ..register("ada") })
+                .await,
+            UserError::MalformedEmail("nope".into()),
+        ),
+    ];
+    for (outcome, expected) in refusals {
+        match outcome {
+            Err(ExecuteError::Domain(error)) => assert_eq!(error, expected),
+            other => panic!("expected {expected:?}, got {other:?}"),
+        }
+    }
+    assert!(store.is_empty());
+
+    users.execute(register("ada")).await.unwrap();
+    users.execute(DeleteUser { user_id: UserId::new("ada") }).await.unwrap();
+    let before = store.len();
+    let after_delete = users
+        .execute(RenameUser { user_id: UserId::new("ada"), name: "Eve".into() })
+        .await;
+    assert!(matches!(after_delete, Err(ExecuteError::Domain(UserError::Deleted))));
+    assert_eq!(store.len(), before);
+}
+
+#[tokio::test]
+async fn a_decision_without_events_appends_nothing() {
+    let store = MemStore::new();
+    let users = Repository::<User, _>::new(store.clone());
+    users.execute(register("ada")).await.unwrap();
+    let same = users
+        .execute(change_email("ada", "ada@example.com"))
+        .await
+        .unwrap();
+    assert!(same.events.is_empty());
+    assert_eq!((same.stream_version, same.last_position), (Version(1), None));
+    assert_eq!(store.len(), 1);
+}
+
+fn interloper() -> Encoded {
+    UserEvent::from(EmailChanged { email: "other@writer.io".into() })
+        .encode(&JsonCodec)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_version_conflict_is_retried_on_fresh_state() {
+    let store = MemStore::new();
+    Repository::<User, _>::new(store.clone()).execute(register("ada")).await.unwrap();
+    // Two interfering writers: the first two appends conflict, the third succeeds.
+    let racing = Interfering::new(store.clone(), 2, interloper());
+    let users = Repository::<User, _>::new(racing.clone());
+    let done = users.execute(change_email("ada", "ada@final.org")).await.unwrap();
+    assert_eq!(done.attempts, 3);
+    assert_eq!(racing.remaining(), 0);
+    // 1 registration + 2 interlopers + the command's event, in that order.
+    assert_eq!(done.stream_version, Version(4));
+    let user = users.load(&UserId::new("ada")).await.unwrap();
+    assert_eq!(user.state.email(), "ada@final.org");
+}
+
+#[tokio::test]
+async fn conflicts_beyond_the_retry_budget_are_a_typed_error_and_write_nothing_of_the_command() {
+    let store = MemStore::new();
+    Repository::<User, _>::new(store.clone()).execute(register("ada")).await.unwrap();
+    let racing = Interfering::new(store.clone(), 10, interloper());
+    let users = Repository::<User, _>::new(racing).max_retries(2);
+    let err = users
+        .execute(change_email("ada", "ada@lost.org"))
+        .await
+        .unwrap_err();
+    match &err {
+        ExecuteError::Conflict {
+            stream_id,
+            attempts,
+            expected,
+            actual,
+        } => {
+            assert_eq!(stream_id.as_str(), "user-ada");
+            assert_eq!(*attempts, 3);
+            // Third attempt loaded at 3 (registration + 2 interlopers); the third
+            // interloper made it 4.
+            assert_eq!((*expected, *actual), (Version(3), Version(4)));
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert!(err.to_string().contains("user-ada"), "{err}");
+    let emails: Vec<String> = store
+        .read_all(Position::START, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| String::from_utf8_lossy(&e.payload).into_owned())
+        .collect();
+    assert!(emails.iter().all(|p| !p.contains("ada@lost.org")), "{emails:?}");
+}
+
+#[tokio::test]
+async fn bad_stored_data_fails_load_and_execute_with_a_typed_error() {
+    let store = MemStore::new();
+    let users = Repository::<User, _>::new(store.clone());
+    users.execute(register("ada")).await.unwrap();
+    plant(&store, "user-ada", "user.teleported", 1, b"{}").await.unwrap();
+
+    let err = users.load(&UserId::new("ada")).await.unwrap_err();
+    match &err {
+        LoadError::Decode(decode) => {
+            assert!(matches!(decode.kind, DecodeErrorKind::UnknownName { .. }));
+            assert_eq!((decode.stream_version, &*decode.name), (Version(2), "user.teleported"));
+        }
+        other => panic!("expected a decode error, got {other:?}"),
+    }
+    let before = store.len();
+    let err = users.execute(change_email("ada", "a@b.cc")).await.unwrap_err();
+    assert!(matches!(err, ExecuteError::Decode(_)), "{err:?}");
+    assert_eq!(store.len(), before);
+
+    plant(&store, "user-bob", "user.created", 1, b"{\"name\":").await.unwrap();
+    let err = users.load(&UserId::new("bob")).await.unwrap_err();
+    assert!(
+        matches!(&err, LoadError::Decode(d) if matches!(d.kind, DecodeErrorKind::Payload(_))),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_id_that_makes_no_valid_stream_id_is_refused() {
+    let users = Repository::<User, _>::new(MemStore::new());
+    let err = users.execute(register(&"x".repeat(600))).await.unwrap_err();
+    assert!(matches!(err, ExecuteError::InvalidStreamId(_)), "{err:?}");
+    let err = users.load(&UserId::new("tab\there")).await.unwrap_err();
+    assert!(matches!(err, LoadError::InvalidStreamId(_)), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_tasks_on_one_aggregate_lose_no_update() {
+    const TASKS: usize = 4;
+    const PER_TASK: usize = 50;
+    let store = MemStore::new();
+    Repository::<User, _>::new(store.clone()).execute(register("ada")).await.unwrap();
+    let handles: Vec<_> = (0..TASKS)
+        .map(|t| {
+            let users = Repository::<User, _>::new(store.clone()).max_retries(1000);
+            tokio::spawn(async move {
+                for i in 0..PER_TASK {
+                    users
+                        .execute(change_email("ada", &format!("t{t}-{i}@example.com")))
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.await.unwrap();
+    }
+    let stream = store
+        .read_stream(&StreamId::new("user-ada").unwrap(), Version(1), usize::MAX)
+        .await
+        .unwrap();
+    let versions: Vec<u64> = stream.iter().map(|e| e.stream_version.0).collect();
+    assert_eq!(versions, (1..=(1 + TASKS * PER_TASK) as u64).collect::<Vec<_>>());
+}
