@@ -48,8 +48,9 @@ impl Ctxt {
 
 impl Drop for Ctxt {
     fn drop(&mut self) {
-        if !thread::panicking() && self.errors.borrow().is_some() {
-            panic!("es-macros bug: Ctxt dropped without being checked");
-        }
+        assert!(
+            thread::panicking() || self.errors.borrow().is_none(),
+            "es-macros bug: Ctxt dropped without being checked"
+        );
     }
 }

@@ -267,18 +267,18 @@ fn entries(cx: &Ctxt, list: Option<&PathList>, key: &str, what: &str) {
             continue;
         }
         let text = path.to_token_stream().to_string();
-        let Some(last) = path.segments.last() else {
+        let Some(segment) = path.segments.last() else {
             continue;
         };
         if !seen_paths.insert(text.clone()) {
             cx.error_spanned_by(path, format!("`{text}` is listed twice in `{key}(..)`"));
-        } else if !seen_variants.insert(last.ident.to_string()) {
+        } else if !seen_variants.insert(segment.ident.to_string()) {
             cx.error_spanned_by(
                 path,
                 format!(
                     "two {what} types in `{key}(..)` are named `{}`; the variant takes the last \
                      path segment, so import one under another name (`use .. as Other;`)",
-                    last.ident
+                    segment.ident
                 ),
             );
         }

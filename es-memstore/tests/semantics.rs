@@ -16,7 +16,9 @@ fn event(name: &'static str, payload: &str) -> NewEvent {
 }
 
 fn batch(n: usize) -> Vec<NewEvent> {
-    (0..n).map(|i| event("test.happened", &format!("{{\"i\":{i}}}"))).collect()
+    (0..n)
+        .map(|i| event("test.happened", &format!("{{\"i\":{i}}}")))
+        .collect()
 }
 
 fn stream(id: &str) -> StreamId {
@@ -27,17 +29,37 @@ fn stream(id: &str) -> StreamId {
 async fn append_assigns_contiguous_versions_and_positions_across_streams() {
     let store = MemStore::new();
     let (a, b) = (stream("a-1"), stream("b-1"));
-    let first = store.append(&a, ExpectedVersion::NoStream, batch(2)).await.unwrap();
-    let second = store.append(&b, ExpectedVersion::Any, batch(1)).await.unwrap();
-    let third = store.append(&a, ExpectedVersion::Exact(Version(2)), batch(3)).await.unwrap();
+    let first = store
+        .append(&a, ExpectedVersion::NoStream, batch(2))
+        .await
+        .unwrap();
+    let second = store
+        .append(&b, ExpectedVersion::Any, batch(1))
+        .await
+        .unwrap();
+    let third = store
+        .append(&a, ExpectedVersion::Exact(Version(2)), batch(3))
+        .await
+        .unwrap();
 
     assert_eq!(
-        (first.stream_version, first.first_position, first.last_position),
+        (
+            first.stream_version,
+            first.first_position,
+            first.last_position
+        ),
         (Version(2), Position(1), Position(2))
     );
-    assert_eq!((second.stream_version, second.last_position), (Version(1), Position(3)));
     assert_eq!(
-        (third.stream_version, third.first_position, third.last_position),
+        (second.stream_version, second.last_position),
+        (Version(1), Position(3))
+    );
+    assert_eq!(
+        (
+            third.stream_version,
+            third.first_position,
+            third.last_position
+        ),
         (Version(5), Position(4), Position(6))
     );
 
@@ -58,7 +80,10 @@ async fn append_assigns_contiguous_versions_and_positions_across_streams() {
 async fn a_conflicting_append_names_stream_and_versions_and_writes_nothing() {
     let store = MemStore::new();
     let s = stream("user-1");
-    store.append(&s, ExpectedVersion::NoStream, batch(2)).await.unwrap();
+    store
+        .append(&s, ExpectedVersion::NoStream, batch(2))
+        .await
+        .unwrap();
 
     for expected in [
         ExpectedVersion::NoStream,
@@ -82,8 +107,16 @@ async fn a_conflicting_append_names_stream_and_versions_and_writes_nothing() {
     assert_eq!(store.stream_version(&s).await.unwrap(), Version(2));
     // `Exact(0)` means "no stream", like `NoStream`.
     let fresh = stream("user-2");
-    store.append(&fresh, ExpectedVersion::Exact(Version(0)), batch(1)).await.unwrap();
-    assert!(store.append(&fresh, ExpectedVersion::Exact(Version(0)), batch(1)).await.is_err());
+    store
+        .append(&fresh, ExpectedVersion::Exact(Version(0)), batch(1))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .append(&fresh, ExpectedVersion::Exact(Version(0)), batch(1))
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -92,7 +125,10 @@ async fn a_batch_breaking_any_limit_is_refused_whole() {
     let s = stream("big-1");
     let mut events = batch(3);
     events[2].payload = vec![b' '; limits::MAX_PAYLOAD_LEN + 1].into();
-    let err = store.append(&s, ExpectedVersion::Any, events).await.unwrap_err();
+    let err = store
+        .append(&s, ExpectedVersion::Any, events)
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, StoreError::LimitExceeded { limit: Limit::PayloadLen, actual, .. } if actual == limits::MAX_PAYLOAD_LEN + 1),
         "{err:?}"
@@ -102,26 +138,59 @@ async fn a_batch_breaking_any_limit_is_refused_whole() {
         .append(&s, ExpectedVersion::Any, batch(limits::MAX_BATCH_LEN + 1))
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::LimitExceeded { limit: Limit::BatchLen, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            StoreError::LimitExceeded {
+                limit: Limit::BatchLen,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 
-    let err = store.append(&s, ExpectedVersion::Any, vec![]).await.unwrap_err();
+    let err = store
+        .append(&s, ExpectedVersion::Any, vec![])
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::EmptyAppend { .. }), "{err:?}");
 
     let mut bad_name = batch(2);
     bad_name[1].name = "".into();
-    let err = store.append(&s, ExpectedVersion::Any, bad_name).await.unwrap_err();
-    assert!(matches!(err, StoreError::InvalidEventName { .. }), "{err:?}");
+    let err = store
+        .append(&s, ExpectedVersion::Any, bad_name)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::InvalidEventName { .. }),
+        "{err:?}"
+    );
 
     let mut long_name = batch(1);
     long_name[0].name = "n".repeat(limits::MAX_EVENT_NAME_LEN + 1).into();
-    let err = store.append(&s, ExpectedVersion::Any, long_name).await.unwrap_err();
-    assert!(matches!(err, StoreError::LimitExceeded { limit: Limit::EventNameLen, .. }), "{err:?}");
+    let err = store
+        .append(&s, ExpectedVersion::Any, long_name)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::LimitExceeded {
+                limit: Limit::EventNameLen,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 
     assert!(store.is_empty(), "nothing of a refused batch was written");
     // At the limit is fine.
     let mut at_limit = batch(1);
     at_limit[0].payload = vec![b'x'; limits::MAX_PAYLOAD_LEN].into();
-    store.append(&s, ExpectedVersion::NoStream, at_limit).await.unwrap();
+    store
+        .append(&s, ExpectedVersion::NoStream, at_limit)
+        .await
+        .unwrap();
     assert_eq!(store.len(), 1);
 }
 
@@ -129,7 +198,10 @@ async fn a_batch_breaking_any_limit_is_refused_whole() {
 async fn reads_are_repeatable_and_respect_bounds() {
     let store = MemStore::new();
     let s = stream("r-1");
-    store.append(&s, ExpectedVersion::Any, batch(10)).await.unwrap();
+    store
+        .append(&s, ExpectedVersion::Any, batch(10))
+        .await
+        .unwrap();
 
     let once = store.read_all(Position::START, usize::MAX).await.unwrap();
     let twice = store.read_all(Position::START, usize::MAX).await.unwrap();
@@ -139,15 +211,36 @@ async fn reads_are_repeatable_and_respect_bounds() {
     let middle = store.read_stream(&s, Version(4), 3).await.unwrap();
     let versions: Vec<u64> = middle.iter().map(|e| e.stream_version.0).collect();
     assert_eq!(versions, [4, 5, 6]);
-    assert!(store.read_stream(&s, Version(11), 10).await.unwrap().is_empty());
-    assert_eq!(store.read_stream(&s, Version(0), 100).await.unwrap().len(), 10);
-    assert!(store.read_stream(&stream("missing-1"), Version(1), 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .read_stream(&s, Version(11), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.read_stream(&s, Version(0), 100).await.unwrap().len(),
+        10
+    );
+    assert!(
+        store
+            .read_stream(&stream("missing-1"), Version(1), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let after = store.read_all(Position(7), 100).await.unwrap();
     let positions: Vec<u64> = after.iter().map(|e| e.position.0).collect();
     assert_eq!(positions, [8, 9, 10]);
     assert!(store.read_all(Position(10), 100).await.unwrap().is_empty());
-    assert!(store.read_all(Position(u64::MAX), 100).await.unwrap().is_empty());
+    assert!(
+        store
+            .read_all(Position(u64::MAX), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -158,7 +251,10 @@ async fn metadata_and_ids_are_kept_as_given() {
     e.metadata.headers.insert("actor".into(), "ada".into());
     e.metadata.command_id = Some(uuid_like());
     let given = e.clone();
-    store.append(&s, ExpectedVersion::Any, vec![e]).await.unwrap();
+    store
+        .append(&s, ExpectedVersion::Any, vec![e])
+        .await
+        .unwrap();
     let read = &store.read_all(Position::START, 1).await.unwrap()[0];
     assert_eq!(read.event_id, given.event_id);
     assert_eq!(read.metadata, given.metadata);
@@ -187,7 +283,10 @@ fn concurrent_writers_on_one_stream_never_duplicate_a_version() {
                     let mut written = 0;
                     while written < PER_THREAD {
                         let version = store.stream_version(&s).await.unwrap();
-                        match store.append(&s, ExpectedVersion::at(version), batch(1)).await {
+                        match store
+                            .append(&s, ExpectedVersion::at(version), batch(1))
+                            .await
+                        {
                             Ok(_) => written += 1,
                             Err(StoreError::Conflict { .. }) => {}
                             Err(other) => panic!("{other}"),

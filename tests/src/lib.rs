@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use es_core::codec::Encoded;
 use es_core::{
-    Appended, EventStore, ExpectedVersion, NewEvent, Position, RecordedEvent, StoreError,
-    StreamId, Version,
+    Appended, EventStore, ExpectedVersion, NewEvent, Position, RecordedEvent, StoreError, StreamId,
+    Version,
 };
 
 /// A store that, before each of its first `times` appends, lets a "concurrent writer"

@@ -28,10 +28,22 @@ fn event_derive_carries_name_and_version() {
     assert_eq!(
         UserEvent::EVENTS,
         [
-            EventDescriptor { name: "user.created", version: 1 },
-            EventDescriptor { name: "user.email_changed", version: 1 },
-            EventDescriptor { name: "user.renamed", version: 1 },
-            EventDescriptor { name: "user.deleted", version: 1 },
+            EventDescriptor {
+                name: "user.created",
+                version: 1
+            },
+            EventDescriptor {
+                name: "user.email_changed",
+                version: 1
+            },
+            EventDescriptor {
+                name: "user.renamed",
+                version: 1
+            },
+            EventDescriptor {
+                name: "user.deleted",
+                version: 1
+            },
         ]
     );
     assert_eq!(<User as Aggregate>::NAME, "user");
@@ -59,8 +71,14 @@ fn aggregate_dispatches_each_event_to_its_apply_impl() {
     let mut user = User::default();
     for event in [
         UserEvent::from(created()),
-        EmailChanged { email: "a@b.io".into() }.into(),
-        UserRenamed { name: "Augusta".into() }.into(),
+        EmailChanged {
+            email: "a@b.io".into(),
+        }
+        .into(),
+        UserRenamed {
+            name: "Augusta".into(),
+        }
+        .into(),
     ] {
         user.apply_event(&event);
     }
@@ -109,8 +127,14 @@ async fn every_event_round_trips_through_the_store() {
     let store = MemStore::new();
     let events = vec![
         UserEvent::from(created()),
-        EmailChanged { email: "x@y.zz".into() }.into(),
-        UserRenamed { name: "Ünïcødé ✓".into() }.into(),
+        EmailChanged {
+            email: "x@y.zz".into(),
+        }
+        .into(),
+        UserRenamed {
+            name: "Ünïcødé ✓".into(),
+        }
+        .into(),
         UserDeleted {}.into(),
     ];
     let batch = events
@@ -134,7 +158,7 @@ use es_core::NewEvent;
 
 fn recorded(name: &str, version: u32, payload: &[u8]) -> RecordedEvent {
     RecordedEvent {
-        stream_id: StreamId::new("user-bad").unwrap(),
+        stream_id: StreamId::new("user-bad").expect("valid stream id"),
         stream_version: Version(7),
         position: Position(42),
         event_id: es_core::EventId::new(),
@@ -149,18 +173,37 @@ fn recorded(name: &str, version: u32, payload: &[u8]) -> RecordedEvent {
 #[test]
 fn bad_stored_data_gives_typed_errors_naming_where_it_is() {
     let unknown = UserEvent::decode(&JsonCodec, &recorded("user.exploded", 1, b"{}")).unwrap_err();
-    assert!(matches!(unknown.kind, DecodeErrorKind::UnknownName { expected: "UserEvent" }));
+    assert!(matches!(
+        unknown.kind,
+        DecodeErrorKind::UnknownName {
+            expected: "UserEvent"
+        }
+    ));
     assert_eq!(
-        (unknown.stream_id.as_str(), unknown.stream_version, unknown.position, &*unknown.name),
+        (
+            unknown.stream_id.as_str(),
+            unknown.stream_version,
+            unknown.position,
+            &*unknown.name
+        ),
         ("user-bad", Version(7), Position(42), "user.exploded")
     );
     let message = unknown.to_string();
-    for part in ["user.exploded", "user-bad", "version 7", "position 42", "UserEvent"] {
+    for part in [
+        "user.exploded",
+        "user-bad",
+        "version 7",
+        "position 42",
+        "UserEvent",
+    ] {
         assert!(message.contains(part), "{message:?} lacks {part:?}");
     }
 
     let newer = UserEvent::decode(&JsonCodec, &recorded("user.created", 2, b"{}")).unwrap_err();
-    assert!(matches!(newer.kind, DecodeErrorKind::UnsupportedVersion { current: 1 }));
+    assert!(matches!(
+        newer.kind,
+        DecodeErrorKind::UnsupportedVersion { current: 1 }
+    ));
     assert_eq!(newer.schema_version, 2);
 
     for payload in [&b"{\"name\":1}"[..], b"not json", b"\xff\xfe", b""] {
@@ -175,5 +218,9 @@ fn the_codec_round_trips_and_refuses_garbage() {
     let bytes = JsonCodec.encode(&created()).unwrap();
     let back: UserCreated = JsonCodec.decode(&bytes).unwrap();
     assert_eq!(back, created());
-    assert!(JsonCodec.decode::<UserCreated>(b"{\"name\":\"x\"}").is_err());
+    assert!(
+        JsonCodec
+            .decode::<UserCreated>(b"{\"name\":\"x\"}")
+            .is_err()
+    );
 }

@@ -38,7 +38,10 @@ async fn execute_appends_the_decided_events_and_load_replays_them() {
     assert_eq!(done.attempts, 1);
     assert_eq!(done.events.len(), 1);
 
-    users.execute(change_email("ada", "ada@new.org")).await.unwrap();
+    users
+        .execute(change_email("ada", "ada@new.org"))
+        .await
+        .unwrap();
     let user = users.load(&UserId::new("ada")).await.unwrap();
     assert!(user.exists());
     assert_eq!(user.version, Version(2));
@@ -63,16 +66,25 @@ async fn refused_commands_return_the_domain_error_and_store_nothing() {
     let store = MemStore::new();
     let users = Repository::<User, _>::new(store.clone());
     let refusals = [
-        (users.execute(change_email("ghost", "a@b.cc")).await, UserError::NotFound),
+        (
+            users.execute(change_email("ghost", "a@b.cc")).await,
+            UserError::NotFound,
+        ),
         (
             users
-                .execute(RegisterUser { name: "   ".into(), ..register("ada") })
+                .execute(RegisterUser {
+                    name: "   ".into(),
+                    ..register("ada")
+                })
                 .await,
             UserError::BlankName,
         ),
         (
             users
-                .execute(RegisterUser { email: "nope".into(), ..register("ada") })
+                .execute(RegisterUser {
+                    email: "nope".into(),
+                    ..register("ada")
+                })
                 .await,
             UserError::MalformedEmail("nope".into()),
         ),
@@ -86,12 +98,23 @@ async fn refused_commands_return_the_domain_error_and_store_nothing() {
     assert!(store.is_empty());
 
     users.execute(register("ada")).await.unwrap();
-    users.execute(DeleteUser { user_id: UserId::new("ada") }).await.unwrap();
+    users
+        .execute(DeleteUser {
+            user_id: UserId::new("ada"),
+        })
+        .await
+        .unwrap();
     let before = store.len();
     let after_delete = users
-        .execute(RenameUser { user_id: UserId::new("ada"), name: "Eve".into() })
+        .execute(RenameUser {
+            user_id: UserId::new("ada"),
+            name: "Eve".into(),
+        })
         .await;
-    assert!(matches!(after_delete, Err(ExecuteError::Domain(UserError::Deleted))));
+    assert!(matches!(
+        after_delete,
+        Err(ExecuteError::Domain(UserError::Deleted))
+    ));
     assert_eq!(store.len(), before);
 }
 
@@ -105,24 +128,35 @@ async fn a_decision_without_events_appends_nothing() {
         .await
         .unwrap();
     assert!(same.events.is_empty());
-    assert_eq!((same.stream_version, same.last_position), (Version(1), None));
+    assert_eq!(
+        (same.stream_version, same.last_position),
+        (Version(1), None)
+    );
     assert_eq!(store.len(), 1);
 }
 
 fn interloper() -> Encoded {
-    UserEvent::from(EmailChanged { email: "other@writer.io".into() })
-        .encode(&JsonCodec)
-        .unwrap()
+    UserEvent::from(EmailChanged {
+        email: "other@writer.io".into(),
+    })
+    .encode(&JsonCodec)
+    .expect("the event encodes")
 }
 
 #[tokio::test]
 async fn a_version_conflict_is_retried_on_fresh_state() {
     let store = MemStore::new();
-    Repository::<User, _>::new(store.clone()).execute(register("ada")).await.unwrap();
+    Repository::<User, _>::new(store.clone())
+        .execute(register("ada"))
+        .await
+        .unwrap();
     // Two interfering writers: the first two appends conflict, the third succeeds.
     let racing = Interfering::new(store.clone(), 2, interloper());
     let users = Repository::<User, _>::new(racing.clone());
-    let done = users.execute(change_email("ada", "ada@final.org")).await.unwrap();
+    let done = users
+        .execute(change_email("ada", "ada@final.org"))
+        .await
+        .unwrap();
     assert_eq!(done.attempts, 3);
     assert_eq!(racing.remaining(), 0);
     // 1 registration + 2 interlopers + the command's event, in that order.
@@ -134,7 +168,10 @@ async fn a_version_conflict_is_retried_on_fresh_state() {
 #[tokio::test]
 async fn conflicts_beyond_the_retry_budget_are_a_typed_error_and_write_nothing_of_the_command() {
     let store = MemStore::new();
-    Repository::<User, _>::new(store.clone()).execute(register("ada")).await.unwrap();
+    Repository::<User, _>::new(store.clone())
+        .execute(register("ada"))
+        .await
+        .unwrap();
     let racing = Interfering::new(store.clone(), 10, interloper());
     let users = Repository::<User, _>::new(racing).max_retries(2);
     let err = users
@@ -164,7 +201,10 @@ async fn conflicts_beyond_the_retry_budget_are_a_typed_error_and_write_nothing_o
         .iter()
         .map(|e| String::from_utf8_lossy(&e.payload).into_owned())
         .collect();
-    assert!(emails.iter().all(|p| !p.contains("ada@lost.org")), "{emails:?}");
+    assert!(
+        emails.iter().all(|p| !p.contains("ada@lost.org")),
+        "{emails:?}"
+    );
 }
 
 #[tokio::test]
@@ -172,22 +212,32 @@ async fn bad_stored_data_fails_load_and_execute_with_a_typed_error() {
     let store = MemStore::new();
     let users = Repository::<User, _>::new(store.clone());
     users.execute(register("ada")).await.unwrap();
-    plant(&store, "user-ada", "user.teleported", 1, b"{}").await.unwrap();
+    plant(&store, "user-ada", "user.teleported", 1, b"{}")
+        .await
+        .unwrap();
 
     let err = users.load(&UserId::new("ada")).await.unwrap_err();
     match &err {
         LoadError::Decode(decode) => {
             assert!(matches!(decode.kind, DecodeErrorKind::UnknownName { .. }));
-            assert_eq!((decode.stream_version, &*decode.name), (Version(2), "user.teleported"));
+            assert_eq!(
+                (decode.stream_version, &*decode.name),
+                (Version(2), "user.teleported")
+            );
         }
         other => panic!("expected a decode error, got {other:?}"),
     }
     let before = store.len();
-    let err = users.execute(change_email("ada", "a@b.cc")).await.unwrap_err();
+    let err = users
+        .execute(change_email("ada", "a@b.cc"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, ExecuteError::Decode(_)), "{err:?}");
     assert_eq!(store.len(), before);
 
-    plant(&store, "user-bob", "user.created", 1, b"{\"name\":").await.unwrap();
+    plant(&store, "user-bob", "user.created", 1, b"{\"name\":")
+        .await
+        .unwrap();
     let err = users.load(&UserId::new("bob")).await.unwrap_err();
     assert!(
         matches!(&err, LoadError::Decode(d) if matches!(d.kind, DecodeErrorKind::Payload(_))),
@@ -209,7 +259,10 @@ async fn many_tasks_on_one_aggregate_lose_no_update() {
     const TASKS: usize = 4;
     const PER_TASK: usize = 50;
     let store = MemStore::new();
-    Repository::<User, _>::new(store.clone()).execute(register("ada")).await.unwrap();
+    Repository::<User, _>::new(store.clone())
+        .execute(register("ada"))
+        .await
+        .unwrap();
     let handles: Vec<_> = (0..TASKS)
         .map(|t| {
             let users = Repository::<User, _>::new(store.clone()).max_retries(1000);
@@ -231,5 +284,8 @@ async fn many_tasks_on_one_aggregate_lose_no_update() {
         .await
         .unwrap();
     let versions: Vec<u64> = stream.iter().map(|e| e.stream_version.0).collect();
-    assert_eq!(versions, (1..=(1 + TASKS * PER_TASK) as u64).collect::<Vec<_>>());
+    assert_eq!(
+        versions,
+        (1..=(1 + TASKS * PER_TASK) as u64).collect::<Vec<_>>()
+    );
 }

@@ -2,6 +2,8 @@
 //! the `Aggregate` impl dispatching to the user's `Apply` and `Handle` impls, and
 //! compile-time checks that point at the offending `events(..)`/`commands(..)` entry.
 
+use std::fmt::Write as _;
+
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::Path;
@@ -108,11 +110,12 @@ fn enum_doc(
     let mut doc = format!("{intro}\n\n| Variant | {kind} type | {by} |\n|---|---|---|\n");
     for entry in entries {
         let path = path_text(entry.path);
-        doc.push_str(&format!(
-            "| `{}` | [`{path}`] | {} |\n",
+        let _ = writeln!(
+            doc,
+            "| `{}` | [`{path}`] | {} |",
             entry.variant,
             impl_of(&path)
-        ));
+        );
     }
     doc
 }
@@ -136,8 +139,8 @@ pub(crate) fn conversions(shape: &Shape<'_>) -> TokenStream {
                     #[automatically_derived]
                     impl #from<#path> for #target {
                         #[inline]
-                        fn from(value: #path) -> Self {
-                            Self::#variant(value)
+                        fn from(__value: #path) -> Self {
+                            Self::#variant(__value)
                         }
                     }
                 }

@@ -1,0 +1,135 @@
+//! Generated code is warning-free under strict lints, and immune to user items that shadow
+//! standard names (`Result`, `Option`, `Vec`, `core`, `std`) or our parameter names.
+#![deny(warnings, missing_docs, clippy::pedantic, rust_2018_idioms)]
+
+/// A domain module with decoys around the derives.
+pub mod domain {
+    #![allow(dead_code, non_camel_case_types, non_upper_case_globals)]
+
+    use es_core::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    struct Result;
+    struct Option;
+    struct Vec;
+    struct Box;
+    struct Some;
+    struct None;
+    struct Ok;
+    struct Err;
+    struct From;
+    mod core {}
+    mod std {}
+    const name: () = ();
+    const event: () = ();
+    const command: () = ();
+    const value: () = ();
+
+    /// Something was made.
+    #[derive(Event, Debug, Serialize, Deserialize)]
+    #[event(name = "thing.made", version = 3)]
+    pub struct Made {
+        /// Its size.
+        pub size: u32,
+    }
+
+    /// Something was broken.
+    #[derive(Event, Debug, Serialize, Deserialize)]
+    #[event(name = "thing.broken")]
+    pub struct Broken;
+
+    /// Make a thing.
+    #[derive(Command, Debug)]
+    pub struct Make(#[id] pub u64, pub u32);
+
+    /// Break a thing.
+    #[derive(Command, Debug)]
+    pub struct Break {
+        /// Which thing.
+        #[id]
+        pub id: u64,
+    }
+
+    /// Why a thing refused.
+    #[derive(Debug, thiserror::Error)]
+    #[error("refused")]
+    pub struct Refused;
+
+    /// A thing.
+    #[derive(Aggregate, Default, Debug)]
+    #[aggregate(
+        name = "thing",
+        id = u64,
+        error = Refused,
+        events(Made, Broken),
+        commands(Make, Break),
+        event_enum = ThingHappened,
+        command_enum = ThingRequest,
+        crate = "::es_core"
+    )]
+    pub struct Thing {
+        size: u32,
+        broken: bool,
+    }
+
+    impl Apply<Made> for Thing {
+        fn apply(&mut self, made: &Made) {
+            self.size = made.size;
+        }
+    }
+
+    impl Apply<Broken> for Thing {
+        fn apply(&mut self, _: &Broken) {
+            self.broken = true;
+        }
+    }
+
+    impl Handle<Make> for Thing {
+        fn handle(
+            &self,
+            cmd: &Make,
+        ) -> ::core::result::Result<::std::vec::Vec<ThingHappened>, Refused> {
+            ::core::result::Result::Ok(::std::vec![Made { size: cmd.1 }.into()])
+        }
+    }
+
+    impl Handle<Break> for Thing {
+        fn handle(
+            &self,
+            _: &Break,
+        ) -> ::core::result::Result<::std::vec::Vec<ThingHappened>, Refused> {
+            if self.broken {
+                return ::core::result::Result::Err(Refused);
+            }
+            ::core::result::Result::Ok(::std::vec![Broken.into()])
+        }
+    }
+}
+
+use es_core::prelude::*;
+
+#[test]
+fn decoys_do_not_capture_generated_code() {
+    use domain::{Break, Make, Thing, ThingHappened, ThingRequest};
+
+    let mut thing = Thing::default();
+    let made = thing
+        .handle_command(&ThingRequest::from(Make(1, 9)))
+        .unwrap();
+    assert!(matches!(
+        made[..],
+        [ThingHappened::Made(domain::Made { size: 9 })]
+    ));
+    thing.apply_event(&made[0]);
+    let broken = thing
+        .handle_command(&ThingRequest::from(Break { id: 1 }))
+        .unwrap();
+    thing.apply_event(&broken[0]);
+    assert!(
+        thing
+            .handle_command(&ThingRequest::from(Break { id: 1 }))
+            .is_err()
+    );
+    assert_eq!(made[0].version(), 3);
+    assert_eq!(broken[0].name(), "thing.broken");
+}
