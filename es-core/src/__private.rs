@@ -8,14 +8,13 @@ pub use crate::error::{DecodeError, DecodeErrorKind};
 pub use crate::event::{decode_as, encode_event};
 
 use crate::command::Command;
-use crate::event::Event;
 
-/// Compile-time check that `T` implements [`Event`]; called with the span of an
-/// `events(..)` entry so the error points there.
-pub const fn assert_event<T: Event>() {}
-
-/// Compile-time check that `C` is a command whose id type is `I`.
-pub const fn assert_command<C: Command<Id = I>, I>() {}
+/// The aggregate id of `command`. Its bound is how a derived aggregate checks, at each
+/// `commands(..)` entry, that the command's `#[id]` type is the aggregate's `id` type.
+#[inline]
+pub fn command_id<C: Command<Id = I>, I>(command: &C) -> &I {
+    command.aggregate_id()
+}
 
 /// `a == b` for strings, usable in constants.
 #[must_use]

@@ -18,6 +18,9 @@ pub(crate) struct Attr<'c, T> {
     namespace: Symbol,
     key: Symbol,
     value: Option<T>,
+    /// A value written under a misspelling of the key (reported as unknown already): used
+    /// only when the key itself is absent, so the fallback output keeps what was meant.
+    recovered: Option<T>,
 }
 
 impl<'c, T> Attr<'c, T> {
@@ -27,12 +30,16 @@ impl<'c, T> Attr<'c, T> {
             namespace,
             key,
             value: None,
+            recovered: None,
         }
     }
 
-    /// Sets the value; a second set is reported at `at` (the repeated key).
+    /// Sets the value; a second set is reported at `at` (the repeated key). When `at` is not
+    /// the key but a misspelling of it, the value is only kept for recovery.
     fn set(&mut self, at: &Path, value: T) {
-        if self.value.is_some() {
+        if at != self.key {
+            self.recovered.get_or_insert(value);
+        } else if self.value.is_some() {
             self.cx.error_spanned_by(
                 at,
                 format!("duplicate `{}` key `{}`", self.namespace, self.key),
@@ -43,7 +50,7 @@ impl<'c, T> Attr<'c, T> {
     }
 
     fn get(self) -> Option<T> {
-        self.value
+        self.value.or(self.recovered)
     }
 }
 
@@ -54,10 +61,30 @@ pub(crate) struct PathList {
     pub(crate) items: Vec<Path>,
 }
 
+/// What parsing saw of one attribute namespace, so that `valid` reports a missing key only
+/// when no error reported here already accounts for it.
+#[derive(Default)]
+pub(crate) struct Seen {
+    /// The path of the first `#[namespace ..]` attribute, where missing keys are reported.
+    pub(crate) first: Option<Path>,
+    /// Whether an attribute was not a list (`#[event]`, `#[event = ..]`); that error already
+    /// says which keys to write.
+    pub(crate) malformed: bool,
+    /// Keys already reported: their value did not parse, or an unknown key looked like a
+    /// misspelling of them.
+    pub(crate) reported: Vec<Symbol>,
+}
+
+impl Seen {
+    /// Whether the absence of `key` still needs an error of its own.
+    pub(crate) fn report_missing(&self, key: Symbol) -> bool {
+        !self.malformed && !self.reported.contains(&key)
+    }
+}
+
 /// The keys of `#[event(..)]`.
 pub(crate) struct EventAttrs {
-    /// Whether any `#[event(..)]` attribute was present.
-    pub(crate) present: bool,
+    pub(crate) seen: Seen,
     pub(crate) name: Option<LitStr>,
     pub(crate) version: Option<LitInt>,
     pub(crate) krate: Option<Path>,
@@ -70,8 +97,7 @@ pub(crate) struct CommandAttrs {
 
 /// The keys of `#[aggregate(..)]`.
 pub(crate) struct AggregateAttrs {
-    /// Whether any `#[aggregate(..)]` attribute was present.
-    pub(crate) present: bool,
+    pub(crate) seen: Seen,
     pub(crate) name: Option<LitStr>,
     pub(crate) id: Option<Type>,
     pub(crate) error: Option<Type>,
@@ -88,7 +114,7 @@ pub(crate) fn event(cx: &Ctxt, attrs: &[Attribute]) -> EventAttrs {
     let mut name = Attr::none(cx, symbol::EVENT, symbol::NAME);
     let mut version = Attr::none(cx, symbol::EVENT, symbol::VERSION);
     let mut krate = Attr::none(cx, symbol::EVENT, symbol::CRATE);
-    let present = each_key(cx, attrs, symbol::EVENT, symbol::EVENT_KEYS, |key, meta| {
+    let seen = each_key(cx, attrs, symbol::EVENT, symbol::EVENT_KEYS, |key, meta| {
         match key {
             symbol::NAME => name.set(&meta.path, meta.value()?.parse()?),
             symbol::VERSION => version.set(&meta.path, meta.value()?.parse()?),
@@ -97,7 +123,7 @@ pub(crate) fn event(cx: &Ctxt, attrs: &[Attribute]) -> EventAttrs {
         Ok(())
     });
     EventAttrs {
-        present,
+        seen,
         name: name.get(),
         version: version.get(),
         krate: krate.get(),
@@ -131,7 +157,7 @@ pub(crate) fn aggregate(cx: &Ctxt, attrs: &[Attribute]) -> AggregateAttrs {
     let mut event_derive = Attr::none(cx, ns, symbol::EVENT_DERIVE);
     let mut command_derive = Attr::none(cx, ns, symbol::COMMAND_DERIVE);
     let mut krate = Attr::none(cx, ns, symbol::CRATE);
-    let present = each_key(cx, attrs, ns, symbol::AGGREGATE_KEYS, |key, meta| {
+    let seen = each_key(cx, attrs, ns, symbol::AGGREGATE_KEYS, |key, meta| {
         let at = &meta.path;
         match key {
             symbol::NAME => name.set(at, meta.value()?.parse()?),
@@ -148,7 +174,7 @@ pub(crate) fn aggregate(cx: &Ctxt, attrs: &[Attribute]) -> AggregateAttrs {
         Ok(())
     });
     AggregateAttrs {
-        present,
+        seen,
         name: name.get(),
         id: id.get(),
         error: error.get(),
@@ -166,10 +192,10 @@ pub(crate) fn aggregate(cx: &Ctxt, attrs: &[Attribute]) -> AggregateAttrs {
 pub(crate) fn id_markers<'a>(cx: &Ctxt, attrs: &'a [Attribute]) -> Vec<&'a Attribute> {
     let markers: Vec<_> = attrs.iter().filter(|a| a.path() == symbol::ID).collect();
     for marker in &markers {
-        if let Err(err) = marker.meta.require_path_only() {
+        if marker.meta.require_path_only().is_err() {
             cx.error_spanned_by(
                 &marker.meta,
-                format!("`#[id]` takes no arguments ({err}); write it bare: `#[id]`"),
+                "`#[id]` takes no arguments; write it bare: `#[id]`",
             );
         }
     }
@@ -178,53 +204,106 @@ pub(crate) fn id_markers<'a>(cx: &Ctxt, attrs: &'a [Attribute]) -> Vec<&'a Attri
 
 /// Calls `on_key` for each known key of every `#[namespace(..)]` attribute, and reports
 /// unknown keys (listing the allowed ones) and malformed values without stopping.
-/// Returns whether any attribute of the namespace was present.
 fn each_key(
     cx: &Ctxt,
     attrs: &[Attribute],
     namespace: Symbol,
     keys: &[Symbol],
     mut on_key: impl FnMut(Symbol, &ParseNestedMeta<'_>) -> syn::Result<()>,
-) -> bool {
-    let mut present = false;
+) -> Seen {
+    let mut seen = Seen::default();
     for attr in attrs.iter().filter(|attr| attr.path() == namespace) {
-        present = true;
-        if let syn::Meta::Path(path) = &attr.meta {
+        if seen.first.is_none() {
+            seen.first = Some(attr.path().clone());
+        }
+        if !matches!(attr.meta, syn::Meta::List(_)) {
             cx.error_spanned_by(
-                path,
+                &attr.meta,
                 format!(
                     "expected `#[{namespace}(..)]` with keys: {}",
                     symbol::list(keys)
                 ),
             );
+            seen.malformed = true;
             continue;
         }
         let parsed = attr.parse_nested_meta(|meta| {
             let Some(&key) = keys.iter().find(|&&key| meta.path == key) else {
-                let shown = meta
-                    .path
-                    .get_ident()
+                let ident = meta.path.get_ident().map(ToString::to_string);
+                let shown = ident
+                    .as_ref()
                     .map_or_else(|| "this".to_owned(), |ident| format!("`{ident}`"));
+                let suggestion = ident.as_deref().and_then(|ident| closest(ident, keys));
+                let hint =
+                    suggestion.map_or_else(String::new, |key| format!(" (did you mean `{key}`?)"));
                 cx.error_spanned_by(
                     &meta.path,
                     format!(
-                        "unknown `{namespace}` key {shown}; expected one of: {}",
+                        "unknown `{namespace}` key {shown}{hint}; expected one of: {}",
                         symbol::list(keys)
                     ),
                 );
+                if let Some(key) = suggestion {
+                    // Read the value as the suggested key's, for recovery only: its absence
+                    // is not reported, nor are errors in a value the user did not mean for it.
+                    seen.reported.push(key);
+                    if on_key(key, &meta).is_ok() {
+                        return Ok(());
+                    }
+                }
                 return skip_value(&meta);
             };
             if let Err(err) = on_key(key, &meta) {
                 cx.syn_error(err);
+                seen.reported.push(key);
                 return skip_value(&meta);
             }
             Ok(())
         });
         if let Err(err) = parsed {
             cx.syn_error(err);
+            // The rest of this attribute was not read: do not guess which keys it held.
+            seen.malformed = true;
         }
     }
-    present
+    seen
+}
+
+/// The key `word` is most likely a misspelling of, if any: at most two single-character
+/// edits (insertions, deletions, substitutions, swaps of neighbours) away, and closer than
+/// the word's own length.
+fn closest(word: &str, keys: &[Symbol]) -> Option<Symbol> {
+    keys.iter()
+        .map(|&key| (edit_distance(word, key.0), key))
+        .filter(|&(distance, _)| distance <= 2 && distance < word.len())
+        .min_by_key(|&(distance, _)| distance)
+        .map(|(_, key)| key)
+}
+
+/// The optimal string alignment distance between two ASCII-ish words, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    // rows[i][j]: the distance between a[..i] and b[..j].
+    let mut rows = vec![vec![0; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
 }
 
 /// Skips the rest of the current entry (up to the next top-level comma).

@@ -5,12 +5,13 @@
 use std::collections::HashSet;
 
 use proc_macro2::Span;
-use quote::ToTokens;
+use quote::{ToTokens, quote};
 use syn::{DeriveInput, Ident, LitInt, LitStr, Member, Path, Type, Visibility};
 
 use crate::ast;
 use crate::attr::PathList;
 use crate::ctxt::Ctxt;
+use crate::symbol::{self, Symbol};
 
 /// The longest event or aggregate name, in bytes (es-core's `limits::MAX_EVENT_NAME_LEN`).
 const MAX_NAME_LEN: usize = 255;
@@ -68,18 +69,20 @@ pub(crate) fn event<'a>(cx: &Ctxt, input: &'a ast::Event<'a>) -> Option<Event<'a
         "an event's wire name must name exactly one type",
     );
     let attrs = &input.attrs;
-    if !attrs.present {
-        cx.error_spanned_by(
+    match &attrs.seen.first {
+        None => cx.error_spanned_by(
             &original.ident,
             "missing `#[event(name = \"...\")]`: every event needs a stable wire name, \
              such as `#[event(name = \"user.created\")]`",
-        );
-    } else if attrs.name.is_none() {
-        cx.error_spanned_by(
-            &original.ident,
-            "missing `#[event]` key `name`: add `name = \"...\"`, such as \
-             `#[event(name = \"user.created\")]`",
-        );
+        ),
+        Some(at) if attrs.name.is_none() && attrs.seen.report_missing(symbol::NAME) => {
+            cx.error_spanned_by(
+                at,
+                "missing `#[event]` key `name`: add `name = \"...\"`, such as \
+                 `#[event(name = \"user.created\")]`",
+            );
+        }
+        Some(_) => {}
     }
     let name = attrs
         .name
@@ -142,33 +145,44 @@ pub(crate) fn aggregate<'a>(cx: &Ctxt, input: &'a ast::Aggregate<'a>) -> Option<
         "Aggregate",
         "its event and command enums and its stream names are those of one concrete type",
     );
-    if !attrs.present {
+    let Some(at) = &attrs.seen.first else {
         cx.error_spanned_by(
             &original.ident,
             "missing `#[aggregate(name = \"...\", id = .., error = .., events(..), commands(..))]`",
         );
         return None;
-    }
-    let missing = |key: &str, example: &str| {
-        cx.error_spanned_by(
-            &original.ident,
-            format!("missing `#[aggregate]` key `{key}`: add `{example}`"),
-        );
     };
-    if attrs.name.is_none() {
-        missing("name", "name = \"...\"");
-    }
-    if attrs.id.is_none() {
-        missing("id", "id = IdType");
-    }
-    if attrs.error.is_none() {
-        missing("error", "error = ErrorType");
-    }
-    if attrs.events.is_none() {
-        missing("events", "events(EventA, EventB, ..)");
-    }
-    if attrs.commands.is_none() {
-        missing("commands", "commands(CommandA, CommandB, ..)");
+    let missing: Vec<(Symbol, &str)> = [
+        (symbol::NAME, attrs.name.is_none(), "name = \"...\""),
+        (symbol::ID, attrs.id.is_none(), "id = IdType"),
+        (symbol::ERROR, attrs.error.is_none(), "error = ErrorType"),
+        (
+            symbol::EVENTS,
+            attrs.events.is_none(),
+            "events(EventA, EventB, ..)",
+        ),
+        (
+            symbol::COMMANDS,
+            attrs.commands.is_none(),
+            "commands(CommandA, CommandB, ..)",
+        ),
+    ]
+    .into_iter()
+    .filter(|&(key, absent, _)| absent && attrs.seen.report_missing(key))
+    .map(|(key, _, example)| (key, example))
+    .collect();
+    if !missing.is_empty() {
+        let keys: Vec<Symbol> = missing.iter().map(|&(key, _)| key).collect();
+        let examples: Vec<&str> = missing.iter().map(|&(_, example)| example).collect();
+        let plural = if keys.len() == 1 { "" } else { "s" };
+        cx.error_spanned_by(
+            at,
+            format!(
+                "missing `#[aggregate]` key{plural} {}: add `{}`",
+                symbol::list(&keys),
+                examples.join(", ")
+            ),
+        );
     }
     let name = attrs
         .name
@@ -210,9 +224,14 @@ pub(crate) fn shape<'a>(cx: &Ctxt, input: &'a ast::Aggregate<'a>) -> Option<Shap
         }
     }
     if event_enum == command_enum {
+        // Point at the name the user wrote (the two defaults never collide).
+        let (at, key, other) = match &attrs.event_enum {
+            Some(at) if attrs.command_enum.is_none() => (at, "event_enum", "command"),
+            _ => (&command_enum, "command_enum", "event"),
+        };
         cx.error_spanned_by(
-            &command_enum,
-            "the event enum and the command enum need different names",
+            at,
+            format!("`{key}` must differ from the {other} enum's name `{event_enum}`"),
         );
         ok = false;
     }
@@ -334,10 +353,18 @@ fn schema_version(cx: &Ctxt, lit: &LitInt) -> Option<u32> {
 }
 
 fn no_generics(cx: &Ctxt, input: &DeriveInput, derive: &str, why: &str) {
-    if !input.generics.params.is_empty() || input.generics.where_clause.is_some() {
+    let generics = &input.generics;
+    if !generics.params.is_empty() {
+        // `Generics` prints its parameters only; add the `where` clause to the span.
+        let where_clause = &generics.where_clause;
         cx.error_spanned_by(
-            &input.generics,
+            quote!(#generics #where_clause),
             format!("`derive({derive})` does not support generic types: {why}"),
+        );
+    } else if let Some(where_clause) = &generics.where_clause {
+        cx.error_spanned_by(
+            where_clause,
+            format!("`derive({derive})` does not support `where` clauses; remove this one"),
         );
     }
 }

@@ -20,7 +20,7 @@ pub(crate) fn expand(input: &valid::Aggregate<'_>) -> TokenStream {
         event_set(shape),
         command_set(shape, input.id),
         aggregate_impl(input),
-        checks(shape, input.id),
+        checks(shape),
     ];
     let body = quote!(#(#body)*);
     let wrapped = dummy_const(&body);
@@ -152,6 +152,21 @@ pub(crate) fn conversions(shape: &Shape<'_>) -> TokenStream {
     quote!(#events #commands)
 }
 
+/// `<P as es_core::Event>` for an `events(..)` entry, spanned at the entry.
+///
+/// Generated code names an entry's `Event` impl this way before anything else that needs it,
+/// in every function body: when the entry is not an event, each body then fails with the same
+/// diagnostic at the entry, which rustc shows once, and the failures of later bounds on the
+/// same type at the same place (such as `Apply<E: Event>`) are not reported again.
+fn as_event(krate: &Path, path: &Path) -> TokenStream {
+    quote_spanned!(path.span()=> <#path as #krate::Event>)
+}
+
+/// `<P as es_core::Command>` for a `commands(..)` entry, spanned at the entry; see [`as_event`].
+fn as_command(krate: &Path, path: &Path) -> TokenStream {
+    quote_spanned!(path.span()=> <#path as #krate::Command>)
+}
+
 fn event_set(shape: &Shape<'_>) -> TokenStream {
     let Shape {
         event_enum,
@@ -162,23 +177,38 @@ fn event_set(shape: &Shape<'_>) -> TokenStream {
     let result = fq::result();
     let paths: Vec<&Path> = events.iter().map(|e| e.path).collect();
     let variants: Vec<_> = events.iter().map(|e| e.variant).collect();
+    let as_events: Vec<_> = paths.iter().map(|path| as_event(krate, path)).collect();
+    let descriptors = paths
+        .iter()
+        .map(|path| quote_spanned!(path.span()=> #krate::EventDescriptor::of::<#path>()));
+    let encode_calls = paths.iter().map(
+        |path| quote_spanned!(path.span()=> #krate::__private::encode_event::<#path, __Codec>),
+    );
+    let decode_calls = paths
+        .iter()
+        .map(|path| quote_spanned!(path.span()=> #krate::__private::decode_as::<#path, __Codec>));
     let enum_name = event_enum.to_string();
     quote! {
         #[automatically_derived]
         impl #krate::EventSet for #event_enum {
             const EVENTS: &'static [#krate::EventDescriptor] = &[
-                #( #krate::EventDescriptor::of::<#paths>(), )*
+                #(
+                    {
+                        let _ = #as_events::NAME;
+                        #descriptors
+                    },
+                )*
             ];
 
             fn name(&self) -> &'static str {
                 match self {
-                    #( Self::#variants(_) => <#paths as #krate::Event>::NAME, )*
+                    #( Self::#variants(_) => #as_events::NAME, )*
                 }
             }
 
             fn version(&self) -> u32 {
                 match self {
-                    #( Self::#variants(_) => <#paths as #krate::Event>::VERSION, )*
+                    #( Self::#variants(_) => #as_events::VERSION, )*
                 }
             }
 
@@ -187,7 +217,12 @@ fn event_set(shape: &Shape<'_>) -> TokenStream {
                 __codec: &__Codec,
             ) -> #result<#krate::__private::Encoded, #krate::__private::CodecError> {
                 match self {
-                    #( Self::#variants(__event) => #krate::__private::encode_event(__codec, __event), )*
+                    #(
+                        Self::#variants(__event) => {
+                            let _ = #as_events::NAME;
+                            #encode_calls(__codec, __event)
+                        }
+                    )*
                 }
             }
 
@@ -197,11 +232,8 @@ fn event_set(shape: &Shape<'_>) -> TokenStream {
             ) -> #result<Self, #krate::DecodeError> {
                 let __name: &str = &__event.name;
                 #(
-                    if __name == <#paths as #krate::Event>::NAME {
-                        return #result::map(
-                            #krate::__private::decode_as::<#paths, __Codec>(__codec, __event),
-                            Self::#variants,
-                        );
+                    if __name == #as_events::NAME {
+                        return #result::map(#decode_calls(__codec, __event), Self::#variants);
                     }
                 )*
                 #result::Err(#krate::__private::unknown_name(__event, #enum_name))
@@ -217,8 +249,15 @@ fn command_set(shape: &Shape<'_>, id: &syn::Type) -> TokenStream {
         krate,
         ..
     } = shape;
-    let paths: Vec<&Path> = commands.iter().map(|e| e.path).collect();
     let variants: Vec<_> = commands.iter().map(|e| e.variant).collect();
+    let as_commands: Vec<_> = commands
+        .iter()
+        .map(|entry| as_command(krate, entry.path))
+        .collect();
+    // Spanned at the entry, argument included: rustc reports an unmet bound at the argument.
+    let id_calls = commands.iter().map(
+        |Entry { path, .. }| quote_spanned!(path.span()=> #krate::__private::command_id::<#path, #id>(__command)),
+    );
     quote! {
         #[automatically_derived]
         impl #krate::CommandSet for #command_enum {
@@ -226,13 +265,18 @@ fn command_set(shape: &Shape<'_>, id: &syn::Type) -> TokenStream {
 
             fn name(&self) -> &'static str {
                 match self {
-                    #( Self::#variants(_) => <#paths as #krate::Command>::NAME, )*
+                    #( Self::#variants(_) => #as_commands::NAME, )*
                 }
             }
 
             fn aggregate_id(&self) -> &#id {
                 match self {
-                    #( Self::#variants(__command) => #krate::Command::aggregate_id(__command), )*
+                    #(
+                        Self::#variants(__command) => {
+                            let _ = #as_commands::NAME;
+                            #id_calls
+                        }
+                    )*
                 }
             }
         }
@@ -258,12 +302,24 @@ fn aggregate_impl(input: &valid::Aggregate<'_>) -> TokenStream {
     let result = fq::result();
     let vec = vec(krate);
     let apply_arms = events.iter().map(|Entry { path, variant }| {
+        let as_event = as_event(krate, path);
         let call = quote_spanned!(path.span()=> <Self as #krate::Apply<#path>>::apply);
-        quote!(#event_enum::#variant(__event) => #call(self, __event),)
+        quote! {
+            #event_enum::#variant(__event) => {
+                let _ = #as_event::NAME;
+                #call(self, __event);
+            }
+        }
     });
     let handle_arms = commands.iter().map(|Entry { path, variant }| {
+        let as_command = as_command(krate, path);
         let call = quote_spanned!(path.span()=> <Self as #krate::Handle<#path>>::handle);
-        quote!(#command_enum::#variant(__command) => #call(self, __command),)
+        quote! {
+            #command_enum::#variant(__command) => {
+                let _ = #as_command::NAME;
+                #call(self, __command)
+            }
+        }
     });
     let doc = format!("Stored in streams named `\"{name}-{{id}}\"`.");
     quote! {
@@ -294,22 +350,16 @@ fn aggregate_impl(input: &valid::Aggregate<'_>) -> TokenStream {
     }
 }
 
-/// Compile-time checks, each spanned at the list entry it is about: every event type is an
-/// `Event`, no two share a wire name, every command targets this aggregate's id type.
-fn checks(shape: &Shape<'_>, id: &syn::Type) -> TokenStream {
+/// Compile-time checks, each spanned at the list entry it is about: no two events share a wire
+/// name. (That every entry is an event or a command targeting this aggregate's id type is
+/// checked by the code above, at the entries too.)
+fn checks(shape: &Shape<'_>) -> TokenStream {
     let Shape {
         ident,
         events,
-        commands,
         krate,
         ..
     } = shape;
-    let event_checks = events.iter().map(|Entry { path, .. }| {
-        quote_spanned!(path.span()=> #krate::__private::assert_event::<#path>();)
-    });
-    let command_checks = commands.iter().map(|Entry { path, .. }| {
-        quote_spanned!(path.span()=> #krate::__private::assert_command::<#path, #id>();)
-    });
     let mut unique_names = Vec::new();
     for (i, later) in events.iter().enumerate() {
         for earlier in &events[..i] {
@@ -320,12 +370,10 @@ fn checks(shape: &Shape<'_>, id: &syn::Type) -> TokenStream {
                 path_text(a),
                 path_text(b)
             );
-            unique_names.push(quote_spanned! {b.span()=>
+            let (a, b) = (as_event(krate, a), as_event(krate, b));
+            unique_names.push(quote_spanned! {later.path.span()=>
                 ::core::assert!(
-                    !#krate::__private::str_eq(
-                        <#a as #krate::Event>::NAME,
-                        <#b as #krate::Event>::NAME,
-                    ),
+                    !#krate::__private::str_eq(#a::NAME, #b::NAME),
                     #message
                 );
             });
@@ -333,8 +381,6 @@ fn checks(shape: &Shape<'_>, id: &syn::Type) -> TokenStream {
     }
     quote! {
         const _: () = {
-            #(#event_checks)*
-            #(#command_checks)*
             #(#unique_names)*
         };
     }

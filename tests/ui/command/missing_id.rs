@@ -1,0 +1,9 @@
+use es_core::prelude::*;
+
+#[derive(Command, Debug)]
+pub struct RenameUser {
+    pub user_id: u64,
+    pub name: String,
+}
+
+fn main() {}

@@ -1,0 +1,13 @@
+use es_core::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Event, Debug, Serialize, Deserialize)]
+#[event(name = "user.created")]
+pub struct UserCreated
+where
+    String: Clone,
+{
+    pub name: String,
+}
+
+fn main() {}
