@@ -107,8 +107,11 @@ pub mod command;
 pub mod envelope;
 pub mod error;
 pub mod event;
+pub mod projection;
 pub mod repository;
 pub mod store;
+pub mod subscription;
+mod util;
 
 pub use aggregate::{Aggregate, Apply, Handle};
 pub use codec::{Codec, JsonCodec};
@@ -116,12 +119,16 @@ pub use command::{AggregateId, Command, CommandSet};
 pub use envelope::{EventId, Metadata, NewEvent, Position, RecordedEvent, StreamId, Version};
 pub use error::DecodeError;
 pub use event::{Event, EventDescriptor, EventSet};
+pub use projection::{On, Projection, ProjectionError, ProjectionRunner};
 pub use repository::{ExecuteError, Executed, LoadError, Loaded, Repository};
-pub use store::{Appended, EventStore, ExpectedVersion, StoreError};
+pub use store::{
+    Appended, CheckpointStore, EventStore, ExpectedVersion, NoCheckpoints, StoreError,
+};
+pub use subscription::Subscription;
 
 #[cfg(feature = "derive")]
 #[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
-pub use es_macros::{Aggregate, Command, Event};
+pub use es_macros::{Aggregate, Command, Event, Projection};
 
 /// The types and traits most programs need: `use es_core::prelude::*;`.
 pub mod prelude {
@@ -129,11 +136,12 @@ pub mod prelude {
     pub use crate::command::{Command, CommandSet};
     pub use crate::envelope::{Position, StreamId, Version};
     pub use crate::event::{Event, EventSet};
+    pub use crate::projection::{EventMeta, On, Projection, ProjectionRunner};
     pub use crate::repository::{ExecuteError, Repository};
-    pub use crate::store::{EventStore, ExpectedVersion};
+    pub use crate::store::{CheckpointStore, EventStore, ExpectedVersion};
 
     #[cfg(feature = "derive")]
-    pub use es_macros::{Aggregate, Command, Event};
+    pub use es_macros::{Aggregate, Command, Event, Projection};
 }
 
 // The README's tour is compiled and run as a doc test, so it cannot drift from the code.

@@ -49,10 +49,7 @@
 //! ```
 
 use std::fmt;
-use std::future::Future;
 use std::marker::PhantomData;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use crate::aggregate::Aggregate;
 use crate::codec::{Codec, CodecError, JsonCodec};
@@ -61,6 +58,7 @@ use crate::envelope::{InvalidStreamId, NewEvent, Position, StreamId, Version};
 use crate::error::DecodeError;
 use crate::event::EventSet;
 use crate::store::{EventStore, ExpectedVersion, StoreError};
+use crate::util::YieldNow;
 
 /// How many events [`Repository::load`] reads from the store per round trip.
 pub const LOAD_BATCH: usize = 1024;
@@ -207,6 +205,7 @@ impl<A: Aggregate, S: EventStore, C: Codec> Repository<A, S, C> {
                     });
                 }
                 Err(StoreError::Conflict { .. }) if attempts <= self.max_retries => {
+                    // Let a conflicting writer on a single-threaded executor finish first.
                     YieldNow(false).await;
                 }
                 Err(StoreError::Conflict { actual, .. }) => {
@@ -262,23 +261,6 @@ impl<A, S: fmt::Debug, C: fmt::Debug> fmt::Debug for Repository<A, S, C> {
             .field("codec", &self.codec)
             .field("max_retries", &self.max_retries)
             .finish()
-    }
-}
-
-/// Gives the executor one chance to run other tasks before a retry, so that a conflicting
-/// writer on a single-threaded runtime can finish.
-struct YieldNow(bool);
-
-impl Future for YieldNow {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            Poll::Ready(())
-        } else {
-            self.0 = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
     }
 }
 

@@ -12,12 +12,19 @@
 //! - **Order**: stream versions are contiguous from 1; global positions strictly increase in
 //!   commit order; reading never skips or repeats an event.
 //! - **Permanence**: nothing appended is ever lost or changed; reads are repeatable.
+//! - **No skipped positions**: once [`read_all`](EventStore::read_all) has returned an event
+//!   at position `p`, no event with a position below `p` can appear later. This is what lets
+//!   a [`Subscription`](crate::subscription::Subscription) follow the log by position alone,
+//!   with no gap and no duplicate.
+//!
+//! [`CheckpointStore`] records how far each projection has processed the log.
 
 use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
 
 use crate::envelope::{InvalidStreamId, NewEvent, Position, RecordedEvent, StreamId, Version};
+use crate::subscription::Subscription;
 
 /// What the writer believes the stream's version to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -226,4 +233,76 @@ pub trait EventStore: Clone + Send + Sync + 'static {
         &self,
         stream_id: &StreamId,
     ) -> impl Future<Output = Result<Version, StoreError>> + Send;
+
+    /// Completes when the global log may hold an event after `after`: at once if it already
+    /// does, otherwise when one is appended. It may complete spuriously (the caller reads
+    /// and waits again); it must not miss an append.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the backend fails.
+    fn wait_for_events(
+        &self,
+        after: Position,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Follows the global log from after `after`: stored events first, then live ones as
+    /// they are appended, each exactly once, in position order.
+    fn subscribe(&self, after: Position) -> Subscription<Self> {
+        Subscription::new(self.clone(), after)
+    }
+}
+
+/// Where each projection has got to in the global log.
+///
+/// A checkpoint is the position of the last event a projection processed; a restarted
+/// projection resumes after it. Stores usually implement this next to [`EventStore`], so that
+/// one handle serves both.
+pub trait CheckpointStore: Clone + Send + Sync + 'static {
+    /// The saved checkpoint of `projection`, if any.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the backend fails.
+    fn load_checkpoint(
+        &self,
+        projection: &str,
+    ) -> impl Future<Output = Result<Option<Position>, StoreError>> + Send;
+
+    /// Saves the checkpoint of `projection`, replacing the previous one.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the backend fails; the previous checkpoint then stays.
+    fn save_checkpoint(
+        &self,
+        projection: &str,
+        position: Position,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Removes the checkpoint of `projection`, as before a rebuild.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the backend fails.
+    fn delete_checkpoint(
+        &self,
+        projection: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// A [`CheckpointStore`] that remembers nothing: a projection using it starts from the
+/// beginning of the log every time. The right choice for read models kept only in memory,
+/// which are rebuilt by replay when the process starts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoCheckpoints;
+
+impl CheckpointStore for NoCheckpoints {
+    async fn load_checkpoint(&self, _: &str) -> Result<Option<Position>, StoreError> {
+        Ok(None)
+    }
+
+    async fn save_checkpoint(&self, _: &str, _: Position) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn delete_checkpoint(&self, _: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

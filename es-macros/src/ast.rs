@@ -4,7 +4,7 @@
 
 use syn::{Attribute, Data, DeriveInput, Field, Fields, Member, Type};
 
-use crate::attr::{self, AggregateAttrs, CommandAttrs, EventAttrs};
+use crate::attr::{self, AggregateAttrs, CommandAttrs, EventAttrs, ProjectionAttrs};
 use crate::ctxt::Ctxt;
 
 /// Input of `derive(Event)`.
@@ -32,6 +32,12 @@ pub(crate) struct IdField<'a> {
 pub(crate) struct Aggregate<'a> {
     pub(crate) original: &'a DeriveInput,
     pub(crate) attrs: AggregateAttrs,
+}
+
+/// Input of `derive(Projection)`.
+pub(crate) struct Projection<'a> {
+    pub(crate) original: &'a DeriveInput,
+    pub(crate) attrs: ProjectionAttrs,
 }
 
 impl<'a> Event<'a> {
@@ -91,6 +97,23 @@ impl<'a> Aggregate<'a> {
             "Aggregate",
             "an aggregate is its state: derive `Aggregate` on a struct and list its events and \
              commands in `#[aggregate(events(..), commands(..))]`",
+        )?;
+        Some(Self {
+            original: input,
+            attrs,
+        })
+    }
+}
+
+impl<'a> Projection<'a> {
+    pub(crate) fn from_syn(cx: &Ctxt, input: &'a DeriveInput) -> Option<Self> {
+        let attrs = attr::projection(cx, &input.attrs);
+        require_struct(
+            cx,
+            input,
+            "Projection",
+            "a projection is its read model's state: derive `Projection` on a struct and list \
+             its events in `#[projection(events(..))]`",
         )?;
         Some(Self {
             original: input,

@@ -1,5 +1,5 @@
 //! Parsing of the derive attributes (`#[event(..)]`, `#[command(..)]`, `#[aggregate(..)]`,
-//! `#[id]`) into plain values that keep their tokens, so later checks can point at them.
+//! `#[projection(..)]`, `#[id]`) into plain values that keep their tokens, so later checks can point at them.
 //!
 //! Parsing records every problem in the [`Ctxt`] and goes on: an unknown or duplicate key is
 //! reported at the key and skipped, so one pass reports all of them.
@@ -95,6 +95,14 @@ pub(crate) struct CommandAttrs {
     pub(crate) krate: Option<Path>,
 }
 
+/// The keys of `#[projection(..)]`.
+pub(crate) struct ProjectionAttrs {
+    pub(crate) seen: Seen,
+    pub(crate) name: Option<LitStr>,
+    pub(crate) events: Option<PathList>,
+    pub(crate) krate: Option<Path>,
+}
+
 /// The keys of `#[aggregate(..)]`.
 pub(crate) struct AggregateAttrs {
     pub(crate) seen: Seen,
@@ -184,6 +192,28 @@ pub(crate) fn aggregate(cx: &Ctxt, attrs: &[Attribute]) -> AggregateAttrs {
         command_enum: command_enum.get(),
         event_derive: event_derive.get(),
         command_derive: command_derive.get(),
+        krate: krate.get(),
+    }
+}
+
+pub(crate) fn projection(cx: &Ctxt, attrs: &[Attribute]) -> ProjectionAttrs {
+    let ns = symbol::PROJECTION;
+    let mut name = Attr::none(cx, ns, symbol::NAME);
+    let mut events = Attr::none(cx, ns, symbol::EVENTS);
+    let mut krate = Attr::none(cx, ns, symbol::CRATE);
+    let seen = each_key(cx, attrs, ns, symbol::PROJECTION_KEYS, |key, meta| {
+        let at = &meta.path;
+        match key {
+            symbol::NAME => name.set(at, meta.value()?.parse()?),
+            symbol::EVENTS => events.set(at, parse_list(meta)?),
+            _ => krate.set(at, parse_crate(meta)?),
+        }
+        Ok(())
+    });
+    ProjectionAttrs {
+        seen,
+        name: name.get(),
+        events: events.get(),
         krate: krate.get(),
     }
 }

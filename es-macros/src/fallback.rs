@@ -121,6 +121,26 @@ fn stub_impls(shape: &valid::Shape<'_>, id: &syn::Type, error: &syn::Type) -> To
     }
 }
 
+pub(crate) fn projection(error: &syn::Error, ir: Option<&ast::Projection<'_>>) -> TokenStream {
+    let errors = error.to_compile_error();
+    let Some(ir) = ir.filter(|ir| ir.original.generics.params.is_empty()) else {
+        return errors;
+    };
+    let ident = &ir.original.ident;
+    let krate = valid::krate(ir.attrs.krate.as_ref());
+    let stub = dummy_const(&quote! {
+        impl #krate::Projection for #ident {
+            const NAME: &'static str = "";
+            const EVENTS: &'static [&'static str] = &[];
+            fn project<__Codec: #krate::Codec>(&mut self, _: &__Codec, _: &#krate::RecordedEvent)
+                -> ::core::result::Result<bool, #krate::DecodeError> {
+                ::core::unreachable!()
+            }
+        }
+    });
+    quote!(#errors #stub)
+}
+
 /// An error for input the checks accepted but could not turn into code; never expected.
 pub(crate) fn internal(input: &syn::DeriveInput, derive: &str) -> TokenStream {
     syn::Error::new_spanned(

@@ -1,4 +1,5 @@
-//! Derive macros of [es-core](https://docs.rs/es-core): `Event`, `Command` and `Aggregate`.
+//! Derive macros of [es-core](https://docs.rs/es-core): `Event`, `Command`, `Aggregate` and
+//! `Projection`.
 //!
 //! Use them through es-core (`use es_core::prelude::*;`), which re-exports them under its
 //! default `derive` feature. Each derive parses its input into a small intermediate
@@ -178,6 +179,68 @@ pub fn derive_aggregate(input: TokenStream) -> TokenStream {
         (Ok(()), Some(checked)) => expand::aggregate::expand(&checked),
         (Ok(()), None) => fallback::internal(&input, "Aggregate"),
         (Err(err), _) => fallback::aggregate(&err, ir.as_ref()),
+    }
+    .into()
+}
+
+/// Derives [`Projection`](https://docs.rs/es-core/latest/es_core/projection/trait.Projection.html):
+/// a read model fed from the global log, one `On<E>` impl per listed event.
+///
+/// ```
+/// use std::collections::BTreeMap;
+///
+/// use es_core::prelude::*;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Event, Debug, Serialize, Deserialize)]
+/// #[event(name = "order.placed")]
+/// pub struct OrderPlaced { pub customer: String, pub total: u64 }
+///
+/// #[derive(Event, Debug, Serialize, Deserialize)]
+/// #[event(name = "customer.renamed")]
+/// pub struct CustomerRenamed { pub old: String, pub new: String }
+///
+/// /// Revenue per customer, across two aggregates' events.
+/// #[derive(Projection, Default, Debug)]
+/// #[projection(name = "revenue", events(OrderPlaced, CustomerRenamed))]
+/// pub struct Revenue { by_customer: BTreeMap<String, u64> }
+///
+/// impl On<OrderPlaced> for Revenue {
+///     fn on(&mut self, event: &OrderPlaced, _: &EventMeta) {
+///         *self.by_customer.entry(event.customer.clone()).or_default() += event.total;
+///     }
+/// }
+///
+/// impl On<CustomerRenamed> for Revenue {
+///     fn on(&mut self, event: &CustomerRenamed, _: &EventMeta) {
+///         if let Some(total) = self.by_customer.remove(&event.old) {
+///             self.by_customer.insert(event.new.clone(), total);
+///         }
+///     }
+/// }
+///
+/// assert_eq!(Revenue::EVENTS, ["order.placed", "customer.renamed"]);
+/// ```
+///
+/// # `#[projection(..)]` keys
+///
+/// | Key | Required | Meaning |
+/// |---|---|---|
+/// | `name = "..."` | yes | The projection's stable name: its checkpoint is saved under it. Same characters as event names. |
+/// | `events(A, B, ..)` | yes | The event types it reads, from any aggregates (each deriving `Event`, with distinct wire names). One `On<E>` impl each. Other events are skipped without being decoded. |
+/// | `crate = "path"` | no, default `"::es_core"` | Where es-core is, when re-exported. |
+///
+/// The type must be a non-generic struct. `ProjectionRunner::rebuild` also needs `Default`.
+#[proc_macro_derive(Projection, attributes(projection))]
+pub fn derive_projection(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    let cx = Ctxt::new();
+    let ir = ast::Projection::from_syn(&cx, &input);
+    let checked = ir.as_ref().and_then(|ir| valid::projection(&cx, ir));
+    match (cx.check(), checked) {
+        (Ok(()), Some(checked)) => expand::projection::expand(&checked),
+        (Ok(()), None) => fallback::internal(&input, "Projection"),
+        (Err(err), _) => fallback::projection(&err, ir.as_ref()),
     }
     .into()
 }

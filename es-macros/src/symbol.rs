@@ -12,6 +12,7 @@ pub(crate) struct Symbol(pub(crate) &'static str);
 pub(crate) const EVENT: Symbol = Symbol("event");
 pub(crate) const COMMAND: Symbol = Symbol("command");
 pub(crate) const AGGREGATE: Symbol = Symbol("aggregate");
+pub(crate) const PROJECTION: Symbol = Symbol("projection");
 pub(crate) const ID: Symbol = Symbol("id");
 
 // Keys.
@@ -30,6 +31,8 @@ pub(crate) const COMMAND_DERIVE: Symbol = Symbol("command_derive");
 pub(crate) const EVENT_KEYS: &[Symbol] = &[NAME, VERSION, CRATE];
 /// The keys of `#[command(..)]`.
 pub(crate) const COMMAND_KEYS: &[Symbol] = &[CRATE];
+/// The keys of `#[projection(..)]`.
+pub(crate) const PROJECTION_KEYS: &[Symbol] = &[NAME, EVENTS, CRATE];
 /// The keys of `#[aggregate(..)]`.
 pub(crate) const AGGREGATE_KEYS: &[Symbol] = &[
     NAME,

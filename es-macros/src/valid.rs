@@ -9,7 +9,7 @@ use quote::{ToTokens, quote};
 use syn::{DeriveInput, Ident, LitInt, LitStr, Member, Path, Type, Visibility};
 
 use crate::ast;
-use crate::attr::PathList;
+use crate::attr::{PathList, Seen};
 use crate::ctxt::Ctxt;
 use crate::symbol::{self, Symbol};
 
@@ -152,50 +152,90 @@ pub(crate) fn aggregate<'a>(cx: &Ctxt, input: &'a ast::Aggregate<'a>) -> Option<
         );
         return None;
     };
-    let missing: Vec<(Symbol, &str)> = [
-        (symbol::NAME, attrs.name.is_none(), "name = \"...\""),
-        (symbol::ID, attrs.id.is_none(), "id = IdType"),
-        (symbol::ERROR, attrs.error.is_none(), "error = ErrorType"),
-        (
-            symbol::EVENTS,
-            attrs.events.is_none(),
-            "events(EventA, EventB, ..)",
-        ),
-        (
-            symbol::COMMANDS,
-            attrs.commands.is_none(),
-            "commands(CommandA, CommandB, ..)",
-        ),
-    ]
-    .into_iter()
-    .filter(|&(key, absent, _)| absent && attrs.seen.report_missing(key))
-    .map(|(key, _, example)| (key, example))
-    .collect();
-    if !missing.is_empty() {
-        let keys: Vec<Symbol> = missing.iter().map(|&(key, _)| key).collect();
-        let examples: Vec<&str> = missing.iter().map(|&(_, example)| example).collect();
-        let plural = if keys.len() == 1 { "" } else { "s" };
-        cx.error_spanned_by(
-            at,
-            format!(
-                "missing `#[aggregate]` key{plural} {}: add `{}`",
-                symbol::list(&keys),
-                examples.join(", ")
+    require_keys(
+        cx,
+        at,
+        symbol::AGGREGATE,
+        &attrs.seen,
+        &[
+            (symbol::NAME, attrs.name.is_none(), "name = \"...\""),
+            (symbol::ID, attrs.id.is_none(), "id = IdType"),
+            (symbol::ERROR, attrs.error.is_none(), "error = ErrorType"),
+            (
+                symbol::EVENTS,
+                attrs.events.is_none(),
+                "events(EventA, EventB, ..)",
             ),
-        );
-    }
+            (
+                symbol::COMMANDS,
+                attrs.commands.is_none(),
+                "commands(CommandA, CommandB, ..)",
+            ),
+        ],
+    );
     let name = attrs
         .name
         .as_ref()
         .and_then(|lit| wire_name(cx, lit, "aggregate"));
     let shape = shape(cx, input);
-    entries(cx, attrs.events.as_ref(), "events", "event");
-    entries(cx, attrs.commands.as_ref(), "commands", "command");
+    entries(cx, attrs.events.as_ref(), "events", "event", true);
+    entries(cx, attrs.commands.as_ref(), "commands", "command", true);
     Some(Aggregate {
         name: name?,
         id: attrs.id.as_ref()?,
         error: attrs.error.as_ref()?,
         shape: shape?,
+    })
+}
+
+/// A checked `derive(Projection)` input.
+pub(crate) struct Projection<'a> {
+    pub(crate) ident: &'a Ident,
+    pub(crate) name: String,
+    pub(crate) events: &'a [Path],
+    pub(crate) krate: Path,
+}
+
+pub(crate) fn projection<'a>(cx: &Ctxt, input: &'a ast::Projection<'a>) -> Option<Projection<'a>> {
+    let original = input.original;
+    let attrs = &input.attrs;
+    no_generics(
+        cx,
+        original,
+        "Projection",
+        "its name identifies one read model and its checkpoint",
+    );
+    let Some(at) = &attrs.seen.first else {
+        cx.error_spanned_by(
+            &original.ident,
+            "missing `#[projection(name = \"...\", events(..))]`",
+        );
+        return None;
+    };
+    require_keys(
+        cx,
+        at,
+        symbol::PROJECTION,
+        &attrs.seen,
+        &[
+            (symbol::NAME, attrs.name.is_none(), "name = \"...\""),
+            (
+                symbol::EVENTS,
+                attrs.events.is_none(),
+                "events(EventA, EventB, ..)",
+            ),
+        ],
+    );
+    let name = attrs
+        .name
+        .as_ref()
+        .and_then(|lit| wire_name(cx, lit, "projection"));
+    entries(cx, attrs.events.as_ref(), "events", "event", false);
+    Some(Projection {
+        ident: &original.ident,
+        name: name?,
+        events: &attrs.events.as_ref()?.items,
+        krate: krate(attrs.krate.as_ref()),
     })
 }
 
@@ -261,9 +301,39 @@ pub(crate) fn shape<'a>(cx: &Ctxt, input: &'a ast::Aggregate<'a>) -> Option<Shap
     })
 }
 
+/// One error at `at` listing every required key that is absent and not already reported.
+/// Each item is `(key, absent, example)`.
+fn require_keys(
+    cx: &Ctxt,
+    at: &Path,
+    namespace: Symbol,
+    seen: &Seen,
+    items: &[(Symbol, bool, &str)],
+) {
+    let missing: Vec<(Symbol, &str)> = items
+        .iter()
+        .filter(|&&(key, absent, _)| absent && seen.report_missing(key))
+        .map(|&(key, _, example)| (key, example))
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let keys: Vec<Symbol> = missing.iter().map(|&(key, _)| key).collect();
+    let examples: Vec<&str> = missing.iter().map(|&(_, example)| example).collect();
+    let plural = if keys.len() == 1 { "" } else { "s" };
+    cx.error_spanned_by(
+        at,
+        format!(
+            "missing `#[{namespace}]` key{plural} {}: add `{}`",
+            symbol::list(&keys),
+            examples.join(", ")
+        ),
+    );
+}
+
 /// Checks an `events(..)` or `commands(..)` list: not empty, plain type paths, no type twice,
-/// no two types with the same last segment (it names the variant).
-fn entries(cx: &Ctxt, list: Option<&PathList>, key: &str, what: &str) {
+/// and, when the types name enum variants (`variants`), no two with the same last segment.
+fn entries(cx: &Ctxt, list: Option<&PathList>, key: &str, what: &str, variants: bool) {
     let Some(list) = list else { return };
     if list.items.is_empty() {
         cx.error_spanned_by(
@@ -291,7 +361,7 @@ fn entries(cx: &Ctxt, list: Option<&PathList>, key: &str, what: &str) {
         };
         if !seen_paths.insert(text.clone()) {
             cx.error_spanned_by(path, format!("`{text}` is listed twice in `{key}(..)`"));
-        } else if !seen_variants.insert(segment.ident.to_string()) {
+        } else if variants && !seen_variants.insert(segment.ident.to_string()) {
             cx.error_spanned_by(
                 path,
                 format!(
@@ -304,7 +374,7 @@ fn entries(cx: &Ctxt, list: Option<&PathList>, key: &str, what: &str) {
     }
 }
 
-/// Checks a wire name (`kind` is "event" or "aggregate") and returns it.
+/// Checks a wire name (`kind` is "event", "aggregate" or "projection") and returns it.
 fn wire_name(cx: &Ctxt, lit: &LitStr, kind: &str) -> Option<String> {
     let name = lit.value();
     let problem = if name.is_empty() {

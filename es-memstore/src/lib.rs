@@ -39,24 +39,32 @@
 //!   append, event names up to 255 bytes. Everything is kept until the store is dropped.
 //! - No user code runs under the lock, so a panic in an aggregate or projection cannot
 //!   poison it; the store stays usable.
+//! - Live subscribers wait on a watch of the head position, never on a per-subscriber
+//!   buffer: a slow subscriber costs writers nothing and memory stays bounded.
+//! - Checkpoints ([`CheckpointStore`]) are kept in memory too.
 #![deny(missing_docs)]
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::SystemTime;
 
 use es_core::store::{Limit, limits};
 use es_core::{
-    Appended, EventStore, ExpectedVersion, NewEvent, Position, RecordedEvent, StoreError, StreamId,
-    Version,
+    Appended, CheckpointStore, EventStore, ExpectedVersion, NewEvent, Position, RecordedEvent,
+    StoreError, StreamId, Version,
 };
+use tokio::sync::watch;
 
 /// An in-memory [`EventStore`]. Cloning is cheap and shares the same store; it is safe to use
 /// from many threads and tasks at once.
 #[derive(Clone, Default)]
 pub struct MemStore {
     inner: Arc<RwLock<State>>,
+    /// The position of the last appended event, for live subscribers. Updated under the
+    /// write lock, so it never runs ahead of what readers can see.
+    head: Arc<watch::Sender<Position>>,
+    checkpoints: Arc<Mutex<HashMap<String, Position>>>,
 }
 
 #[derive(Default)]
@@ -141,6 +149,7 @@ impl MemStore {
             });
             stream.push(index);
         }
+        self.head.send_replace(Position(log.len() as u64));
         Ok(Appended::new(
             version,
             Position(first_index as u64 + 1),
@@ -251,6 +260,43 @@ impl EventStore for MemStore {
                 .get(stream_id)
                 .map_or(0, |s| s.len() as u64),
         ))
+    }
+
+    async fn wait_for_events(&self, after: Position) -> Result<(), StoreError> {
+        let mut head = self.head.subscribe();
+        // The sender lives as long as `self`, so waiting cannot fail.
+        let _ = head.wait_for(|&head| head > after).await;
+        Ok(())
+    }
+}
+
+/// Checkpoints kept in memory, next to the events: they live and die with the store.
+impl CheckpointStore for MemStore {
+    async fn load_checkpoint(&self, projection: &str) -> Result<Option<Position>, StoreError> {
+        Ok(self.checkpoints().get(projection).copied())
+    }
+
+    async fn save_checkpoint(
+        &self,
+        projection: &str,
+        position: Position,
+    ) -> Result<(), StoreError> {
+        self.checkpoints().insert(projection.to_owned(), position);
+        Ok(())
+    }
+
+    async fn delete_checkpoint(&self, projection: &str) -> Result<(), StoreError> {
+        self.checkpoints().remove(projection);
+        Ok(())
+    }
+}
+
+impl MemStore {
+    fn checkpoints(&self) -> MutexGuard<'_, HashMap<String, Position>> {
+        // Map operations cannot leave the map half-changed, so a poisoned lock is still sound.
+        self.checkpoints
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 

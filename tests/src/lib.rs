@@ -76,6 +76,10 @@ impl<S: EventStore> EventStore for Interfering<S> {
     async fn stream_version(&self, stream_id: &StreamId) -> Result<Version, StoreError> {
         self.inner.stream_version(stream_id).await
     }
+
+    async fn wait_for_events(&self, after: Position) -> Result<(), StoreError> {
+        self.inner.wait_for_events(after).await
+    }
 }
 
 /// Appends one raw event (any name, version and payload bytes) to `stream`.

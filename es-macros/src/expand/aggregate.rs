@@ -9,7 +9,7 @@ use quote::{quote, quote_spanned};
 use syn::Path;
 use syn::spanned::Spanned;
 
-use crate::expand::{dummy_const, fq, path_text, vec};
+use crate::expand::{as_event, dummy_const, fq, path_text, unique_wire_names, vec};
 use crate::valid::{self, Entry, Shape};
 
 pub(crate) fn expand(input: &valid::Aggregate<'_>) -> TokenStream {
@@ -152,17 +152,8 @@ pub(crate) fn conversions(shape: &Shape<'_>) -> TokenStream {
     quote!(#events #commands)
 }
 
-/// `<P as es_core::Event>` for an `events(..)` entry, spanned at the entry.
-///
-/// Generated code names an entry's `Event` impl this way before anything else that needs it,
-/// in every function body: when the entry is not an event, each body then fails with the same
-/// diagnostic at the entry, which rustc shows once, and the failures of later bounds on the
-/// same type at the same place (such as `Apply<E: Event>`) are not reported again.
-fn as_event(krate: &Path, path: &Path) -> TokenStream {
-    quote_spanned!(path.span()=> <#path as #krate::Event>)
-}
-
-/// `<P as es_core::Command>` for a `commands(..)` entry, spanned at the entry; see [`as_event`].
+/// `<P as es_core::Command>` for a `commands(..)` entry, spanned at the entry; see
+/// [`as_event`](crate::expand::as_event).
 fn as_command(krate: &Path, path: &Path) -> TokenStream {
     quote_spanned!(path.span()=> <#path as #krate::Command>)
 }
@@ -350,38 +341,10 @@ fn aggregate_impl(input: &valid::Aggregate<'_>) -> TokenStream {
     }
 }
 
-/// Compile-time checks, each spanned at the list entry it is about: no two events share a wire
-/// name. (That every entry is an event or a command targeting this aggregate's id type is
-/// checked by the code above, at the entries too.)
+/// Compile-time checks, each spanned at the list entry it is about: no two events share a
+/// wire name.
 fn checks(shape: &Shape<'_>) -> TokenStream {
-    let Shape {
-        ident,
-        events,
-        krate,
-        ..
-    } = shape;
-    let mut unique_names = Vec::new();
-    for (i, later) in events.iter().enumerate() {
-        for earlier in &events[..i] {
-            let (a, b) = (earlier.path, later.path);
-            let message = format!(
-                "events `{}` and `{}` of aggregate `{ident}` have the same wire name; give each \
-                 event its own `#[event(name = \"...\")]`",
-                path_text(a),
-                path_text(b)
-            );
-            let (a, b) = (as_event(krate, a), as_event(krate, b));
-            unique_names.push(quote_spanned! {later.path.span()=>
-                ::core::assert!(
-                    !#krate::__private::str_eq(#a::NAME, #b::NAME),
-                    #message
-                );
-            });
-        }
-    }
-    quote! {
-        const _: () = {
-            #(#unique_names)*
-        };
-    }
+    let owner = format!("aggregate `{}`", shape.ident);
+    let entries: Vec<&Path> = shape.events.iter().map(|entry| entry.path).collect();
+    unique_wire_names(&owner, &entries, &shape.krate)
 }

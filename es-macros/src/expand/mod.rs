@@ -5,10 +5,12 @@
 pub(crate) mod aggregate;
 pub(crate) mod command;
 pub(crate) mod event;
+pub(crate) mod projection;
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, quote_spanned};
 use syn::Path;
+use syn::spanned::Spanned;
 
 /// Absolute paths of the standard items generated code uses.
 pub(crate) mod fq {
@@ -50,4 +52,42 @@ pub(crate) fn path_text(path: &Path) -> String {
         text.push_str(&segment.ident.to_string());
     }
     text
+}
+
+/// `<P as es_core::Event>` for an `events(..)` entry, spanned at the entry.
+///
+/// Generated code names an entry's `Event` impl this way before anything else that needs it,
+/// in every function body: when the entry is not an event, each body then fails with the same
+/// diagnostic at the entry, which rustc shows once, and the failures of later bounds on the
+/// same type at the same place (such as `Apply<E: Event>`) are not reported again.
+pub(crate) fn as_event(krate: &Path, path: &Path) -> TokenStream {
+    quote_spanned!(path.span()=> <#path as #krate::Event>)
+}
+
+/// Const assertions that no two of `events` share a wire name, each spanned at the later of
+/// the pair; `owner` names the aggregate or projection listing them.
+pub(crate) fn unique_wire_names(owner: &str, events: &[&Path], krate: &Path) -> TokenStream {
+    let mut asserts = Vec::new();
+    for (i, later) in events.iter().enumerate() {
+        for earlier in &events[..i] {
+            let message = format!(
+                "events `{}` and `{}` of {owner} have the same wire name; give each event its \
+                 own `#[event(name = \"...\")]`",
+                path_text(earlier),
+                path_text(later)
+            );
+            let (a, b) = (as_event(krate, earlier), as_event(krate, later));
+            asserts.push(quote_spanned! {later.span()=>
+                ::core::assert!(
+                    !#krate::__private::str_eq(#a::NAME, #b::NAME),
+                    #message
+                );
+            });
+        }
+    }
+    quote! {
+        const _: () = {
+            #(#asserts)*
+        };
+    }
 }

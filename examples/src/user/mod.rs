@@ -2,13 +2,15 @@
 //! be renamed and be deleted. Commands are checked before anything is stored: an empty name,
 //! a malformed email, or acting on a missing or deleted user is refused with a [`UserError`].
 
+pub mod views;
+
 use std::fmt;
 
 use es_core::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// The id of a user, such as `"ada"`; its stream is `user-ada`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct UserId(pub String);
 
 impl UserId {

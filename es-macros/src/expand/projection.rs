@@ -1,0 +1,58 @@
+//! `derive(Projection)`: the `Projection` impl that decodes only the listed events and hands
+//! each to the user's `On` impl, plus the check that their wire names are distinct.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use crate::expand::{as_event, dummy_const, fq, unique_wire_names};
+use crate::valid;
+
+pub(crate) fn expand(input: &valid::Projection<'_>) -> TokenStream {
+    let valid::Projection {
+        ident,
+        name,
+        events,
+        krate,
+    } = input;
+    let result = fq::result();
+    let as_events: Vec<_> = events.iter().map(|path| as_event(krate, path)).collect();
+    let arms = events.iter().zip(&as_events).map(|(path, as_event)| {
+        let decode = quote_spanned!(path.span()=> #krate::__private::decode_as::<#path, __Codec>);
+        let on = quote_spanned!(path.span()=> <Self as #krate::On<#path>>::on);
+        quote! {
+            if __name == #as_event::NAME {
+                let __decoded = #decode(__codec, __event)?;
+                #on(self, &__decoded, __event);
+                return #result::Ok(true);
+            }
+        }
+    });
+    let owner = format!("projection `{ident}`");
+    let entries: Vec<&syn::Path> = events.iter().collect();
+    let checks = unique_wire_names(&owner, &entries, krate);
+    let doc = format!(
+        "Checkpointed as `\"{name}\"`; reads only the events listed in its `events(..)`, each \
+         through its `On` impl."
+    );
+    dummy_const(&quote! {
+        #[doc = #doc]
+        #[automatically_derived]
+        impl #krate::Projection for #ident {
+            const NAME: &'static str = #name;
+            const EVENTS: &'static [&'static str] = &[#( #as_events::NAME ),*];
+
+            fn project<__Codec: #krate::Codec>(
+                &mut self,
+                __codec: &__Codec,
+                __event: &#krate::RecordedEvent,
+            ) -> #result<bool, #krate::DecodeError> {
+                let __name: &str = &__event.name;
+                #(#arms)*
+                #result::Ok(false)
+            }
+        }
+
+        #checks
+    })
+}

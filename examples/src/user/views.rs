@@ -1,0 +1,131 @@
+//! Read models of the user domain, built from its events by projections.
+
+use std::collections::BTreeMap;
+
+use es_core::prelude::*;
+
+use super::{EmailChanged, UserCreated, UserDeleted, UserId, UserRenamed};
+
+/// The user id in a user stream id (`"user-ada"` → `ada`).
+fn user_id(meta: &EventMeta) -> UserId {
+    let stream = meta.stream_id.as_str();
+    UserId::new(stream.strip_prefix("user-").unwrap_or(stream))
+}
+
+/// Finds live users by email address.
+#[derive(Projection, Default, Debug, Clone, PartialEq)]
+#[projection(
+    name = "user-directory",
+    events(UserCreated, EmailChanged, UserRenamed, UserDeleted)
+)]
+pub struct UserDirectory {
+    by_email: BTreeMap<String, UserId>,
+    entries: BTreeMap<UserId, Entry>,
+}
+
+/// One live user in the directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The display name.
+    pub name: String,
+    /// The email address.
+    pub email: String,
+}
+
+impl UserDirectory {
+    /// The live user with this email address.
+    pub fn find_by_email(&self, email: &str) -> Option<&UserId> {
+        self.by_email.get(email)
+    }
+
+    /// The entry of a live user.
+    pub fn get(&self, id: &UserId) -> Option<&Entry> {
+        self.entries.get(id)
+    }
+
+    /// The number of live users.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there is no live user.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl On<UserCreated> for UserDirectory {
+    fn on(&mut self, event: &UserCreated, meta: &EventMeta) {
+        let id = user_id(meta);
+        self.by_email.insert(event.email.clone(), id.clone());
+        let entry = Entry {
+            name: event.name.clone(),
+            email: event.email.clone(),
+        };
+        self.entries.insert(id, entry);
+    }
+}
+
+impl On<EmailChanged> for UserDirectory {
+    fn on(&mut self, event: &EmailChanged, meta: &EventMeta) {
+        let id = user_id(meta);
+        if let Some(entry) = self.entries.get_mut(&id) {
+            self.by_email.remove(&entry.email);
+            entry.email.clone_from(&event.email);
+            self.by_email.insert(event.email.clone(), id);
+        }
+    }
+}
+
+impl On<UserRenamed> for UserDirectory {
+    fn on(&mut self, event: &UserRenamed, meta: &EventMeta) {
+        if let Some(entry) = self.entries.get_mut(&user_id(meta)) {
+            entry.name.clone_from(&event.name);
+        }
+    }
+}
+
+impl On<UserDeleted> for UserDirectory {
+    fn on(&mut self, _: &UserDeleted, meta: &EventMeta) {
+        if let Some(entry) = self.entries.remove(&user_id(meta)) {
+            self.by_email.remove(&entry.email);
+        }
+    }
+}
+
+/// Counts of what happened to users.
+#[derive(Projection, Default, Debug, Clone, Copy, PartialEq, Eq)]
+#[projection(name = "user-stats", events(UserCreated, EmailChanged, UserDeleted))]
+pub struct UserStats {
+    /// Users ever registered.
+    pub registered: u64,
+    /// Users deleted.
+    pub deleted: u64,
+    /// Email changes.
+    pub email_changes: u64,
+}
+
+impl UserStats {
+    /// Users registered and not deleted.
+    pub fn active(&self) -> u64 {
+        self.registered - self.deleted
+    }
+}
+
+impl On<UserCreated> for UserStats {
+    fn on(&mut self, _: &UserCreated, _: &EventMeta) {
+        self.registered += 1;
+    }
+}
+
+impl On<EmailChanged> for UserStats {
+    fn on(&mut self, _: &EmailChanged, _: &EventMeta) {
+        self.email_changes += 1;
+    }
+}
+
+impl On<UserDeleted> for UserStats {
+    fn on(&mut self, _: &UserDeleted, _: &EventMeta) {
+        self.deleted += 1;
+    }
+}
