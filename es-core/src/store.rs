@@ -14,7 +14,7 @@
 //! - **Permanence**: nothing appended is ever lost or changed; reads are repeatable.
 //! - **No skipped positions**: once [`read_all`](EventStore::read_all) has returned an event
 //!   at position `p`, no event with a position below `p` can appear later. This is what lets
-//!   a [`Subscription`](crate::subscription::Subscription) follow the log by position alone,
+//!   a [`Subscription`] follow the log by position alone,
 //!   with no gap and no duplicate.
 //!
 //! [`CheckpointStore`] records how far each projection has processed the log.
