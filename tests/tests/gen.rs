@@ -93,6 +93,28 @@ pub mod domain {
         }
     }
 
+    /// Counts what happened to things.
+    #[derive(Projection, Default, Debug)]
+    #[projection(name = "thing-counts", events(Made, Broken), crate = "::es_core")]
+    pub struct Counts {
+        /// Sizes made.
+        pub sizes: u64,
+        /// Things broken.
+        pub broken: u64,
+    }
+
+    impl On<Made> for Counts {
+        fn on(&mut self, made: &Made, _: &EventMeta) {
+            self.sizes += u64::from(made.size);
+        }
+    }
+
+    impl On<Broken> for Counts {
+        fn on(&mut self, _: &Broken, _: &EventMeta) {
+            self.broken += 1;
+        }
+    }
+
     impl Handle<Break> for Thing {
         fn handle(
             &self,
@@ -132,4 +154,33 @@ fn decoys_do_not_capture_generated_code() {
     );
     assert_eq!(made[0].version(), 3);
     assert_eq!(broken[0].name(), "thing.broken");
+}
+
+#[test]
+fn decoys_do_not_capture_generated_projection_code() {
+    use es_core::codec::JsonCodec;
+    use es_core::{EventId, Metadata, RecordedEvent};
+
+    let mut counts = domain::Counts::default();
+    let recorded = |name: &str, version: u32, payload: &[u8]| RecordedEvent {
+        stream_id: StreamId::new("thing-1").expect("valid stream id"),
+        stream_version: Version(1),
+        position: Position(1),
+        event_id: EventId::new(),
+        recorded_at: std::time::SystemTime::now(),
+        name: name.into(),
+        schema_version: version,
+        payload: payload.to_vec().into(),
+        metadata: Metadata::default(),
+    };
+    let made = recorded("thing.made", 3, br#"{"size":4}"#);
+    assert!(counts.project(&JsonCodec, &made).expect("decodes"));
+    let other = recorded("thing.sold", 1, b"garbage");
+    assert!(
+        !counts
+            .project(&JsonCodec, &other)
+            .expect("skipped undecoded")
+    );
+    assert_eq!((counts.sizes, counts.broken), (4, 0));
+    assert_eq!(domain::Counts::EVENTS, ["thing.made", "thing.broken"]);
 }
