@@ -14,7 +14,7 @@ use es_core::{CheckpointStore, NewEvent};
 use es_examples::user::views::{UserDirectory, UserStats};
 use es_examples::user::{
     ChangeEmail, DeleteUser, EmailChanged, RegisterUser, RenameUser, User, UserCreated, UserEvent,
-    UserId,
+    UserId, UserRenamed,
 };
 use es_memstore::MemStore;
 use es_tests::plant;
@@ -111,6 +111,36 @@ async fn a_live_subscriber_sees_every_concurrent_append_once_in_position_order()
     let expected: Vec<u64> = (1..=total as u64).collect();
     assert_eq!(positions, expected, "every position once, in order");
     assert!(after_end.is_none(), "nothing beyond the appended events");
+}
+
+#[tokio::test]
+async fn an_idle_subscriber_neither_blocks_writers_nor_misses_what_they_wrote() {
+    const EVENTS: usize = 5_000;
+    let store = MemStore::new();
+    let mut idle = store.subscribe(Position::START);
+    let stream = StreamId::new("burst-1").unwrap();
+    // The subscriber is never polled while 5,000 appends complete: nothing waits for it.
+    for i in 0..EVENTS {
+        let event = encoded(UserRenamed {
+            name: format!("n{i}"),
+        });
+        store
+            .append(&stream, ExpectedVersion::Any, vec![event])
+            .await
+            .unwrap();
+    }
+    // It then reads them all from the log, a batch at a time.
+    let mut positions = Vec::with_capacity(EVENTS);
+    loop {
+        let batch = idle.try_next_batch().await.unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        assert!(batch.len() <= es_core::subscription::DEFAULT_BATCH_SIZE);
+        positions.extend(batch.iter().map(|e| e.position.0));
+    }
+    assert_eq!(positions, (1..=EVENTS as u64).collect::<Vec<_>>());
+    assert_eq!(idle.position(), Position(EVENTS as u64));
 }
 
 #[tokio::test]
