@@ -93,6 +93,7 @@
 //! # Features
 //!
 //! - `derive` (default): re-exports the derive macros of `es-macros`.
+//! - `testing`: the given/when/then test kit, [`testing`] (for `[dev-dependencies]`).
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -111,6 +112,9 @@ pub mod projection;
 pub mod repository;
 pub mod store;
 pub mod subscription;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 mod util;
 
 pub use aggregate::{Aggregate, Apply, Handle};

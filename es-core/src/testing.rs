@@ -1,0 +1,251 @@
+//! A given/when/then fixture for aggregates and projections: no store, no async runtime.
+//!
+//! ```
+//! # use es_core::prelude::*;
+//! # use serde::{Deserialize, Serialize};
+//! # #[derive(Event, Debug, Serialize, Deserialize)]
+//! # #[event(name = "counter.incremented")]
+//! # struct Incremented { by: u32 }
+//! # #[derive(Command, Debug)]
+//! # struct Increment { #[id] id: u64, by: u32 }
+//! # #[derive(Debug, PartialEq, thiserror::Error)]
+//! # #[error("increments must be positive")]
+//! # struct ZeroIncrement;
+//! # #[derive(Aggregate, Default, Debug)]
+//! # #[aggregate(name = "counter", id = u64, error = ZeroIncrement,
+//! #             events(Incremented), commands(Increment))]
+//! # struct Counter { total: u64 }
+//! # impl Apply<Incremented> for Counter {
+//! #     fn apply(&mut self, event: &Incremented) { self.total += u64::from(event.by); }
+//! # }
+//! # impl Handle<Increment> for Counter {
+//! #     fn handle(&self, cmd: &Increment) -> Result<Vec<CounterEvent>, ZeroIncrement> {
+//! #         if cmd.by == 0 { return Err(ZeroIncrement); }
+//! #         Ok(vec![Incremented { by: cmd.by }.into()])
+//! #     }
+//! # }
+//! use es_core::testing::given;
+//!
+//! given::<Counter>([Incremented { by: 2 }.into()])
+//!     .when(Increment { id: 1, by: 3 })
+//!     .then([Incremented { by: 3 }.into()])
+//!     .then_state(|counter| assert_eq!(counter.total, 5));
+//!
+//! given::<Counter>([])
+//!     .when(Increment { id: 1, by: 0 })
+//!     .then_error(ZeroIncrement);
+//! ```
+//!
+//! Events are compared the way they are stored: by wire name, schema version and encoded
+//! payload (JSON), so event types need not implement `PartialEq`. A failure panics at the
+//! calling line with a line-per-event diff of expected and actual events.
+
+use std::fmt::{self, Debug, Write as _};
+
+use serde_json::Value;
+
+use crate::aggregate::Aggregate;
+use crate::codec::{Codec, JsonCodec};
+use crate::event::EventSet;
+
+/// Starts a scenario: the aggregate `A` after `events` (in order, from `A::default()`).
+///
+/// Pass `[]` for an aggregate with no history; write each event as `MyEvent { .. }.into()`.
+pub fn given<A: Aggregate>(events: impl IntoIterator<Item = A::Event>) -> Given<A> {
+    let mut state = A::default();
+    for event in events {
+        state.apply_event(&event);
+    }
+    Given { state }
+}
+
+/// An aggregate with a history, waiting for a command.
+#[derive(Debug)]
+pub struct Given<A> {
+    state: A,
+}
+
+impl<A: Aggregate> Given<A> {
+    /// Decides `command` on the state built from the given events.
+    pub fn when(self, command: impl Into<A::Command>) -> When<A> {
+        let command = command.into();
+        let outcome = self.state.handle_command(&command);
+        When {
+            state: self.state,
+            command,
+            outcome,
+        }
+    }
+
+    /// The state built from the given events.
+    pub fn state(&self) -> &A {
+        &self.state
+    }
+}
+
+/// The outcome of a command, to be checked with the `then` methods.
+pub struct When<A: Aggregate> {
+    state: A,
+    command: A::Command,
+    outcome: Result<Vec<A::Event>, A::Error>,
+}
+
+impl<A: Aggregate> When<A> {
+    /// Asserts that the command produced exactly `expected`, in order (`[]` for none).
+    ///
+    /// # Panics
+    /// When the command was refused, or produced other events; the message lists expected and
+    /// actual events side by side.
+    #[track_caller]
+    pub fn then(self, expected: impl IntoIterator<Item = A::Event>) -> Self {
+        let expected: Vec<A::Event> = expected.into_iter().collect();
+        let actual = match &self.outcome {
+            Ok(events) => events,
+            Err(error) => panic!(
+                "{}\nexpected events:\n{}but the command was refused: {error} ({error:?})",
+                self.header(),
+                listing(&expected)
+            ),
+        };
+        if let Some(diff) = diff(&expected, actual) {
+            panic!(
+                "{}\nevents differ (- expected, + actual):\n{diff}",
+                self.header()
+            );
+        }
+        self
+    }
+
+    /// Asserts that the command was refused with `expected`.
+    ///
+    /// # Panics
+    /// When the command succeeded or failed with another error.
+    #[track_caller]
+    pub fn then_error(self, expected: A::Error) -> Self
+    where
+        A::Error: PartialEq,
+    {
+        match &self.outcome {
+            Err(error) if *error == expected => {}
+            Err(error) => panic!(
+                "{}\nexpected the error: {expected:?}\n  actual error:    {error:?}",
+                self.header()
+            ),
+            Ok(events) => panic!(
+                "{}\nexpected the error: {expected:?}\nbut the command succeeded with:\n{}",
+                self.header(),
+                listing(events)
+            ),
+        }
+        self
+    }
+
+    /// Asserts that the command was refused with an error matching `check` (for errors
+    /// without `PartialEq`, or to match only a variant: `|e| matches!(e, MyError::Closed)`).
+    ///
+    /// # Panics
+    /// When the command succeeded, or `check` returns false.
+    #[track_caller]
+    pub fn then_error_matches(self, check: impl FnOnce(&A::Error) -> bool) -> Self {
+        match &self.outcome {
+            Err(error) if check(error) => {}
+            Err(error) => panic!("{}\nthe error did not match: {error:?}", self.header()),
+            Ok(events) => panic!(
+                "{}\nexpected an error, but the command succeeded with:\n{}",
+                self.header(),
+                listing(events)
+            ),
+        }
+        self
+    }
+
+    /// Runs `check` on the state after the produced events are applied (the given state if
+    /// the command was refused).
+    pub fn then_state(self, check: impl FnOnce(&A)) -> Self {
+        let mut state = self.state;
+        if let Ok(events) = &self.outcome {
+            for event in events {
+                state.apply_event(event);
+            }
+        }
+        check(&state);
+        Self { state, ..self }
+    }
+
+    /// The produced events, or the refusal.
+    pub fn outcome(&self) -> &Result<Vec<A::Event>, A::Error> {
+        &self.outcome
+    }
+
+    fn header(&self) -> String {
+        format!("when {:?}", self.command)
+    }
+}
+
+impl<A: Aggregate> Debug for When<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("When")
+            .field("command", &self.command)
+            .field("outcome", &self.outcome)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One event as the kit shows and compares it: `name vN {json}`.
+fn render<E: EventSet>(event: &E) -> String {
+    let payload = event
+        .encode(&JsonCodec)
+        .map_err(|err| err.to_string())
+        .and_then(|encoded| {
+            JsonCodec
+                .decode::<Value>(&encoded.payload)
+                .map_err(|err| err.to_string())
+        });
+    match payload {
+        Ok(json) => format!("{} v{} {json}", event.name(), event.version()),
+        Err(err) => format!(
+            "{} v{} <does not encode: {err}>",
+            event.name(),
+            event.version()
+        ),
+    }
+}
+
+fn listing<E: EventSet>(events: &[E]) -> String {
+    if events.is_empty() {
+        return "    (none)\n".to_owned();
+    }
+    events
+        .iter()
+        .enumerate()
+        .fold(String::new(), |mut out, (i, event)| {
+            let _ = writeln!(out, "    #{i} {}", render(event));
+            out
+        })
+}
+
+/// `None` when equal; otherwise one line per position: `  ` same, `- ` expected, `+ ` actual.
+fn diff<E: EventSet>(expected: &[E], actual: &[E]) -> Option<String> {
+    let expected: Vec<String> = expected.iter().map(render).collect();
+    let actual: Vec<String> = actual.iter().map(render).collect();
+    if expected == actual {
+        return None;
+    }
+    let mut out = String::new();
+    for i in 0..expected.len().max(actual.len()) {
+        match (expected.get(i), actual.get(i)) {
+            (Some(e), Some(a)) if e == a => {
+                let _ = writeln!(out, "    #{i} {e}");
+            }
+            (e, a) => {
+                if let Some(e) = e {
+                    let _ = writeln!(out, "  - #{i} {e}");
+                }
+                if let Some(a) = a {
+                    let _ = writeln!(out, "  + #{i} {a}");
+                }
+            }
+        }
+    }
+    Some(out)
+}

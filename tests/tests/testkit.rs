@@ -1,0 +1,125 @@
+//! The given/when/then kit on the user domain, and the exact format of its failure messages.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use es_core::testing::given;
+use es_examples::user::{
+    ChangeEmail, DeleteUser, EmailChanged, RegisterUser, User, UserCreated, UserDeleted, UserError,
+    UserId,
+};
+
+fn ada() -> UserId {
+    UserId::new("ada")
+}
+
+fn created() -> UserCreated {
+    UserCreated {
+        name: "Ada".into(),
+        email: "ada@example.com".into(),
+    }
+}
+
+/// The panic message of `f`, which must panic.
+fn failure(f: impl FnOnce()) -> String {
+    let payload = catch_unwind(AssertUnwindSafe(f)).expect_err("the assertion fails");
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .expect("a text panic message")
+}
+
+#[test]
+fn passing_scenarios_read_as_given_when_then() {
+    given::<User>([])
+        .when(RegisterUser {
+            user_id: ada(),
+            name: " Ada ".into(),
+            email: "ada@example.com".into(),
+        })
+        .then([created().into()])
+        .then_state(|user| assert_eq!(user.name(), "Ada"));
+
+    given::<User>([created().into()])
+        .when(ChangeEmail {
+            user_id: ada(),
+            email: "ada@example.com".into(),
+        })
+        .then([]);
+
+    given::<User>([created().into(), UserDeleted {}.into()])
+        .when(DeleteUser { user_id: ada() })
+        .then_error(UserError::Deleted)
+        .then_state(|user| assert!(user.is_deleted()));
+
+    given::<User>([created().into()])
+        .when(ChangeEmail {
+            user_id: ada(),
+            email: "nope".into(),
+        })
+        .then_error_matches(|e| matches!(e, UserError::MalformedEmail(_)));
+}
+
+#[test]
+fn a_wrong_event_prints_a_line_per_event_diff() {
+    let message = failure(|| {
+        given::<User>([created().into()])
+            .when(ChangeEmail {
+                user_id: ada(),
+                email: "ada@new.org".into(),
+            })
+            .then([EmailChanged {
+                email: "ada@old.org".into(),
+            }
+            .into()]);
+    });
+    assert_eq!(
+        message,
+        "when ChangeEmail(ChangeEmail { user_id: UserId(\"ada\"), email: \"ada@new.org\" })\n\
+         events differ (- expected, + actual):\n\
+         \x20 - #0 user.email_changed v1 {\"email\":\"ada@old.org\"}\n\
+         \x20 + #0 user.email_changed v1 {\"email\":\"ada@new.org\"}\n"
+    );
+}
+
+#[test]
+fn missing_and_extra_events_and_refusals_are_spelled_out() {
+    let message = failure(|| {
+        given::<User>([created().into()])
+            .when(DeleteUser { user_id: ada() })
+            .then([UserDeleted {}.into(), UserDeleted {}.into()]);
+    });
+    assert!(
+        message.ends_with(
+            "events differ (- expected, + actual):\n\
+             \x20   #0 user.deleted v1 {}\n\
+             \x20 - #1 user.deleted v1 {}\n"
+        ),
+        "{message}"
+    );
+
+    let message = failure(|| {
+        given::<User>([])
+            .when(DeleteUser { user_id: ada() })
+            .then([UserDeleted {}.into()]);
+    });
+    assert!(
+        message.ends_with(
+            "expected events:\n    #0 user.deleted v1 {}\n\
+             but the command was refused: no such user (NotFound)"
+        ),
+        "{message}"
+    );
+
+    let message = failure(|| {
+        given::<User>([created().into()])
+            .when(DeleteUser { user_id: ada() })
+            .then_error(UserError::NotFound);
+    });
+    assert!(
+        message.ends_with(
+            "expected the error: NotFound\nbut the command succeeded with:\n    #0 user.deleted v1 {}\n"
+        ),
+        "{message}"
+    );
+}
