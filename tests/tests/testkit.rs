@@ -2,10 +2,11 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use es_core::testing::given;
+use es_core::testing::{given, projection};
+use es_examples::user::views::{UserDirectory, UserStats};
 use es_examples::user::{
     ChangeEmail, DeleteUser, EmailChanged, RegisterUser, User, UserCreated, UserDeleted, UserError,
-    UserId,
+    UserId, UserRenamed,
 };
 
 fn ada() -> UserId {
@@ -121,5 +122,62 @@ fn missing_and_extra_events_and_refusals_are_spelled_out() {
             "expected the error: NotFound\nbut the command succeeded with:\n    #0 user.deleted v1 {}\n"
         ),
         "{message}"
+    );
+}
+
+#[test]
+fn projections_are_given_events_by_stream_and_checked_by_state() {
+    projection::<UserStats>()
+        .given("user-ada", created())
+        .given(
+            "user-ada",
+            EmailChanged {
+                email: "a@b.cc".into(),
+            },
+        )
+        .given(
+            "user-ada",
+            UserRenamed {
+                name: "skipped: not listened to".into(),
+            },
+        )
+        .given("user-bob", created())
+        .given("user-bob", UserDeleted {})
+        .then(UserStats {
+            registered: 2,
+            deleted: 1,
+            email_changes: 1,
+        });
+
+    projection::<UserDirectory>()
+        .given("user-ada", created())
+        .given(
+            "user-ada",
+            EmailChanged {
+                email: "ada@new.org".into(),
+            },
+        )
+        .then_state(|directory| {
+            assert_eq!(directory.find_by_email("ada@new.org"), Some(&ada()));
+            assert_eq!(directory.find_by_email("ada@example.com"), None);
+        });
+}
+
+#[test]
+fn a_wrong_projection_state_prints_both_states() {
+    let message = failure(|| {
+        projection::<UserStats>()
+            .given("user-ada", created())
+            .then(UserStats {
+                registered: 2,
+                deleted: 0,
+                email_changes: 0,
+            });
+    });
+    assert_eq!(
+        message,
+        "projection user-stats after 1 event(s):\n\
+         expected state: UserStats {\n    registered: 2,\n    deleted: 0,\n    email_changes: 0,\n}\n\
+         \x20 actual state: UserStats {\n    registered: 1,\n    deleted: 0,\n    email_changes: 0,\n}"
     );
 }
