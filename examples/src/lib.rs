@@ -2,8 +2,11 @@
 //! es-examples --open` shows the enums the derives generate ([`user::UserEvent`],
 //! [`user::UserCommand`]) with their docs.
 //!
-//! - [`user`]: users with a name and an email, renamed, deleted. Run its scenario with
-//!   `cargo run --example user`.
+//! - [`user`]: users with a name and an email, renamed, deleted; a directory and statistics
+//!   as read models. Run its scenario with `cargo run --example user`.
+//! - [`bank`]: accounts with deposits and withdrawals, refusing overdrafts; a balance sheet as
+//!   read model. Run its scenario with `cargo run --example bank`.
 #![deny(missing_docs)]
 
+pub mod bank;
 pub mod user;

@@ -1,0 +1,248 @@
+//! The bank account domain: accounts are opened for an owner, take deposits and withdrawals,
+//! and are closed. Amounts are whole cents and must be positive; a withdrawal that would
+//! overdraw the account is refused, and so is closing an account that still holds money.
+
+pub mod views;
+
+use std::fmt;
+
+use es_core::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// An amount of money in cents.
+pub type Cents = i64;
+
+/// The id of an account, such as `AccountId(7)`; its stream is `account-7`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct AccountId(pub u32);
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// An account was opened.
+#[derive(Event, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[event(name = "account.opened")]
+pub struct AccountOpened {
+    /// Who owns it.
+    pub owner: String,
+}
+
+/// Money was paid in.
+#[derive(Event, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[event(name = "account.deposited")]
+pub struct MoneyDeposited {
+    /// The amount, positive.
+    pub amount: Cents,
+}
+
+/// Money was paid out.
+#[derive(Event, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[event(name = "account.withdrawn")]
+pub struct MoneyWithdrawn {
+    /// The amount, positive.
+    pub amount: Cents,
+}
+
+/// The account was closed; nothing can be done with it afterwards.
+#[derive(Event, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[event(name = "account.closed")]
+pub struct AccountClosed {}
+
+/// Open a new account.
+#[derive(Command, Debug, Clone)]
+pub struct OpenAccount {
+    /// The new account.
+    #[id]
+    pub account: AccountId,
+    /// Who owns it; must not be blank.
+    pub owner: String,
+}
+
+/// Pay money in.
+#[derive(Command, Debug, Clone)]
+pub struct Deposit {
+    /// The account.
+    #[id]
+    pub account: AccountId,
+    /// The amount; must be positive.
+    pub amount: Cents,
+}
+
+/// Pay money out.
+#[derive(Command, Debug, Clone)]
+pub struct Withdraw {
+    /// The account.
+    #[id]
+    pub account: AccountId,
+    /// The amount; must be positive and at most the balance.
+    pub amount: Cents,
+}
+
+/// Close an account whose balance is zero.
+#[derive(Command, Debug, Clone)]
+pub struct CloseAccount {
+    /// The account.
+    #[id]
+    pub account: AccountId,
+}
+
+/// Why an account command was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccountError {
+    /// The owner's name is empty or only whitespace.
+    #[error("the owner must not be blank")]
+    BlankOwner,
+    /// The account already exists.
+    #[error("the account is already open")]
+    AlreadyOpen,
+    /// No account has this id.
+    #[error("no such account")]
+    NotFound,
+    /// The account was closed.
+    #[error("the account is closed")]
+    Closed,
+    /// An amount of zero or less.
+    #[error("amounts must be positive, got {0} cents")]
+    NonPositiveAmount(Cents),
+    /// The withdrawal is larger than the balance.
+    #[error("cannot withdraw {requested} cents: the balance is {balance} cents")]
+    Overdraw {
+        /// The balance before the withdrawal.
+        balance: Cents,
+        /// The amount asked for.
+        requested: Cents,
+    },
+    /// The account still holds money.
+    #[error("cannot close an account holding {0} cents")]
+    NonZeroBalance(Cents),
+}
+
+/// A bank account: the consistency boundary for one balance.
+#[derive(Aggregate, Default, Debug, Clone, PartialEq, Eq)]
+#[aggregate(
+    name = "account",
+    id = AccountId,
+    error = AccountError,
+    events(AccountOpened, MoneyDeposited, MoneyWithdrawn, AccountClosed),
+    commands(OpenAccount, Deposit, Withdraw, CloseAccount),
+    event_derive(Clone, PartialEq),
+    command_derive(Clone)
+)]
+pub struct Account {
+    open: bool,
+    closed: bool,
+    owner: String,
+    balance: Cents,
+}
+
+impl Account {
+    /// The balance in cents.
+    pub fn balance(&self) -> Cents {
+        self.balance
+    }
+
+    /// The owner.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Whether the account was closed.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// An account money can move in and out of: opened and not closed.
+    fn usable(&self) -> Result<(), AccountError> {
+        match (self.open, self.closed) {
+            (false, _) => Err(AccountError::NotFound),
+            (true, true) => Err(AccountError::Closed),
+            (true, false) => Ok(()),
+        }
+    }
+}
+
+fn positive(amount: Cents) -> Result<Cents, AccountError> {
+    if amount > 0 {
+        Ok(amount)
+    } else {
+        Err(AccountError::NonPositiveAmount(amount))
+    }
+}
+
+impl Apply<AccountOpened> for Account {
+    fn apply(&mut self, event: &AccountOpened) {
+        self.open = true;
+        self.owner.clone_from(&event.owner);
+    }
+}
+
+impl Apply<MoneyDeposited> for Account {
+    fn apply(&mut self, event: &MoneyDeposited) {
+        self.balance += event.amount;
+    }
+}
+
+impl Apply<MoneyWithdrawn> for Account {
+    fn apply(&mut self, event: &MoneyWithdrawn) {
+        self.balance -= event.amount;
+    }
+}
+
+impl Apply<AccountClosed> for Account {
+    fn apply(&mut self, _: &AccountClosed) {
+        self.closed = true;
+    }
+}
+
+impl Handle<OpenAccount> for Account {
+    fn handle(&self, cmd: &OpenAccount) -> Result<Vec<AccountEvent>, AccountError> {
+        if self.open {
+            return Err(AccountError::AlreadyOpen);
+        }
+        let owner = cmd.owner.trim();
+        if owner.is_empty() {
+            return Err(AccountError::BlankOwner);
+        }
+        Ok(vec![
+            AccountOpened {
+                owner: owner.to_owned(),
+            }
+            .into(),
+        ])
+    }
+}
+
+impl Handle<Deposit> for Account {
+    fn handle(&self, cmd: &Deposit) -> Result<Vec<AccountEvent>, AccountError> {
+        self.usable()?;
+        let amount = positive(cmd.amount)?;
+        Ok(vec![MoneyDeposited { amount }.into()])
+    }
+}
+
+impl Handle<Withdraw> for Account {
+    fn handle(&self, cmd: &Withdraw) -> Result<Vec<AccountEvent>, AccountError> {
+        self.usable()?;
+        let amount = positive(cmd.amount)?;
+        if amount > self.balance {
+            return Err(AccountError::Overdraw {
+                balance: self.balance,
+                requested: amount,
+            });
+        }
+        Ok(vec![MoneyWithdrawn { amount }.into()])
+    }
+}
+
+impl Handle<CloseAccount> for Account {
+    fn handle(&self, _: &CloseAccount) -> Result<Vec<AccountEvent>, AccountError> {
+        self.usable()?;
+        if self.balance != 0 {
+            return Err(AccountError::NonZeroBalance(self.balance));
+        }
+        Ok(vec![AccountClosed {}.into()])
+    }
+}
