@@ -83,17 +83,27 @@
 //! # }).unwrap();
 //! ```
 //!
+//! # Learn more
+//!
+//! - [`guide`]: how to model with events: aggregate boundaries, what goes in an event, how
+//!   to evolve events.
+//! - [`projection`]: read models fed from the global log, and the [`ProjectionRunner`].
+//! - `testing` (feature `testing`): the given/when/then test kit for aggregates and
+//!   projections.
+//!
 //! # Layers
 //!
 //! - Domain (pure, synchronous): [`Event`], [`Command`], [`Aggregate`], [`Apply`], [`Handle`].
 //! - Envelopes and encoding: [`envelope`] ([`NewEvent`], [`RecordedEvent`]) and [`codec`].
 //! - Stores: the [`EventStore`] trait and its contract, in [`store`].
-//! - Runtime: [`Repository`], in [`repository`].
+//! - Runtime: [`Repository`], in [`repository`]; [`Subscription`] and [`ProjectionRunner`], in
+//!   [`subscription`] and [`projection`].
 //!
 //! # Features
 //!
 //! - `derive` (default): re-exports the derive macros of `es-macros`.
-//! - `testing`: the given/when/then test kit, [`testing`] (for `[dev-dependencies]`).
+//! - `testing`: the given/when/then test kit, `es_core::testing` (enable it in your
+//!   dev-dependencies).
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -108,6 +118,8 @@ pub mod command;
 pub mod envelope;
 pub mod error;
 pub mod event;
+#[doc = include_str!("../../docs/modelling.md")]
+pub mod guide {}
 pub mod projection;
 pub mod repository;
 pub mod store;
