@@ -160,11 +160,6 @@ pub mod prelude {
     pub use es_macros::{Aggregate, Command, Event, Projection};
 }
 
-// The README's tour is compiled and run as a doc test, so it cannot drift from the code.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeTour;
-
 /// Items the derives' generated code refers to. Not public API: no stability promise.
 #[doc(hidden)]
 pub mod __private;

@@ -2,6 +2,12 @@
 //! writer, and a raw-append helper for planting stored data.
 #![deny(missing_docs)]
 
+// The README's snippets are compiled and run as doc tests of this crate (which has every
+// feature and the example domains), so they cannot drift from the code.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeSnippets;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
