@@ -4,7 +4,7 @@
 //! Parsing records every problem in the [`Ctxt`] and goes on: an unknown or duplicate key is
 //! reported at the key and skipped, so one pass reports all of them.
 
-use proc_macro2::TokenTree;
+use proc_macro2::{TokenStream, TokenTree};
 use syn::meta::ParseNestedMeta;
 use syn::punctuated::Punctuated;
 use syn::{Attribute, Ident, LitInt, LitStr, Path, Token, Type};
@@ -367,7 +367,19 @@ fn parse_list(meta: &ParseNestedMeta<'_>) -> syn::Result<PathList> {
     }
     let content;
     syn::parenthesized!(content in meta.input);
-    let items = Punctuated::<Path, Token![,]>::parse_terminated(&content)?;
+    let items = Punctuated::<Path, Token![,]>::parse_terminated(&content).map_err(|err| {
+        // Consume the rest of the list: tokens left in it would be reported a second time,
+        // as "unexpected token", at the same place.
+        let _rest = content.parse::<TokenStream>();
+        let key = meta
+            .path
+            .get_ident()
+            .map_or_else(|| "list".to_owned(), ToString::to_string);
+        syn::Error::new(
+            err.span(),
+            format!("`{key}(..)` takes type paths separated by commas, such as `{key}(A, b::B)`"),
+        )
+    })?;
     Ok(PathList {
         key: meta.path.clone(),
         items: items.into_iter().collect(),

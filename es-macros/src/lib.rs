@@ -230,7 +230,8 @@ pub fn derive_aggregate(input: TokenStream) -> TokenStream {
 /// | `events(A, B, ..)` | yes | The event types it reads, from any aggregates (each deriving `Event`, with distinct wire names). One `On<E>` impl each. Other events are skipped without being decoded. |
 /// | `crate = "path"` | no, default `"::es_core"` | Where es-core is, when re-exported. |
 ///
-/// The type must be a non-generic struct. `ProjectionRunner::rebuild` also needs `Default`.
+/// The type must be a non-generic struct that is `Send` and `Sync` (the `Projection` trait's
+/// bounds). `ProjectionRunner::rebuild` also needs `Default`.
 #[proc_macro_derive(Projection, attributes(projection))]
 pub fn derive_projection(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

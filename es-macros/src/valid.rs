@@ -389,9 +389,14 @@ fn wire_name(cx: &Ctxt, lit: &LitStr, kind: &str) -> Option<String> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | ':'))
     {
+        let example = if kind == "projection" {
+            "user-directory"
+        } else {
+            "user.created"
+        };
         Some(format!(
             "malformed {kind} name {name:?}: use ASCII letters, digits and `.` `_` `-` `/` `:`, \
-             starting with a letter or digit (such as \"user.created\")"
+             starting with a letter or digit (such as {example:?})"
         ))
     } else {
         None

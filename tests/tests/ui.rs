@@ -1,4 +1,4 @@
-//! Compile-fail ("UI") tests of the `Event`, `Command` and `Aggregate` derives: each file of
+//! Compile-fail ("UI") tests of the `Event`, `Command`, `Aggregate` and `Projection` derives: each file of
 //! `tests/ui/*/` is one misuse, checked against the compiler output in its `.stderr`; each
 //! file of `tests/ui-pass/` is a tricky but valid input that must compile.
 //!

@@ -1,0 +1,24 @@
+use std::rc::Rc;
+
+use es_core::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Event, Debug, Serialize, Deserialize)]
+#[event(name = "user.created")]
+pub struct UserCreated {
+    pub email: String,
+}
+
+#[derive(Projection, Default, Debug)]
+#[projection(name = "user-directory", events(UserCreated))]
+pub struct Directory {
+    last_email: Rc<str>,
+}
+
+impl On<UserCreated> for Directory {
+    fn on(&mut self, event: &UserCreated, _: &EventMeta) {
+        self.last_email = event.email.as_str().into();
+    }
+}
+
+fn main() {}
