@@ -16,6 +16,13 @@ pub fn command_id<C: Command<Id = I>, I>(command: &C) -> &I {
     command.aggregate_id()
 }
 
+/// Converts a decoded older schema version `P` into the current type `T`. Its bound is how
+/// `#[event(upcast_from = P)]` checks, at that key, that `impl From<P> for T` exists.
+#[inline]
+pub fn upcast<P, T: From<P>>(previous: P) -> T {
+    T::from(previous)
+}
+
 /// `a == b` for strings, usable in constants.
 #[must_use]
 pub const fn str_eq(a: &str, b: &str) -> bool {

@@ -87,6 +87,7 @@ pub(crate) struct EventAttrs {
     pub(crate) seen: Seen,
     pub(crate) name: Option<LitStr>,
     pub(crate) version: Option<LitInt>,
+    pub(crate) upcast_from: Option<Path>,
     pub(crate) krate: Option<Path>,
 }
 
@@ -121,11 +122,13 @@ pub(crate) struct AggregateAttrs {
 pub(crate) fn event(cx: &Ctxt, attrs: &[Attribute]) -> EventAttrs {
     let mut name = Attr::none(cx, symbol::EVENT, symbol::NAME);
     let mut version = Attr::none(cx, symbol::EVENT, symbol::VERSION);
+    let mut upcast_from = Attr::none(cx, symbol::EVENT, symbol::UPCAST_FROM);
     let mut krate = Attr::none(cx, symbol::EVENT, symbol::CRATE);
     let seen = each_key(cx, attrs, symbol::EVENT, symbol::EVENT_KEYS, |key, meta| {
         match key {
             symbol::NAME => name.set(&meta.path, meta.value()?.parse()?),
             symbol::VERSION => version.set(&meta.path, meta.value()?.parse()?),
+            symbol::UPCAST_FROM => upcast_from.set(&meta.path, meta.value()?.parse()?),
             _ => krate.set(&meta.path, parse_crate(meta)?),
         }
         Ok(())
@@ -134,6 +137,7 @@ pub(crate) fn event(cx: &Ctxt, attrs: &[Attribute]) -> EventAttrs {
         seen,
         name: name.get(),
         version: version.get(),
+        upcast_from: upcast_from.get(),
         krate: krate.get(),
     }
 }

@@ -52,6 +52,7 @@ use crate::ctxt::Ctxt;
 /// |---|---|---|
 /// | `name = "..."` | yes | The wire name stored with each event. ASCII letters, digits and `.` `_` `-` `/` `:`, starting with a letter or digit, at most 255 bytes. Never change it once events are stored; rename the Rust type instead, freely. |
 /// | `version = N` | no, default `1` | The schema version of the payload, from 1. |
+/// | `upcast_from = Type` | no | The type of the previous schema version: an `Event` with the same name and a lower version. Stored payloads of older versions decode through it (and, recursively, its own `upcast_from`), then convert with `impl From<Type> for Self`. Stored data is never rewritten. |
 /// | `crate = "path"` | no, default `"::es_core"` | Where es-core is, when it is re-exported under another path. |
 ///
 /// The type must be a non-generic struct implementing `Debug`, `Serialize` and

@@ -18,6 +18,7 @@ pub(crate) const ID: Symbol = Symbol("id");
 // Keys.
 pub(crate) const NAME: Symbol = Symbol("name");
 pub(crate) const VERSION: Symbol = Symbol("version");
+pub(crate) const UPCAST_FROM: Symbol = Symbol("upcast_from");
 pub(crate) const CRATE: Symbol = Symbol("crate");
 pub(crate) const ERROR: Symbol = Symbol("error");
 pub(crate) const EVENTS: Symbol = Symbol("events");
@@ -28,7 +29,7 @@ pub(crate) const EVENT_DERIVE: Symbol = Symbol("event_derive");
 pub(crate) const COMMAND_DERIVE: Symbol = Symbol("command_derive");
 
 /// The keys of `#[event(..)]`.
-pub(crate) const EVENT_KEYS: &[Symbol] = &[NAME, VERSION, CRATE];
+pub(crate) const EVENT_KEYS: &[Symbol] = &[NAME, VERSION, UPCAST_FROM, CRATE];
 /// The keys of `#[command(..)]`.
 pub(crate) const COMMAND_KEYS: &[Symbol] = &[CRATE];
 /// The keys of `#[projection(..)]`.

@@ -21,6 +21,8 @@ pub(crate) struct Event<'a> {
     pub(crate) ident: &'a Ident,
     pub(crate) name: String,
     pub(crate) version: u32,
+    /// The type holding the previous schema version, if this one evolved from it.
+    pub(crate) upcast_from: Option<&'a Path>,
     pub(crate) krate: Path,
 }
 
@@ -92,10 +94,31 @@ pub(crate) fn event<'a>(cx: &Ctxt, input: &'a ast::Event<'a>) -> Option<Event<'a
         Some(lit) => schema_version(cx, lit),
         None => Some(1),
     };
+    let upcast_from = attrs.upcast_from.as_ref();
+    if let Some(previous) = upcast_from {
+        if previous.segments.iter().any(|s| !s.arguments.is_empty()) {
+            cx.error_spanned_by(
+                previous,
+                "`upcast_from` takes a plain type name; event types cannot be generic",
+            );
+        }
+        if version == Some(1) {
+            let at: &dyn quote::ToTokens = match &attrs.version {
+                Some(lit) => lit,
+                None => previous,
+            };
+            cx.error_spanned_by(
+                at,
+                "`upcast_from` names the type of the previous schema version, so this event's \
+                 `version` must be 2 or more: add `version = 2`",
+            );
+        }
+    }
     Some(Event {
         ident: &original.ident,
         name: name?,
         version: version?,
+        upcast_from,
         krate: krate(input.attrs.krate.as_ref()),
     })
 }

@@ -1,9 +1,13 @@
-//! `derive(Event)`: the `Event` impl carrying the wire name and schema version.
+//! `derive(Event)`: the `Event` impl carrying the wire name and schema version, and, for an
+//! event that evolved (`upcast_from`), the decoding of older versions through the previous
+//! type and its `From` conversion.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, quote_spanned};
+use syn::Path;
+use syn::spanned::Spanned;
 
-use crate::expand::dummy_const;
+use crate::expand::{as_event, dummy_const, fq, path_text};
 use crate::valid;
 
 pub(crate) fn expand(input: &valid::Event<'_>) -> TokenStream {
@@ -11,15 +15,71 @@ pub(crate) fn expand(input: &valid::Event<'_>) -> TokenStream {
         ident,
         name,
         version,
+        upcast_from,
         krate,
     } = input;
-    let doc = format!("Stored under the wire name `\"{name}\"`, schema version {version}.");
+    let older = upcast_from.map_or_else(String::new, |previous| {
+        let previous = path_text(previous);
+        format!(" Older versions decode as [`{previous}`] and convert with `From`.")
+    });
+    let doc = format!("Stored under the wire name `\"{name}\"`, schema version {version}.{older}");
+    let upcast = upcast_from.map(|previous| upcast(input, previous));
     dummy_const(&quote! {
         #[doc = #doc]
         #[automatically_derived]
         impl #krate::Event for #ident {
             const NAME: &'static str = #name;
             const VERSION: u32 = #version;
+            #upcast
         }
     })
+}
+
+/// `decode_payload` reading this version directly and older ones through `previous`, with
+/// compile-time checks (spanned at `upcast_from = ..`) that `previous` has the same wire name
+/// and a lower version.
+fn upcast(input: &valid::Event<'_>, previous: &Path) -> TokenStream {
+    let valid::Event { ident, krate, .. } = input;
+    let result = fq::result();
+    let prev = as_event(krate, previous);
+    // Spanned at `upcast_from = ..` (with `Self`), so a missing `From` impl is reported there.
+    let decode_older = quote_spanned! {previous.span()=>
+        #result::map(
+            #prev::decode_payload(__codec, __version, __payload),
+            #krate::__private::upcast::<#previous, Self>,
+        )
+    };
+    let same_name = format!(
+        "`upcast_from = {0}`: `{0}` must have the same wire name as `{ident}`",
+        path_text(previous)
+    );
+    let older = format!(
+        "`upcast_from = {0}`: `{0}` must have a lower schema version than `{ident}`",
+        path_text(previous)
+    );
+    // Items nested in a fn cannot name the impl's `Self`: use the type itself.
+    let this = quote!(<#ident as #krate::Event>);
+    let checks = quote_spanned! {previous.span()=>
+        const _: () = ::core::assert!(#krate::__private::str_eq(#prev::NAME, #this::NAME), #same_name);
+        const _: () = ::core::assert!(#prev::VERSION < #this::VERSION, #older);
+    };
+    quote! {
+        fn decode_payload<__Codec: #krate::Codec>(
+            __codec: &__Codec,
+            __version: u32,
+            __payload: &[u8],
+        ) -> #result<Self, #krate::event::PayloadError> {
+            #checks
+            if __version == Self::VERSION {
+                #krate::Codec::decode(__codec, __payload).map_err(#krate::event::PayloadError::Codec)
+            } else if __version < Self::VERSION {
+                #decode_older
+            } else {
+                #result::Err(#krate::event::PayloadError::UnsupportedVersion {
+                    found: __version,
+                    current: Self::VERSION,
+                })
+            }
+        }
+    }
 }
