@@ -136,7 +136,7 @@ pub use envelope::{EventId, Metadata, NewEvent, Position, RecordedEvent, StreamI
 pub use error::DecodeError;
 pub use event::{Event, EventDescriptor, EventSet};
 pub use projection::{On, Projection, ProjectionError, ProjectionRunner};
-pub use repository::{ExecuteError, Executed, LoadError, Loaded, Repository};
+pub use repository::{CommandMeta, ExecuteError, Executed, LoadError, Loaded, Repository};
 pub use store::{
     Appended, CheckpointStore, EventStore, ExpectedVersion, NoCheckpoints, StoreError,
 };

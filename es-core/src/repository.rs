@@ -48,13 +48,16 @@
 //! # }).unwrap();
 //! ```
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
+
+use uuid::Uuid;
 
 use crate::aggregate::Aggregate;
 use crate::codec::{Codec, CodecError, JsonCodec};
 use crate::command::CommandSet;
-use crate::envelope::{InvalidStreamId, NewEvent, Position, StreamId, Version};
+use crate::envelope::{InvalidStreamId, Metadata, NewEvent, Position, StreamId, Version};
 use crate::error::DecodeError;
 use crate::event::EventSet;
 use crate::store::{EventStore, ExpectedVersion, StoreError};
@@ -173,7 +176,62 @@ impl<A: Aggregate, S: EventStore, C: Codec> Repository<A, S, C> {
         &self,
         command: impl Into<A::Command>,
     ) -> Result<Executed<A>, ExecuteError<A::Error>> {
+        self.execute_with(command, CommandMeta::new()).await
+    }
+
+    /// [`execute`](Self::execute) with the command's metadata: every event it appends
+    /// carries `meta.command_id` as its command id and causation id, inherits the correlation
+    /// id (the command id when `meta` has none), and copies the headers.
+    ///
+    /// ```
+    /// # use es_core::prelude::*;
+    /// # use es_core::repository::CommandMeta;
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Debug, Serialize, Deserialize)]
+    /// # #[event(name = "counter.incremented")]
+    /// # struct Incremented { by: u32 }
+    /// # #[derive(Command, Debug)]
+    /// # struct Increment { #[id] id: u64, by: u32 }
+    /// # #[derive(Debug, thiserror::Error)]
+    /// # #[error("never")]
+    /// # struct Never;
+    /// # #[derive(Aggregate, Default, Debug)]
+    /// # #[aggregate(name = "counter", id = u64, error = Never,
+    /// #             events(Incremented), commands(Increment))]
+    /// # struct Counter;
+    /// # impl Apply<Incremented> for Counter { fn apply(&mut self, _: &Incremented) {} }
+    /// # impl Handle<Increment> for Counter {
+    /// #     fn handle(&self, cmd: &Increment) -> Result<Vec<CounterEvent>, Never> {
+    /// #         Ok(vec![Incremented { by: cmd.by }.into()])
+    /// #     }
+    /// # }
+    /// use es_memstore::MemStore;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let store = MemStore::new();
+    /// let counters = Repository::<Counter, _>::new(store.clone());
+    /// let meta = CommandMeta::new().header("actor", "ada");
+    /// let command_id = meta.command_id;
+    /// counters.execute_with(Increment { id: 1, by: 2 }, meta).await?;
+    ///
+    /// let stored = &store.read_all(Position::START, 1).await?[0];
+    /// assert_eq!(stored.metadata.command_id, Some(command_id));
+    /// assert_eq!(stored.metadata.causation_id, Some(command_id));
+    /// assert_eq!(stored.metadata.correlation_id, Some(command_id));
+    /// assert_eq!(stored.metadata.headers["actor"], "ada");
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// As [`execute`](Self::execute).
+    pub async fn execute_with(
+        &self,
+        command: impl Into<A::Command>,
+        meta: CommandMeta,
+    ) -> Result<Executed<A>, ExecuteError<A::Error>> {
         let command = command.into();
+        let metadata = meta.event_metadata();
         let stream_id = self.stream_id(command.aggregate_id())?;
         let mut attempts = 0;
         loop {
@@ -192,7 +250,7 @@ impl<A: Aggregate, S: EventStore, C: Codec> Repository<A, S, C> {
                     attempts,
                 });
             }
-            let batch = self.encode(&stream_id, &events)?;
+            let batch = self.encode(&stream_id, &events, &metadata)?;
             let expected = ExpectedVersion::at(loaded.version);
             match self.store.append(&stream_id, expected, batch).await {
                 Ok(appended) => {
@@ -225,13 +283,14 @@ impl<A: Aggregate, S: EventStore, C: Codec> Repository<A, S, C> {
         &self,
         stream_id: &StreamId,
         events: &[A::Event],
+        metadata: &Metadata,
     ) -> Result<Vec<NewEvent>, ExecuteError<A::Error>> {
         events
             .iter()
             .map(|event| {
                 event
                     .encode(&self.codec)
-                    .map(NewEvent::new)
+                    .map(|encoded| NewEvent::new(encoded).with_metadata(metadata.clone()))
                     .map_err(|cause| ExecuteError::Encode {
                         stream_id: stream_id.clone(),
                         name: event.name(),
@@ -261,6 +320,69 @@ impl<A, S: fmt::Debug, C: fmt::Debug> fmt::Debug for Repository<A, S, C> {
             .field("codec", &self.codec)
             .field("max_retries", &self.max_retries)
             .finish()
+    }
+}
+
+/// Who and what a command comes from; see [`Repository::execute_with`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandMeta {
+    /// The command's unique id: the command id and causation id of its events.
+    pub command_id: Uuid,
+    /// The id grouping everything caused by one original request; `None` makes the command
+    /// id the correlation id (the command starts a new conversation).
+    pub correlation_id: Option<Uuid>,
+    /// Headers copied to every event, such as who acted.
+    pub headers: BTreeMap<String, String>,
+}
+
+impl CommandMeta {
+    /// Metadata with a fresh (time-ordered) command id, no correlation id and no headers.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            command_id: Uuid::now_v7(),
+            correlation_id: None,
+            headers: BTreeMap::new(),
+        }
+    }
+
+    /// Uses `id` as the command id, such as an id the client sent (so a retried request
+    /// keeps its id).
+    #[must_use]
+    pub fn command_id(mut self, id: Uuid) -> Self {
+        self.command_id = id;
+        self
+    }
+
+    /// Continues the conversation `id`, such as the correlation id of the event or request
+    /// that caused this command.
+    #[must_use]
+    pub fn correlation_id(mut self, id: Uuid) -> Self {
+        self.correlation_id = Some(id);
+        self
+    }
+
+    /// Adds a header.
+    #[must_use]
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.insert(name.into(), value.into());
+        self
+    }
+
+    /// The metadata of the events this command produces.
+    fn event_metadata(&self) -> Metadata {
+        Metadata {
+            correlation_id: Some(self.correlation_id.unwrap_or(self.command_id)),
+            causation_id: Some(self.command_id),
+            command_id: Some(self.command_id),
+            headers: self.headers.clone(),
+        }
+    }
+}
+
+impl Default for CommandMeta {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

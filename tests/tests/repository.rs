@@ -289,3 +289,43 @@ async fn many_tasks_on_one_aggregate_lose_no_update() {
         (1..=(1 + TASKS * PER_TASK) as u64).collect::<Vec<_>>()
     );
 }
+
+#[tokio::test]
+async fn events_carry_the_command_metadata_and_inherit_the_correlation_id() {
+    use es_core::CommandMeta;
+
+    let store = MemStore::new();
+    let users = Repository::<User, _>::new(store.clone());
+    let first = CommandMeta::new().header("actor", "admin");
+    let (first_id, conversation) = (first.command_id, first.command_id);
+    users.execute_with(register("ada"), first).await.unwrap();
+    // A follow-up in the same conversation (say, caused by the first event).
+    let second = CommandMeta::new().correlation_id(conversation);
+    let second_id = second.command_id;
+    users
+        .execute_with(change_email("ada", "ada@new.org"), second)
+        .await
+        .unwrap();
+    // A plain `execute` still gets a fresh command id.
+    users
+        .execute(change_email("ada", "ada@newer.org"))
+        .await
+        .unwrap();
+
+    let stored = store.read_all(Position::START, 10).await.unwrap();
+    let meta: Vec<_> = stored.iter().map(|e| &e.metadata).collect();
+    assert_eq!(meta[0].command_id, Some(first_id));
+    assert_eq!(meta[0].causation_id, Some(first_id));
+    assert_eq!(meta[0].correlation_id, Some(first_id));
+    assert_eq!(
+        meta[0].headers.get("actor").map(String::as_str),
+        Some("admin")
+    );
+    assert_eq!(meta[1].command_id, Some(second_id));
+    assert_eq!(meta[1].causation_id, Some(second_id));
+    assert_eq!(meta[1].correlation_id, Some(conversation), "inherited");
+    assert!(meta[1].headers.is_empty());
+    let third = meta[2].command_id.expect("execute assigns a command id");
+    assert!(third != first_id && third != second_id);
+    assert_eq!(meta[2].correlation_id, Some(third));
+}
