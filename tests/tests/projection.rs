@@ -486,3 +486,43 @@ async fn a_panic_in_on_halts_the_runner_with_a_typed_error_and_leaves_the_store_
         Err(ProjectionError::Panicked { .. })
     ));
 }
+
+#[tokio::test]
+async fn processing_calls_are_refused_while_a_run_is_live_instead_of_waiting_forever() {
+    let store = MemStore::new();
+    workload(&store, "u", 3).await;
+    let stats = ProjectionRunner::new(store.clone(), UserStats::default());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let running = tokio::spawn({
+        let stats = stats.clone();
+        async move {
+            stats
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await
+        }
+    });
+    let end = Position(store.len() as u64);
+    stats.wait_for(end, Duration::from_secs(5)).await.unwrap();
+    assert!(matches!(
+        stats.catch_up().await,
+        Err(ProjectionError::Running {
+            projection: "user-stats"
+        })
+    ));
+    assert!(matches!(
+        stats.rebuild().await,
+        Err(ProjectionError::Running { .. })
+    ));
+    assert!(matches!(
+        stats.run(std::future::pending()).await,
+        Err(ProjectionError::Running { .. })
+    ));
+
+    stop.send(()).unwrap();
+    assert_eq!(running.await.unwrap().unwrap(), end);
+    // Once the run has stopped, processing calls work again.
+    assert_eq!(stats.catch_up().await.unwrap(), end);
+    assert_eq!(stats.read().registered, 3);
+}

@@ -8,7 +8,7 @@ use std::pin::pin;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
-use tokio::sync::{Mutex, watch};
+use tokio::sync::{Mutex, MutexGuard, watch};
 
 use crate::codec::{Codec, JsonCodec};
 use crate::envelope::{Position, RecordedEvent, StreamId};
@@ -25,7 +25,9 @@ pub const BATCH_SIZE: usize = 512;
 /// A runner is a cheap handle: clones share the projection's state and progress, so one task
 /// can [`run`](Self::run) it while others [`read`](Self::read) the state or
 /// [`wait_for`](Self::wait_for) a position. Only one of `catch_up`, `run` and `rebuild`
-/// processes events at a time; the others wait for it.
+/// processes events at a time: a `catch_up` or `rebuild` waits for another `catch_up` or
+/// `rebuild` to finish, and all three are refused with [`ProjectionError::Running`] while a
+/// `run` is live (waiting for it could never end): use `wait_for` then.
 ///
 /// Checkpoints (see [`with_checkpoints`](Self::with_checkpoints)) are for read models whose
 /// state outlives the runner, such as a table or a shared map: the runner resumes after the
@@ -87,6 +89,18 @@ struct Progress {
     position: Position,
     /// A panic in the projection stopped the runner; only `rebuild` restarts it.
     halted: bool,
+    /// A `run` is following the log; other processing calls are refused meanwhile.
+    live: bool,
+}
+
+/// Clears the `live` flag when a `run` ends, however it ends (also when its future is
+/// dropped).
+struct LiveGuard<'a>(&'a watch::Sender<Progress>);
+
+impl Drop for LiveGuard<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|progress| progress.live = false);
+    }
 }
 
 impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
@@ -103,6 +117,7 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
                 progress: watch::Sender::new(Progress {
                     position: Position::START,
                     halted: false,
+                    live: false,
                 }),
             }),
         }
@@ -167,7 +182,7 @@ impl<P: Projection, S: EventStore, K: CheckpointStore, C: Codec> ProjectionRunne
     /// # Errors
     /// See [`ProjectionError`]; the checkpoint stays at the last event processed.
     pub async fn catch_up(&self) -> Result<Position, ProjectionError> {
-        let mut cursor = self.shared.cursor.lock().await;
+        let mut cursor = self.lock_unless_live().await?;
         let mut position = self.start(&mut cursor).await?;
         while let Some(reached) = self.step(&mut cursor, position).await? {
             position = reached;
@@ -186,7 +201,11 @@ impl<P: Projection, S: EventStore, K: CheckpointStore, C: Codec> ProjectionRunne
         shutdown: impl Future<Output = ()>,
     ) -> Result<Position, ProjectionError> {
         let mut shutdown = pin!(shutdown);
-        let mut cursor = self.shared.cursor.lock().await;
+        let mut cursor = self.lock_unless_live().await?;
+        self.shared
+            .progress
+            .send_modify(|progress| progress.live = true);
+        let _live = LiveGuard(&self.shared.progress);
         let mut position = self.start(&mut cursor).await?;
         loop {
             if let Either::Left(()) = race(shutdown.as_mut(), ready(())).await {
@@ -212,7 +231,7 @@ impl<P: Projection, S: EventStore, K: CheckpointStore, C: Codec> ProjectionRunne
     where
         P: Default,
     {
-        let mut cursor = self.shared.cursor.lock().await;
+        let mut cursor = self.lock_unless_live().await?;
         self.checkpoints
             .delete_checkpoint(P::NAME)
             .await
@@ -263,6 +282,17 @@ impl<P: Projection, S: EventStore, K: CheckpointStore, C: Codec> ProjectionRunne
                 reached: self.position(),
                 timeout,
             }),
+        }
+    }
+
+    /// The processing lock, unless a `run` holds it (or takes it while we wait).
+    async fn lock_unless_live(&self) -> Result<MutexGuard<'_, Option<Position>>, ProjectionError> {
+        let mut progress = self.shared.progress.subscribe();
+        match race(progress.wait_for(|p| p.live), self.shared.cursor.lock()).await {
+            Either::Left(_) => Err(ProjectionError::Running {
+                projection: P::NAME,
+            }),
+            Either::Right(cursor) => Ok(cursor),
         }
     }
 
@@ -356,9 +386,10 @@ impl<P: Projection, S: EventStore, K: CheckpointStore, C: Codec> ProjectionRunne
     }
 
     fn publish(&self, position: Position, halted: bool) {
-        self.shared
-            .progress
-            .send_replace(Progress { position, halted });
+        self.shared.progress.send_modify(|progress| {
+            progress.position = position;
+            progress.halted = halted;
+        });
     }
 
     fn store_error(&self, source: StoreError) -> ProjectionError {
@@ -431,6 +462,13 @@ pub enum ProjectionError {
         position: Position,
         /// The panic message.
         message: String,
+    },
+    /// `catch_up`, `rebuild` or `run` was called while a `run` is live on this runner (or a
+    /// clone of it); wait for positions with `wait_for` instead.
+    #[error("projection {projection} is running live; use wait_for instead")]
+    Running {
+        /// The projection.
+        projection: &'static str,
     },
     /// The runner was halted by an earlier panic; rebuild it to continue.
     #[error("projection {projection} is halted after a panic at position {position}; rebuild it")]
