@@ -152,7 +152,7 @@ pub mod prelude {
     pub use crate::command::{Command, CommandSet};
     pub use crate::envelope::{Position, StreamId, Version};
     pub use crate::event::{Event, EventSet};
-    pub use crate::projection::{EventMeta, On, Projection, ProjectionRunner};
+    pub use crate::projection::{EventMeta, On, Projection, ProjectionError, ProjectionRunner};
     pub use crate::repository::{ExecuteError, Repository};
     pub use crate::store::{CheckpointStore, EventStore, ExpectedVersion};
 

@@ -3,10 +3,15 @@
 //!
 //! A [`Book`] is added to the catalogue ([`AddBook`]), lent to a borrower ([`LendBook`]),
 //! returned ([`ReturnBook`]) and eventually retired ([`RetireBook`]). Refusals are typed
-//! as [`LoanError`].
+//! as [`LoanError`]. The read model [`Loans`] (module [`views`]) shows which books are lent
+//! and to whom.
 
 use es_core::prelude::*;
 use serde::{Deserialize, Serialize};
+
+pub mod views;
+
+pub use views::{CatalogueEntry, Loans};
 
 // ---------------------------------------------------------------------------------------
 // Events
