@@ -60,7 +60,7 @@ use crate::command::CommandSet;
 use crate::envelope::{InvalidStreamId, Metadata, NewEvent, Position, StreamId, Version};
 use crate::error::DecodeError;
 use crate::event::EventSet;
-use crate::store::{EventStore, ExpectedVersion, StoreError};
+use crate::store::{Appended, EventStore, ExpectedVersion, StoreError};
 use crate::util::YieldNow;
 
 /// How many events [`Repository::load`] reads from the store per round trip.
@@ -183,6 +183,11 @@ impl<A: Aggregate, S: EventStore, C: Codec> Repository<A, S, C> {
     /// carries `meta.command_id` as its command id and causation id, inherits the correlation
     /// id (the command id when `meta` has none), and copies the headers.
     ///
+    /// Commands are idempotent by command id: if `meta.command_id` already produced events on
+    /// the target stream (through any repository on the store), nothing is decided or
+    /// appended and the earlier outcome is returned with [`Executed::duplicate`] set. Reuse a
+    /// client's request id as the command id to make retried requests safe.
+    ///
     /// ```
     /// # use es_core::prelude::*;
     /// # use es_core::repository::CommandMeta;
@@ -233,6 +238,16 @@ impl<A: Aggregate, S: EventStore, C: Codec> Repository<A, S, C> {
         let command = command.into();
         let metadata = meta.event_metadata();
         let stream_id = self.stream_id(command.aggregate_id())?;
+        // A command id seen before gets its first outcome, before any decision: deciding
+        // again could refuse it (a repeated registration is "already registered").
+        if let Some(earlier) = self
+            .store
+            .find_command(&stream_id, meta.command_id)
+            .await
+            .map_err(ExecuteError::Store)?
+        {
+            return Ok(Executed::duplicate(stream_id, earlier, 0));
+        }
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -248,11 +263,16 @@ impl<A: Aggregate, S: EventStore, C: Codec> Repository<A, S, C> {
                     last_position: None,
                     events,
                     attempts,
+                    duplicate: false,
                 });
             }
             let batch = self.encode(&stream_id, &events, &metadata)?;
             let expected = ExpectedVersion::at(loaded.version);
             match self.store.append(&stream_id, expected, batch).await {
+                // A concurrent execution of the same command id won the race.
+                Ok(appended) if appended.duplicate => {
+                    return Ok(Executed::duplicate(stream_id, appended, attempts));
+                }
                 Ok(appended) => {
                     return Ok(Executed {
                         stream_id,
@@ -260,6 +280,7 @@ impl<A: Aggregate, S: EventStore, C: Codec> Repository<A, S, C> {
                         last_position: Some(appended.last_position),
                         events,
                         attempts,
+                        duplicate: false,
                     });
                 }
                 Err(StoreError::Conflict { .. }) if attempts <= self.max_retries => {
@@ -416,8 +437,26 @@ pub struct Executed<A: Aggregate> {
     pub last_position: Option<Position>,
     /// The events the command produced, in order, as appended.
     pub events: Vec<A::Event>,
-    /// How many times the command was decided (1 unless version conflicts forced retries).
+    /// How many times the command was decided (1 unless version conflicts forced retries;
+    /// 0 for a duplicate found before deciding).
     pub attempts: u32,
+    /// Whether the command id had already produced events on this stream: nothing was
+    /// appended, `events` is empty, and `stream_version`/`last_position` are those of the
+    /// earlier append.
+    pub duplicate: bool,
+}
+
+impl<A: Aggregate> Executed<A> {
+    fn duplicate(stream_id: StreamId, earlier: Appended, attempts: u32) -> Self {
+        Self {
+            stream_id,
+            stream_version: earlier.stream_version,
+            last_position: Some(earlier.last_position),
+            events: Vec::new(),
+            attempts,
+            duplicate: true,
+        }
+    }
 }
 
 impl<A: Aggregate> fmt::Debug for Executed<A> {
@@ -428,6 +467,7 @@ impl<A: Aggregate> fmt::Debug for Executed<A> {
             .field("last_position", &self.last_position)
             .field("events", &self.events)
             .field("attempts", &self.attempts)
+            .field("duplicate", &self.duplicate)
             .finish()
     }
 }

@@ -12,6 +12,11 @@
 //! - **Order**: stream versions are contiguous from 1; global positions strictly increase in
 //!   commit order; reading never skips or repeats an event.
 //! - **Permanence**: nothing appended is ever lost or changed; reads are repeatable.
+//! - **Idempotency**: an append whose first event carries a command id
+//!   ([`Metadata::command_id`](crate::Metadata::command_id)) that an earlier append to the same
+//!   stream carried writes nothing and returns that earlier [`Appended`], marked
+//!   [`duplicate`](Appended::duplicate). This is checked before the expected version, so a
+//!   retried request gets its first outcome rather than a conflict.
 //! - **No skipped positions**: once [`read_all`](EventStore::read_all) has returned an event
 //!   at position `p`, no event with a position below `p` can appear later. This is what lets
 //!   a [`Subscription`] follow the log by position alone,
@@ -25,6 +30,7 @@ use std::future::Future;
 
 use crate::envelope::{InvalidStreamId, NewEvent, Position, RecordedEvent, StreamId, Version};
 use crate::subscription::Subscription;
+use uuid::Uuid;
 
 /// What the writer believes the stream's version to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -80,6 +86,8 @@ pub struct Appended {
     pub first_position: Position,
     /// The global position of the last appended event.
     pub last_position: Position,
+    /// Whether nothing was written because the command id already produced this append.
+    pub duplicate: bool,
 }
 
 impl Appended {
@@ -94,6 +102,16 @@ impl Appended {
             stream_version,
             first_position,
             last_position,
+            duplicate: false,
+        }
+    }
+
+    /// The same append, reported again for a repeated command id.
+    #[must_use]
+    pub const fn as_duplicate(self) -> Self {
+        Self {
+            duplicate: true,
+            ..self
         }
     }
 }
@@ -224,6 +242,17 @@ pub trait EventStore: Clone + Send + Sync + 'static {
         after: Position,
         max_count: usize,
     ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
+
+    /// The append to `stream_id` that carried `command_id`, if any (reported as a
+    /// [`duplicate`](Appended::duplicate)).
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the backend fails.
+    fn find_command(
+        &self,
+        stream_id: &StreamId,
+        command_id: Uuid,
+    ) -> impl Future<Output = Result<Option<Appended>, StoreError>> + Send;
 
     /// The current version of `stream_id` ([`Version::EMPTY`] when it has no events).
     ///

@@ -42,6 +42,7 @@
 //! - Live subscribers wait on a watch of the head position, never on a per-subscriber
 //!   buffer: a slow subscriber costs writers nothing and memory stays bounded.
 //! - Checkpoints ([`CheckpointStore`]) are kept in memory too.
+//! - Idempotency costs one map entry per append that carries a command id.
 #![deny(missing_docs)]
 
 use std::collections::{HashMap, HashSet};
@@ -55,6 +56,7 @@ use es_core::{
     StoreError, StreamId, Version,
 };
 use tokio::sync::watch;
+use uuid::Uuid;
 
 /// An in-memory [`EventStore`]. Cloning is cheap and shares the same store; it is safe to use
 /// from many threads and tasks at once.
@@ -73,6 +75,8 @@ struct State {
     log: Vec<RecordedEvent>,
     /// For each stream, the log indexes of its events in version order.
     streams: HashMap<StreamId, Vec<usize>>,
+    /// For each stream, the appends that carried a command id (for idempotency).
+    commands: HashMap<StreamId, HashMap<Uuid, Appended>>,
     /// One shared copy of each event name.
     names: HashSet<Arc<str>>,
 }
@@ -118,8 +122,13 @@ impl MemStore {
         let State {
             log,
             streams,
+            commands,
             names,
         } = &mut *state;
+        let command_id = events.first().and_then(|event| event.metadata.command_id);
+        if let Some(earlier) = command_id.and_then(|id| commands.get(stream_id)?.get(&id)) {
+            return Ok(earlier.as_duplicate());
+        }
         let actual = Version(streams.get(stream_id).map_or(0, |s| s.len() as u64));
         if !expected.accepts(actual) {
             return Err(StoreError::Conflict {
@@ -150,11 +159,18 @@ impl MemStore {
             stream.push(index);
         }
         self.head.send_replace(Position(log.len() as u64));
-        Ok(Appended::new(
+        let appended = Appended::new(
             version,
             Position(first_index as u64 + 1),
             Position(log.len() as u64),
-        ))
+        );
+        if let Some(id) = command_id {
+            commands
+                .entry(stream_id.clone())
+                .or_default()
+                .insert(id, appended);
+        }
+        Ok(appended)
     }
 }
 
@@ -260,6 +276,19 @@ impl EventStore for MemStore {
                 .get(stream_id)
                 .map_or(0, |s| s.len() as u64),
         ))
+    }
+
+    async fn find_command(
+        &self,
+        stream_id: &StreamId,
+        command_id: Uuid,
+    ) -> Result<Option<Appended>, StoreError> {
+        let state = self.read();
+        let earlier = state
+            .commands
+            .get(stream_id)
+            .and_then(|c| c.get(&command_id));
+        Ok(earlier.map(|appended| appended.as_duplicate()))
     }
 
     async fn wait_for_events(&self, after: Position) -> Result<(), StoreError> {

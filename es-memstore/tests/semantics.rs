@@ -306,3 +306,61 @@ fn concurrent_writers_on_one_stream_never_duplicate_a_version() {
     let expected: Vec<u64> = (1..=(THREADS * PER_THREAD) as u64).collect();
     assert_eq!(versions, expected);
 }
+
+#[tokio::test]
+async fn a_repeated_command_id_is_a_duplicate_whatever_the_expected_version() {
+    let store = MemStore::new();
+    let s = stream("idem-1");
+    let command = es_core::EventId::new().0;
+    let with_command = |n| {
+        let mut events = batch(n);
+        for event in &mut events {
+            event.metadata.command_id = Some(command);
+        }
+        events
+    };
+    let first = store
+        .append(&s, ExpectedVersion::NoStream, with_command(2))
+        .await
+        .unwrap();
+    assert!(!first.duplicate);
+    // Retried with the now-stale expectation: a duplicate, not a conflict, and nothing written.
+    let again = store
+        .append(&s, ExpectedVersion::NoStream, with_command(2))
+        .await
+        .unwrap();
+    assert!(again.duplicate);
+    assert_eq!(
+        (
+            again.stream_version,
+            again.first_position,
+            again.last_position
+        ),
+        (
+            first.stream_version,
+            first.first_position,
+            first.last_position
+        )
+    );
+    assert_eq!(store.len(), 2);
+    let found = store.find_command(&s, command).await.unwrap().unwrap();
+    assert!(found.duplicate);
+    assert_eq!(found.last_position, first.last_position);
+    assert!(
+        store
+            .find_command(&stream("idem-2"), command)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Events without a command id are never deduplicated.
+    store
+        .append(&s, ExpectedVersion::Any, batch(1))
+        .await
+        .unwrap();
+    store
+        .append(&s, ExpectedVersion::Any, batch(1))
+        .await
+        .unwrap();
+    assert_eq!(store.len(), 4);
+}

@@ -83,6 +83,14 @@ impl<S: EventStore> EventStore for Interfering<S> {
         self.inner.stream_version(stream_id).await
     }
 
+    async fn find_command(
+        &self,
+        stream_id: &StreamId,
+        command_id: uuid::Uuid,
+    ) -> Result<Option<Appended>, StoreError> {
+        self.inner.find_command(stream_id, command_id).await
+    }
+
     async fn wait_for_events(&self, after: Position) -> Result<(), StoreError> {
         self.inner.wait_for_events(after).await
     }

@@ -329,3 +329,73 @@ async fn events_carry_the_command_metadata_and_inherit_the_correlation_id() {
     assert!(third != first_id && third != second_id);
     assert_eq!(meta[2].correlation_id, Some(third));
 }
+
+#[tokio::test]
+async fn the_same_command_id_twice_appends_once_and_reports_the_first_outcome() {
+    use es_core::CommandMeta;
+
+    let store = MemStore::new();
+    let users = Repository::<User, _>::new(store.clone());
+    let meta = CommandMeta::new();
+    let first = users
+        .execute_with(register("ada"), meta.clone())
+        .await
+        .unwrap();
+    assert!(!first.duplicate);
+    // The client retries (say, after a timeout): same command id, through another repository.
+    let again = Repository::<User, _>::new(store.clone())
+        .execute_with(register("ada"), meta.clone())
+        .await
+        .unwrap();
+    assert!(
+        again.duplicate,
+        "reported as a duplicate, not as AlreadyRegistered"
+    );
+    assert!(again.events.is_empty());
+    assert_eq!(
+        (again.stream_version, again.last_position),
+        (first.stream_version, first.last_position)
+    );
+    assert_eq!(store.len(), 1, "appended once");
+    // A new command id is a new command: refused by the domain as usual.
+    let other = users.execute(register("ada")).await;
+    assert!(matches!(
+        other,
+        Err(ExecuteError::Domain(UserError::AlreadyRegistered))
+    ));
+    // The same id on another stream is another command.
+    users.execute_with(register("bob"), meta).await.unwrap();
+    assert_eq!(store.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_executions_of_one_command_id_append_once() {
+    use es_core::CommandMeta;
+
+    let store = MemStore::new();
+    Repository::<User, _>::new(store.clone())
+        .execute(register("ada"))
+        .await
+        .unwrap();
+    let meta = CommandMeta::new();
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let users = Repository::<User, _>::new(store.clone()).max_retries(100);
+            let meta = meta.clone();
+            tokio::spawn(async move {
+                users
+                    .execute_with(change_email("ada", "ada@once.org"), meta)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut fresh = 0;
+    for task in tasks {
+        if !task.await.unwrap().duplicate {
+            fresh += 1;
+        }
+    }
+    assert_eq!(fresh, 1, "exactly one execution appended");
+    assert_eq!(store.len(), 2);
+}
