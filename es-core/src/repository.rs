@@ -246,7 +246,7 @@ impl<A: Aggregate, S: EventStore, C: Codec> Repository<A, S, C> {
             .await
             .map_err(ExecuteError::Store)?
         {
-            return Ok(Executed::duplicate(stream_id, earlier, 0));
+            return Ok(Executed::from_earlier(stream_id, earlier, 0));
         }
         let mut attempts = 0;
         loop {
@@ -271,7 +271,7 @@ impl<A: Aggregate, S: EventStore, C: Codec> Repository<A, S, C> {
             match self.store.append(&stream_id, expected, batch).await {
                 // A concurrent execution of the same command id won the race.
                 Ok(appended) if appended.duplicate => {
-                    return Ok(Executed::duplicate(stream_id, appended, attempts));
+                    return Ok(Executed::from_earlier(stream_id, appended, attempts));
                 }
                 Ok(appended) => {
                     return Ok(Executed {
@@ -447,7 +447,7 @@ pub struct Executed<A: Aggregate> {
 }
 
 impl<A: Aggregate> Executed<A> {
-    fn duplicate(stream_id: StreamId, earlier: Appended, attempts: u32) -> Self {
+    fn from_earlier(stream_id: StreamId, earlier: Appended, attempts: u32) -> Self {
         Self {
             stream_id,
             stream_version: earlier.stream_version,
