@@ -8,6 +8,7 @@ pub use crate::error::{DecodeError, DecodeErrorKind};
 pub use crate::event::{decode_as, encode_event};
 
 use crate::command::Command;
+use crate::event::{Event, PayloadError};
 
 /// The aggregate id of `command`. Its bound is how a derived aggregate checks, at each
 /// `commands(..)` entry, that the command's `#[id]` type is the aggregate's `id` type.
@@ -16,11 +17,17 @@ pub fn command_id<C: Command<Id = I>, I>(command: &C) -> &I {
     command.aggregate_id()
 }
 
-/// Converts a decoded older schema version `P` into the current type `T`. Its bound is how
-/// `#[event(upcast_from = P)]` checks, at that key, that `impl From<P> for T` exists.
-#[inline]
-pub fn upcast<P, T: From<P>>(previous: P) -> T {
-    T::from(previous)
+/// `Event::decode_payload` of `#[event(upcast_from = P)]`: versions below `E::VERSION`
+/// decode as `P` (recursively) and convert with `From`. Its `From` bound is how the derive
+/// checks, at the `upcast_from` key, that the conversion exists.
+pub fn decode_upcasting<E: Event + From<P>, P: Event, C: Codec>(
+    codec: &C,
+    version: u32,
+    payload: &[u8],
+) -> Result<E, PayloadError> {
+    crate::event::decode_version(codec, version, payload, || {
+        P::decode_payload(codec, version, payload).map(E::from)
+    })
 }
 
 /// `a == b` for strings, usable in constants.

@@ -59,14 +59,31 @@ pub trait Event: Debug + Serialize + DeserializeOwned + Send + Sync + 'static {
         version: u32,
         payload: &[u8],
     ) -> Result<Self, PayloadError> {
-        if version == Self::VERSION {
-            codec.decode(payload).map_err(PayloadError::Codec)
-        } else {
+        decode_version(codec, version, payload, || {
             Err(PayloadError::UnsupportedVersion {
                 found: version,
                 current: Self::VERSION,
             })
-        }
+        })
+    }
+}
+
+/// Decodes a payload of schema `version` as `E`: directly at `E::VERSION`, through `older`
+/// below it, refused above it. The one place of that rule, for the provided
+/// [`Event::decode_payload`] and for the upcasting one the derive generates.
+pub(crate) fn decode_version<E: Event, C: Codec>(
+    codec: &C,
+    version: u32,
+    payload: &[u8],
+    older: impl FnOnce() -> Result<E, PayloadError>,
+) -> Result<E, PayloadError> {
+    match version.cmp(&E::VERSION) {
+        std::cmp::Ordering::Equal => codec.decode(payload).map_err(PayloadError::Codec),
+        std::cmp::Ordering::Less => older(),
+        std::cmp::Ordering::Greater => Err(PayloadError::UnsupportedVersion {
+            found: version,
+            current: E::VERSION,
+        }),
     }
 }
 

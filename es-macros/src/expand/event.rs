@@ -43,11 +43,8 @@ fn upcast(input: &valid::Event<'_>, previous: &Path) -> TokenStream {
     let result = fq::result();
     let prev = as_event(krate, previous);
     // Spanned at `upcast_from = ..` (with `Self`), so a missing `From` impl is reported there.
-    let decode_older = quote_spanned! {previous.span()=>
-        #result::map(
-            #prev::decode_payload(__codec, __version, __payload),
-            #krate::__private::upcast::<#previous, Self>,
-        )
+    let decode = quote_spanned! {previous.span()=>
+        #krate::__private::decode_upcasting::<Self, #previous, __Codec>(__codec, __version, __payload)
     };
     let same_name = format!(
         "`upcast_from = {0}`: `{0}` must have the same wire name as `{ident}`",
@@ -70,16 +67,7 @@ fn upcast(input: &valid::Event<'_>, previous: &Path) -> TokenStream {
             __payload: &[u8],
         ) -> #result<Self, #krate::event::PayloadError> {
             #checks
-            if __version == Self::VERSION {
-                #krate::Codec::decode(__codec, __payload).map_err(#krate::event::PayloadError::Codec)
-            } else if __version < Self::VERSION {
-                #decode_older
-            } else {
-                #result::Err(#krate::event::PayloadError::UnsupportedVersion {
-                    found: __version,
-                    current: Self::VERSION,
-                })
-            }
+            #decode
         }
     }
 }
