@@ -7,7 +7,7 @@ use quote::quote;
 
 use crate::ast;
 use crate::ctxt::Ctxt;
-use crate::expand::{aggregate, dummy_const};
+use crate::expand::{aggregate, dummy_const, fq};
 use crate::valid;
 
 pub(crate) fn event(error: &syn::Error, ir: Option<&ast::Event<'_>>) -> TokenStream {
@@ -86,7 +86,7 @@ fn stub_impls(shape: &valid::Shape<'_>, id: &syn::Type, error: &syn::Type) -> To
         krate,
         ..
     } = shape;
-    let result = quote!(::core::result::Result);
+    let result = fq::result();
     quote! {
         impl #krate::EventSet for #event_enum {
             const EVENTS: &'static [#krate::EventDescriptor] = &[];
@@ -128,12 +128,13 @@ pub(crate) fn projection(error: &syn::Error, ir: Option<&ast::Projection<'_>>) -
     };
     let ident = &ir.original.ident;
     let krate = valid::krate(ir.attrs.krate.as_ref());
+    let result = fq::result();
     let stub = dummy_const(&quote! {
         impl #krate::Projection for #ident {
             const NAME: &'static str = "";
             const EVENTS: &'static [&'static str] = &[];
             fn project<__Codec: #krate::Codec>(&mut self, _: &__Codec, _: &#krate::RecordedEvent)
-                -> ::core::result::Result<bool, #krate::DecodeError> {
+                -> #result<bool, #krate::DecodeError> {
                 ::core::unreachable!()
             }
         }

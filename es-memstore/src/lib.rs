@@ -129,7 +129,7 @@ impl MemStore {
         if let Some(earlier) = command_id.and_then(|id| commands.get(stream_id)?.get(&id)) {
             return Ok(earlier.as_duplicate());
         }
-        let actual = Version(streams.get(stream_id).map_or(0, |s| s.len() as u64));
+        let actual = stream_version(streams, stream_id);
         if !expected.accepts(actual) {
             return Err(StoreError::Conflict {
                 stream_id: stream_id.clone(),
@@ -219,6 +219,15 @@ fn check_batch(stream_id: &StreamId, events: &[NewEvent]) -> Result<(), StoreErr
     Ok(())
 }
 
+/// The version of `stream_id`: its number of events.
+fn stream_version(streams: &HashMap<StreamId, Vec<usize>>, stream_id: &StreamId) -> Version {
+    Version(
+        streams
+            .get(stream_id)
+            .map_or(0, |events| events.len() as u64),
+    )
+}
+
 fn intern(names: &mut HashSet<Arc<str>>, name: &str) -> Arc<str> {
     if let Some(shared) = names.get(name) {
         return Arc::clone(shared);
@@ -270,12 +279,7 @@ impl EventStore for MemStore {
     }
 
     async fn stream_version(&self, stream_id: &StreamId) -> Result<Version, StoreError> {
-        Ok(Version(
-            self.read()
-                .streams
-                .get(stream_id)
-                .map_or(0, |s| s.len() as u64),
-        ))
+        Ok(stream_version(&self.read().streams, stream_id))
     }
 
     async fn find_command(

@@ -183,11 +183,8 @@ impl<P: Projection, S: EventStore, K: CheckpointStore, C: Codec> ProjectionRunne
     /// See [`ProjectionError`]; the checkpoint stays at the last event processed.
     pub async fn catch_up(&self) -> Result<Position, ProjectionError> {
         let mut cursor = self.lock_unless_live().await?;
-        let mut position = self.start(&mut cursor).await?;
-        while let Some(reached) = self.step(&mut cursor, position).await? {
-            position = reached;
-        }
-        Ok(position)
+        let position = self.start(&mut cursor).await?;
+        self.drain(&mut cursor, position).await
     }
 
     /// Catches up, then follows live appends until `shutdown` completes; returns the position
@@ -244,11 +241,7 @@ impl<P: Projection, S: EventStore, K: CheckpointStore, C: Codec> ProjectionRunne
         self.shared.state.clear_poison();
         *cursor = Some(Position::START);
         self.publish(Position::START, false);
-        let mut position = Position::START;
-        while let Some(reached) = self.step(&mut cursor, position).await? {
-            position = reached;
-        }
-        Ok(position)
+        self.drain(&mut cursor, Position::START).await
     }
 
     /// Waits until the runner has processed `position` (such as the `last_position` of an
@@ -315,6 +308,18 @@ impl<P: Projection, S: EventStore, K: CheckpointStore, C: Codec> ProjectionRunne
             .unwrap_or(Position::START);
         *cursor = Some(position);
         self.publish(position, false);
+        Ok(position)
+    }
+
+    /// Processes batches after `position` until none is left; returns the position reached.
+    async fn drain(
+        &self,
+        cursor: &mut Option<Position>,
+        mut position: Position,
+    ) -> Result<Position, ProjectionError> {
+        while let Some(reached) = self.step(cursor, position).await? {
+            position = reached;
+        }
         Ok(position)
     }
 
