@@ -9,6 +9,7 @@ pub use crate::event::{decode_as, encode_event};
 
 use crate::command::Command;
 use crate::event::{Event, PayloadError};
+use crate::validation::ValidationErrors;
 
 /// The aggregate id of `command`. Its bound is how a derived aggregate checks, at each
 /// `commands(..)` entry, that the command's `#[id]` type is the aggregate's `id` type.
@@ -52,3 +53,29 @@ pub const fn str_eq(a: &str, b: &str) -> bool {
 pub fn unknown_name(event: &RecordedEvent, expected: &'static str) -> DecodeError {
     DecodeError::new(event, DecodeErrorKind::UnknownName { expected })
 }
+
+/// What `#[command(garde)]` calls: the command's garde rules, as [`ValidationErrors`].
+#[cfg(feature = "garde")]
+pub fn validate_garde<T>(command: &T) -> Result<(), ValidationErrors>
+where
+    T: garde::Validate,
+    T::Context: Default,
+{
+    command.validate().map_err(ValidationErrors::from)
+}
+
+/// Without the `garde` feature, `#[command(garde)]` fails at this bound, with a note on how
+/// to enable the feature.
+#[cfg(not(feature = "garde"))]
+pub fn validate_garde<T: GardeFeature>(_: &T) -> Result<(), ValidationErrors> {
+    Ok(())
+}
+
+/// Implemented by nothing: the bound that explains a missing `garde` feature.
+#[cfg(not(feature = "garde"))]
+#[diagnostic::on_unimplemented(
+    message = "`#[command(garde)]` needs the `garde` feature of es-core",
+    label = "garde validation requested here",
+    note = "enable it in Cargo.toml: es-core = {{ version = \"..\", features = [\"garde\"] }}"
+)]
+pub trait GardeFeature {}

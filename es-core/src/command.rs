@@ -22,6 +22,8 @@
 
 use std::fmt::{Debug, Display};
 
+use crate::validation::ValidationErrors;
+
 /// An intention addressed to one aggregate instance, identified by its `#[id]` field.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a command",
@@ -35,6 +37,17 @@ pub trait Command: Debug + Send + 'static {
     type Id: AggregateId;
     /// The id of the targeted aggregate instance.
     fn aggregate_id(&self) -> &Self::Id;
+
+    /// Checks the command's own rules before its aggregate decides on it; see
+    /// [`validation`](crate::validation). Accepts everything unless the derive was given
+    /// `#[command(validate = ..)]` or `#[command(garde)]`.
+    ///
+    /// # Errors
+    /// Every broken rule, by field.
+    #[inline]
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        Ok(())
+    }
 }
 
 /// The closed set of commands of one aggregate: an enum with one variant per command type.
@@ -48,6 +61,12 @@ pub trait CommandSet: Debug + Send + Sized + 'static {
     fn name(&self) -> &'static str;
     /// The id of the targeted aggregate instance.
     fn aggregate_id(&self) -> &Self::Id;
+
+    /// [`Command::validate`] of this command.
+    ///
+    /// # Errors
+    /// Every broken rule, by field.
+    fn validate(&self) -> Result<(), ValidationErrors>;
 }
 
 /// What an aggregate id must offer: a `Display` form (which names the stream, as

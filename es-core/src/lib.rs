@@ -104,6 +104,8 @@
 //! - `derive` (default): re-exports the derive macros of `es-macros`.
 //! - `testing`: the given/when/then test kit, `es_core::testing` (enable it in your
 //!   dev-dependencies).
+//! - `garde`: command validation with [garde](https://docs.rs/garde), through
+//!   `#[command(garde)]`; see [`validation`].
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -128,6 +130,7 @@ pub mod subscription;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 mod util;
+pub mod validation;
 
 pub use aggregate::{Aggregate, Apply, Handle};
 pub use codec::{Codec, JsonCodec};
@@ -141,6 +144,7 @@ pub use store::{
     Appended, CheckpointStore, EventStore, ExpectedVersion, NoCheckpoints, StoreError,
 };
 pub use subscription::Subscription;
+pub use validation::{FieldError, ValidationErrors};
 
 #[cfg(feature = "derive")]
 #[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
@@ -155,6 +159,7 @@ pub mod prelude {
     pub use crate::projection::{EventMeta, On, Projection, ProjectionError, ProjectionRunner};
     pub use crate::repository::{ExecuteError, Repository};
     pub use crate::store::{CheckpointStore, EventStore, ExpectedVersion};
+    pub use crate::validation::ValidationErrors;
 
     #[cfg(feature = "derive")]
     pub use es_macros::{Aggregate, Command, Event, Projection};

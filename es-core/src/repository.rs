@@ -62,6 +62,7 @@ use crate::error::DecodeError;
 use crate::event::EventSet;
 use crate::store::{Appended, EventStore, ExpectedVersion, StoreError};
 use crate::util::YieldNow;
+use crate::validation::ValidationErrors;
 
 /// How many events [`Repository::load`] reads from the store per round trip.
 pub const LOAD_BATCH: usize = 1024;
@@ -162,14 +163,15 @@ impl<A: Aggregate, S: EventStore, C: Codec> Repository<A, S, C> {
         }
     }
 
-    /// Executes `command`: load the target aggregate, decide, append with the loaded version
-    /// as the expected version. On a version conflict the aggregate is reloaded and the
+    /// Executes `command`: validate it, load the target aggregate, decide, append with the
+    /// loaded version as the expected version. On a version conflict the aggregate is reloaded and the
     /// command decided again, up to [`max_retries`](Self::max_retries) times.
     ///
     /// A decision that produces no events appends nothing and succeeds.
     ///
     /// # Errors
-    /// [`ExecuteError::Domain`] when the aggregate refuses the command (nothing is appended),
+    /// [`ExecuteError::Invalid`] when the command breaks its validation rules and
+    /// [`ExecuteError::Domain`] when the aggregate refuses it (nothing is appended in either case),
     /// [`ExecuteError::Conflict`] when conflicts outlast the retries, and the load, encode and
     /// store errors of the steps.
     pub async fn execute(
@@ -236,6 +238,10 @@ impl<A: Aggregate, S: EventStore, C: Codec> Repository<A, S, C> {
         meta: CommandMeta,
     ) -> Result<Executed<A>, ExecuteError<A::Error>> {
         let command = command.into();
+        command.validate().map_err(|errors| ExecuteError::Invalid {
+            command: command.name(),
+            errors,
+        })?;
         let metadata = meta.event_metadata();
         let stream_id = self.stream_id(command.aggregate_id())?;
         // A command id seen before gets its first outcome, before any decision: deciding
@@ -491,6 +497,15 @@ pub enum LoadError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ExecuteError<E> {
+    /// The command broke its own rules ([`Command::validate`](crate::Command::validate)):
+    /// it was refused before its aggregate was loaded, and nothing was appended.
+    #[error("invalid command {command}: {errors}")]
+    Invalid {
+        /// The Rust name of the command's type.
+        command: &'static str,
+        /// Every broken rule, by field.
+        errors: ValidationErrors,
+    },
     /// The aggregate refused the command; nothing was appended.
     #[error(transparent)]
     Domain(E),

@@ -75,9 +75,11 @@ use std::time::SystemTime;
 
 use crate::aggregate::Aggregate;
 use crate::codec::{Codec, JsonCodec};
+use crate::command::CommandSet;
 use crate::envelope::{EventId, Metadata, Position, RecordedEvent, StreamId, Version};
 use crate::event::{Event, EventSet, encode_event};
 use crate::projection::Projection;
+use crate::validation::ValidationErrors;
 
 /// Starts a scenario: the aggregate `A` after `events` (in order, from `A::default()`).
 ///
@@ -97,10 +99,14 @@ pub struct Given<A> {
 }
 
 impl<A: Aggregate> Given<A> {
-    /// Decides `command` on the state built from the given events.
+    /// Validates `command` and, if it is valid, decides it on the state built from the given
+    /// events, as [`Repository::execute`](crate::Repository::execute) would.
     pub fn when(self, command: impl Into<A::Command>) -> When<A> {
         let command = command.into();
-        let outcome = self.state.handle_command(&command);
+        let outcome = match command.validate() {
+            Ok(()) => self.state.handle_command(&command).map_err(Refusal::Domain),
+            Err(errors) => Err(Refusal::Invalid(errors)),
+        };
         When {
             state: self.state,
             command,
@@ -118,7 +124,31 @@ impl<A: Aggregate> Given<A> {
 pub struct When<A: Aggregate> {
     state: A,
     command: A::Command,
-    outcome: Result<Vec<A::Event>, A::Error>,
+    outcome: Result<Vec<A::Event>, Refusal<A::Error>>,
+}
+
+/// Why a command produced no events: its validation failed, or its aggregate refused it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal<E> {
+    /// The command broke its validation rules; its aggregate never saw it.
+    Invalid(ValidationErrors),
+    /// The aggregate's [`Handle`](crate::Handle) impl refused the command.
+    Domain(E),
+}
+
+impl<E: fmt::Display + Debug> fmt::Display for Refusal<E> {
+    /// The reason; the alternate form (`{:#}`) reads as a sentence for failure messages:
+    /// `the command was refused: no such user (NotFound)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self, f.alternate()) {
+            (Self::Invalid(errors), false) => write!(f, "invalid command: {errors}"),
+            (Self::Invalid(errors), true) => write!(f, "the command was invalid: {errors}"),
+            (Self::Domain(error), false) => fmt::Display::fmt(error, f),
+            (Self::Domain(error), true) => {
+                write!(f, "the command was refused: {error} ({error:?})")
+            }
+        }
+    }
 }
 
 impl<A: Aggregate> When<A> {
@@ -132,8 +162,8 @@ impl<A: Aggregate> When<A> {
         let expected: Vec<A::Event> = expected.into_iter().collect();
         let actual = match &self.outcome {
             Ok(events) => events,
-            Err(error) => panic!(
-                "{}\nexpected events:\n{}but the command was refused: {error} ({error:?})",
+            Err(refusal) => panic!(
+                "{}\nexpected events:\n{}but {refusal:#}",
                 self.header(),
                 listing(&expected)
             ),
@@ -147,19 +177,23 @@ impl<A: Aggregate> When<A> {
         self
     }
 
-    /// Asserts that the command was refused with `expected`.
+    /// Asserts that the aggregate refused the command with `expected`.
     ///
     /// # Panics
-    /// When the command succeeded or failed with another error.
+    /// When the command succeeded, was invalid, or failed with another error.
     #[track_caller]
     pub fn then_error(self, expected: A::Error) -> Self
     where
         A::Error: PartialEq,
     {
         match &self.outcome {
-            Err(error) if *error == expected => {}
-            Err(error) => panic!(
+            Err(Refusal::Domain(error)) if *error == expected => {}
+            Err(Refusal::Domain(error)) => panic!(
                 "{}\nexpected the error: {expected:?}\n  actual error:    {error:?}",
+                self.header()
+            ),
+            Err(refusal @ Refusal::Invalid(_)) => panic!(
+                "{}\nexpected the error: {expected:?}\nbut {refusal:#}",
                 self.header()
             ),
             Ok(events) => panic!(
@@ -171,18 +205,53 @@ impl<A: Aggregate> When<A> {
         self
     }
 
-    /// Asserts that the command was refused with an error matching `check` (for errors
-    /// without `PartialEq`, or to match only a variant: `|e| matches!(e, MyError::Closed)`).
+    /// Asserts that the aggregate refused the command with an error matching `check` (for
+    /// errors without `PartialEq`, or to match only a variant:
+    /// `|e| matches!(e, MyError::Closed)`).
     ///
     /// # Panics
-    /// When the command succeeded, or `check` returns false.
+    /// When the command succeeded or was invalid, or `check` returns false.
     #[track_caller]
     pub fn then_error_matches(self, check: impl FnOnce(&A::Error) -> bool) -> Self {
         match &self.outcome {
-            Err(error) if check(error) => {}
-            Err(error) => panic!("{}\nthe error did not match: {error:?}", self.header()),
+            Err(Refusal::Domain(error)) if check(error) => {}
+            Err(Refusal::Domain(error)) => {
+                panic!("{}\nthe error did not match: {error:?}", self.header())
+            }
+            Err(refusal @ Refusal::Invalid(_)) => {
+                panic!("{}\nexpected an error, but {refusal:#}", self.header())
+            }
             Ok(events) => panic!(
                 "{}\nexpected an error, but the command succeeded with:\n{}",
+                self.header(),
+                listing(events)
+            ),
+        }
+        self
+    }
+
+    /// Asserts that the command failed validation on exactly `fields`, in the order its
+    /// rules reported them (a field breaking two rules is listed twice).
+    ///
+    /// # Panics
+    /// When the command was valid, or other fields failed.
+    #[track_caller]
+    pub fn then_invalid<'f>(self, fields: impl IntoIterator<Item = &'f str>) -> Self {
+        let expected: Vec<&str> = fields.into_iter().collect();
+        match &self.outcome {
+            Err(Refusal::Invalid(errors)) if errors.fields().eq(expected.iter().copied()) => {}
+            Err(Refusal::Invalid(errors)) => panic!(
+                "{}\nexpected invalid fields: {expected:?}\n  actual invalid fields: {:?} ({errors})",
+                self.header(),
+                errors.fields().collect::<Vec<_>>()
+            ),
+            Err(Refusal::Domain(error)) => panic!(
+                "{}\nexpected invalid fields: {expected:?}\nbut the command was valid and the \
+                 aggregate refused it: {error:?}",
+                self.header()
+            ),
+            Ok(events) => panic!(
+                "{}\nexpected invalid fields: {expected:?}\nbut the command succeeded with:\n{}",
                 self.header(),
                 listing(events)
             ),
@@ -204,7 +273,7 @@ impl<A: Aggregate> When<A> {
     }
 
     /// The produced events, or the refusal.
-    pub fn outcome(&self) -> &Result<Vec<A::Event>, A::Error> {
+    pub fn outcome(&self) -> &Result<Vec<A::Event>, Refusal<A::Error>> {
         &self.outcome
     }
 

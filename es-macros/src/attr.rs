@@ -93,6 +93,10 @@ pub(crate) struct EventAttrs {
 
 /// The keys of `#[command(..)]`.
 pub(crate) struct CommandAttrs {
+    /// The function of `validate = path`.
+    pub(crate) validate: Option<Path>,
+    /// The `garde` flag's own path, for spans.
+    pub(crate) garde: Option<Path>,
     pub(crate) krate: Option<Path>,
 }
 
@@ -143,18 +147,28 @@ pub(crate) fn event(cx: &Ctxt, attrs: &[Attribute]) -> EventAttrs {
 }
 
 pub(crate) fn command(cx: &Ctxt, attrs: &[Attribute]) -> CommandAttrs {
+    let mut validate = Attr::none(cx, symbol::COMMAND, symbol::VALIDATE);
+    let mut garde = Attr::none(cx, symbol::COMMAND, symbol::GARDE);
     let mut krate = Attr::none(cx, symbol::COMMAND, symbol::CRATE);
     each_key(
         cx,
         attrs,
         symbol::COMMAND,
         symbol::COMMAND_KEYS,
-        |_, meta| {
-            krate.set(&meta.path, parse_crate(meta)?);
+        |key, meta| {
+            match key {
+                symbol::VALIDATE => validate.set(&meta.path, parse_function(meta)?),
+                symbol::GARDE => garde.set(&meta.path, parse_flag(meta)?),
+                _ => krate.set(&meta.path, parse_crate(meta)?),
+            }
             Ok(())
         },
     );
-    CommandAttrs { krate: krate.get() }
+    CommandAttrs {
+        validate: validate.get(),
+        garde: garde.get(),
+        krate: krate.get(),
+    }
 }
 
 pub(crate) fn aggregate(cx: &Ctxt, attrs: &[Attribute]) -> AggregateAttrs {
@@ -357,6 +371,39 @@ fn parse_crate(meta: &ParseNestedMeta<'_>) -> syn::Result<Path> {
             format!("`crate` expects the path of es-core, like \"::es_core\": {err}"),
         )
     })
+}
+
+/// `key = path::to::function`.
+fn parse_function(meta: &ParseNestedMeta<'_>) -> syn::Result<Path> {
+    let key = meta
+        .path
+        .get_ident()
+        .map_or_else(String::new, ToString::to_string);
+    let expected = || format!("`{key}` expects the path of a function: `{key} = check_command`");
+    if !meta.input.peek(Token![=]) {
+        return Err(meta.error(expected()));
+    }
+    let value = meta.value()?;
+    if value.peek(LitStr) {
+        let lit: LitStr = value.parse()?;
+        return Err(syn::Error::new(
+            lit.span(),
+            format!("{}, without quotes", expected()),
+        ));
+    }
+    value.parse()
+}
+
+/// A key without a value, such as `garde`: its own path.
+fn parse_flag(meta: &ParseNestedMeta<'_>) -> syn::Result<Path> {
+    if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
+        let key = meta
+            .path
+            .get_ident()
+            .map_or_else(String::new, ToString::to_string);
+        return Err(meta.error(format!("`{key}` takes no value: write just `{key}`")));
+    }
+    Ok(meta.path.clone())
 }
 
 /// `key(A, B, ..)`.

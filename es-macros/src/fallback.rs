@@ -105,6 +105,9 @@ fn stub_impls(shape: &valid::Shape<'_>, id: &syn::Type, error: &syn::Type) -> To
             type Id = #id;
             fn name(&self) -> &'static str { ::core::unreachable!() }
             fn aggregate_id(&self) -> &#id { ::core::unreachable!() }
+            fn validate(&self) -> #result<(), #krate::ValidationErrors> {
+                ::core::unreachable!()
+            }
         }
         impl #krate::Aggregate for #ident {
             const NAME: &'static str = "";

@@ -92,7 +92,35 @@ pub fn derive_event(input: TokenStream) -> TokenStream {
 ///
 /// - `#[id]` on exactly one field (named or tuple): the target aggregate's id. Its type must
 ///   be the `id` type of the aggregate listing this command.
+/// - `#[command(validate = path)]`: a function `fn(&Self) -> Result<(), ValidationErrors>`
+///   checking the command's own rules before its aggregate decides (see
+///   [`es_core::validation`](https://docs.rs/es-core/latest/es_core/validation/index.html)).
+/// - `#[command(garde)]`: also check the rules of the type's `garde::Validate` derive (needs
+///   es-core's `garde` feature). With `validate` too, garde's errors come first.
 /// - `#[command(crate = "path")]`: where es-core is, when re-exported (default `"::es_core"`).
+///
+/// ```
+/// use es_core::prelude::*;
+///
+/// #[derive(Command, Debug)]
+/// #[command(validate = check_name)]
+/// pub struct RenameUser {
+///     #[id]
+///     pub user_id: u64,
+///     pub name: String,
+/// }
+///
+/// fn check_name(cmd: &RenameUser) -> Result<(), ValidationErrors> {
+///     let mut errors = ValidationErrors::new();
+///     if cmd.name.is_empty() {
+///         errors.add("name", "must not be empty");
+///     }
+///     errors.into_result()
+/// }
+///
+/// let errors = RenameUser { user_id: 3, name: String::new() }.validate().unwrap_err();
+/// assert_eq!(errors.to_string(), "name: must not be empty");
+/// ```
 ///
 /// The type must be a non-generic struct implementing `Debug`.
 #[proc_macro_derive(Command, attributes(command, id))]

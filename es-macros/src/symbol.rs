@@ -27,11 +27,13 @@ pub(crate) const EVENT_ENUM: Symbol = Symbol("event_enum");
 pub(crate) const COMMAND_ENUM: Symbol = Symbol("command_enum");
 pub(crate) const EVENT_DERIVE: Symbol = Symbol("event_derive");
 pub(crate) const COMMAND_DERIVE: Symbol = Symbol("command_derive");
+pub(crate) const VALIDATE: Symbol = Symbol("validate");
+pub(crate) const GARDE: Symbol = Symbol("garde");
 
 /// The keys of `#[event(..)]`.
 pub(crate) const EVENT_KEYS: &[Symbol] = &[NAME, VERSION, UPCAST_FROM, CRATE];
 /// The keys of `#[command(..)]`.
-pub(crate) const COMMAND_KEYS: &[Symbol] = &[CRATE];
+pub(crate) const COMMAND_KEYS: &[Symbol] = &[VALIDATE, GARDE, CRATE];
 /// The keys of `#[projection(..)]`.
 pub(crate) const PROJECTION_KEYS: &[Symbol] = &[NAME, EVENTS, CRATE];
 /// The keys of `#[aggregate(..)]`.

@@ -31,6 +31,10 @@ pub(crate) struct Command<'a> {
     pub(crate) ident: &'a Ident,
     pub(crate) id_member: &'a Member,
     pub(crate) id_ty: &'a Type,
+    /// The function of `validate = path`.
+    pub(crate) validate: Option<&'a Path>,
+    /// The `garde` key, when garde's rules apply.
+    pub(crate) garde: Option<&'a Path>,
     pub(crate) krate: Path,
 }
 
@@ -155,6 +159,8 @@ pub(crate) fn command<'a>(cx: &Ctxt, input: &'a ast::Command<'a>) -> Option<Comm
         ident: &original.ident,
         id_member: &id.member,
         id_ty: id.ty,
+        validate: input.attrs.validate.as_ref(),
+        garde: input.attrs.garde.as_ref(),
         krate: krate(input.attrs.krate.as_ref()),
     })
 }

@@ -18,6 +18,7 @@ pub mod domain {
     struct Ok;
     struct Err;
     struct From;
+    struct ValidationErrors;
     mod core {}
     mod std {}
     const name: () = ();
@@ -40,15 +41,19 @@ pub mod domain {
 
     /// Make a thing.
     #[derive(Command, Debug)]
+    #[command(validate = check_make)]
     pub struct Make(#[id] pub u64, pub u32);
 
-    /// Break a thing.
-    #[derive(Command, Debug)]
-    pub struct Break {
-        /// Which thing.
-        #[id]
-        pub id: u64,
+    fn check_make(make: &Make) -> ::core::result::Result<(), es_core::ValidationErrors> {
+        let mut errors = es_core::ValidationErrors::new();
+        if make.1 == 0 {
+            errors.add("1", "a thing has a size");
+        }
+        errors.into_result()
     }
+
+    /// Break a thing.
+    pub use super::garded::Break;
 
     /// Why a thing refused.
     #[derive(Debug, thiserror::Error)]
@@ -128,6 +133,39 @@ pub mod domain {
     }
 }
 
+/// A command validated by garde, with the decoys garde's own derive tolerates (it does not
+/// survive `Some`, `None` or `Err` decoys).
+pub mod garded {
+    #![allow(dead_code, non_camel_case_types, non_upper_case_globals)]
+
+    use es_core::prelude::*;
+
+    struct Result;
+    struct Vec;
+    struct ValidationErrors;
+    mod core {}
+    mod std {}
+    const command: () = ();
+
+    /// Break a thing.
+    #[derive(Command, garde::Validate, Debug)]
+    #[command(garde, validate = check_break, crate = "::es_core")]
+    pub struct Break {
+        /// Which thing.
+        #[id]
+        #[garde(range(min = 1))]
+        pub id: u64,
+    }
+
+    fn check_break(cmd: &Break) -> ::core::result::Result<(), es_core::ValidationErrors> {
+        let mut errors = es_core::ValidationErrors::new();
+        if cmd.id == 13 {
+            errors.add("id", "is unlucky");
+        }
+        errors.into_result()
+    }
+}
+
 use es_core::prelude::*;
 
 #[test]
@@ -154,6 +192,13 @@ fn decoys_do_not_capture_generated_code() {
     );
     assert_eq!(made[0].version(), 3);
     assert_eq!(broken[0].name(), "thing.broken");
+
+    let invalid = ThingRequest::from(Make(1, 0)).validate().unwrap_err();
+    assert_eq!(invalid.fields().collect::<Vec<_>>(), ["1"]);
+    let invalid = ThingRequest::from(Break { id: 0 }).validate().unwrap_err();
+    assert_eq!(invalid.fields().collect::<Vec<_>>(), ["id"]);
+    let invalid = ThingRequest::from(Break { id: 13 }).validate().unwrap_err();
+    assert_eq!(invalid.to_string(), "id: is unlucky");
 }
 
 #[test]

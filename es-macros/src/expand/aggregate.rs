@@ -249,6 +249,7 @@ fn command_set(shape: &Shape<'_>, id: &syn::Type) -> TokenStream {
     let id_calls = commands.iter().map(
         |Entry { path, .. }| quote_spanned!(path.span()=> #krate::__private::command_id::<#path, #id>(__command)),
     );
+    let result = fq::result();
     quote! {
         #[automatically_derived]
         impl #krate::CommandSet for #command_enum {
@@ -268,6 +269,12 @@ fn command_set(shape: &Shape<'_>, id: &syn::Type) -> TokenStream {
                             #id_calls
                         }
                     )*
+                }
+            }
+
+            fn validate(&self) -> #result<(), #krate::ValidationErrors> {
+                match self {
+                    #( Self::#variants(__command) => #as_commands::validate(__command), )*
                 }
             }
         }

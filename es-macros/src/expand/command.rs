@@ -1,9 +1,11 @@
-//! `derive(Command)`: the `Command` impl that reads the target aggregate id.
+//! `derive(Command)`: the `Command` impl that reads the target aggregate id and runs the
+//! command's validation rules.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
 
-use crate::expand::dummy_const;
+use crate::expand::{dummy_const, fq};
 use crate::valid;
 
 pub(crate) fn expand(input: &valid::Command<'_>) -> TokenStream {
@@ -12,8 +14,10 @@ pub(crate) fn expand(input: &valid::Command<'_>) -> TokenStream {
         id_member,
         id_ty,
         krate,
+        ..
     } = input;
     let name = ident.to_string();
+    let validate = validate(input);
     dummy_const(&quote! {
         #[automatically_derived]
         impl #krate::Command for #ident {
@@ -23,6 +27,41 @@ pub(crate) fn expand(input: &valid::Command<'_>) -> TokenStream {
             fn aggregate_id(&self) -> &Self::Id {
                 &self.#id_member
             }
+            #validate
         }
     })
+}
+
+/// `Command::validate` running garde's rules, then the `validate` function, collecting the
+/// errors of both; nothing (the trait's accept-all default) without either key.
+fn validate(input: &valid::Command<'_>) -> TokenStream {
+    let krate = &input.krate;
+    let result = fq::result();
+    let errors = quote!(#krate::ValidationErrors);
+    // Each check is spanned at its key, where rustc reports a missing garde impl or a
+    // function of the wrong signature.
+    let garde = input
+        .garde
+        .map(|key| quote_spanned!(key.span()=> #krate::__private::validate_garde(self)));
+    let function = input.validate.map(|path| {
+        quote_spanned!(path.span()=> {
+            let __check: fn(&Self) -> #result<(), #errors> = #path;
+            __check(self)
+        })
+    });
+    let checks: Vec<TokenStream> = garde.into_iter().chain(function).collect();
+    if checks.is_empty() {
+        return TokenStream::new();
+    }
+    quote! {
+        fn validate(&self) -> #result<(), #errors> {
+            let mut __errors = #errors::new();
+            #(
+                if let #result::Err(__found) = #checks {
+                    __errors.merge(__found);
+                }
+            )*
+            __errors.into_result()
+        }
+    }
 }

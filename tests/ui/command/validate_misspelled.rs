@@ -1,0 +1,14 @@
+use es_core::prelude::*;
+
+#[derive(Command, Debug)]
+#[command(validator = check)]
+struct Register {
+    #[id]
+    user_id: u64,
+}
+
+fn check(_: &Register) -> Result<(), ValidationErrors> {
+    Ok(())
+}
+
+fn main() {}
