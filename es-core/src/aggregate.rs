@@ -69,6 +69,17 @@ pub trait Aggregate: Default + Debug + Send + Sync + 'static {
     /// The error its decisions return.
     type Error: StdError + Send + Sync + 'static;
 
+    /// How many events apart its snapshots are taken, overriding the repository's
+    /// [`snapshot_every`](crate::Repository::snapshot_every); `Some(0)` never snapshots it.
+    /// Set with `#[aggregate(snapshot_every = N)]`; `None` (the default) keeps the
+    /// repository's policy.
+    const SNAPSHOT_EVERY: Option<u64> = None;
+
+    /// The schema version of its snapshotted state. Snapshots of another version are
+    /// ignored (the stream is replayed instead), so bump it with
+    /// `#[aggregate(snapshot_version = N)]` whenever the state's serialized shape changes.
+    const SNAPSHOT_VERSION: u32 = 1;
+
     /// Folds one event into the state. Dispatches to `Apply<E>` for the event's type.
     fn apply_event(&mut self, event: &Self::Event);
 

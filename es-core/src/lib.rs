@@ -124,6 +124,7 @@ pub mod event;
 pub mod guide {}
 pub mod projection;
 pub mod repository;
+pub mod snapshot;
 pub mod store;
 pub mod subscription;
 #[cfg(feature = "testing")]
@@ -140,6 +141,7 @@ pub use error::DecodeError;
 pub use event::{Event, EventDescriptor, EventSet};
 pub use projection::{On, Projection, ProjectionError, ProjectionRunner};
 pub use repository::{CommandMeta, ExecuteError, Executed, LoadError, Loaded, Repository};
+pub use snapshot::{NoSnapshots, SnapshotStore};
 pub use store::{
     Appended, CheckpointStore, EventStore, ExpectedVersion, NoCheckpoints, StoreError,
 };

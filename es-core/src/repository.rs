@@ -50,7 +50,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::marker::PhantomData;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::SystemTime;
+
+use lru::LruCache;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use uuid::Uuid;
 
@@ -60,6 +66,9 @@ use crate::command::CommandSet;
 use crate::envelope::{InvalidStreamId, Metadata, NewEvent, Position, StreamId, Version};
 use crate::error::DecodeError;
 use crate::event::EventSet;
+use crate::snapshot::{
+    DEFAULT_SNAPSHOT_EVERY, NoSnapshots, SnapshotStore, Snapshots, Snapshotting,
+};
 use crate::store::{Appended, EventStore, ExpectedVersion, StoreError};
 use crate::util::YieldNow;
 use crate::validation::ValidationErrors;
@@ -71,40 +80,125 @@ pub const LOAD_BATCH: usize = 1024;
 /// set with [`Repository::max_retries`].
 pub const DEFAULT_MAX_RETRIES: u32 = 5;
 
+/// How many aggregates a repository keeps in memory, unless set with
+/// [`Repository::cache_capacity`].
+pub const DEFAULT_CACHE_CAPACITY: usize = 1024;
+
 /// Loads aggregates of type `A` from store `S` and executes their commands.
 ///
-/// A repository is a cheap handle: clone it freely (clones share the store). `C` is the
-/// payload [`Codec`], JSON by default.
-pub struct Repository<A, S, C = JsonCodec> {
+/// A repository is a cheap handle: clone it freely (clones share the store and the cache).
+/// `C` is the payload [`Codec`], JSON by default; `N` says how snapshots are kept
+/// ([`NoSnapshots`] unless set with [`with_snapshots`](Self::with_snapshots)).
+///
+/// # The aggregate cache
+///
+/// After a command, the repository keeps the aggregate's state and version in memory (up to
+/// [`cache_capacity`](Self::cache_capacity) aggregates, evicting the least recently used),
+/// so the next command on it replays nothing. A cached state is only ever trusted through
+/// the store's version check: if another writer appended to the stream meanwhile, the append
+/// conflicts, the state catches up on the new events and the command is decided again; a
+/// command refused (or deciding nothing) on a cached state is first checked against the
+/// stream's current version, so a stale cache never refuses a command the current state
+/// would accept. Time to fill the cache is spent only on commands; [`load`](Self::load)
+/// always reads the store.
+pub struct Repository<A, S, C = JsonCodec, N = NoSnapshots> {
     store: S,
     codec: C,
+    snapshots: N,
     max_retries: u32,
-    aggregate: PhantomData<fn() -> A>,
+    snapshot_every: u64,
+    cache: Option<Arc<Cache<A>>>,
+}
+
+/// The cached aggregates, by stream.
+type Cache<A> = Mutex<LruCache<StreamId, Cached<A>>>;
+
+/// An aggregate's state as of `version`.
+struct Cached<A> {
+    version: Version,
+    state: A,
+}
+
+/// Where a fold stops.
+#[derive(Clone, Copy)]
+enum Until {
+    /// At the end of the stream.
+    End,
+    /// After this version.
+    Version(Version),
+    /// Before the first event recorded after this time.
+    Time(SystemTime),
+}
+
+fn new_cache<A>(capacity: usize) -> Option<Arc<Cache<A>>> {
+    NonZeroUsize::new(capacity).map(|capacity| Arc::new(Mutex::new(LruCache::new(capacity))))
 }
 
 impl<A: Aggregate, S: EventStore> Repository<A, S> {
-    /// A repository over `store` with the JSON codec and [`DEFAULT_MAX_RETRIES`].
+    /// A repository over `store` with the JSON codec, no snapshots, a cache of
+    /// [`DEFAULT_CACHE_CAPACITY`] aggregates and [`DEFAULT_MAX_RETRIES`].
     #[must_use]
     pub fn new(store: S) -> Self {
         Self {
             store,
             codec: JsonCodec,
+            snapshots: NoSnapshots,
             max_retries: DEFAULT_MAX_RETRIES,
-            aggregate: PhantomData,
+            snapshot_every: DEFAULT_SNAPSHOT_EVERY,
+            cache: new_cache(DEFAULT_CACHE_CAPACITY),
         }
     }
 }
 
-impl<A: Aggregate, S: EventStore, C: Codec> Repository<A, S, C> {
-    /// Uses `codec` for payloads instead of the current one.
+impl<A: Aggregate, S: EventStore, C: Codec, N: Snapshotting<A, C>> Repository<A, S, C, N> {
+    /// Uses `codec` for payloads (and snapshots) instead of the current one.
     #[must_use]
-    pub fn with_codec<C2: Codec>(self, codec: C2) -> Repository<A, S, C2> {
+    pub fn with_codec<C2: Codec>(self, codec: C2) -> Repository<A, S, C2, N> {
         Repository {
             store: self.store,
             codec,
+            snapshots: self.snapshots,
             max_retries: self.max_retries,
-            aggregate: PhantomData,
+            snapshot_every: self.snapshot_every,
+            cache: self.cache,
         }
+    }
+
+    /// Keeps snapshots of the aggregates in `store`, every
+    /// [`snapshot_every`](Self::snapshot_every) events; see [`snapshot`](crate::snapshot).
+    /// The state must be serde-serializable.
+    #[must_use]
+    pub fn with_snapshots<T: SnapshotStore>(self, store: T) -> Repository<A, S, C, Snapshots<T>>
+    where
+        A: Serialize + DeserializeOwned,
+    {
+        Repository {
+            store: self.store,
+            codec: self.codec,
+            snapshots: Snapshots::new(store),
+            max_retries: self.max_retries,
+            snapshot_every: self.snapshot_every,
+            cache: self.cache,
+        }
+    }
+
+    /// Takes a snapshot each time a command takes the stream past a multiple of `events`
+    /// (default [`DEFAULT_SNAPSHOT_EVERY`]; `0` never). An aggregate's own
+    /// `#[aggregate(snapshot_every = N)]` overrides it. Has no effect without
+    /// [`with_snapshots`](Self::with_snapshots).
+    #[must_use]
+    pub fn snapshot_every(mut self, events: u64) -> Self {
+        self.snapshot_every = events;
+        self
+    }
+
+    /// Keeps up to `aggregates` aggregates in memory between commands (default
+    /// [`DEFAULT_CACHE_CAPACITY`]); `0` turns the cache off. Replaces the current cache
+    /// (the new one starts empty and is shared by clones made after this call).
+    #[must_use]
+    pub fn cache_capacity(mut self, aggregates: usize) -> Self {
+        self.cache = new_cache(aggregates);
+        self
     }
 
     /// Sets how many times a command is decided again after a version conflict before
@@ -128,44 +222,104 @@ impl<A: Aggregate, S: EventStore, C: Codec> Repository<A, S, C> {
         StreamId::for_aggregate(A::NAME, id)
     }
 
-    /// Loads the aggregate `id` by replaying its stream. An aggregate with no events loads as
-    /// `A::default()` at [`Version::EMPTY`].
+    /// Loads the aggregate `id`: its latest usable snapshot and the events after it, or its
+    /// whole stream. An aggregate with no events loads as `A::default()` at
+    /// [`Version::EMPTY`].
     ///
     /// # Errors
     /// [`LoadError::Store`] when the store fails, [`LoadError::Decode`] when a stored event
     /// does not decode, [`LoadError::InvalidStreamId`] when the id makes no valid stream id.
     pub async fn load(&self, id: &A::Id) -> Result<Loaded<A>, LoadError> {
         let stream_id = self.stream_id(id)?;
-        self.load_stream(stream_id).await
+        self.load_until(stream_id, Until::End).await
     }
 
-    async fn load_stream(&self, stream_id: StreamId) -> Result<Loaded<A>, LoadError> {
-        let mut state = A::default();
-        let mut version = Version::EMPTY;
+    /// Loads the aggregate `id` as it was at `version` of its stream: the fold of its first
+    /// `version` events (all of them if the stream is shorter; the returned
+    /// [`Loaded::version`] says where it stopped). A snapshot is used only if it is not
+    /// past `version`.
+    ///
+    /// # Errors
+    /// As [`load`](Self::load).
+    pub async fn load_at(&self, id: &A::Id, version: Version) -> Result<Loaded<A>, LoadError> {
+        let stream_id = self.stream_id(id)?;
+        self.load_until(stream_id, Until::Version(version)).await
+    }
+
+    /// Loads the aggregate `id` as it was at `time`: the fold of the events the store
+    /// recorded at or before it ([`RecordedEvent::recorded_at`](crate::RecordedEvent)),
+    /// stopping at the first one recorded later. Replays from the start of the stream
+    /// (snapshots carry no event times).
+    ///
+    /// # Errors
+    /// As [`load`](Self::load).
+    pub async fn load_as_of(&self, id: &A::Id, time: SystemTime) -> Result<Loaded<A>, LoadError> {
+        let stream_id = self.stream_id(id)?;
+        self.load_until(stream_id, Until::Time(time)).await
+    }
+
+    async fn load_until(&self, stream_id: StreamId, until: Until) -> Result<Loaded<A>, LoadError> {
+        let at_most = match until {
+            Until::End => Some(Version(u64::MAX)),
+            Until::Version(version) => Some(version),
+            Until::Time(_) => None,
+        };
+        let start = match at_most {
+            Some(at_most) => self.snapshots.load(&self.codec, &stream_id, at_most).await,
+            None => None,
+        };
+        let (mut state, mut version) = start.unwrap_or_else(|| (A::default(), Version::EMPTY));
+        self.fold(&stream_id, &mut state, &mut version, until)
+            .await?;
+        Ok(Loaded {
+            stream_id,
+            version,
+            state,
+        })
+    }
+
+    /// Folds the events after `version` into `state`, up to `until`; returns how many.
+    async fn fold(
+        &self,
+        stream_id: &StreamId,
+        state: &mut A,
+        version: &mut Version,
+        until: Until,
+    ) -> Result<u64, LoadError> {
+        let mut folded = 0;
         loop {
+            let wanted = match until {
+                Until::Version(last) if last <= *version => return Ok(folded),
+                Until::Version(last) => {
+                    usize::try_from(last.0 - version.0).map_or(LOAD_BATCH, |n| n.min(LOAD_BATCH))
+                }
+                Until::End | Until::Time(_) => LOAD_BATCH,
+            };
             let batch = self
                 .store
-                .read_stream(&stream_id, version.next(), LOAD_BATCH)
+                .read_stream(stream_id, version.next(), wanted)
                 .await?;
-            let done = batch.len() < LOAD_BATCH;
             for recorded in &batch {
+                if let Until::Time(time) = until
+                    && recorded.recorded_at > time
+                {
+                    return Ok(folded);
+                }
                 let event = A::Event::decode(&self.codec, recorded)?;
                 state.apply_event(&event);
-                version = recorded.stream_version;
+                *version = recorded.stream_version;
+                folded += 1;
             }
-            if done {
-                return Ok(Loaded {
-                    stream_id,
-                    version,
-                    state,
-                });
+            if batch.len() < wanted {
+                return Ok(folded);
             }
         }
     }
 
-    /// Executes `command`: validate it, load the target aggregate, decide, append with the
-    /// loaded version as the expected version. On a version conflict the aggregate is reloaded and the
-    /// command decided again, up to [`max_retries`](Self::max_retries) times.
+    /// Executes `command`: validate it, load the target aggregate (from the cache when it is
+    /// there), decide, append with the loaded version as the expected version. On a version
+    /// conflict the aggregate catches up on the new events and the command is decided again,
+    /// up to [`max_retries`](Self::max_retries) times.
     ///
     /// A decision that produces no events appends nothing and succeeds.
     ///
@@ -254,35 +408,71 @@ impl<A: Aggregate, S: EventStore, C: Codec> Repository<A, S, C> {
         {
             return Ok(Executed::from_earlier(stream_id, earlier, 0));
         }
+        let (mut state, mut version, mut cached) = match self.take_cached(&stream_id) {
+            Some(entry) => (entry.state, entry.version, true),
+            None => {
+                let loaded = self.load_until(stream_id.clone(), Until::End).await?;
+                (loaded.state, loaded.version, false)
+            }
+        };
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let loaded = self.load_stream(stream_id.clone()).await?;
-            let events = loaded
-                .state
-                .handle_command(&command)
-                .map_err(ExecuteError::Domain)?;
-            if events.is_empty() {
-                return Ok(Executed {
-                    stream_id,
-                    stream_version: loaded.version,
-                    last_position: None,
-                    events,
-                    attempts,
-                    duplicate: false,
-                });
+            let decision = state.handle_command(&command);
+            let refused_or_idle = !matches!(&decision, Ok(events) if !events.is_empty());
+            if refused_or_idle && cached {
+                // Only an append checks a cached state; check it before answering without one.
+                cached = false;
+                let current = self
+                    .store
+                    .stream_version(&stream_id)
+                    .await
+                    .map_err(ExecuteError::Store)?;
+                if current != version {
+                    self.fold(&stream_id, &mut state, &mut version, Until::End)
+                        .await?;
+                    attempts -= 1;
+                    continue;
+                }
             }
+            let events = match decision {
+                Err(error) => {
+                    self.put_cached(stream_id, version, state);
+                    return Err(ExecuteError::Domain(error));
+                }
+                Ok(events) if events.is_empty() => {
+                    self.put_cached(stream_id.clone(), version, state);
+                    return Ok(Executed {
+                        stream_id,
+                        stream_version: version,
+                        last_position: None,
+                        events,
+                        attempts,
+                        duplicate: false,
+                    });
+                }
+                Ok(events) => events,
+            };
             let batch = self.encode(&stream_id, &events, &metadata)?;
-            let expected = ExpectedVersion::at(loaded.version);
+            let expected = ExpectedVersion::at(version);
             match self.store.append(&stream_id, expected, batch).await {
-                // A concurrent execution of the same command id won the race.
+                // A concurrent execution of the same command id won the race; the state
+                // misses its events, so it is not cached.
                 Ok(appended) if appended.duplicate => {
                     return Ok(Executed::from_earlier(stream_id, appended, attempts));
                 }
                 Ok(appended) => {
+                    for event in &events {
+                        state.apply_event(event);
+                    }
+                    let before = version;
+                    version = appended.stream_version;
+                    self.maybe_snapshot(&stream_id, before, version, &state)
+                        .await;
+                    self.put_cached(stream_id.clone(), version, state);
                     return Ok(Executed {
                         stream_id,
-                        stream_version: appended.stream_version,
+                        stream_version: version,
                         last_position: Some(appended.last_position),
                         events,
                         attempts,
@@ -292,16 +482,54 @@ impl<A: Aggregate, S: EventStore, C: Codec> Repository<A, S, C> {
                 Err(StoreError::Conflict { .. }) if attempts <= self.max_retries => {
                     // Let a conflicting writer on a single-threaded executor finish first.
                     YieldNow(false).await;
+                    self.fold(&stream_id, &mut state, &mut version, Until::End)
+                        .await?;
+                    cached = false;
                 }
                 Err(StoreError::Conflict { actual, .. }) => {
                     return Err(ExecuteError::Conflict {
                         stream_id,
                         attempts,
-                        expected: loaded.version,
+                        expected: version,
                         actual,
                     });
                 }
+                // Whether the append happened is unknown: the state is not cached.
                 Err(other) => return Err(ExecuteError::Store(other)),
+            }
+        }
+    }
+
+    /// Saves a snapshot when the stream went from `before` past a multiple of the policy.
+    async fn maybe_snapshot(
+        &self,
+        stream_id: &StreamId,
+        before: Version,
+        after: Version,
+        state: &A,
+    ) {
+        let every = A::SNAPSHOT_EVERY.unwrap_or(self.snapshot_every);
+        if every > 0 && self.snapshots.enabled() && before.0 / every != after.0 / every {
+            self.snapshots
+                .save(&self.codec, stream_id, after, state)
+                .await;
+        }
+    }
+
+    fn take_cached(&self, stream_id: &StreamId) -> Option<Cached<A>> {
+        let cache = self.cache.as_ref()?;
+        lock(cache).pop(stream_id)
+    }
+
+    fn put_cached(&self, stream_id: StreamId, version: Version, state: A) {
+        if let Some(cache) = &self.cache {
+            let mut cache = lock(cache);
+            // A concurrent command on the same aggregate may have cached a newer state.
+            if cache
+                .peek(&stream_id)
+                .is_none_or(|entry| entry.version < version)
+            {
+                cache.put(stream_id, Cached { version, state });
             }
         }
     }
@@ -328,24 +556,41 @@ impl<A: Aggregate, S: EventStore, C: Codec> Repository<A, S, C> {
     }
 }
 
-impl<A, S: Clone, C: Clone> Clone for Repository<A, S, C> {
+/// The cache, even if a panic poisoned its lock: no user code runs while it is held, and
+/// each operation leaves the map whole.
+fn lock<A>(cache: &Cache<A>) -> MutexGuard<'_, LruCache<StreamId, Cached<A>>> {
+    cache.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl<A, S: Clone, C: Clone, N: Clone> Clone for Repository<A, S, C, N> {
     fn clone(&self) -> Self {
         Self {
             store: self.store.clone(),
             codec: self.codec.clone(),
+            snapshots: self.snapshots.clone(),
             max_retries: self.max_retries,
-            aggregate: PhantomData,
+            snapshot_every: self.snapshot_every,
+            cache: self.cache.clone(),
         }
     }
 }
 
-impl<A, S: fmt::Debug, C: fmt::Debug> fmt::Debug for Repository<A, S, C> {
+impl<A, S: fmt::Debug, C: fmt::Debug, N: fmt::Debug> fmt::Debug for Repository<A, S, C, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Repository")
             .field("aggregate", &std::any::type_name::<A>())
             .field("store", &self.store)
             .field("codec", &self.codec)
+            .field("snapshots", &self.snapshots)
+            .field("snapshot_every", &self.snapshot_every)
             .field("max_retries", &self.max_retries)
+            .field(
+                "cache",
+                &self.cache.as_ref().map(|cache| {
+                    let cache = lock(cache);
+                    (cache.len(), cache.cap())
+                }),
+            )
             .finish()
     }
 }

@@ -120,6 +120,8 @@ pub(crate) struct AggregateAttrs {
     pub(crate) command_enum: Option<Ident>,
     pub(crate) event_derive: Option<PathList>,
     pub(crate) command_derive: Option<PathList>,
+    pub(crate) snapshot_every: Option<LitInt>,
+    pub(crate) snapshot_version: Option<LitInt>,
     pub(crate) krate: Option<Path>,
 }
 
@@ -182,6 +184,8 @@ pub(crate) fn aggregate(cx: &Ctxt, attrs: &[Attribute]) -> AggregateAttrs {
     let mut command_enum = Attr::none(cx, ns, symbol::COMMAND_ENUM);
     let mut event_derive = Attr::none(cx, ns, symbol::EVENT_DERIVE);
     let mut command_derive = Attr::none(cx, ns, symbol::COMMAND_DERIVE);
+    let mut snapshot_every = Attr::none(cx, ns, symbol::SNAPSHOT_EVERY);
+    let mut snapshot_version = Attr::none(cx, ns, symbol::SNAPSHOT_VERSION);
     let mut krate = Attr::none(cx, ns, symbol::CRATE);
     let seen = each_key(cx, attrs, ns, symbol::AGGREGATE_KEYS, |key, meta| {
         let at = &meta.path;
@@ -195,6 +199,8 @@ pub(crate) fn aggregate(cx: &Ctxt, attrs: &[Attribute]) -> AggregateAttrs {
             symbol::COMMAND_ENUM => command_enum.set(at, meta.value()?.parse()?),
             symbol::EVENT_DERIVE => event_derive.set(at, parse_list(meta)?),
             symbol::COMMAND_DERIVE => command_derive.set(at, parse_list(meta)?),
+            symbol::SNAPSHOT_EVERY => snapshot_every.set(at, meta.value()?.parse()?),
+            symbol::SNAPSHOT_VERSION => snapshot_version.set(at, meta.value()?.parse()?),
             _ => krate.set(at, parse_crate(meta)?),
         }
         Ok(())
@@ -210,6 +216,8 @@ pub(crate) fn aggregate(cx: &Ctxt, attrs: &[Attribute]) -> AggregateAttrs {
         command_enum: command_enum.get(),
         event_derive: event_derive.get(),
         command_derive: command_derive.get(),
+        snapshot_every: snapshot_every.get(),
+        snapshot_version: snapshot_version.get(),
         krate: krate.get(),
     }
 }

@@ -27,6 +27,8 @@ pub(crate) const EVENT_ENUM: Symbol = Symbol("event_enum");
 pub(crate) const COMMAND_ENUM: Symbol = Symbol("command_enum");
 pub(crate) const EVENT_DERIVE: Symbol = Symbol("event_derive");
 pub(crate) const COMMAND_DERIVE: Symbol = Symbol("command_derive");
+pub(crate) const SNAPSHOT_EVERY: Symbol = Symbol("snapshot_every");
+pub(crate) const SNAPSHOT_VERSION: Symbol = Symbol("snapshot_version");
 pub(crate) const VALIDATE: Symbol = Symbol("validate");
 pub(crate) const GARDE: Symbol = Symbol("garde");
 
@@ -47,6 +49,8 @@ pub(crate) const AGGREGATE_KEYS: &[Symbol] = &[
     COMMAND_ENUM,
     EVENT_DERIVE,
     COMMAND_DERIVE,
+    SNAPSHOT_EVERY,
+    SNAPSHOT_VERSION,
     CRATE,
 ];
 

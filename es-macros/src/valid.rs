@@ -44,6 +44,10 @@ pub(crate) struct Aggregate<'a> {
     pub(crate) name: String,
     pub(crate) id: &'a Type,
     pub(crate) error: &'a Type,
+    /// `snapshot_every`, when set.
+    pub(crate) snapshot_every: Option<u64>,
+    /// `snapshot_version`, when set.
+    pub(crate) snapshot_version: Option<u32>,
 }
 
 /// What both the real expansion and the fallback of `derive(Aggregate)` need: the generated
@@ -95,7 +99,7 @@ pub(crate) fn event<'a>(cx: &Ctxt, input: &'a ast::Event<'a>) -> Option<Event<'a
         .as_ref()
         .and_then(|lit| wire_name(cx, lit, "event"));
     let version = match &attrs.version {
-        Some(lit) => schema_version(cx, lit),
+        Some(lit) => schema_version(cx, lit, symbol::VERSION),
         None => Some(1),
     };
     let upcast_from = attrs.upcast_from.as_ref();
@@ -209,7 +213,21 @@ pub(crate) fn aggregate<'a>(cx: &Ctxt, input: &'a ast::Aggregate<'a>) -> Option<
     let shape = shape(cx, input);
     entries(cx, attrs.events.as_ref(), "events", "event", true);
     entries(cx, attrs.commands.as_ref(), "commands", "command", true);
+    let snapshot_every = attrs.snapshot_every.as_ref().map(|lit| {
+        lit.base10_parse::<u64>().map_err(|err| {
+            cx.error_spanned_by(
+                lit,
+                format!("`snapshot_every` must be a number of events (0 for never): {err}"),
+            );
+        })
+    });
+    let snapshot_version = attrs
+        .snapshot_version
+        .as_ref()
+        .map(|lit| schema_version(cx, lit, symbol::SNAPSHOT_VERSION).ok_or(()));
     Some(Aggregate {
+        snapshot_every: snapshot_every.transpose().ok()?,
+        snapshot_version: snapshot_version.transpose().ok()?,
         name: name?,
         id: attrs.id.as_ref()?,
         error: attrs.error.as_ref()?,
@@ -439,17 +457,20 @@ fn wire_name(cx: &Ctxt, lit: &LitStr, kind: &str) -> Option<String> {
     }
 }
 
-fn schema_version(cx: &Ctxt, lit: &LitInt) -> Option<u32> {
+fn schema_version(cx: &Ctxt, lit: &LitInt, key: Symbol) -> Option<u32> {
     match lit.base10_parse::<u32>() {
         Ok(0) => {
-            cx.error_spanned_by(lit, "`version` starts at 1; 0 is not a schema version");
+            cx.error_spanned_by(
+                lit,
+                format!("`{key}` starts at 1; 0 is not a schema version"),
+            );
             None
         }
         Ok(version) => Some(version),
         Err(err) => {
             cx.error_spanned_by(
                 lit,
-                format!("`version` must be an integer from 1 to {}: {err}", u32::MAX),
+                format!("`{key}` must be an integer from 1 to {}: {err}", u32::MAX),
             );
             None
         }

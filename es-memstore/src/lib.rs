@@ -41,7 +41,8 @@
 //!   poison it; the store stays usable.
 //! - Live subscribers wait on a watch of the head position, never on a per-subscriber
 //!   buffer: a slow subscriber costs writers nothing and memory stays bounded.
-//! - Checkpoints ([`CheckpointStore`]) are kept in memory too.
+//! - Checkpoints ([`CheckpointStore`]) and snapshots ([`SnapshotStore`], the latest of each
+//!   stream) are kept in memory too.
 //! - Idempotency costs one map entry per append that carries a command id.
 #![deny(missing_docs)]
 
@@ -50,10 +51,11 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::SystemTime;
 
+use es_core::snapshot::Snapshot;
 use es_core::store::{Limit, limits};
 use es_core::{
     Appended, CheckpointStore, EventStore, ExpectedVersion, NewEvent, Position, RecordedEvent,
-    StoreError, StreamId, Version,
+    SnapshotStore, StoreError, StreamId, Version,
 };
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -67,6 +69,8 @@ pub struct MemStore {
     /// write lock, so it never runs ahead of what readers can see.
     head: Arc<watch::Sender<Position>>,
     checkpoints: Arc<Mutex<HashMap<String, Position>>>,
+    /// The latest snapshot of each stream.
+    snapshots: Arc<Mutex<HashMap<StreamId, Snapshot>>>,
 }
 
 #[derive(Default)]
@@ -324,13 +328,34 @@ impl CheckpointStore for MemStore {
     }
 }
 
+/// Snapshots kept in memory: the latest of each stream.
+impl SnapshotStore for MemStore {
+    async fn load_snapshot(&self, stream_id: &StreamId) -> Result<Option<Snapshot>, StoreError> {
+        Ok(lock(&self.snapshots).get(stream_id).cloned())
+    }
+
+    async fn save_snapshot(&self, snapshot: Snapshot) -> Result<(), StoreError> {
+        let mut snapshots = lock(&self.snapshots);
+        match snapshots.get(&snapshot.stream_id) {
+            Some(newer) if newer.version > snapshot.version => {}
+            _ => {
+                snapshots.insert(snapshot.stream_id.clone(), snapshot);
+            }
+        }
+        Ok(())
+    }
+}
+
 impl MemStore {
     fn checkpoints(&self) -> MutexGuard<'_, HashMap<String, Position>> {
-        // Map operations cannot leave the map half-changed, so a poisoned lock is still sound.
-        self.checkpoints
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        lock(&self.checkpoints)
     }
+}
+
+/// A side map, even if a panic poisoned its lock: map operations cannot leave a map
+/// half-changed, so it is still sound.
+fn lock<T>(map: &Mutex<T>) -> MutexGuard<'_, T> {
+    map.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl fmt::Debug for MemStore {

@@ -287,6 +287,8 @@ fn aggregate_impl(input: &valid::Aggregate<'_>) -> TokenStream {
         name,
         id,
         error,
+        snapshot_every,
+        snapshot_version,
     } = input;
     let Shape {
         ident,
@@ -320,6 +322,11 @@ fn aggregate_impl(input: &valid::Aggregate<'_>) -> TokenStream {
         }
     });
     let doc = format!("Stored in streams named `\"{name}-{{id}}\"`.");
+    let snapshot_every = snapshot_every.map(|every| {
+        quote!(const SNAPSHOT_EVERY: ::core::option::Option<u64> = ::core::option::Option::Some(#every);)
+    });
+    let snapshot_version =
+        snapshot_version.map(|version| quote!(const SNAPSHOT_VERSION: u32 = #version;));
     quote! {
         #[doc = #doc]
         #[automatically_derived]
@@ -329,6 +336,8 @@ fn aggregate_impl(input: &valid::Aggregate<'_>) -> TokenStream {
             type Event = #event_enum;
             type Command = #command_enum;
             type Error = #error;
+            #snapshot_every
+            #snapshot_version
 
             fn apply_event(&mut self, __event: &#event_enum) {
                 match __event {

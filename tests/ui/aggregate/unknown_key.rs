@@ -19,7 +19,7 @@ pub struct RegisterUser {
 pub struct UserError;
 
 #[derive(Aggregate, Default, Debug)]
-#[aggregate(name = "user", id = u64, error = UserError, events(UserCreated), commands(RegisterUser), snapshot_every = 100)]
+#[aggregate(name = "user", id = u64, error = UserError, events(UserCreated), commands(RegisterUser), retention = 100)]
 pub struct User {
     registered: bool,
 }
