@@ -27,7 +27,17 @@ pub fn decode_upcasting<E: Event + From<P>, P: Event, C: Codec>(
     payload: &[u8],
 ) -> Result<E, PayloadError> {
     crate::event::decode_version(codec, version, payload, || {
-        P::decode_payload(codec, version, payload).map(E::from)
+        match P::decode_payload(codec, version, payload) {
+            Ok(previous) => Ok(E::from(previous)),
+            // Below the whole chain: name this type's version, not the oldest link's.
+            Err(PayloadError::UnsupportedVersion { found, .. }) => {
+                Err(PayloadError::UnsupportedVersion {
+                    found,
+                    current: E::VERSION,
+                })
+            }
+            Err(other) => Err(other),
+        }
     })
 }
 

@@ -54,8 +54,12 @@ pub enum DecodeErrorKind {
         /// What was expected, such as the name of the aggregate's event enum.
         expected: &'static str,
     },
-    /// The event type exists but cannot read this schema version.
-    #[error("the event type reads schema version {current} and has no upcaster for this one")]
+    /// The event type exists but cannot read this schema version: one above `current`, or
+    /// one below that no `upcast_from` link reads.
+    #[error(
+        "the event type is at schema version {current}; it reads older versions only through \
+         its `upcast_from` chain, and newer ones (written by a newer release) not at all"
+    )]
     UnsupportedVersion {
         /// The schema version of the Rust type.
         current: u32,

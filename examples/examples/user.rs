@@ -1,18 +1,20 @@
 //! The user domain on the in-memory store: a short scenario that prints each command, its
-//! outcome, and then every stored event; then the read models: a user directory that follows
-//! the log live (a command, waiting for the directory to see it, a query), and statistics
-//! caught up on demand.
+//! outcome, and then every stored event; then a stream as an older release wrote it (schema
+//! version 1, the name in one string), loaded as the current version 2 (the name split in
+//! two); then the read models: a user directory that follows the log live (a command, waiting
+//! for the directory to see it, a query), and statistics caught up on demand.
 //!
 //! Run it with `cargo run --example user`.
 
 use std::error::Error;
 use std::time::Duration;
 
+use es_core::codec::{Encoded, JsonCodec};
 use es_core::prelude::*;
-use es_core::{CommandSet, ExecuteError};
+use es_core::{CommandSet, ExecuteError, NewEvent, RecordedEvent};
 use es_examples::user::views::{UserDirectory, UserStats};
 use es_examples::user::{
-    ChangeEmail, DeleteUser, RegisterUser, RenameUser, User, UserCommand, UserId,
+    ChangeEmail, DeleteUser, RegisterUser, RenameUser, User, UserCommand, UserEvent, UserId,
 };
 use es_memstore::MemStore;
 
@@ -39,19 +41,22 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let scenario: Vec<UserCommand> = vec![
         RegisterUser {
             user_id: ada.clone(),
-            name: "Ada Lovelace".into(),
+            first_name: "Ada".into(),
+            last_name: "Lovelace".into(),
             email: "ada@example.com".into(),
         }
         .into(),
         RegisterUser {
             user_id: ada.clone(),
-            name: "Ada".into(),
+            first_name: "Ada".into(),
+            last_name: String::new(),
             email: "ada@example.com".into(),
         }
         .into(),
         RegisterUser {
             user_id: UserId::new("bob"),
-            name: "  ".into(),
+            first_name: "  ".into(),
+            last_name: "Bobson".into(),
             email: "bob@example.com".into(),
         }
         .into(),
@@ -67,7 +72,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .into(),
         RenameUser {
             user_id: ada.clone(),
-            name: "Augusta Ada King".into(),
+            first_name: "Augusta Ada".into(),
+            last_name: "King".into(),
         }
         .into(),
         ChangeEmail {
@@ -81,7 +87,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .into(),
         RenameUser {
             user_id: ada.clone(),
-            name: "Ada".into(),
+            first_name: "Ada".into(),
+            last_name: String::new(),
         }
         .into(),
     ];
@@ -97,6 +104,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 done.stream_version
             ),
             Err(ExecuteError::Domain(refusal)) => println!("  refused  {line:<20} -> {refusal}"),
+            Err(ExecuteError::Invalid { errors, .. }) => {
+                println!("  invalid  {line:<20} -> {errors}");
+            }
             Err(other) => return Err(other.into()),
         }
     }
@@ -107,14 +117,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         "stream", "ver", "pos", "event"
     );
     for event in store.read_all(Position::START, usize::MAX).await? {
-        println!(
-            "  {:<10} {:>3} {:>4}  {:<22} {}",
-            event.stream_id.as_str(),
-            event.stream_version.0,
-            event.position.0,
-            format!("{} v{}", event.name, event.schema_version),
-            String::from_utf8_lossy(&event.payload)
-        );
+        print_stored(&event);
     }
 
     let user = users.load(&ada).await?;
@@ -122,15 +125,59 @@ async fn main() -> Result<(), Box<dyn Error>> {
         "\nLoaded {} at version {}: name {:?}, email {:?}, deleted: {}",
         user.stream_id,
         user.version,
-        user.state.name(),
+        user.state.full_name(),
         user.state.email(),
         user.state.is_deleted()
+    );
+
+    // A stream as an older release wrote it: schema version 1, the name in one string. It is
+    // appended as raw JSON through the store API (not by today's types, which write version
+    // 2), and read back through the upcasters: each version 1 payload decodes as
+    // `UserCreatedV1` / `UserRenamedV1` and converts to today's event with `From`.
+    println!("\nWritten by an older release (schema version 1), read as version 2");
+    let alan = UserId::new("alan");
+    let stream = users.stream_id(&alan)?;
+    let written_by_v1 = |name: &'static str, json: &str| {
+        NewEvent::new(Encoded {
+            name,
+            version: 1,
+            payload: json.as_bytes().to_vec().into(),
+        })
+    };
+    store
+        .append(
+            &stream,
+            ExpectedVersion::NoStream,
+            vec![
+                written_by_v1(
+                    "user.created",
+                    r#"{"name":"Alan Mathison Turing","email":"alan@bletchley.park"}"#,
+                ),
+                written_by_v1("user.renamed", r#"{"name":"Alan Turing"}"#),
+            ],
+        )
+        .await?;
+    for event in store.read_stream(&stream, Version(1), usize::MAX).await? {
+        print_stored(&event);
+        // The upcast event, under the stored payload.
+        let upcast = UserEvent::decode(&JsonCodec, &event)?;
+        println!("{:46}-> {upcast:?}", "");
+    }
+    let user = users.load(&alan).await?;
+    println!(
+        "  Repository::load -> {} at version {}: first name {:?}, last name {:?}, email {:?}",
+        user.stream_id,
+        user.version,
+        user.state.first_name(),
+        user.state.last_name(),
+        user.state.email(),
     );
 
     println!("\nRead models");
     let grace = RegisterUser {
         user_id: UserId::new("grace"),
-        name: "Grace Hopper".into(),
+        first_name: "Grace".into(),
+        last_name: "Hopper".into(),
         email: "grace@navy.mil".into(),
     };
     let done = users.execute(grace).await?;
@@ -142,12 +189,18 @@ async fn main() -> Result<(), Box<dyn Error>> {
     println!("  directory reached position {}", directory.position());
     for email in [
         "grace@navy.mil",
+        "alan@bletchley.park",
         "ada@analytical.engine",
         "nobody@example.com",
     ] {
-        let found = directory.read().find_by_email(email).cloned();
+        let found = {
+            let directory = directory.read();
+            directory
+                .find_by_email(email)
+                .map(|id| format!("{id} ({})", directory.get(id).map_or("?", |e| &e.name)))
+        };
         match found {
-            Some(id) => println!("  find_by_email({email:?}) -> {id}"),
+            Some(user) => println!("  find_by_email({email:?}) -> {user}"),
             None => println!("  find_by_email({email:?}) -> no live user"),
         }
     }
@@ -167,4 +220,16 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let stopped_at = live.await??;
     println!("  directory stopped cleanly at position {stopped_at}");
     Ok(())
+}
+
+/// One line of the stored-events table.
+fn print_stored(event: &RecordedEvent) {
+    println!(
+        "  {:<10} {:>3} {:>4}  {:<22} {}",
+        event.stream_id.as_str(),
+        event.stream_version.0,
+        event.position.0,
+        format!("{} v{}", event.name, event.schema_version),
+        String::from_utf8_lossy(&event.payload)
+    );
 }

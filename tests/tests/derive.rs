@@ -7,13 +7,15 @@ use es_core::prelude::*;
 use es_core::{EventDescriptor, RecordedEvent};
 use es_examples::user::{
     ChangeEmail, DeleteUser, EmailChanged, RegisterUser, RenameUser, User, UserCommand,
-    UserCreated, UserDeleted, UserError, UserEvent, UserId, UserRenamed,
+    UserCreated, UserCreatedV1, UserDeleted, UserError, UserEvent, UserId, UserRenamed,
+    UserRenamedV1,
 };
 use es_memstore::MemStore;
 
 fn created() -> UserCreated {
     UserCreated {
-        name: "Ada".into(),
+        first_name: "Ada".into(),
+        last_name: "Lovelace".into(),
         email: "ada@example.com".into(),
     }
 }
@@ -22,7 +24,20 @@ fn created() -> UserCreated {
 fn event_derive_carries_name_and_version() {
     assert_eq!(
         (UserCreated::NAME, UserCreated::VERSION),
+        ("user.created", 2)
+    );
+    // The version 1 shapes keep the wire name, one version lower.
+    assert_eq!(
+        (UserCreatedV1::NAME, UserCreatedV1::VERSION),
         ("user.created", 1)
+    );
+    assert_eq!(
+        (
+            UserRenamedV1::NAME,
+            UserRenamedV1::VERSION,
+            UserRenamed::VERSION
+        ),
+        ("user.renamed", 1, 2)
     );
     assert_eq!(EmailChanged::NAME, "user.email_changed");
     assert_eq!(
@@ -30,7 +45,7 @@ fn event_derive_carries_name_and_version() {
         [
             EventDescriptor {
                 name: "user.created",
-                version: 1
+                version: 2
             },
             EventDescriptor {
                 name: "user.email_changed",
@@ -38,7 +53,7 @@ fn event_derive_carries_name_and_version() {
             },
             EventDescriptor {
                 name: "user.renamed",
-                version: 1
+                version: 2
             },
             EventDescriptor {
                 name: "user.deleted",
@@ -53,7 +68,8 @@ fn event_derive_carries_name_and_version() {
 fn command_derive_reads_the_id_field_and_the_enum_dispatches_it() {
     let cmd = RenameUser {
         user_id: UserId::new("ada"),
-        name: "Ada".into(),
+        first_name: "Ada".into(),
+        last_name: String::new(),
     };
     assert_eq!(cmd.aggregate_id(), &UserId::new("ada"));
     assert_eq!(RenameUser::NAME, "RenameUser");
@@ -76,13 +92,18 @@ fn aggregate_dispatches_each_event_to_its_apply_impl() {
         }
         .into(),
         UserRenamed {
-            name: "Augusta".into(),
+            first_name: "Augusta Ada".into(),
+            last_name: "King".into(),
         }
         .into(),
     ] {
         user.apply_event(&event);
     }
-    assert_eq!((user.name(), user.email()), ("Augusta", "a@b.io"));
+    assert_eq!(
+        (user.first_name(), user.last_name(), user.email()),
+        ("Augusta Ada", "King", "a@b.io")
+    );
+    assert_eq!(user.full_name(), "Augusta Ada King");
     assert!(!user.is_deleted());
     user.apply_event(&UserDeleted {}.into());
     assert!(user.is_deleted());
@@ -93,7 +114,8 @@ fn aggregate_dispatches_each_command_to_its_handle_impl() {
     let user = User::default();
     let register: UserCommand = RegisterUser {
         user_id: UserId::new("ada"),
-        name: " Ada ".into(),
+        first_name: " Ada ".into(),
+        last_name: "Lovelace ".into(),
         email: "ada@example.com".into(),
     }
     .into();
@@ -112,10 +134,10 @@ fn aggregate_dispatches_each_command_to_its_handle_impl() {
 fn events_have_the_documented_json_wire_shape() {
     let encoded = UserEvent::from(created()).encode(&JsonCodec).unwrap();
     assert_eq!(encoded.name, "user.created");
-    assert_eq!(encoded.version, 1);
+    assert_eq!(encoded.version, 2);
     assert_eq!(
         std::str::from_utf8(&encoded.payload).unwrap(),
-        r#"{"name":"Ada","email":"ada@example.com"}"#
+        r#"{"first_name":"Ada","last_name":"Lovelace","email":"ada@example.com"}"#
     );
     let deleted = UserEvent::from(UserDeleted {}).encode(&JsonCodec).unwrap();
     assert_eq!(&deleted.payload[..], b"{}");
@@ -132,7 +154,8 @@ async fn every_event_round_trips_through_the_store() {
         }
         .into(),
         UserRenamed {
-            name: "Ünïcødé ✓".into(),
+            first_name: "Ünïcødé ✓".into(),
+            last_name: String::new(),
         }
         .into(),
         UserDeleted {}.into(),
@@ -199,15 +222,15 @@ fn bad_stored_data_gives_typed_errors_naming_where_it_is() {
         assert!(message.contains(part), "{message:?} lacks {part:?}");
     }
 
-    let newer = UserEvent::decode(&JsonCodec, &recorded("user.created", 2, b"{}")).unwrap_err();
+    let newer = UserEvent::decode(&JsonCodec, &recorded("user.created", 3, b"{}")).unwrap_err();
     assert!(matches!(
         newer.kind,
-        DecodeErrorKind::UnsupportedVersion { current: 1 }
+        DecodeErrorKind::UnsupportedVersion { current: 2 }
     ));
-    assert_eq!(newer.schema_version, 2);
+    assert_eq!(newer.schema_version, 3);
 
-    for payload in [&b"{\"name\":1}"[..], b"not json", b"\xff\xfe", b""] {
-        let err = UserEvent::decode(&JsonCodec, &recorded("user.renamed", 1, payload)).unwrap_err();
+    for payload in [&b"{\"first_name\":1}"[..], b"not json", b"\xff\xfe", b""] {
+        let err = UserEvent::decode(&JsonCodec, &recorded("user.renamed", 2, payload)).unwrap_err();
         assert!(matches!(err.kind, DecodeErrorKind::Payload(_)), "{err}");
         assert!(err.to_string().contains("user.renamed"), "{err}");
     }
@@ -220,7 +243,7 @@ fn the_codec_round_trips_and_refuses_garbage() {
     assert_eq!(back, created());
     assert!(
         JsonCodec
-            .decode::<UserCreated>(b"{\"name\":\"x\"}")
+            .decode::<UserCreated>(b"{\"first_name\":\"x\"}")
             .is_err()
     );
 }

@@ -23,7 +23,8 @@ use tokio::sync::oneshot;
 fn register(id: &str) -> RegisterUser {
     RegisterUser {
         user_id: UserId::new(id),
-        name: format!("User {id}"),
+        first_name: "User".into(),
+        last_name: id.to_owned(),
         email: format!("{id}@example.com"),
     }
 }
@@ -49,10 +50,10 @@ async fn workload(store: &MemStore, prefix: &str, users: usize) {
         .unwrap();
     }
     for i in (0..users).step_by(3) {
-        let name = format!("Renamed {i}");
         repo.execute(RenameUser {
             user_id: id(i),
-            name,
+            first_name: "Renamed".into(),
+            last_name: i.to_string(),
         })
         .await
         .unwrap();
@@ -122,7 +123,8 @@ async fn an_idle_subscriber_neither_blocks_writers_nor_misses_what_they_wrote() 
     // The subscriber is never polled while 5,000 appends complete: nothing waits for it.
     for i in 0..EVENTS {
         let event = encoded(UserRenamed {
-            name: format!("n{i}"),
+            first_name: format!("n{i}"),
+            last_name: String::new(),
         });
         store
             .append(&stream, ExpectedVersion::Any, vec![event])
@@ -216,7 +218,8 @@ async fn workload_tail(repo: &Repository<User, MemStore>) {
     }
     repo.execute(RenameUser {
         user_id: UserId::new("u3"),
-        name: "Renamed 3".into(),
+        first_name: "Renamed".into(),
+        last_name: "3".into(),
     })
     .await
     .unwrap();

@@ -15,7 +15,8 @@ fn ada() -> UserId {
 
 fn created() -> UserCreated {
     UserCreated {
-        name: "Ada".into(),
+        first_name: "Ada".into(),
+        last_name: "Lovelace".into(),
         email: "ada@example.com".into(),
     }
 }
@@ -35,11 +36,12 @@ fn passing_scenarios_read_as_given_when_then() {
     given::<User>([])
         .when(RegisterUser {
             user_id: ada(),
-            name: " Ada ".into(),
+            first_name: " Ada ".into(),
+            last_name: "Lovelace".into(),
             email: "ada@example.com".into(),
         })
         .then([created().into()])
-        .then_state(|user| assert_eq!(user.name(), "Ada"));
+        .then_state(|user| assert_eq!(user.full_name(), "Ada Lovelace"));
 
     given::<User>([created().into()])
         .when(ChangeEmail {
@@ -58,7 +60,7 @@ fn passing_scenarios_read_as_given_when_then() {
             user_id: ada(),
             email: "nope".into(),
         })
-        .then_error_matches(|e| matches!(e, UserError::MalformedEmail(_)));
+        .then_invalid(["email"]);
 }
 
 #[test]
@@ -138,7 +140,8 @@ fn projections_are_given_events_by_stream_and_checked_by_state() {
         .given(
             "user-ada",
             UserRenamed {
-                name: "skipped: not listened to".into(),
+                first_name: "skipped: not listened to".into(),
+                last_name: String::new(),
             },
         )
         .given("user-bob", created())

@@ -127,7 +127,10 @@ fn each_version_decodes_as_the_current_type_through_the_chain() {
     ));
     assert!(matches!(
         decode(0, v1),
-        Err(PayloadError::UnsupportedVersion { found: 0, .. })
+        Err(PayloadError::UnsupportedVersion {
+            found: 0,
+            current: 3
+        })
     ));
     // A payload that does not match its declared version is a codec error, not a guess.
     assert!(matches!(decode(2, v1), Err(PayloadError::Codec(_))));
@@ -179,5 +182,114 @@ async fn a_stream_written_with_old_versions_loads_as_the_current_type_and_is_not
     assert!(
         matches!(&err, es_core::LoadError::Decode(d) if matches!(d.kind, DecodeErrorKind::UnsupportedVersion { current: 3 }) && d.schema_version == 9),
         "{err}"
+    );
+}
+
+/// The example user domain evolved `user.created` and `user.renamed` to version 2 (the name in
+/// two parts): streams an older release wrote with version 1 load as version 2, with the name
+/// split at its last space, and keep working with today's commands and read models.
+#[tokio::test]
+async fn a_user_stream_written_with_version_1_loads_with_the_name_split() {
+    use es_examples::user::views::UserDirectory;
+    use es_examples::user::{RenameUser, User, UserId};
+
+    let store = MemStore::new();
+    let v1_created = br#"{"name":"Augusta Ada King","email":"ada@example.com"}"#;
+    plant(&store, "user-ada", "user.created", 1, v1_created)
+        .await
+        .unwrap();
+    plant(
+        &store,
+        "user-plato",
+        "user.created",
+        1,
+        br#"{"name":"Plato","email":"plato@academy.gr"}"#,
+    )
+    .await
+    .unwrap();
+    let users = Repository::<User, _>::new(store.clone());
+    let ada = users.load(&UserId::new("ada")).await.unwrap();
+    assert_eq!(ada.version, Version(1));
+    assert!(ada.state.is_registered());
+    assert_eq!(
+        (
+            ada.state.first_name(),
+            ada.state.last_name(),
+            ada.state.email()
+        ),
+        ("Augusta Ada", "King", "ada@example.com")
+    );
+    let plato = users.load(&UserId::new("plato")).await.unwrap();
+    assert_eq!(
+        (plato.state.first_name(), plato.state.last_name()),
+        ("Plato", ""),
+        "a single word is a first name"
+    );
+
+    // A version 1 rename upcasts the same way.
+    plant(
+        &store,
+        "user-ada",
+        "user.renamed",
+        1,
+        br#"{"name":"Ada Lovelace"}"#,
+    )
+    .await
+    .unwrap();
+    let ada = users.load(&UserId::new("ada")).await.unwrap();
+    assert_eq!(
+        (ada.version, ada.state.first_name(), ada.state.last_name()),
+        (Version(2), "Ada", "Lovelace")
+    );
+
+    // Today's commands decide on the upcast state: renaming to the same name changes nothing,
+    // another name appends a version 2 event after the version 1 ones.
+    let same = users
+        .execute(RenameUser {
+            user_id: UserId::new("ada"),
+            first_name: "Ada".into(),
+            last_name: "Lovelace".into(),
+        })
+        .await
+        .unwrap();
+    assert!(same.events.is_empty(), "{:?}", same.events);
+    users
+        .execute(RenameUser {
+            user_id: UserId::new("ada"),
+            first_name: "Ada".into(),
+            last_name: "King".into(),
+        })
+        .await
+        .unwrap();
+    let stored = store
+        .read_stream(&StreamId::new("user-ada").unwrap(), Version(1), 10)
+        .await
+        .unwrap();
+    let versions: Vec<(&str, u32)> = stored
+        .iter()
+        .map(|e| (&*e.name, e.schema_version))
+        .collect();
+    assert_eq!(
+        versions,
+        [
+            ("user.created", 1),
+            ("user.renamed", 1),
+            ("user.renamed", 2)
+        ]
+    );
+    assert_eq!(&stored[0].payload[..], v1_created, "never rewritten");
+
+    // Read models see the upcast events too.
+    let directory = ProjectionRunner::new(store.clone(), UserDirectory::default());
+    directory.catch_up().await.unwrap();
+    let directory = directory.read();
+    let entry = |id: &str| directory.get(&UserId::new(id)).unwrap().name.clone();
+    assert_eq!(
+        (entry("ada"), entry("plato")),
+        ("Ada King".into(), "Plato".into())
+    );
+    assert_eq!(
+        directory.find_by_email("plato@academy.gr"),
+        Some(&UserId::new("plato"))
     );
 }

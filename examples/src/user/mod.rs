@@ -1,6 +1,18 @@
-//! The user domain: users are registered with a name and an email, can change their email,
-//! be renamed and be deleted. Commands are checked before anything is stored: an empty name,
-//! a malformed email, or acting on a missing or deleted user is refused with a [`UserError`].
+//! The user domain: users are registered with a name (first and last) and an email, can
+//! change their email, be renamed and be deleted. Commands are checked before anything is
+//! stored, in two steps: each command's own rules (a blank first name, a malformed email) are
+//! validation, run before the user is loaded and reported field by field as
+//! [`ValidationErrors`]; rules that need the user's state (acting on a missing or deleted
+//! user) are the aggregate's decisions, refused with a [`UserError`].
+//!
+//! # Schema evolution
+//!
+//! Older releases stored a user's name as one string. [`UserCreated`] and [`UserRenamed`] are
+//! now at schema version 2, with the name in two parts; the version 1 shapes are kept as
+//! [`UserCreatedV1`] and [`UserRenamedV1`], so streams written by older releases still load:
+//! each version 1 payload decodes as the old type and converts to the new one with `From`,
+//! which splits the name at its last space (see [`UserCreated`]). Stored data is never
+//! rewritten.
 
 pub mod views;
 
@@ -28,30 +40,111 @@ impl fmt::Display for UserId {
 
 // ---- Events: facts, named for the wire -------------------------------------------------------
 
-/// A user was registered.
+/// A user was registered: schema version 2, with the name in two parts.
+///
+/// Payloads of version 1 ([`UserCreatedV1`], a single `name`) are upcast on load by
+/// `From<UserCreatedV1>`, which splits the name at its last space: `"Ada Lovelace"` becomes
+/// first name `"Ada"` and last name `"Lovelace"`, `"Augusta Ada King"` becomes `"Augusta Ada"`
+/// and `"King"`, and a single word such as `"Plato"` is a first name with an empty last name.
+#[derive(Event, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[event(name = "user.created", version = 2, upcast_from = UserCreatedV1)]
+pub struct UserCreated {
+    /// The user's first name (given name); never blank.
+    pub first_name: String,
+    /// The user's last name (family name); empty for users known by one name.
+    pub last_name: String,
+    /// The user's email address.
+    pub email: String,
+}
+
+/// A user was registered, as stored by older releases: schema version 1 of `"user.created"`,
+/// with the whole name in one string.
+///
+/// No longer produced; kept so that streams written with version 1 still load, upcast to
+/// [`UserCreated`].
 #[derive(Event, Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[event(name = "user.created")]
-pub struct UserCreated {
-    /// The user's display name.
+pub struct UserCreatedV1 {
+    /// The user's whole name, such as `"Ada Lovelace"`.
     pub name: String,
     /// The user's email address.
     pub email: String,
+}
+
+impl From<UserCreatedV1> for UserCreated {
+    /// Splits the version 1 name at its last space (see [`UserCreated`]).
+    fn from(v1: UserCreatedV1) -> Self {
+        let (first_name, last_name) = split_name(&v1.name);
+        Self {
+            first_name,
+            last_name,
+            email: v1.email,
+        }
+    }
 }
 
 /// A user's email address changed.
 #[derive(Event, Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[event(name = "user.email_changed")]
 pub struct EmailChanged {
-    /// The new address.
+    /// The new address; must look like `local@domain.tld`.
     pub email: String,
 }
 
-/// A user was renamed.
+/// A user was renamed: schema version 2, with the name in two parts.
+///
+/// Payloads of version 1 ([`UserRenamedV1`], a single `name`) are upcast on load by
+/// `From<UserRenamedV1>`, which splits the name as [`UserCreated`]'s upcast does.
+#[derive(Event, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[event(name = "user.renamed", version = 2, upcast_from = UserRenamedV1)]
+pub struct UserRenamed {
+    /// The new first name; never blank.
+    pub first_name: String,
+    /// The new last name; may be empty.
+    pub last_name: String,
+}
+
+/// A user was renamed, as stored by older releases: schema version 1 of `"user.renamed"`,
+/// with the whole new name in one string.
+///
+/// No longer produced; kept so that streams written with version 1 still load, upcast to
+/// [`UserRenamed`].
 #[derive(Event, Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[event(name = "user.renamed")]
-pub struct UserRenamed {
-    /// The new display name.
+pub struct UserRenamedV1 {
+    /// The new whole name.
     pub name: String,
+}
+
+impl From<UserRenamedV1> for UserRenamed {
+    /// Splits the version 1 name at its last space (see [`UserCreated`]).
+    fn from(v1: UserRenamedV1) -> Self {
+        let (first_name, last_name) = split_name(&v1.name);
+        Self {
+            first_name,
+            last_name,
+        }
+    }
+}
+
+/// The upcast rule for names stored whole by version 1 events: trimmed, then split at the
+/// last whitespace into first name and last name; a single word is a first name with an
+/// empty last name.
+fn split_name(name: &str) -> (String, String) {
+    let name = name.trim();
+    match name.rsplit_once(char::is_whitespace) {
+        Some((first, last)) => (first.trim_end().to_owned(), last.to_owned()),
+        None => (name.to_owned(), String::new()),
+    }
+}
+
+/// A user's whole name, for display: the first name, then the last name if there is one.
+fn full_name(first_name: &str, last_name: &str) -> String {
+    if last_name.is_empty() {
+        first_name.to_owned()
+    } else {
+        format!("{first_name} {last_name}")
+    }
 }
 
 /// A user was deleted; nothing can be done to it afterwards.
@@ -63,18 +156,22 @@ pub struct UserDeleted {}
 
 /// Register a new user.
 #[derive(Command, Debug)]
+#[command(validate = check_register)]
 pub struct RegisterUser {
     /// The new user's id.
     #[id]
     pub user_id: UserId,
-    /// The display name; must not be blank.
-    pub name: String,
+    /// The first name; must not be blank.
+    pub first_name: String,
+    /// The last name; may be empty (for users known by one name).
+    pub last_name: String,
     /// The email address; must look like `local@domain.tld`.
     pub email: String,
 }
 
 /// Change a user's email address.
 #[derive(Command, Debug)]
+#[command(validate = check_change_email)]
 pub struct ChangeEmail {
     /// The user.
     #[id]
@@ -85,12 +182,15 @@ pub struct ChangeEmail {
 
 /// Rename a user.
 #[derive(Command, Debug)]
+#[command(validate = check_rename)]
 pub struct RenameUser {
     /// The user.
     #[id]
     pub user_id: UserId,
-    /// The new display name; must not be blank.
-    pub name: String,
+    /// The new first name; must not be blank.
+    pub first_name: String,
+    /// The new last name; may be empty.
+    pub last_name: String,
 }
 
 /// Delete a user.
@@ -104,12 +204,6 @@ pub struct DeleteUser {
 /// Why a user command was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UserError {
-    /// The name is empty or only whitespace.
-    #[error("the name must not be blank")]
-    BlankName,
-    /// The email address is not of the form `local@domain.tld`.
-    #[error("malformed email address {0:?}")]
-    MalformedEmail(String),
     /// A user with this id already exists (or existed).
     #[error("user already registered")]
     AlreadyRegistered,
@@ -136,7 +230,8 @@ pub enum UserError {
 pub struct User {
     registered: bool,
     deleted: bool,
-    name: String,
+    first_name: String,
+    last_name: String,
     email: String,
 }
 
@@ -151,9 +246,19 @@ impl User {
         self.deleted
     }
 
-    /// The display name.
-    pub fn name(&self) -> &str {
-        &self.name
+    /// The first name.
+    pub fn first_name(&self) -> &str {
+        &self.first_name
+    }
+
+    /// The last name; empty for a user known by one name.
+    pub fn last_name(&self) -> &str {
+        &self.last_name
+    }
+
+    /// The whole name, for display: first name, then last name if there is one.
+    pub fn full_name(&self) -> String {
+        full_name(&self.first_name, &self.last_name)
     }
 
     /// The email address.
@@ -171,34 +276,57 @@ impl User {
     }
 }
 
-/// Checks a display name: not blank. Returns it trimmed.
-fn valid_name(name: &str) -> Result<String, UserError> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(UserError::BlankName);
+// ---- Validation: each command's own rules ---------------------------------------------------
+
+/// The rule for first names: not blank (the last name may be empty).
+const BLANK_FIRST_NAME: &str = "must not be blank";
+/// The rule for email addresses.
+const MALFORMED_EMAIL: &str = "must look like local@domain.tld";
+
+fn check_register(cmd: &RegisterUser) -> Result<(), ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    if cmd.first_name.trim().is_empty() {
+        errors.add("first_name", BLANK_FIRST_NAME);
     }
-    Ok(name.to_owned())
+    if !is_plausible_email(&cmd.email) {
+        errors.add("email", MALFORMED_EMAIL);
+    }
+    errors.into_result()
 }
 
-/// Checks an email address: one `@`, a non-empty local part, a domain with a dot inside it,
-/// no whitespace.
-fn valid_email(email: &str) -> Result<String, UserError> {
-    let malformed = || UserError::MalformedEmail(email.to_owned());
-    let (local, domain) = email.split_once('@').ok_or_else(malformed)?;
+fn check_change_email(cmd: &ChangeEmail) -> Result<(), ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    if !is_plausible_email(&cmd.email) {
+        errors.add("email", MALFORMED_EMAIL);
+    }
+    errors.into_result()
+}
+
+fn check_rename(cmd: &RenameUser) -> Result<(), ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    if cmd.first_name.trim().is_empty() {
+        errors.add("first_name", BLANK_FIRST_NAME);
+    }
+    errors.into_result()
+}
+
+/// An email address of the form `local@domain.tld`: one `@`, a non-empty local part, a
+/// domain with a dot inside it, no whitespace.
+fn is_plausible_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
     let domain_ok = domain
         .split_once('.')
         .is_some_and(|(host, tld)| !host.is_empty() && !tld.is_empty() && !tld.ends_with('.'));
-    if local.is_empty() || !domain_ok || domain.contains('@') || email.contains(char::is_whitespace)
-    {
-        return Err(malformed());
-    }
-    Ok(email.to_owned())
+    !local.is_empty() && domain_ok && !domain.contains('@') && !email.contains(char::is_whitespace)
 }
 
 impl Apply<UserCreated> for User {
     fn apply(&mut self, event: &UserCreated) {
         self.registered = true;
-        self.name.clone_from(&event.name);
+        self.first_name.clone_from(&event.first_name);
+        self.last_name.clone_from(&event.last_name);
         self.email.clone_from(&event.email);
     }
 }
@@ -211,7 +339,8 @@ impl Apply<EmailChanged> for User {
 
 impl Apply<UserRenamed> for User {
     fn apply(&mut self, event: &UserRenamed) {
-        self.name.clone_from(&event.name);
+        self.first_name.clone_from(&event.first_name);
+        self.last_name.clone_from(&event.last_name);
     }
 }
 
@@ -226,31 +355,46 @@ impl Handle<RegisterUser> for User {
         if self.registered {
             return Err(UserError::AlreadyRegistered);
         }
-        let name = valid_name(&cmd.name)?;
-        let email = valid_email(&cmd.email)?;
-        Ok(vec![UserCreated { name, email }.into()])
+        Ok(vec![
+            UserCreated {
+                first_name: cmd.first_name.trim().to_owned(),
+                last_name: cmd.last_name.trim().to_owned(),
+                email: cmd.email.clone(),
+            }
+            .into(),
+        ])
     }
 }
 
 impl Handle<ChangeEmail> for User {
     fn handle(&self, cmd: &ChangeEmail) -> Result<Vec<UserEvent>, UserError> {
         self.live()?;
-        let email = valid_email(&cmd.email)?;
-        if email == self.email {
+        if cmd.email == self.email {
             return Ok(vec![]); // Nothing changes: no event.
         }
-        Ok(vec![EmailChanged { email }.into()])
+        Ok(vec![
+            EmailChanged {
+                email: cmd.email.clone(),
+            }
+            .into(),
+        ])
     }
 }
 
 impl Handle<RenameUser> for User {
     fn handle(&self, cmd: &RenameUser) -> Result<Vec<UserEvent>, UserError> {
         self.live()?;
-        let name = valid_name(&cmd.name)?;
-        if name == self.name {
+        let (first_name, last_name) = (cmd.first_name.trim(), cmd.last_name.trim());
+        if (first_name, last_name) == (self.first_name(), self.last_name()) {
             return Ok(vec![]);
         }
-        Ok(vec![UserRenamed { name }.into()])
+        Ok(vec![
+            UserRenamed {
+                first_name: first_name.to_owned(),
+                last_name: last_name.to_owned(),
+            }
+            .into(),
+        ])
     }
 }
 
@@ -266,9 +410,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_version_1_name_splits_at_its_last_space() {
+        for (whole, first, last) in [
+            ("Ada Lovelace", "Ada", "Lovelace"),
+            ("Augusta Ada King", "Augusta Ada", "King"),
+            ("Plato", "Plato", ""),
+            ("  Grace   Hopper ", "Grace", "Hopper"),
+            ("", "", ""),
+        ] {
+            assert_eq!(
+                split_name(whole),
+                (first.to_owned(), last.to_owned()),
+                "{whole:?}"
+            );
+        }
+        assert_eq!(full_name("Ada", "Lovelace"), "Ada Lovelace");
+        assert_eq!(full_name("Plato", ""), "Plato");
+    }
+
+    #[test]
     fn email_check_accepts_plain_addresses_and_refuses_the_rest() {
-        assert!(valid_email("ada@example.com").is_ok());
-        assert!(valid_email("a.b+c@mail.example.org").is_ok());
+        assert!(is_plausible_email("ada@example.com"));
+        assert!(is_plausible_email("a.b+c@mail.example.org"));
         for bad in [
             "",
             "ada",
@@ -280,11 +443,7 @@ mod tests {
             "a b@example.com",
             "a@b@c.com",
         ] {
-            assert_eq!(
-                valid_email(bad),
-                Err(UserError::MalformedEmail(bad.to_owned())),
-                "{bad:?}"
-            );
+            assert!(!is_plausible_email(bad), "{bad:?}");
         }
     }
 }

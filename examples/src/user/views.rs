@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use es_core::prelude::*;
 
-use super::{EmailChanged, UserCreated, UserDeleted, UserId, UserRenamed};
+use super::{EmailChanged, UserCreated, UserDeleted, UserId, UserRenamed, full_name};
 
 /// The user id in a user stream id (`"user-ada"` → `ada`).
 fn user_id(meta: &EventMeta) -> UserId {
@@ -26,7 +26,7 @@ pub struct UserDirectory {
 /// One live user in the directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
-    /// The display name.
+    /// The whole name, for display: first name, then last name if there is one.
     pub name: String,
     /// The email address.
     pub email: String,
@@ -59,7 +59,7 @@ impl On<UserCreated> for UserDirectory {
         let id = user_id(meta);
         self.by_email.insert(event.email.clone(), id.clone());
         let entry = Entry {
-            name: event.name.clone(),
+            name: full_name(&event.first_name, &event.last_name),
             email: event.email.clone(),
         };
         self.entries.insert(id, entry);
@@ -80,7 +80,7 @@ impl On<EmailChanged> for UserDirectory {
 impl On<UserRenamed> for UserDirectory {
     fn on(&mut self, event: &UserRenamed, meta: &EventMeta) {
         if let Some(entry) = self.entries.get_mut(&user_id(meta)) {
-            entry.name.clone_from(&event.name);
+            entry.name = full_name(&event.first_name, &event.last_name);
         }
     }
 }
