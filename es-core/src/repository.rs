@@ -332,7 +332,7 @@ impl<A: Aggregate, S: EventStore, C: Codec, N: Snapshotting<A, C>> Repository<A,
         &self,
         command: impl Into<A::Command>,
     ) -> Result<Executed<A>, ExecuteError<A::Error>> {
-        self.execute_with(command, CommandMeta::new()).await
+        self.run(command.into(), CommandMeta::new(), true).await
     }
 
     /// [`execute`](Self::execute) with the command's metadata: every event it appends
@@ -391,7 +391,16 @@ impl<A: Aggregate, S: EventStore, C: Codec, N: Snapshotting<A, C>> Repository<A,
         command: impl Into<A::Command>,
         meta: CommandMeta,
     ) -> Result<Executed<A>, ExecuteError<A::Error>> {
-        let command = command.into();
+        self.run(command.into(), meta, false).await
+    }
+
+    /// The write path; `fresh_id` says the command id was drawn for this call alone.
+    async fn run(
+        &self,
+        command: A::Command,
+        meta: CommandMeta,
+        fresh_id: bool,
+    ) -> Result<Executed<A>, ExecuteError<A::Error>> {
         command.validate().map_err(|errors| ExecuteError::Invalid {
             command: command.name(),
             errors,
@@ -399,12 +408,14 @@ impl<A: Aggregate, S: EventStore, C: Codec, N: Snapshotting<A, C>> Repository<A,
         let metadata = meta.event_metadata();
         let stream_id = self.stream_id(command.aggregate_id())?;
         // A command id seen before gets its first outcome, before any decision: deciding
-        // again could refuse it (a repeated registration is "already registered").
-        if let Some(earlier) = self
-            .store
-            .find_command(&stream_id, meta.command_id)
-            .await
-            .map_err(ExecuteError::Store)?
+        // again could refuse it (a repeated registration is "already registered"). The id
+        // `execute` draws itself is new by construction: no lookup for it.
+        if !fresh_id
+            && let Some(earlier) = self
+                .store
+                .find_command(&stream_id, meta.command_id)
+                .await
+                .map_err(ExecuteError::Store)?
         {
             return Ok(Executed::from_earlier(stream_id, earlier, 0));
         }

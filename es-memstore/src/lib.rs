@@ -162,7 +162,11 @@ impl MemStore {
             });
             stream.push(index);
         }
-        self.head.send_replace(Position(log.len() as u64));
+        // Waking costs a lock even with nobody waiting: skip it then (a new waiter reads the
+        // log itself after subscribing, see `wait_for_events`).
+        if self.head.receiver_count() > 0 {
+            self.head.send_replace(Position(log.len() as u64));
+        }
         let appended = Appended::new(
             version,
             Position(first_index as u64 + 1),
@@ -301,6 +305,11 @@ impl EventStore for MemStore {
 
     async fn wait_for_events(&self, after: Position) -> Result<(), StoreError> {
         let mut head = self.head.subscribe();
+        // Appends notify only while someone is subscribed, so the watched value may lag
+        // behind the log: check the log now that every later append will notify.
+        if self.read().log.len() as u64 > after.0 {
+            return Ok(());
+        }
         // The sender lives as long as `self`, so waiting cannot fail.
         let _ = head.wait_for(|&head| head > after).await;
         Ok(())
