@@ -24,6 +24,7 @@
 
 use std::fmt::Debug;
 
+use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -181,6 +182,7 @@ pub fn encode_event<E: Event, C: Codec>(codec: &C, event: &E) -> Result<Encoded,
     Ok(Encoded {
         name: E::NAME,
         version: E::VERSION,
-        payload: codec.encode(event)?.into(),
+        // At its exact size: stored events live long, and encoders leave spare capacity.
+        payload: Bytes::from(codec.encode(event)?.into_boxed_slice()),
     })
 }
