@@ -278,18 +278,17 @@ impl<A: Aggregate, S: EventStore, C: Codec, N: Snapshotting<A, C>> Repository<A,
         })
     }
 
-    /// Folds the events after `version` into `state`, up to `until`; returns how many.
+    /// Folds the events after `version` into `state`, up to `until`.
     async fn fold(
         &self,
         stream_id: &StreamId,
         state: &mut A,
         version: &mut Version,
         until: Until,
-    ) -> Result<u64, LoadError> {
-        let mut folded = 0;
+    ) -> Result<(), LoadError> {
         loop {
             let wanted = match until {
-                Until::Version(last) if last <= *version => return Ok(folded),
+                Until::Version(last) if last <= *version => return Ok(()),
                 Until::Version(last) => {
                     usize::try_from(last.0 - version.0).map_or(LOAD_BATCH, |n| n.min(LOAD_BATCH))
                 }
@@ -303,15 +302,14 @@ impl<A: Aggregate, S: EventStore, C: Codec, N: Snapshotting<A, C>> Repository<A,
                 if let Until::Time(time) = until
                     && recorded.recorded_at > time
                 {
-                    return Ok(folded);
+                    return Ok(());
                 }
                 let event = A::Event::decode(&self.codec, recorded)?;
                 state.apply_event(&event);
                 *version = recorded.stream_version;
-                folded += 1;
             }
             if batch.len() < wanted {
-                return Ok(folded);
+                return Ok(());
             }
         }
     }
@@ -520,7 +518,7 @@ impl<A: Aggregate, S: EventStore, C: Codec, N: Snapshotting<A, C>> Repository<A,
         state: &A,
     ) {
         let every = A::SNAPSHOT_EVERY.unwrap_or(self.snapshot_every);
-        if every > 0 && self.snapshots.enabled() && before.0 / every != after.0 / every {
+        if every > 0 && before.0 / every != after.0 / every {
             self.snapshots
                 .save(&self.codec, stream_id, after, state)
                 .await;

@@ -152,9 +152,6 @@ pub trait Snapshotting<A: Aggregate, C: Codec>: Clone + Send + Sync + 'static {
         version: Version,
         state: &A,
     ) -> impl Future<Output = ()> + Send;
-
-    /// Whether snapshots are taken at all.
-    fn enabled(&self) -> bool;
 }
 
 /// No snapshots: every load replays the whole stream.
@@ -167,10 +164,6 @@ impl<A: Aggregate, C: Codec> Snapshotting<A, C> for NoSnapshots {
     }
 
     async fn save(&self, _: &C, _: &StreamId, _: Version, _: &A) {}
-
-    fn enabled(&self) -> bool {
-        false
-    }
 }
 
 /// Snapshots kept in the [`SnapshotStore`] `T`, for aggregates whose state is
@@ -227,9 +220,5 @@ where
             payload.into(),
         );
         let _ignored = self.store.save_snapshot(snapshot).await;
-    }
-
-    fn enabled(&self) -> bool {
-        true
     }
 }

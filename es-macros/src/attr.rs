@@ -381,12 +381,17 @@ fn parse_crate(meta: &ParseNestedMeta<'_>) -> syn::Result<Path> {
     })
 }
 
+/// The key being parsed, for messages (keys reach the parsers only once matched against a
+/// known word, so they are always identifiers).
+fn key_name(meta: &ParseNestedMeta<'_>) -> String {
+    meta.path
+        .get_ident()
+        .map_or_else(String::new, ToString::to_string)
+}
+
 /// `key = path::to::function`.
 fn parse_function(meta: &ParseNestedMeta<'_>) -> syn::Result<Path> {
-    let key = meta
-        .path
-        .get_ident()
-        .map_or_else(String::new, ToString::to_string);
+    let key = key_name(meta);
     let expected = || format!("`{key}` expects the path of a function: `{key} = check_command`");
     if !meta.input.peek(Token![=]) {
         return Err(meta.error(expected()));
@@ -405,10 +410,7 @@ fn parse_function(meta: &ParseNestedMeta<'_>) -> syn::Result<Path> {
 /// A key without a value, such as `garde`: its own path.
 fn parse_flag(meta: &ParseNestedMeta<'_>) -> syn::Result<Path> {
     if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
-        let key = meta
-            .path
-            .get_ident()
-            .map_or_else(String::new, ToString::to_string);
+        let key = key_name(meta);
         return Err(meta.error(format!("`{key}` takes no value: write just `{key}`")));
     }
     Ok(meta.path.clone())
@@ -419,9 +421,7 @@ fn parse_list(meta: &ParseNestedMeta<'_>) -> syn::Result<PathList> {
     if !meta.input.peek(syn::token::Paren) {
         return Err(meta.error(format!(
             "expected a parenthesized list: `{}(A, B, ..)`",
-            meta.path
-                .get_ident()
-                .map_or_else(String::new, ToString::to_string)
+            key_name(meta)
         )));
     }
     let content;
@@ -430,10 +430,7 @@ fn parse_list(meta: &ParseNestedMeta<'_>) -> syn::Result<PathList> {
         // Consume the rest of the list: tokens left in it would be reported a second time,
         // as "unexpected token", at the same place.
         let _rest = content.parse::<TokenStream>();
-        let key = meta
-            .path
-            .get_ident()
-            .map_or_else(|| "list".to_owned(), ToString::to_string);
+        let key = key_name(meta);
         syn::Error::new(
             err.span(),
             format!("`{key}(..)` takes type paths separated by commas, such as `{key}(A, b::B)`"),

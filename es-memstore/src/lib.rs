@@ -66,7 +66,8 @@ use uuid::Uuid;
 pub struct MemStore {
     inner: Arc<RwLock<State>>,
     /// The position of the last appended event, for live subscribers. Updated under the
-    /// write lock, so it never runs ahead of what readers can see.
+    /// write lock, so it never runs ahead of what readers can see, and only while someone
+    /// is subscribed, so it may lag behind the log when nobody is.
     head: Arc<watch::Sender<Position>>,
     checkpoints: Arc<Mutex<HashMap<String, Position>>>,
     /// The latest snapshot of each stream.
