@@ -51,6 +51,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::num::NonZeroUsize;
+use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
@@ -294,21 +295,34 @@ impl<A: Aggregate, S: EventStore, C: Codec, N: Snapshotting<A, C>> Repository<A,
                 }
                 Until::End | Until::Time(_) => LOAD_BATCH,
             };
-            let batch = self
+            let mut failed = None;
+            let mut reached = false;
+            let visited = self
                 .store
-                .read_stream(stream_id, version.next(), wanted)
+                .visit_stream(stream_id, version.next(), wanted, |recorded| {
+                    if let Until::Time(time) = until
+                        && recorded.recorded_at > time
+                    {
+                        reached = true;
+                        return ControlFlow::Break(());
+                    }
+                    match A::Event::decode(&self.codec, recorded) {
+                        Ok(event) => {
+                            state.apply_event(&event);
+                            *version = recorded.stream_version;
+                            ControlFlow::Continue(())
+                        }
+                        Err(error) => {
+                            failed = Some(error);
+                            ControlFlow::Break(())
+                        }
+                    }
+                })
                 .await?;
-            for recorded in &batch {
-                if let Until::Time(time) = until
-                    && recorded.recorded_at > time
-                {
-                    return Ok(());
-                }
-                let event = A::Event::decode(&self.codec, recorded)?;
-                state.apply_event(&event);
-                *version = recorded.stream_version;
+            if let Some(error) = failed {
+                return Err(error.into());
             }
-            if batch.len() < wanted {
+            if reached || visited < wanted {
                 return Ok(());
             }
         }

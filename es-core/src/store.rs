@@ -27,6 +27,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
+use std::ops::ControlFlow;
 
 use crate::envelope::{InvalidStreamId, NewEvent, Position, RecordedEvent, StreamId, Version};
 use crate::subscription::Subscription;
@@ -232,6 +233,34 @@ pub trait EventStore: Clone + Send + Sync + 'static {
         max_count: usize,
     ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
 
+    /// Visits up to `max_count` events of `stream_id` from version `from`, in version order,
+    /// as [`read_stream`](Self::read_stream) reads them, but lends each event to `visit`
+    /// instead of returning copies. `visit` returns [`ControlFlow::Break`] to stop early.
+    /// Returns how many events were visited (the one that broke included).
+    ///
+    /// This is the read the [`Repository`](crate::Repository) replays aggregates with. The
+    /// provided implementation calls [`read_stream`](Self::read_stream); a store that holds
+    /// events in memory overrides it to skip the copies. `visit` runs while the store may hold
+    /// a lock or a connection: it must be quick and must not call the store.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the backend fails.
+    fn visit_stream<F>(
+        &self,
+        stream_id: &StreamId,
+        from: Version,
+        max_count: usize,
+        mut visit: F,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send
+    where
+        F: FnMut(&RecordedEvent) -> ControlFlow<()> + Send,
+    {
+        async move {
+            let events = self.read_stream(stream_id, from, max_count).await?;
+            Ok(visit_each(&events, &mut visit))
+        }
+    }
+
     /// Reads up to `max_count` events of the global log, in position order, whose position is
     /// after `after` ([`Position::START`] reads from the beginning).
     ///
@@ -334,4 +363,20 @@ impl CheckpointStore for NoCheckpoints {
     async fn delete_checkpoint(&self, _: &str) -> Result<(), StoreError> {
         Ok(())
     }
+}
+
+/// Lends each of `events` to `visit` until it breaks; returns how many it saw. The one loop
+/// behind every [`EventStore::visit_stream`] implementation.
+pub fn visit_each<'a>(
+    events: impl IntoIterator<Item = &'a RecordedEvent>,
+    visit: &mut impl FnMut(&RecordedEvent) -> ControlFlow<()>,
+) -> usize {
+    let mut visited = 0;
+    for event in events {
+        visited += 1;
+        if visit(event).is_break() {
+            break;
+        }
+    }
+    visited
 }

@@ -48,11 +48,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::SystemTime;
 
 use es_core::snapshot::Snapshot;
-use es_core::store::{Limit, limits};
+use es_core::store::{Limit, limits, visit_each};
 use es_core::{
     Appended, CheckpointStore, EventStore, ExpectedVersion, NewEvent, Position, RecordedEvent,
     SnapshotStore, StoreError, StreamId, Version,
@@ -84,6 +85,23 @@ struct State {
     commands: HashMap<StreamId, HashMap<Uuid, Appended>>,
     /// One shared copy of each event name.
     names: HashSet<Arc<str>>,
+}
+
+impl State {
+    /// Up to `max_count` events of `stream_id` from version `from`, in version order.
+    fn stream_events<'a>(
+        &'a self,
+        stream_id: &StreamId,
+        from: Version,
+        max_count: usize,
+    ) -> impl Iterator<Item = &'a RecordedEvent> {
+        let skip = usize::try_from(from.0.saturating_sub(1)).unwrap_or(usize::MAX);
+        let indexes = self.streams.get(stream_id).map_or(&[][..], Vec::as_slice);
+        indexes[skip.min(indexes.len())..]
+            .iter()
+            .take(max_count)
+            .map(|&index| &self.log[index])
+    }
 }
 
 impl MemStore {
@@ -263,16 +281,27 @@ impl EventStore for MemStore {
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let state = self.read();
-        let Some(indexes) = state.streams.get(stream_id) else {
-            return Ok(Vec::new());
-        };
-        let skip = usize::try_from(from.0.saturating_sub(1)).unwrap_or(usize::MAX);
-        Ok(indexes
-            .iter()
-            .skip(skip)
-            .take(max_count)
-            .map(|&index| state.log[index].clone())
+        Ok(state
+            .stream_events(stream_id, from, max_count)
+            .cloned()
             .collect())
+    }
+
+    async fn visit_stream<F>(
+        &self,
+        stream_id: &StreamId,
+        from: Version,
+        max_count: usize,
+        mut visit: F,
+    ) -> Result<usize, StoreError>
+    where
+        F: FnMut(&RecordedEvent) -> ControlFlow<()> + Send,
+    {
+        let state = self.read();
+        Ok(visit_each(
+            state.stream_events(stream_id, from, max_count),
+            &mut visit,
+        ))
     }
 
     async fn read_all(
