@@ -117,10 +117,10 @@ impl Appended {
     }
 }
 
-/// The limits a store enforces on what it is given, with the default values of es-memstore.
+/// The limits every store enforces on what it is given (through [`check_batch`]).
 ///
-/// Every store documents its own values; exceeding one is a [`StoreError::LimitExceeded`],
-/// never a silent truncation.
+/// Exceeding one is a [`StoreError::LimitExceeded`] and writes nothing, never a silent
+/// truncation. A store may document tighter limits of its own backend.
 pub mod limits {
     /// The largest payload accepted, in bytes (16 MiB).
     pub const MAX_PAYLOAD_LEN: usize = 16 * 1024 * 1024;
@@ -379,4 +379,55 @@ pub fn visit_each<'a>(
         }
     }
     visited
+}
+
+/// The checks every store runs on an append before it locks or writes anything: the batch
+/// is not empty, within the [`limits`], and every event name is non-empty and free of control
+/// characters.
+///
+/// # Errors
+/// [`StoreError::EmptyAppend`], [`StoreError::LimitExceeded`] or
+/// [`StoreError::InvalidEventName`], naming the stream.
+pub fn check_batch(stream_id: &StreamId, events: &[NewEvent]) -> Result<(), StoreError> {
+    let exceeded = |limit, max, actual| StoreError::LimitExceeded {
+        stream_id: stream_id.clone(),
+        limit,
+        max,
+        actual,
+    };
+    if events.is_empty() {
+        return Err(StoreError::EmptyAppend {
+            stream_id: stream_id.clone(),
+        });
+    }
+    if events.len() > limits::MAX_BATCH_LEN {
+        return Err(exceeded(
+            Limit::BatchLen,
+            limits::MAX_BATCH_LEN,
+            events.len(),
+        ));
+    }
+    for event in events {
+        if event.payload.len() > limits::MAX_PAYLOAD_LEN {
+            return Err(exceeded(
+                Limit::PayloadLen,
+                limits::MAX_PAYLOAD_LEN,
+                event.payload.len(),
+            ));
+        }
+        if event.name.len() > limits::MAX_EVENT_NAME_LEN {
+            return Err(exceeded(
+                Limit::EventNameLen,
+                limits::MAX_EVENT_NAME_LEN,
+                event.name.len(),
+            ));
+        }
+        if event.name.is_empty() || event.name.chars().any(char::is_control) {
+            return Err(StoreError::InvalidEventName {
+                stream_id: stream_id.clone(),
+                name: event.name.to_string(),
+            });
+        }
+    }
+    Ok(())
 }

@@ -65,6 +65,8 @@
 //! payload (JSON), so event types need not implement `PartialEq`. A failure panics at the
 //! calling line with a line-per-event diff of expected and actual events.
 
+pub mod contract;
+
 use std::fmt::{self, Debug, Write as _};
 
 use serde_json::Value;

@@ -53,7 +53,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, Rw
 use std::time::SystemTime;
 
 use es_core::snapshot::Snapshot;
-use es_core::store::{Limit, limits, visit_each};
+use es_core::store::{check_batch, visit_each};
 use es_core::{
     Appended, CheckpointStore, EventStore, ExpectedVersion, NewEvent, Position, RecordedEvent,
     SnapshotStore, StoreError, StreamId, Version,
@@ -199,51 +199,6 @@ impl MemStore {
         }
         Ok(appended)
     }
-}
-
-/// Refuses a batch that breaks a limit, before anything is locked or written.
-fn check_batch(stream_id: &StreamId, events: &[NewEvent]) -> Result<(), StoreError> {
-    let exceeded = |limit, max, actual| StoreError::LimitExceeded {
-        stream_id: stream_id.clone(),
-        limit,
-        max,
-        actual,
-    };
-    if events.is_empty() {
-        return Err(StoreError::EmptyAppend {
-            stream_id: stream_id.clone(),
-        });
-    }
-    if events.len() > limits::MAX_BATCH_LEN {
-        return Err(exceeded(
-            Limit::BatchLen,
-            limits::MAX_BATCH_LEN,
-            events.len(),
-        ));
-    }
-    for event in events {
-        if event.payload.len() > limits::MAX_PAYLOAD_LEN {
-            return Err(exceeded(
-                Limit::PayloadLen,
-                limits::MAX_PAYLOAD_LEN,
-                event.payload.len(),
-            ));
-        }
-        if event.name.len() > limits::MAX_EVENT_NAME_LEN {
-            return Err(exceeded(
-                Limit::EventNameLen,
-                limits::MAX_EVENT_NAME_LEN,
-                event.name.len(),
-            ));
-        }
-        if event.name.is_empty() || event.name.chars().any(char::is_control) {
-            return Err(StoreError::InvalidEventName {
-                stream_id: stream_id.clone(),
-                name: event.name.to_string(),
-            });
-        }
-    }
-    Ok(())
 }
 
 /// The version of `stream_id`: its number of events.

@@ -117,3 +117,33 @@ pub async fn plant<S: EventStore>(
         .append(&stream_id, ExpectedVersion::Any, vec![event])
         .await
 }
+
+/// The size factor of the stress and property tests: `ES_TEST_SCALE` (a positive number,
+/// default 1). CI runs them at 1; `ES_TEST_SCALE=10 cargo test -p es-tests` runs ten times
+/// as many operations and cases.
+///
+/// # Panics
+/// When `ES_TEST_SCALE` is set but is not a positive number (a misconfigured run should
+/// fail loudly, not silently run at another size).
+#[must_use]
+pub fn test_scale() -> f64 {
+    match std::env::var("ES_TEST_SCALE") {
+        Err(_) => 1.0,
+        Ok(text) => match text.trim().parse::<f64>() {
+            Ok(scale) if scale.is_finite() && scale > 0.0 => scale,
+            _ => panic!("ES_TEST_SCALE must be a positive number, got {text:?}"),
+        },
+    }
+}
+
+/// `n` times [`test_scale`], rounded, at least 1.
+#[must_use]
+pub fn scaled(n: usize) -> usize {
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let scaled = (n as f64 * test_scale()).round() as usize;
+    scaled.max(1)
+}

@@ -1,0 +1,222 @@
+//! `MemStore` keeps the store contract: every check of `es_core::testing::contract`, on a
+//! single-threaded and on a multi-threaded runtime.
+
+use es_core::testing::contract;
+use es_memstore::MemStore;
+
+#[tokio::test]
+async fn memstore_keeps_the_store_contract() {
+    let report = contract::all(|| async { MemStore::new() }).await;
+    println!("MemStore: {report}");
+    report.assert_passed();
+    assert_eq!(report.checks(), 24, "every check ran: {report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memstore_keeps_the_store_contract_on_a_multi_threaded_runtime() {
+    let report = contract::all(|| async { MemStore::new() }).await;
+    report.assert_passed();
+}
+
+/// The suite must fail stores that break the rules: a `MemStore` with one fault injected at
+/// a time, and the checks each fault must trip.
+mod broken {
+    use std::ops::ControlFlow;
+
+    use es_core::testing::contract::{self, ContractReport};
+    use es_core::{
+        Appended, EventStore, ExpectedVersion, NewEvent, Position, RecordedEvent, StoreError,
+        StreamId, Version,
+    };
+    use es_memstore::MemStore;
+    use uuid::Uuid;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Fault {
+        /// Appends whatever the expected version.
+        IgnoresExpectedVersion,
+        /// Stores a batch without its last event.
+        DropsLastEventOfBatch,
+        /// Forgets command ids.
+        NoIdempotency,
+        /// `read_all` leaves out every 5th position.
+        SkipsPositions,
+        /// `read_stream` returns events from one version too late.
+        ReadsFromTheWrongVersion,
+        /// Accepts empty and oversized batches by dropping the checks.
+        NoBatchChecks,
+    }
+
+    #[derive(Debug, Clone)]
+    struct Faulty {
+        inner: MemStore,
+        fault: Fault,
+    }
+
+    impl EventStore for Faulty {
+        async fn append(
+            &self,
+            stream_id: &StreamId,
+            expected: ExpectedVersion,
+            mut events: Vec<NewEvent>,
+        ) -> Result<Appended, StoreError> {
+            let expected = match self.fault {
+                Fault::IgnoresExpectedVersion => ExpectedVersion::Any,
+                _ => expected,
+            };
+            if self.fault == Fault::DropsLastEventOfBatch && events.len() > 1 {
+                events.pop();
+            }
+            if self.fault == Fault::NoIdempotency {
+                for event in &mut events {
+                    event.metadata.command_id = None;
+                }
+            }
+            if self.fault == Fault::NoBatchChecks {
+                if events.is_empty() {
+                    let version = self.inner.stream_version(stream_id).await?;
+                    return Ok(Appended::new(version, Position(0), Position(0)));
+                }
+                events.truncate(1);
+                events[0].payload = bytes::Bytes::new();
+                events[0].name = "renamed".into();
+            }
+            self.inner.append(stream_id, expected, events).await
+        }
+
+        async fn read_stream(
+            &self,
+            stream_id: &StreamId,
+            from: Version,
+            max_count: usize,
+        ) -> Result<Vec<RecordedEvent>, StoreError> {
+            let from = match self.fault {
+                Fault::ReadsFromTheWrongVersion => from.next(),
+                _ => from,
+            };
+            self.inner.read_stream(stream_id, from, max_count).await
+        }
+
+        async fn visit_stream<F>(
+            &self,
+            stream_id: &StreamId,
+            from: Version,
+            max_count: usize,
+            mut visit: F,
+        ) -> Result<usize, StoreError>
+        where
+            F: FnMut(&RecordedEvent) -> ControlFlow<()> + Send,
+        {
+            let events = self.read_stream(stream_id, from, max_count).await?;
+            Ok(es_core::store::visit_each(&events, &mut visit))
+        }
+
+        async fn read_all(
+            &self,
+            after: Position,
+            max_count: usize,
+        ) -> Result<Vec<RecordedEvent>, StoreError> {
+            let mut events = self.inner.read_all(after, max_count).await?;
+            if self.fault == Fault::SkipsPositions {
+                events.retain(|event| event.position.0 % 5 != 0);
+            }
+            Ok(events)
+        }
+
+        async fn find_command(
+            &self,
+            stream_id: &StreamId,
+            command_id: Uuid,
+        ) -> Result<Option<Appended>, StoreError> {
+            self.inner.find_command(stream_id, command_id).await
+        }
+
+        async fn stream_version(&self, stream_id: &StreamId) -> Result<Version, StoreError> {
+            self.inner.stream_version(stream_id).await
+        }
+
+        async fn wait_for_events(&self, after: Position) -> Result<(), StoreError> {
+            self.inner.wait_for_events(after).await
+        }
+    }
+
+    async fn run(fault: Fault) -> ContractReport {
+        contract::event_store(|| async move {
+            Faulty {
+                inner: MemStore::new(),
+                fault,
+            }
+        })
+        .await
+    }
+
+    fn failed(report: &ContractReport) -> Vec<&'static str> {
+        report.failures().map(|outcome| outcome.name).collect()
+    }
+
+    #[tokio::test]
+    async fn every_fault_fails_the_checks_of_its_rule() {
+        let cases = [
+            (
+                Fault::IgnoresExpectedVersion,
+                &[
+                    "expected_no_stream",
+                    "expected_exact",
+                    "racing_appends_have_one_winner",
+                ][..],
+            ),
+            (
+                Fault::DropsLastEventOfBatch,
+                &["append_and_read_back", "stream_versions_are_contiguous"][..],
+            ),
+            (
+                Fault::NoIdempotency,
+                &["repeated_command_id_is_a_duplicate"][..],
+            ),
+            (
+                Fault::SkipsPositions,
+                &[
+                    "read_all_pages",
+                    "subscription_catches_up_then_follows",
+                    "subscription_with_concurrent_writers",
+                ][..],
+            ),
+            (
+                Fault::ReadsFromTheWrongVersion,
+                &[
+                    "append_and_read_back",
+                    "read_stream_pages",
+                    "visit_stream_matches_read_stream",
+                ][..],
+            ),
+            (
+                Fault::NoBatchChecks,
+                &[
+                    "empty_append_is_refused",
+                    "invalid_batch_writes_nothing",
+                    "limits_are_enforced",
+                ][..],
+            ),
+        ];
+        for (fault, must_fail) in cases {
+            let report = run(fault).await;
+            println!("{fault:?}: {report}");
+            let failed = failed(&report);
+            for check in must_fail {
+                assert!(
+                    failed.contains(check),
+                    "{fault:?} should fail {check}; failed: {failed:?}"
+                );
+            }
+            let shown = report.to_string();
+            assert!(shown.contains("failed"), "{fault:?}: {shown}");
+            assert!(shown.contains(must_fail[0]), "{fault:?}: {shown}");
+        }
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "the store breaks its contract")]
+    async fn assert_passed_panics_on_a_broken_store() {
+        run(Fault::IgnoresExpectedVersion).await.assert_passed();
+    }
+}
