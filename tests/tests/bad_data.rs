@@ -6,7 +6,8 @@
 //! `Repository::load`, `Repository::execute` (on a repository with the aggregate cached, and
 //! on a fresh one) and `ProjectionRunner::catch_up`. Every path must return a `DecodeError`
 //! naming the stream id, the stream version, the global position, the event name, the schema
-//! version and the cause, and a failed `execute` must append nothing. (Decoding a single
+//! version and the cause in a short message, and a failed `execute` must append nothing.
+//! Hostile payloads are rows too: 100,000 levels of nesting, 16 MiB, a lone surrogate. (Decoding a single
 //! event at the `EventSet` level is in `derive.rs`.)
 
 use std::fmt::Debug;
@@ -101,6 +102,41 @@ enum Cause {
     Payload,
 }
 
+/// A stored payload: literal bytes, or hostile ones made at run time.
+#[derive(Debug, Clone, Copy)]
+enum Payload {
+    Text(&'static [u8]),
+    /// `{"unknown":` and then `depth` nested arrays (an unknown field is still parsed).
+    Nested {
+        depth: usize,
+    },
+    /// `{"email":"aaa…` (unterminated), `len` bytes in all: the largest payload a store takes.
+    Unterminated {
+        len: usize,
+    },
+}
+use Payload::Text;
+
+impl Payload {
+    fn bytes(self) -> Vec<u8> {
+        match self {
+            Self::Text(bytes) => bytes.to_vec(),
+            Self::Nested { depth } => {
+                let mut bytes = b"{\"unknown\":".to_vec();
+                bytes.resize(bytes.len() + depth, b'[');
+                bytes.resize(bytes.len() + depth, b']');
+                bytes.push(b'}');
+                bytes
+            }
+            Self::Unterminated { len } => {
+                let mut bytes = b"{\"email\":\"".to_vec();
+                bytes.resize(len, b'a');
+                bytes
+            }
+        }
+    }
+}
+
 /// One kind of bad stored data.
 #[derive(Debug)]
 struct Case {
@@ -110,7 +146,7 @@ struct Case {
     /// The stored event.
     name: &'static str,
     version: u32,
-    payload: &'static [u8],
+    payload: Payload,
     /// The expected cause, and a part of its text in the error message.
     cause: Cause,
     says: &'static str,
@@ -123,7 +159,7 @@ const CASES: &[Case] = &[
         domain: Domain::User,
         name: "user.teleported",
         version: 1,
-        payload: b"{}",
+        payload: Text(b"{}"),
         cause: Cause::UnknownName("UserEvent"),
         says: "no event type of UserEvent is named so",
     },
@@ -133,7 +169,7 @@ const CASES: &[Case] = &[
         domain: Domain::User,
         name: "user.email_changed",
         version: 1,
-        payload: br#"{"email":"#,
+        payload: Text(br#"{"email":"#),
         cause: Cause::Payload,
         says: "the payload does not decode: EOF while parsing",
     },
@@ -142,7 +178,7 @@ const CASES: &[Case] = &[
         domain: Domain::User,
         name: "user.email_changed",
         version: 1,
-        payload: b"",
+        payload: Text(b""),
         cause: Cause::Payload,
         says: "the payload does not decode: EOF while parsing a value",
     },
@@ -151,7 +187,7 @@ const CASES: &[Case] = &[
         domain: Domain::User,
         name: "user.email_changed",
         version: 1,
-        payload: br#"{"email":42}"#,
+        payload: Text(br#"{"email":42}"#),
         cause: Cause::Payload,
         says: "invalid type: integer `42`, expected a string",
     },
@@ -160,7 +196,7 @@ const CASES: &[Case] = &[
         domain: Domain::User,
         name: "user.created",
         version: 2,
-        payload: br#"{"first_name":"Ada","email":"ada@example.com"}"#,
+        payload: Text(br#"{"first_name":"Ada","email":"ada@example.com"}"#),
         cause: Cause::Payload,
         says: "missing field `last_name`",
     },
@@ -169,16 +205,55 @@ const CASES: &[Case] = &[
         domain: Domain::User,
         name: "user.email_changed",
         version: 1,
-        payload: b"{\"email\":\"ada\xff\xfe@example.com\"}",
+        payload: Text(b"{\"email\":\"ada\xff\xfe@example.com\"}"),
         cause: Cause::Payload,
         says: "invalid unicode code point",
+    },
+    // Hostile payloads: they must fail fast, with a typed error and a short message.
+    Case {
+        what: "100,000 levels of nesting in an unknown field (skipped without recursion)",
+        domain: Domain::User,
+        name: "user.email_changed",
+        version: 1,
+        payload: Payload::Nested { depth: 100_000 },
+        cause: Cause::Payload,
+        says: "missing field `email` at line 1 column 200012",
+    },
+    Case {
+        what: "16 MiB of unterminated string (the largest payload a store takes)",
+        domain: Domain::User,
+        name: "user.email_changed",
+        version: 1,
+        payload: Payload::Unterminated {
+            len: es_core::store::limits::MAX_PAYLOAD_LEN,
+        },
+        cause: Cause::Payload,
+        says: "EOF while parsing a string",
+    },
+    Case {
+        what: "a lone UTF-16 surrogate escape",
+        domain: Domain::User,
+        name: "user.email_changed",
+        version: 1,
+        payload: Text(br#"{"email":"\ud800"}"#),
+        cause: Cause::Payload,
+        says: "unexpected end of hex escape",
+    },
+    Case {
+        what: "trailing bytes after the value",
+        domain: Domain::User,
+        name: "user.email_changed",
+        version: 1,
+        payload: Text(br#"{"email":"ada@example.com"} {"#),
+        cause: Cause::Payload,
+        says: "trailing characters",
     },
     Case {
         what: "a version 2 payload stored as version 1 (decoded by the upcaster's type)",
         domain: Domain::User,
         name: "user.created",
         version: 1,
-        payload: br#"{"first_name":"Ada","last_name":"Lovelace","email":"ada@example.com"}"#,
+        payload: Text(br#"{"first_name":"Ada","last_name":"Lovelace","email":"ada@example.com"}"#),
         cause: Cause::Payload,
         says: "missing field `name`",
     },
@@ -188,7 +263,7 @@ const CASES: &[Case] = &[
         domain: Domain::User,
         name: "user.created",
         version: 3,
-        payload: br#"{"first_name":"Ada","last_name":"Lovelace","email":"ada@example.com"}"#,
+        payload: Text(br#"{"first_name":"Ada","last_name":"Lovelace","email":"ada@example.com"}"#),
         cause: Cause::UnsupportedVersion(2),
         says: "is at schema version 2; it reads older versions only through",
     },
@@ -198,7 +273,7 @@ const CASES: &[Case] = &[
         domain: Domain::Note,
         name: "note.written",
         version: 1,
-        payload: br#"{"text":"hello"}"#,
+        payload: Text(br#"{"text":"hello"}"#),
         cause: Cause::UnsupportedVersion(2),
         says: "is at schema version 2; it reads older versions only through",
     },
@@ -208,7 +283,7 @@ const CASES: &[Case] = &[
         domain: Domain::User,
         name: "user.email_changed",
         version: 0,
-        payload: br#"{"email":"ada@example.com"}"#,
+        payload: Text(br#"{"email":"ada@example.com"}"#),
         cause: Cause::UnsupportedVersion(1),
         says: "is at schema version 1; it reads older versions only through",
     },
@@ -217,7 +292,7 @@ const CASES: &[Case] = &[
         domain: Domain::User,
         name: "user.created",
         version: 0,
-        payload: br#"{"name":"Ada Lovelace","email":"ada@example.com"}"#,
+        payload: Text(br#"{"name":"Ada Lovelace","email":"ada@example.com"}"#),
         // The error names the event type's version (`UserCreated`, 2), not the oldest link's.
         cause: Cause::UnsupportedVersion(2),
         says: "is at schema version 2; it reads older versions only through",
@@ -262,6 +337,11 @@ fn check(case: &Case, path: &str, stream: &StreamId, err: &DecodeError, message:
         (Cause::Payload, DecodeErrorKind::Payload(_)) => {}
         (expected, found) => panic!("{at}: expected {expected:?}, got {found:?}"),
     }
+    assert!(
+        message.len() < 1_000,
+        "{at}: the message stays short whatever the payload, got {} bytes",
+        message.len()
+    );
     for part in [
         stream.as_str(),
         &format!("{:?}", case.name),
@@ -299,7 +379,7 @@ async fn meet<A, P>(
         stream.as_str(),
         case.name,
         case.version,
-        case.payload,
+        &case.payload.bytes(),
     )
     .await
     .expect("the store takes any bytes");
