@@ -34,11 +34,14 @@
 //! - Appends are atomic and serialized by one write lock: a reader never sees half of a
 //!   batch. Positions are contiguous from 1 (no holes), stream versions contiguous from 1.
 //! - Reads take a read lock and clone the envelopes they return; payloads and names are
-//!   shared, not copied.
+//!   shared, not copied. [`visit_stream`](EventStore::visit_stream), the read replays use,
+//!   lends the stored envelopes instead, under the read lock, one page (at most
+//!   `max_count` events) at a time.
 //! - The limits of [`es_core::store::limits`] apply: payloads up to 16 MiB, 10,000 events per
 //!   append, event names up to 255 bytes. Everything is kept until the store is dropped.
-//! - No user code runs under the lock, so a panic in an aggregate or projection cannot
-//!   poison it; the store stays usable.
+//! - No user code runs under the write lock, so a panic in an aggregate or projection cannot
+//!   poison it; the store stays usable. (Replay runs decoding and `Apply` under the read
+//!   lock, and a panic under a read lock poisons nothing.)
 //! - Live subscribers wait on a watch of the head position, never on a per-subscriber
 //!   buffer: a slow subscriber costs writers nothing and memory stays bounded.
 //! - Checkpoints ([`CheckpointStore`]) and snapshots ([`SnapshotStore`], the latest of each
