@@ -71,13 +71,16 @@ fn store_cmd(id: impl Into<String>, len: usize, count: usize) -> Store {
     }
 }
 
+/// Whether a refusal names the expected problem.
+type IsProblem = fn(&StreamIdProblem) -> bool;
+
 #[tokio::test]
 async fn bad_stream_ids_are_typed_errors_and_write_nothing() {
     let store = MemStore::new();
     let repository = Repository::<Blob, _>::new(store.clone());
     // `blob-` is 5 bytes: an id of MAX_LEN - 5 bytes makes a stream id of exactly MAX_LEN.
     let longest = "a".repeat(StreamId::MAX_LEN - 5);
-    let cases: [(&str, String, fn(&StreamIdProblem) -> bool); 4] = [
+    let cases: [(&str, String, IsProblem); 4] = [
         (
             "one byte too long",
             format!("{longest}a"),
