@@ -581,3 +581,67 @@ async fn live_projections_follow_many_parallel_writers_and_equal_a_rebuild() {
     assert_eq!(balances_live.await.unwrap().unwrap(), head);
     assert_eq!(trace_live.await.unwrap().unwrap(), head);
 }
+
+/// The exact shape: 8 tasks x 2,000 deposits on one account, each task with its own
+/// repository. Every deposit must land (retries absorb the conflicts), the balance is the sum
+/// of all of them, and the stream is the opening event plus versions 2..=16,001, gap-free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_writers_deposit_into_one_account_and_every_deposit_lands() {
+    let per_task = scaled(2_000);
+    let store = MemStore::new();
+    let account = AccountId(7);
+    Repository::<Account, _>::new(store.clone())
+        .execute(OpenAccount {
+            account,
+            owner: "Busy".into(),
+        })
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|task| {
+            let repo = Repository::<Account, _>::new(store.clone()).max_retries(10_000);
+            tokio::spawn(async move {
+                let mut sum: Cents = 0;
+                let mut retries = 0;
+                for i in 0..per_task {
+                    let amount = Cents::try_from(task * per_task + i + 1).unwrap();
+                    let done = repo
+                        .execute(Deposit { account, amount })
+                        .await
+                        .expect("a deposit always lands (or the test shows the typed error)");
+                    sum += amount;
+                    retries += done.attempts - 1;
+                    if i % 32 == 31 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+                (sum, retries)
+            })
+        })
+        .collect();
+    let (mut sum, mut retries) = (0, 0);
+    for task in tasks {
+        let (task_sum, task_retries) = task.await.unwrap();
+        sum += task_sum;
+        retries += task_retries;
+    }
+    let commands = TASKS * per_task;
+    println!("{commands} deposits from {TASKS} writers, {retries} retries");
+
+    let stream = StreamId::new(format!("account-{}", account.0)).unwrap();
+    let stored = store
+        .read_stream(&stream, Version(1), usize::MAX)
+        .await
+        .unwrap();
+    let versions: Vec<u64> = stored.iter().map(|e| e.stream_version.0).collect();
+    let expected: Vec<u64> = (1..=u64::try_from(commands).unwrap() + 1).collect();
+    assert_eq!(
+        versions, expected,
+        "the opening event, then one version per deposit"
+    );
+    let loaded = Repository::<Account, _>::new(store)
+        .load(&account)
+        .await
+        .unwrap();
+    assert_eq!(loaded.state.balance(), sum, "no deposit was lost");
+}
