@@ -735,14 +735,29 @@ async fn projections_agree(steps: &[Step], batch: usize) -> Checked {
     }
     prop_assert_eq!(directory.len(), live);
     prop_assert_eq!(&piecemeal.2, &stats, "user stats against the users");
-    // A lookup by email never names the wrong user. (It can miss one: emails are not unique
-    // across users, and the directory keeps one user per email, so when two live users share
-    // an email and one of them leaves it, the other is no longer found by it.)
+    // Every live user is found by their email, among the users that share it, and a lookup
+    // never names a user without that email.
+    for id in &touched_users {
+        if let Some(entry) = directory.get(id) {
+            prop_assert!(
+                directory
+                    .all_by_email(&entry.email)
+                    .any(|found| found == id),
+                "{} not found by {:?}",
+                id,
+                entry.email
+            );
+        }
+    }
     for email in EMAILS.iter().chain(&BAD_EMAILS).copied() {
-        if let Some(id) = directory.find_by_email(email) {
+        for id in directory.all_by_email(email) {
             let entry = directory.get(id);
             prop_assert_eq!(entry.map(|e| e.email.as_str()), Some(email), "{}", id);
         }
+        prop_assert_eq!(
+            directory.find_by_email(email),
+            directory.all_by_email(email).next()
+        );
     }
     Ok(())
 }

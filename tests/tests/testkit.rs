@@ -184,3 +184,30 @@ fn a_wrong_projection_state_prints_both_states() {
          \x20 actual state: UserStats {\n    registered: 1,\n    deleted: 0,\n    email_changes: 0,\n}"
     );
 }
+
+#[test]
+fn the_directory_keeps_every_user_that_shares_an_email() {
+    let bob = UserId::new("bob");
+    // Ada and Bob register with the same address (no aggregate sees the other); Bob leaves.
+    projection::<UserDirectory>()
+        .given("user-ada", created())
+        .given("user-bob", created())
+        .then_state(|directory| {
+            let both: Vec<_> = directory.all_by_email("ada@example.com").collect();
+            assert_eq!(both, [&ada(), &bob]);
+        })
+        .given("user-bob", UserDeleted {})
+        .then_state(|directory| {
+            assert_eq!(directory.find_by_email("ada@example.com"), Some(&ada()));
+        })
+        .given(
+            "user-ada",
+            EmailChanged {
+                email: "ada@new.org".into(),
+            },
+        )
+        .then_state(|directory| {
+            assert_eq!(directory.find_by_email("ada@example.com"), None);
+            assert_eq!(directory.find_by_email("ada@new.org"), Some(&ada()));
+        });
+}

@@ -1,6 +1,6 @@
 //! Read models of the user domain, built from its events by projections.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use es_core::prelude::*;
 
@@ -13,13 +13,16 @@ fn user_id(meta: &EventMeta) -> UserId {
 }
 
 /// Finds live users by email address.
+///
+/// Emails are not unique across users (each user is its own aggregate, so no command sees
+/// the others), so an address maps to the set of live users that have it.
 #[derive(Projection, Default, Debug, Clone, PartialEq)]
 #[projection(
     name = "user-directory",
     events(UserCreated, EmailChanged, UserRenamed, UserDeleted)
 )]
 pub struct UserDirectory {
-    by_email: BTreeMap<String, UserId>,
+    by_email: BTreeMap<String, BTreeSet<UserId>>,
     entries: BTreeMap<UserId, Entry>,
 }
 
@@ -33,9 +36,30 @@ pub struct Entry {
 }
 
 impl UserDirectory {
-    /// The live user with this email address.
+    /// The live user with this email address (the smallest id, if several share it).
     pub fn find_by_email(&self, email: &str) -> Option<&UserId> {
-        self.by_email.get(email)
+        self.by_email.get(email).and_then(BTreeSet::first)
+    }
+
+    /// Every live user with this email address, by id.
+    pub fn all_by_email(&self, email: &str) -> impl Iterator<Item = &UserId> {
+        self.by_email.get(email).into_iter().flatten()
+    }
+
+    fn index(&mut self, email: &str, id: &UserId) {
+        self.by_email
+            .entry(email.to_owned())
+            .or_default()
+            .insert(id.clone());
+    }
+
+    fn unindex(&mut self, email: &str, id: &UserId) {
+        if let Some(ids) = self.by_email.get_mut(email) {
+            ids.remove(id);
+            if ids.is_empty() {
+                self.by_email.remove(email);
+            }
+        }
     }
 
     /// The entry of a live user.
@@ -57,7 +81,7 @@ impl UserDirectory {
 impl On<UserCreated> for UserDirectory {
     fn on(&mut self, event: &UserCreated, meta: &EventMeta) {
         let id = user_id(meta);
-        self.by_email.insert(event.email.clone(), id.clone());
+        self.index(&event.email, &id);
         let entry = Entry {
             name: full_name(&event.first_name, &event.last_name),
             email: event.email.clone(),
@@ -69,11 +93,12 @@ impl On<UserCreated> for UserDirectory {
 impl On<EmailChanged> for UserDirectory {
     fn on(&mut self, event: &EmailChanged, meta: &EventMeta) {
         let id = user_id(meta);
-        if let Some(entry) = self.entries.get_mut(&id) {
-            self.by_email.remove(&entry.email);
-            entry.email.clone_from(&event.email);
-            self.by_email.insert(event.email.clone(), id);
-        }
+        let Some(entry) = self.entries.get_mut(&id) else {
+            return;
+        };
+        let old = std::mem::replace(&mut entry.email, event.email.clone());
+        self.unindex(&old, &id);
+        self.index(&event.email, &id);
     }
 }
 
@@ -87,8 +112,9 @@ impl On<UserRenamed> for UserDirectory {
 
 impl On<UserDeleted> for UserDirectory {
     fn on(&mut self, _: &UserDeleted, meta: &EventMeta) {
-        if let Some(entry) = self.entries.remove(&user_id(meta)) {
-            self.by_email.remove(&entry.email);
+        let id = user_id(meta);
+        if let Some(entry) = self.entries.remove(&id) {
+            self.unindex(&entry.email, &id);
         }
     }
 }
