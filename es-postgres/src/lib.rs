@@ -1,0 +1,941 @@
+//! A PostgreSQL event store for es-core: [`EventStore`], [`SnapshotStore`] and
+//! [`CheckpointStore`] on one database, shared by any number of processes on any number of
+//! machines, with a global order that never skips an event.
+//!
+//! ```no_run
+//! use es_core::{EventStore, ExpectedVersion, NewEvent, Position, StreamId};
+//! use es_core::codec::Encoded;
+//! use es_postgres::PgStore;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = PgStore::connect("postgres://app@localhost/app").await?;
+//! store.migrate().await?; // creates or upgrades the `es` schema; safe to run at every start
+//!
+//! let stream = StreamId::new("note-1")?;
+//! let event = NewEvent::new(Encoded { name: "note.written", version: 1, payload: "{}".into() });
+//! let appended = store.append(&stream, ExpectedVersion::NoStream, vec![event]).await?;
+//!
+//! let mut subscription = store.subscribe(Position::START);
+//! let first = subscription.next().await?; // stored events first, then live ones
+//! assert_eq!(first.position, appended.first_position);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The driver is [sqlx](https://docs.rs/sqlx) 0.8 with runtime queries only (no macros, so
+//! building needs no database) on tokio. It was chosen over tokio-postgres plus a pool crate
+//! because Rust web services already build it, and because its pool, `LISTEN` support and
+//! array parameters cover everything this store needs. PostgreSQL 14 or newer is required
+//! (64-bit transaction ids as `xid8`, exact `extract(epoch ...)`); the tests run on 15.
+//!
+//! # Schema
+//!
+//! Everything lives in one PostgreSQL schema, `es` unless set with
+//! [`PgStoreOptions::schema`], so several applications (or test runs) can share a database.
+//! [`PgStore::migrate`] creates it. The tables:
+//!
+//! | table | column | type | meaning |
+//! |---|---|---|---|
+//! | `events` | `position` | `bigint` primary key | the global position, from the sequence `positions` (holes allowed, never reordered) |
+//! | | `stream_id` | `text` | the stream; `UNIQUE (stream_id, stream_version)` |
+//! | | `stream_version` | `bigint` | the event's version in its stream, contiguous from 1 |
+//! | | `event_id` | `uuid` unique | [`NewEvent::event_id`] |
+//! | | `name` | `text` | the event's wire name |
+//! | | `schema_version` | `bigint` | the payload's schema version (a `u32`; `integer` could not hold all of them) |
+//! | | `payload` | `bytea` | the encoded event, byte for byte |
+//! | | `metadata` | `json` | [`Metadata`] as serde_json writes it (`json`, not `jsonb`: `jsonb` refuses a `\u0000` in a header value) |
+//! | | `command_id` | `uuid` null | the command id of the append's first event, on every row of that append; indexed with `stream_id` where not null |
+//! | | `transaction_id` | `xid8` | the appending transaction's id, `pg_current_xact_id()`: what the global order rests on |
+//! | | `recorded_at` | `timestamptz` | when the appending transaction started (`now()`) |
+//! | `snapshots` | `stream_id` | `text` primary key | one row per stream: the newest snapshot |
+//! | | `version`, `schema_version`, `payload`, `taken_at` | `bigint`, `bigint`, `bytea`, `timestamptz` | [`Snapshot`]'s fields |
+//! | `checkpoints` | `projection` | `text` primary key | the projection's name |
+//! | | `position`, `updated_at` | `bigint`, `timestamptz` | its last processed position, and when it was saved |
+//! | `schema_migrations` | `version`, `applied_at` | `integer` primary key, `timestamptz` | the migrations applied to this schema |
+//!
+//! Functions complete it: `allocate(n)` hands out positions and `read_bound()`, `read_all(after,
+//! max)` and `any_after(after)` decide what is deliverable (see "Global order"); `append(...)`
+//! performs one append (see "Appends"). Appends go through `append` only. The
+//! store never updates or deletes a row of `events`. Snapshots are replaced by newer ones
+//! (`INSERT ... ON CONFLICT DO UPDATE ... WHERE snapshots.version <= excluded.version`, so a
+//! slower writer never replaces a newer snapshot) and checkpoints by the projection's next
+//! save.
+//!
+//! # Migrations
+//!
+//! The migrations are embedded in the crate and numbered; [`PgStore::migrate`] applies the
+//! missing ones in one transaction, after taking a transaction-scoped advisory lock
+//! (`pg_advisory_xact_lock`) for the schema, so two processes that start at once apply each
+//! migration once: the second waits, then finds nothing to do. Running it at every start is
+//! the intended use. A released migration is never edited; changes are new versions.
+//!
+//! # Appends
+//!
+//! [`append`](EventStore::append) first runs [`check_batch`] (limits, names), then one
+//! statement, `SELECT ... FROM es.append(...)`, in its own transaction at PostgreSQL's
+//! default isolation level, READ COMMITTED. The whole batch is sent as arrays in that one
+//! round trip and inserted by one `INSERT ... SELECT ... FROM unnest(...)`. Inside, in order,
+//! exactly as the in-memory store does:
+//!
+//! 1. **Idempotency**: if the first event carries a command id that an earlier append to the
+//!    stream carried, nothing is written and that earlier [`Appended`] is returned, marked
+//!    [`duplicate`](Appended::duplicate). This comes before the version check, so a retried
+//!    request gets its first outcome rather than a conflict.
+//! 2. **Expected version**, against `max(stream_version)` of the stream. The idempotency
+//!    check and the version are read by one statement, so from one snapshot.
+//! 3. **Positions** from `allocate`, then the rows, then `pg_notify` (delivered at commit).
+//!
+//! READ COMMITTED lets two appends to the same stream both pass step 2. The
+//! `UNIQUE (stream_id, stream_version)` constraint is the last line of defence: both write
+//! the same next version, the second blocks until the first commits, then fails with SQLSTATE
+//! 23505. The store turns that into what the in-memory store would have answered had the
+//! appends come one after the other: the earlier append marked duplicate if it carried the
+//! same command id; otherwise, for [`ExpectedVersion::Any`], the append runs again (up to
+//! [`MAX_ANY_RETRIES`] times); otherwise [`StoreError::Conflict`] with the stream's actual
+//! version read afresh. Because versions are contiguous and every append writes from the
+//! version it read plus one, any two appends that did not see each other collide on a
+//! version, so no serializable isolation (and none of its retries) is needed.
+//!
+//! # Isolation
+//!
+//! Every statement of the store runs in its own transaction at READ COMMITTED, and relies on
+//! it: appends for the checks above, reads for the fresh snapshot each statement takes (see
+//! "Global order"; the read functions refuse another level). [`PgStore::connect`] sets
+//! `default_transaction_isolation` to `read committed` on its connections; a pool given to
+//! [`PgStore::from_pool`] must use it too (it is PostgreSQL's default).
+//!
+//! # Global order
+//!
+//! Positions come from a sequence, and a sequence hands them out at call time, not at commit:
+//! an append can take position 10, another take 11 and commit first. A subscriber that read
+//! 11 and moved on would never see 10: the classic bug of SQL event stores. This store keeps
+//! the rule "once [`read_all`](EventStore::read_all) has returned position `p`, nothing below
+//! `p` can appear" with transaction-id visibility, narrowed to the store's own appends:
+//!
+//! - `allocate(n)` takes a session advisory lock (the *allocation lock*), forces the
+//!   transaction's id to be assigned (`pg_current_xact_id()`), takes a transaction-level
+//!   advisory lock keyed by that id (the *in-flight lock*, held until commit or rollback),
+//!   takes `n` positions from the sequence, and releases the allocation lock at once.
+//!   Transaction ids and positions are therefore handed out in the same order. It refuses a
+//!   transaction that already has an id (one that wrote, or appended, before), whose id would
+//!   be older than its positions; the checks before it are reads, which take no id.
+//! - Every row stores its transaction's id. `read_all` first computes a bound in one
+//!   statement: the oldest transaction that was running at that statement's snapshot *and
+//!   holds an in-flight lock of this schema* (or the snapshot's `xmax` if none does). Then, in
+//!   a later statement (so a later snapshot), it reads the rows whose `transaction_id` is
+//!   below the bound.
+//!
+//! Why that never skips: a transaction that could still commit a position below a row `r`
+//! took its positions, and so its id and its in-flight lock, before `r`'s transaction took
+//! its own, so it has the lower id and was running when the bound was computed. If it still
+//! held its in-flight lock when the bound looked, the bound is at or below its id and `r` is
+//! not returned. If it no longer did, it had finished before the rows were read, so its rows
+//! are in the later snapshot (committed) or never will be (rolled back: a hole, which readers
+//! pass over). A running transaction that is not an append of this store never takes
+//! positions (`allocate` refuses it), so it does not hold delivery back.
+//!
+//! The alternatives, and why not: a global lock held until commit gives the same guarantee
+//! by letting only one append commit at a time, which caps write throughput at one commit
+//! (one WAL flush) at a time for the whole store; here the allocation lock is held for one
+//! `nextval`, and commits proceed in parallel. A high-water mark with a gap timeout (wait
+//! some time for a missing position, then skip it) loses any append whose transaction is
+//! slower than the timeout, silently, which is exactly the bug to avoid; this approach waits
+//! as long as it takes and never skips. The plain transaction-id bound,
+//! `transaction_id < pg_snapshot_xmin(pg_current_snapshot())`, is equally safe but waits for
+//! *every* transaction in the cluster that holds an id: a writer would not read its own
+//! committed append back while any unrelated transaction (a migration, a batch job, another
+//! application) is running, which breaks read-your-writes (the store contract's checks
+//! failed as soon as a second test wrote to the same server). The in-flight lock limits the
+//! wait to appends of this store, which are single statements that commit at once.
+//!
+//! The costs: an append that is slow to commit (only possible when the SQL function is called
+//! inside a longer transaction, or when the server stalls) holds back live delivery of every
+//! later event of the store until it ends; nothing is skipped, and delivery resumes in order
+//! at once. Reads of a stream ([`read_stream`](EventStore::read_stream), and so loading
+//! aggregates) are never held back. Computing the bound takes one shared advisory lock per
+//! transaction running in the cluster at that moment, for the duration of the read
+//! statement (lock-table entries, released at once; `max_locks_per_transaction` sizes that
+//! table). Readers must use READ COMMITTED (the store's own connections do; the SQL
+//! functions refuse anything else).
+//!
+//! # Limits
+//!
+//! - es-core's [`limits`](es_core::store::limits), checked before anything is sent: at most
+//!   16 MiB per payload, 10,000 events per append, event names of 1 to 255 bytes.
+//! - PostgreSQL refuses a parameter over 1 GiB, so the payloads of one append must add up to
+//!   less than that (a larger batch is a [`StoreError::Backend`], nothing written).
+//! - Positions, versions and checkpoints are `bigint`: up to `i64::MAX`.
+//! - Event ids are unique (`UNIQUE (event_id)`): appending an event id twice is a
+//!   [`StoreError::Backend`] error (the in-memory store does not check this).
+//! - Every append sends `NOTIFY` (delivered at commit). PostgreSQL serializes notifying
+//!   transactions: each takes a cluster-wide lock just before its commit and holds it until
+//!   the commit is flushed, so appends commit one at a time (one WAL flush each), even on
+//!   different streams and from different processes. This bounds append throughput by the
+//!   flush latency of the server's disk.
+//!
+//! # Errors
+//!
+//! Driver errors are [`StoreError::Backend`] holding the [`sqlx::Error`]; stored values that
+//! do not fit their Rust type (a negative position, a stream id that is no longer valid) are
+//! [`sqlx::Error::Decode`] inside it, never a panic. An append that fails wrote nothing,
+//! except when the connection is lost while the commit is under way: the commit may or may
+//! not have happened. Retry it with the same command id
+//! ([`Metadata::command_id`](es_core::Metadata::command_id)) and idempotency answers either
+//! way.
+//!
+//! # Tests
+//!
+//! With the `testing` feature, the module `es_postgres::testing` starts a throwaway
+//! PostgreSQL server from the binaries on the machine (or uses `DATABASE_URL`) and hands out
+//! stores on fresh schemas.
+
+#![deny(missing_docs)]
+
+mod listen;
+mod schema;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::str::FromStr as _;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use es_core::envelope::EventId;
+use es_core::snapshot::{Snapshot, SnapshotStore};
+use es_core::store::{CheckpointStore, check_batch};
+use es_core::{
+    Appended, EventStore, ExpectedVersion, Metadata, NewEvent, Position, RecordedEvent, StoreError,
+    StreamId, Version,
+};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Executor as _, Row};
+use uuid::Uuid;
+
+pub use schema::{InvalidSchemaName, SchemaName};
+pub use sqlx;
+
+use crate::listen::Wakeups;
+use crate::schema::{MIGRATE_LOCK_CLASS, MIGRATIONS, Queries, migration_sql};
+
+/// How many times an append with [`ExpectedVersion::Any`] is run again when a concurrent
+/// append took its stream version first. Each retry means another append succeeded; after
+/// this many the append fails with [`StoreError::Conflict`].
+pub const MAX_ANY_RETRIES: usize = 100;
+
+/// The poll interval of [`wait_for_events`](EventStore::wait_for_events) unless set with
+/// [`PgStoreOptions::poll_interval`].
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// How a [`PgStore`] is set up: its schema and its poll interval.
+///
+/// ```
+/// use std::time::Duration;
+/// use es_postgres::{PgStoreOptions, SchemaName};
+///
+/// let options = PgStoreOptions::new()
+///     .schema(SchemaName::new("billing")?)
+///     .poll_interval(Duration::from_millis(250));
+/// # Ok::<_, es_postgres::InvalidSchemaName>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct PgStoreOptions {
+    schema: SchemaName,
+    poll_interval: Duration,
+}
+
+impl Default for PgStoreOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PgStoreOptions {
+    /// The defaults: schema `es`, a poll interval of [`DEFAULT_POLL_INTERVAL`].
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            schema: SchemaName::default(),
+            poll_interval: DEFAULT_POLL_INTERVAL,
+        }
+    }
+
+    /// Keeps the store's tables in `schema`.
+    #[must_use]
+    pub fn schema(mut self, schema: SchemaName) -> Self {
+        self.schema = schema;
+        self
+    }
+
+    /// How long a live subscriber waits for a notification before it reads the log anyway
+    /// (at least 1 ms). Shorter means faster recovery from a lost notification or from a
+    /// rolled-back append (which notifies nobody), at the cost of one small query per
+    /// waiting subscriber per interval.
+    #[must_use]
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval.max(Duration::from_millis(1));
+        self
+    }
+}
+
+/// The PostgreSQL event, snapshot and checkpoint store; see the [crate documentation](crate).
+///
+/// A cheap handle around a connection pool: clones share the pool and the store's `LISTEN`
+/// connection.
+#[derive(Clone)]
+pub struct PgStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: PgPool,
+    schema: SchemaName,
+    poll_interval: Duration,
+    channel: String,
+    sql: Queries,
+    wakeups: Wakeups,
+}
+
+impl fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgStore")
+            .field("schema", &self.inner.schema)
+            .field("poll_interval", &self.inner.poll_interval)
+            .field("pool", &self.inner.pool)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// Connects a pool of sqlx's default size to `url` (such as
+    /// `postgres://user:password@host/database`), for a store in the default schema `es`.
+    /// Call [`migrate`](Self::migrate) before using it.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the URL is invalid or the server cannot be reached.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, PgStoreOptions::new()).await
+    }
+
+    /// Like [`connect`](Self::connect), with `options`.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the URL is invalid or the server cannot be reached.
+    pub async fn connect_with(url: &str, options: PgStoreOptions) -> Result<Self, StoreError> {
+        let connect = PgConnectOptions::from_str(url)
+            .map_err(backend)?
+            // The server splits startup options on spaces; a backslash keeps this one whole.
+            .options([("default_transaction_isolation", r"read\ committed")]);
+        let pool = PgPoolOptions::new()
+            .connect_with(connect)
+            .await
+            .map_err(backend)?;
+        Ok(Self::from_pool_with(pool, options))
+    }
+
+    /// A store on `pool`, in the default schema `es`. The pool's settings (size, acquire
+    /// timeout) are the store's: an append or read waits for a connection up to the pool's
+    /// acquire timeout, then fails with [`StoreError::Backend`]. Its connections must use
+    /// READ COMMITTED, PostgreSQL's default (see the crate docs, "Isolation").
+    #[must_use]
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self::from_pool_with(pool, PgStoreOptions::new())
+    }
+
+    /// A store on `pool`, with `options`.
+    #[must_use]
+    pub fn from_pool_with(pool: PgPool, options: PgStoreOptions) -> Self {
+        let PgStoreOptions {
+            schema,
+            poll_interval,
+        } = options;
+        Self {
+            inner: Arc::new(Inner {
+                pool,
+                channel: schema.channel(),
+                sql: Queries::new(&schema),
+                schema,
+                poll_interval,
+                wakeups: Wakeups::default(),
+            }),
+        }
+    }
+
+    /// The store's connection pool.
+    #[must_use]
+    pub fn pool(&self) -> &PgPool {
+        &self.inner.pool
+    }
+
+    /// The schema the store's tables are in.
+    #[must_use]
+    pub fn schema(&self) -> &SchemaName {
+        &self.inner.schema
+    }
+
+    /// The channel every append notifies at commit, `{schema}_events`.
+    #[must_use]
+    pub fn channel(&self) -> &str {
+        &self.inner.channel
+    }
+
+    /// The schema versions this crate's migrations bring a schema to, in order.
+    #[must_use]
+    pub fn migration_versions() -> Vec<i32> {
+        MIGRATIONS.iter().map(|(version, _)| *version).collect()
+    }
+
+    /// Creates the schema or brings it up to date: applies the embedded migrations that are
+    /// missing, in order, in one transaction under an advisory lock, so it is safe to call
+    /// at every start and from several processes at once. Returns the versions this call
+    /// applied (empty when the schema was up to date).
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the database refuses (for example, the user may not
+    /// create the schema); nothing is applied then.
+    pub async fn migrate(&self) -> Result<Vec<i32>, StoreError> {
+        // Executor's boxed futures throughout: sqlx's generic `execute(&mut *tx)` futures are
+        // not `Send` for every lifetime, which would make this future unspawnable.
+        let sql = &self.inner.sql;
+        let mut tx = self.inner.pool.begin().await.map_err(backend)?;
+        let conn: &mut PgConnection = &mut tx;
+        let lock = sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind(MIGRATE_LOCK_CLASS)
+            .bind(self.inner.schema.lock_key());
+        conn.execute(lock).await.map_err(backend)?;
+        conn.execute(sql.create_schema.as_str())
+            .await
+            .map_err(backend)?;
+        conn.execute(sql.create_migrations.as_str())
+            .await
+            .map_err(backend)?;
+        let mut applied = HashSet::new();
+        for row in conn
+            .fetch_all(sql.applied.as_str())
+            .await
+            .map_err(backend)?
+        {
+            applied.insert(row.try_get::<i32, _>(0).map_err(backend)?);
+        }
+        let mut done = Vec::new();
+        for (version, migration) in MIGRATIONS {
+            if applied.contains(version) {
+                continue;
+            }
+            let migration = migration_sql(migration, &self.inner.schema);
+            // No parameters: sent with the simple protocol, several statements at once.
+            conn.execute(migration.as_str()).await.map_err(backend)?;
+            let record = sqlx::query(&sql.record_migration).bind(version);
+            conn.execute(record).await.map_err(backend)?;
+            done.push(*version);
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(done)
+    }
+
+    /// Runs the append function once; `Err` carries the driver's error for the caller to
+    /// classify.
+    async fn append_once(
+        &self,
+        stream_id: &StreamId,
+        expected: i64,
+        command_id: Option<Uuid>,
+        batch: &Batch<'_>,
+    ) -> Result<Outcome, sqlx::Error> {
+        let row = sqlx::query(&self.inner.sql.append)
+            .bind(stream_id.as_str())
+            .bind(expected)
+            .bind(command_id)
+            .bind(&batch.event_ids[..])
+            .bind(&batch.names[..])
+            .bind(&batch.schema_versions[..])
+            .bind(&batch.payloads[..])
+            .bind(&batch.metadata[..])
+            .fetch_one(&self.inner.pool)
+            .await?;
+        let outcome: String = row.try_get(0)?;
+        let version = to_u64(row.try_get::<i64, _>(1)?, "o_stream_version")?;
+        let positions = || -> Result<(Position, Position), sqlx::Error> {
+            let first = row.try_get::<Option<i64>, _>(2)?;
+            let last = row.try_get::<Option<i64>, _>(3)?;
+            match (first, last) {
+                (Some(first), Some(last)) => Ok((
+                    Position(to_u64(first, "o_first_position")?),
+                    Position(to_u64(last, "o_last_position")?),
+                )),
+                _ => Err(decode_error(format!(
+                    "the append function returned {outcome:?} without positions"
+                ))),
+            }
+        };
+        match outcome.as_str() {
+            "appended" => {
+                let (first, last) = positions()?;
+                Ok(Outcome::Appended(Appended::new(
+                    Version(version),
+                    first,
+                    last,
+                )))
+            }
+            "duplicate" => {
+                let (first, last) = positions()?;
+                Ok(Outcome::Appended(
+                    Appended::new(Version(version), first, last).as_duplicate(),
+                ))
+            }
+            "conflict" => Ok(Outcome::Conflict(Version(version))),
+            other => Err(decode_error(format!(
+                "the append function returned the unknown outcome {other:?}"
+            ))),
+        }
+    }
+
+    /// Events of `stream_id` from `from`, decoded.
+    async fn fetch_events(
+        &self,
+        query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = query.fetch_all(&self.inner.pool).await.map_err(backend)?;
+        let mut names = Names::default();
+        rows.iter()
+            .map(|row| decode_event(row, &mut names).map_err(backend))
+            .collect()
+    }
+}
+
+/// What one run of the append function decided.
+enum Outcome {
+    Appended(Appended),
+    Conflict(Version),
+}
+
+/// An append's events as the append function's array parameters.
+struct Batch<'a> {
+    event_ids: Vec<Uuid>,
+    names: Vec<&'a str>,
+    schema_versions: Vec<i64>,
+    payloads: Vec<&'a [u8]>,
+    metadata: Vec<String>,
+}
+
+impl<'a> Batch<'a> {
+    fn new(events: &'a [NewEvent]) -> Result<Self, serde_json::Error> {
+        let mut batch = Self {
+            event_ids: Vec::with_capacity(events.len()),
+            names: Vec::with_capacity(events.len()),
+            schema_versions: Vec::with_capacity(events.len()),
+            payloads: Vec::with_capacity(events.len()),
+            metadata: Vec::with_capacity(events.len()),
+        };
+        for event in events {
+            batch.event_ids.push(event.event_id.0);
+            batch.names.push(&event.name);
+            batch.schema_versions.push(i64::from(event.schema_version));
+            batch.payloads.push(&event.payload);
+            batch.metadata.push(serde_json::to_string(&event.metadata)?);
+        }
+        Ok(batch)
+    }
+}
+
+/// Whether `error` is the unique violation of `(stream_id, stream_version)`: a concurrent
+/// append took the version first.
+fn is_version_taken(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => {
+            db.code().as_deref() == Some("23505")
+                && db.constraint() == Some("events_stream_version_key")
+        }
+        _ => false,
+    }
+}
+
+fn backend(error: sqlx::Error) -> StoreError {
+    StoreError::Backend(Box::new(error))
+}
+
+fn decode_error(message: String) -> sqlx::Error {
+    sqlx::Error::Decode(message.into())
+}
+
+fn encode_error(message: String) -> sqlx::Error {
+    sqlx::Error::Encode(message.into())
+}
+
+fn to_u64(value: i64, column: &str) -> Result<u64, sqlx::Error> {
+    u64::try_from(value).map_err(|_| {
+        decode_error(format!(
+            "es-postgres: negative {column} {value} in the store"
+        ))
+    })
+}
+
+/// A position, version or count as a `bigint` parameter, saturating: nothing stored is
+/// beyond `i64::MAX`, so a larger bound reads the same as `i64::MAX`.
+fn saturating_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// Microseconds since the Unix epoch, as PostgreSQL keeps time (finer precision is lost).
+fn to_micros(time: SystemTime) -> i64 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_micros()).unwrap_or(i64::MAX),
+        Err(before) => i64::try_from(before.duration().as_micros()).map_or(i64::MIN, |us| -us),
+    }
+}
+
+fn from_micros(micros: i64) -> Result<SystemTime, sqlx::Error> {
+    let offset = Duration::from_micros(micros.unsigned_abs());
+    let time = if micros >= 0 {
+        UNIX_EPOCH.checked_add(offset)
+    } else {
+        UNIX_EPOCH.checked_sub(offset)
+    };
+    time.ok_or_else(|| decode_error(format!("es-postgres: time {micros} µs is out of range")))
+}
+
+/// Shares one `Arc<str>` per distinct event name within a read, as the in-memory store does.
+#[derive(Default)]
+struct Names(HashSet<Arc<str>>);
+
+impl Names {
+    fn intern(&mut self, name: &str) -> Arc<str> {
+        if let Some(shared) = self.0.get(name) {
+            return Arc::clone(shared);
+        }
+        let shared: Arc<str> = Arc::from(name);
+        self.0.insert(Arc::clone(&shared));
+        shared
+    }
+}
+
+/// One row of `events` (the columns of `schema::EVENT_COLUMNS`), checked value by value.
+fn decode_event(row: &PgRow, names: &mut Names) -> Result<RecordedEvent, sqlx::Error> {
+    let position = to_u64(row.try_get(0)?, "position")?;
+    let stream_id: &str = row.try_get(1)?;
+    let stream_id = StreamId::new(stream_id).map_err(|error| {
+        decode_error(format!(
+            "es-postgres: the event at position {position} has an invalid stream id: {error}"
+        ))
+    })?;
+    let stream_version = to_u64(row.try_get(2)?, "stream_version")?;
+    let event_id: Uuid = row.try_get(3)?;
+    let name: &str = row.try_get(4)?;
+    let schema_version: i64 = row.try_get(5)?;
+    let schema_version = u32::try_from(schema_version).map_err(|_| {
+        decode_error(format!(
+            "es-postgres: the event at position {position} has schema version {schema_version}, not a u32"
+        ))
+    })?;
+    let payload: Vec<u8> = row.try_get(6)?;
+    let metadata: &str = row.try_get(7)?;
+    let metadata: Metadata = serde_json::from_str(metadata).map_err(|error| {
+        decode_error(format!(
+            "es-postgres: the metadata of the event at position {position} does not decode: {error}"
+        ))
+    })?;
+    let recorded_at = from_micros(row.try_get(8)?)?;
+    Ok(RecordedEvent {
+        stream_id,
+        stream_version: Version(stream_version),
+        position: Position(position),
+        event_id: EventId(event_id),
+        recorded_at,
+        name: names.intern(name),
+        schema_version,
+        payload: Bytes::from(payload),
+        metadata,
+    })
+}
+
+impl EventStore for PgStore {
+    async fn append(
+        &self,
+        stream_id: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<Appended, StoreError> {
+        check_batch(stream_id, &events)?;
+        let command_id = events.first().and_then(|event| event.metadata.command_id);
+        let batch = Batch::new(&events)
+            .map_err(|error| backend(encode_error(format!("es-postgres: metadata: {error}"))))?;
+        let expected_param = match expected {
+            ExpectedVersion::Any => -1,
+            ExpectedVersion::NoStream => 0,
+            ExpectedVersion::Exact(version) => saturating_i64(version.0),
+        };
+        let conflict = |actual| StoreError::Conflict {
+            stream_id: stream_id.clone(),
+            expected,
+            actual,
+        };
+        let mut retries = 0;
+        loop {
+            match self
+                .append_once(stream_id, expected_param, command_id, &batch)
+                .await
+            {
+                Ok(Outcome::Appended(appended)) => return Ok(appended),
+                Ok(Outcome::Conflict(actual)) => return Err(conflict(actual)),
+                Err(error) if is_version_taken(&error) => {
+                    // Another append won the race for the next version; answer as if the two
+                    // had come one after the other.
+                    if let Some(command_id) = command_id
+                        && let Some(earlier) = self.find_command(stream_id, command_id).await?
+                    {
+                        return Ok(earlier);
+                    }
+                    if expected == ExpectedVersion::Any && retries < MAX_ANY_RETRIES {
+                        retries += 1;
+                        continue;
+                    }
+                    return Err(conflict(self.stream_version(stream_id).await?));
+                }
+                Err(error) => return Err(backend(error)),
+            }
+        }
+    }
+
+    async fn read_stream(
+        &self,
+        stream_id: &StreamId,
+        from: Version,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        if max_count == 0 {
+            return Ok(Vec::new());
+        }
+        let query = sqlx::query(&self.inner.sql.read_stream)
+            .bind(stream_id.as_str())
+            .bind(saturating_i64(from.0))
+            .bind(saturating_i64(max_count as u64));
+        self.fetch_events(query).await
+    }
+
+    async fn read_all(
+        &self,
+        after: Position,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        if max_count == 0 {
+            return Ok(Vec::new());
+        }
+        let query = sqlx::query(&self.inner.sql.read_all)
+            .bind(saturating_i64(after.0))
+            .bind(saturating_i64(max_count as u64));
+        self.fetch_events(query).await
+    }
+
+    async fn find_command(
+        &self,
+        stream_id: &StreamId,
+        command_id: Uuid,
+    ) -> Result<Option<Appended>, StoreError> {
+        let row = sqlx::query(&self.inner.sql.find_command)
+            .bind(stream_id.as_str())
+            .bind(command_id)
+            .fetch_one(&self.inner.pool)
+            .await
+            .map_err(backend)?;
+        let decode = || -> Result<Option<Appended>, sqlx::Error> {
+            let version: Option<i64> = row.try_get(0)?;
+            let first: Option<i64> = row.try_get(1)?;
+            let last: Option<i64> = row.try_get(2)?;
+            let (Some(version), Some(first), Some(last)) = (version, first, last) else {
+                return Ok(None);
+            };
+            Ok(Some(
+                Appended::new(
+                    Version(to_u64(version, "stream_version")?),
+                    Position(to_u64(first, "position")?),
+                    Position(to_u64(last, "position")?),
+                )
+                .as_duplicate(),
+            ))
+        };
+        decode().map_err(backend)
+    }
+
+    async fn stream_version(&self, stream_id: &StreamId) -> Result<Version, StoreError> {
+        let version: i64 = sqlx::query_scalar(&self.inner.sql.stream_version)
+            .bind(stream_id.as_str())
+            .fetch_one(&self.inner.pool)
+            .await
+            .map_err(backend)?;
+        Ok(Version(to_u64(version, "stream_version").map_err(backend)?))
+    }
+
+    async fn wait_for_events(&self, after: Position) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        // Subscribe before checking, so a notification after the check is not missed.
+        let mut wakeup = inner.wakeups.subscribe(
+            &inner.pool.connect_options(),
+            &inner.channel,
+            inner.poll_interval,
+        );
+        loop {
+            let any: bool = sqlx::query_scalar(&inner.sql.any_after)
+                .bind(saturating_i64(after.0))
+                .fetch_one(&inner.pool)
+                .await
+                .map_err(backend)?;
+            if any {
+                return Ok(());
+            }
+            match wakeup.as_mut() {
+                Some(receiver) => {
+                    match tokio::time::timeout(inner.poll_interval, receiver.changed()).await {
+                        // Notified (or reconnected): the caller reads again.
+                        Ok(Ok(())) => return Ok(()),
+                        // The listener is gone: poll from now on.
+                        Ok(Err(_closed)) => wakeup = None,
+                        // The poll interval passed: check again.
+                        Err(_elapsed) => {}
+                    }
+                }
+                None => tokio::time::sleep(inner.poll_interval).await,
+            }
+        }
+    }
+}
+
+/// Snapshots in the `snapshots` table: one row per stream, the newest kept.
+impl SnapshotStore for PgStore {
+    async fn load_snapshot(&self, stream_id: &StreamId) -> Result<Option<Snapshot>, StoreError> {
+        let row = sqlx::query(&self.inner.sql.load_snapshot)
+            .bind(stream_id.as_str())
+            .fetch_optional(&self.inner.pool)
+            .await
+            .map_err(backend)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let decode = || -> Result<Snapshot, sqlx::Error> {
+            let version = to_u64(row.try_get(0)?, "version")?;
+            let schema_version: i64 = row.try_get(1)?;
+            let schema_version = u32::try_from(schema_version).map_err(|_| {
+                decode_error(format!(
+                    "es-postgres: the snapshot of {stream_id} has schema version {schema_version}, not a u32"
+                ))
+            })?;
+            let payload: Vec<u8> = row.try_get(2)?;
+            let taken_at = from_micros(row.try_get(3)?)?;
+            let mut snapshot = Snapshot::new(
+                stream_id.clone(),
+                Version(version),
+                schema_version,
+                Bytes::from(payload),
+            );
+            snapshot.taken_at = taken_at;
+            Ok(snapshot)
+        };
+        decode().map(Some).map_err(backend)
+    }
+
+    async fn save_snapshot(&self, snapshot: Snapshot) -> Result<(), StoreError> {
+        let version = i64::try_from(snapshot.version.0).map_err(|_| {
+            backend(encode_error(format!(
+                "es-postgres: snapshot version {} is beyond i64::MAX",
+                snapshot.version
+            )))
+        })?;
+        sqlx::query(&self.inner.sql.save_snapshot)
+            .bind(snapshot.stream_id.as_str())
+            .bind(version)
+            .bind(i64::from(snapshot.schema_version))
+            .bind(&snapshot.payload[..])
+            .bind(to_micros(snapshot.taken_at))
+            .execute(&self.inner.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+}
+
+/// Checkpoints in the `checkpoints` table, one row per projection.
+impl CheckpointStore for PgStore {
+    async fn load_checkpoint(&self, projection: &str) -> Result<Option<Position>, StoreError> {
+        let position: Option<i64> = sqlx::query_scalar(&self.inner.sql.load_checkpoint)
+            .bind(projection)
+            .fetch_optional(&self.inner.pool)
+            .await
+            .map_err(backend)?;
+        position
+            .map(|position| to_u64(position, "checkpoint").map(Position))
+            .transpose()
+            .map_err(backend)
+    }
+
+    async fn save_checkpoint(
+        &self,
+        projection: &str,
+        position: Position,
+    ) -> Result<(), StoreError> {
+        let position = i64::try_from(position.0).map_err(|_| {
+            backend(encode_error(format!(
+                "es-postgres: checkpoint {position} is beyond i64::MAX"
+            )))
+        })?;
+        sqlx::query(&self.inner.sql.save_checkpoint)
+            .bind(projection)
+            .bind(position)
+            .execute(&self.inner.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn delete_checkpoint(&self, projection: &str) -> Result<(), StoreError> {
+        sqlx::query(&self.inner.sql.delete_checkpoint)
+            .bind(projection)
+            .execute(&self.inner.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every future of the store can be spawned on a multi-threaded runtime (sqlx's generic
+    /// executor futures can make a future `Send` for one lifetime only; this would not compile).
+    #[allow(dead_code)]
+    fn futures_are_spawnable(store: PgStore, stream: StreamId, snapshot: Snapshot) {
+        tokio::spawn(async move {
+            store.migrate().await?;
+            store
+                .append(&stream, ExpectedVersion::Any, Vec::new())
+                .await?;
+            store.read_stream(&stream, Version(1), 1).await?;
+            store.read_all(Position::START, 1).await?;
+            store.find_command(&stream, Uuid::nil()).await?;
+            store.stream_version(&stream).await?;
+            store.wait_for_events(Position::START).await?;
+            store.subscribe(Position::START).next().await?;
+            store.load_snapshot(&stream).await?;
+            store.save_snapshot(snapshot).await?;
+            store.load_checkpoint("p").await?;
+            store.save_checkpoint("p", Position(1)).await?;
+            store.delete_checkpoint("p").await?;
+            Ok::<_, StoreError>(())
+        });
+    }
+
+    #[test]
+    fn times_round_trip_through_microseconds() {
+        for micros in [0, 1, -1, 1_700_000_000_123_456, -86_400_000_000] {
+            let time = from_micros(micros).map_err(|e| e.to_string());
+            assert_eq!(time.map(to_micros), Ok(micros));
+        }
+    }
+
+    #[test]
+    fn out_of_range_values_are_errors_not_panics() {
+        assert!(to_u64(-1, "position").is_err());
+        assert_eq!(saturating_i64(u64::MAX), i64::MAX);
+    }
+}
