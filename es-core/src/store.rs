@@ -22,6 +22,16 @@
 //!   a [`Subscription`] follow the log by position alone,
 //!   with no gap and no duplicate.
 //!
+//! - **Visibility**: once [`append`](EventStore::append) has returned, [`read_stream`](EventStore::read_stream)
+//!   and [`stream_version`](EventStore::stream_version) reflect it. [`read_all`](EventStore::read_all)
+//!   reflects it once every append that took an earlier position has finished: at once for
+//!   a single writer, and possibly a moment later under concurrent appends in a store whose
+//!   appends overlap (es-postgres holds a position back until the appends before it have
+//!   committed or rolled back, so that none is skipped).
+//!
+//! The contract suite in `es_core::testing::contract` (feature `testing`) checks these rules
+//! against any store.
+//!
 //! [`CheckpointStore`] records how far each projection has processed the log.
 
 use std::error::Error as StdError;
