@@ -183,6 +183,28 @@
 //! ([`Metadata::command_id`](es_core::Metadata::command_id)) and idempotency answers either
 //! way.
 //!
+//! **Connection pool.** Every call takes a connection from the pool for one statement. When
+//! all are in use it waits up to the pool's *acquire timeout*, then fails with
+//! [`StoreError::Backend`] holding [`sqlx::Error::PoolTimedOut`]; nothing was sent, so
+//! nothing was written, and the call can be retried. [`PgStore::connect`] uses sqlx's
+//! defaults: at most 10 connections, a 30 s acquire timeout. To choose them, build the pool
+//! with [`PgPoolOptions`] (`max_connections`, `acquire_timeout`) and hand it to
+//! [`PgStore::from_pool`]. Waiting subscribers hold no pooled connection: each store has one
+//! more connection of its own, outside the pool, for `LISTEN`.
+//!
+//! **Lost connections and server restarts.** A connection killed under a call (for example
+//! by `pg_terminate_backend` or a server restart) fails that call with
+//! [`StoreError::Backend`]; an append then writes nothing (its transaction rolls back; the
+//! positions it took are a hole that readers pass over). The pool replaces dead connections
+//! by itself (sqlx checks each before handing it out, unless the pool was built with
+//! `test_before_acquire(false)`, and waits for a restarting server within the acquire
+//! timeout), so the next call, or a retry, just works. A
+//! [`Subscription`](es_core::Subscription) polled again after an error resumes after the
+//! last event it delivered, with no gap and no duplicate. The `LISTEN` connection reconnects
+//! by itself, 50 ms after it was lost, then backing off to one attempt every 5 s while the
+//! server stays unreachable, whatever the poll interval; until it has, waiters fall back to
+//! polling (see [`PgStoreOptions::poll_interval`]).
+//!
 //! # Tests
 //!
 //! With the `testing` feature, the module `es_postgres::testing` starts a throwaway
@@ -770,11 +792,9 @@ impl EventStore for PgStore {
     async fn wait_for_events(&self, after: Position) -> Result<(), StoreError> {
         let inner = &self.inner;
         // Subscribe before checking, so a notification after the check is not missed.
-        let mut wakeup = inner.wakeups.subscribe(
-            &inner.pool.connect_options(),
-            &inner.channel,
-            inner.poll_interval,
-        );
+        let mut wakeup = inner
+            .wakeups
+            .subscribe(&inner.pool.connect_options(), &inner.channel);
         loop {
             let any: bool = sqlx::query_scalar(&inner.sql.any_after)
                 .bind(saturating_i64(after.0))

@@ -6,13 +6,27 @@
 //! interval, whichever comes first. A notification lost while the connection is down costs
 //! at most one poll interval, never an event: the log itself is the truth, the wake-up only
 //! says "read again".
+//!
+//! A lost connection is re-established after a short backoff, from [`RECONNECT_MIN`]
+//! doubling to [`RECONNECT_MAX`] while the server stays unreachable. The backoff is
+//! not the poll interval: a store with a long poll interval (one that relies on `NOTIFY`)
+//! would otherwise deliver nothing live for that long after a server restart. sqlx's
+//! listener reconnects by itself only for some kinds of connection loss; a server that
+//! shuts down often resets the socket (`ECONNRESET`), which sqlx reports as an error and
+//! this task handles by reconnecting.
 
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+/// The first wait before reconnecting the `LISTEN` connection after it was lost or an
+/// attempt failed.
+pub(crate) const RECONNECT_MIN: Duration = Duration::from_millis(50);
+/// The longest wait between two attempts to reconnect the `LISTEN` connection.
+pub(crate) const RECONNECT_MAX: Duration = Duration::from_secs(5);
 
 /// The listening task of a store, started by the first `wait_for_events`.
 #[derive(Debug, Default)]
@@ -34,7 +48,6 @@ impl Wakeups {
         &self,
         options: &PgConnectOptions,
         channel: &str,
-        retry: Duration,
     ) -> Option<watch::Receiver<u64>> {
         let runtime = tokio::runtime::Handle::try_current().ok()?;
         let mut running = self
@@ -47,12 +60,7 @@ impl Wakeups {
             return Some(running.count.subscribe());
         }
         let (count, receiver) = watch::channel(0);
-        let task = runtime.spawn(listen(
-            options.clone(),
-            channel.to_owned(),
-            count.clone(),
-            retry,
-        ));
+        let task = runtime.spawn(listen(options.clone(), channel.to_owned(), count.clone()));
         *running = Some(Running { count, task });
         Some(receiver)
     }
@@ -71,16 +79,16 @@ impl Drop for Wakeups {
 }
 
 /// Listens on `channel` until aborted, counting every notification and every (re)connection
-/// into `count`; reconnects after `retry` when the connection fails.
-async fn listen(
-    options: PgConnectOptions,
-    channel: String,
-    count: watch::Sender<u64>,
-    retry: Duration,
-) {
+/// into `count`. After a lost connection or a failed attempt it waits a backoff before
+/// connecting again: [`RECONNECT_MIN`], doubling up to [`RECONNECT_MAX`] while attempts fail
+/// or connections are lost again quickly (so a server that accepts and drops connections is
+/// not hammered), back to the minimum once a connection has lasted `RECONNECT_MAX`.
+async fn listen(options: PgConnectOptions, channel: String, count: watch::Sender<u64>) {
     let bump = || count.send_modify(|n| *n = n.wrapping_add(1));
+    let mut backoff = RECONNECT_MIN;
     loop {
         if let Ok(mut listener) = connect(&options, &channel).await {
+            let connected = Instant::now();
             // Listening from here on: whatever a waiter checked before may be stale.
             bump();
             // `Ok(None)`: the connection was lost and re-established (notifications sent in
@@ -88,9 +96,14 @@ async fn listen(
             while let Ok(_notification_or_reconnect) = listener.try_recv().await {
                 bump();
             }
+            // Lost (such as reset by a restarting server): waiters read again.
             bump();
+            if connected.elapsed() >= RECONNECT_MAX {
+                backoff = RECONNECT_MIN;
+            }
         }
-        tokio::time::sleep(retry).await;
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(RECONNECT_MAX);
     }
 }
 

@@ -31,6 +31,10 @@
 //!    (even when it panics or is killed).
 //! 3. Neither: [`database_or_skip`] prints one line saying the tests were skipped and how to
 //!    enable them, and returns `None`.
+//!
+//! Tests that stop or restart the server ([`TestServer::restart`]) take a server of their
+//! own from [`server_or_skip`], which needs the binaries even when `DATABASE_URL` is set, and
+//! skips with the same one line when there are none.
 
 use std::fmt;
 use std::io::Write as _;
@@ -185,26 +189,52 @@ impl TestServer {
         check("initdb", output)
     }
 
-    fn pg_ctl_start(&self, port: u16) -> Result<(), HarnessError> {
-        let options = format!(
+    /// The server's command-line options when listening on `port`.
+    fn server_options(&self, port: u16) -> String {
+        format!(
             "-p {port} -c listen_addresses=127.0.0.1 -k '{}' -c fsync=off \
              -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
             self.base.display()
-        );
+        )
+    }
+
+    fn pg_ctl_start(&self, port: u16) -> Result<(), HarnessError> {
+        self.pg_ctl("start", &["-o", &self.server_options(port)])
+    }
+
+    /// Runs `pg_ctl {action}` on the cluster, waiting for it to finish (up to 60 s), with
+    /// the server log attached to the error.
+    fn pg_ctl(&self, action: &str, args: &[&str]) -> Result<(), HarnessError> {
         let log = self.base.join("server.log");
         let output = self
             .command("pg_ctl")
-            .arg("start")
+            .arg(action)
             .arg("-D")
             .arg(&self.data)
             .arg("-l")
             .arg(&log)
-            .args(["-w", "-t", "60", "-s", "-o", &options])
+            .args(["-w", "-t", "60", "-s"])
+            .args(args)
             .output();
-        check("pg_ctl start", output).map_err(|HarnessError(message)| {
+        check(&format!("pg_ctl {action}"), output).map_err(|HarnessError(message)| {
             let log = std::fs::read_to_string(&log).unwrap_or_default();
             HarnessError(format!("{message}\nserver log:\n{log}"))
         })
+    }
+
+    /// Restarts the server (`pg_ctl restart -m fast`): every session is terminated, open
+    /// transactions roll back, committed data stays. It comes back on the same port and data
+    /// directory, and this returns once it accepts connections again. For fault tests;
+    /// this blocks the calling thread (about a second), so call it from
+    /// `tokio::task::spawn_blocking` or `block_in_place` in async tests.
+    ///
+    /// # Errors
+    /// [`HarnessError`] when `pg_ctl` fails to stop or start the server.
+    pub fn restart(&self) -> Result<(), HarnessError> {
+        self.pg_ctl(
+            "restart",
+            &["-m", "fast", "-o", &self.server_options(self.port)],
+        )
     }
 
     /// A shell that waits for this process to end, then stops the server and removes its
@@ -406,26 +436,58 @@ pub fn database() -> Result<Option<&'static TestDatabase>, HarnessError> {
 /// When the server did not start ([`HarnessError`]): a broken set-up fails the tests.
 #[must_use]
 pub fn database_or_skip(tests: usize) -> Option<&'static TestDatabase> {
-    static NOTICE: OnceLock<()> = OnceLock::new();
     match database() {
         Ok(Some(database)) => Some(database),
         Ok(None) => {
-            NOTICE.get_or_init(|| {
-                let tests = if tests == 1 {
-                    "1 test".to_owned()
-                } else {
-                    format!("{tests} tests")
-                };
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "es-postgres: skipped {tests}: no PostgreSQL binaries (initdb/pg_ctl) found; \
-                     install PostgreSQL or set DATABASE_URL"
-                );
-            });
+            skip_notice(tests, "install PostgreSQL or set DATABASE_URL");
             None
         }
         Err(error) => panic!("{error}"),
     }
+}
+
+/// A [`TestServer`] of the test's own, for tests that stop or restart the server (which
+/// would break other tests on the shared one): `None` when there are no PostgreSQL binaries,
+/// after printing the same one line as [`database_or_skip`] (`DATABASE_URL` does not help
+/// these tests: they must control the server). Starting one takes about a second.
+///
+/// # Panics
+/// When binaries were found but the server did not start ([`HarnessError`]).
+#[must_use]
+pub fn server_or_skip(tests: usize) -> Option<TestServer> {
+    let Some(bin) = find_binaries() else {
+        let url_set = std::env::var_os("DATABASE_URL").is_some_and(|url| !url.is_empty());
+        skip_notice(
+            tests,
+            if url_set {
+                "install PostgreSQL (these tests restart a server of their own: DATABASE_URL is not enough)"
+            } else {
+                "install PostgreSQL or set DATABASE_URL"
+            },
+        );
+        return None;
+    };
+    match TestServer::start_with(&bin) {
+        Ok(server) => Some(server),
+        Err(error) => panic!("{error}"),
+    }
+}
+
+/// Prints, once per process and straight to stderr (so that the test runner shows it),
+/// `es-postgres: skipped {tests} tests: no PostgreSQL binaries (initdb/pg_ctl) found; {hint}`.
+fn skip_notice(tests: usize, hint: &str) {
+    static NOTICE: OnceLock<()> = OnceLock::new();
+    NOTICE.get_or_init(|| {
+        let tests = if tests == 1 {
+            "1 test".to_owned()
+        } else {
+            format!("{tests} tests")
+        };
+        let _ = writeln!(
+            std::io::stderr(),
+            "es-postgres: skipped {tests}: no PostgreSQL binaries (initdb/pg_ctl) found; {hint}"
+        );
+    });
 }
 
 /// A schema name no other store of any test process uses: `es_test_{pid}_{time}_{n}`.
