@@ -529,3 +529,71 @@ async fn processing_calls_are_refused_while_a_run_is_live_instead_of_waiting_for
     assert_eq!(stats.catch_up().await.unwrap(), end);
     assert_eq!(stats.read().registered, 3);
 }
+
+/// Checkpoints in a `MemStore` whose next `fails` saves fail with a backend error.
+#[derive(Debug, Clone)]
+struct FlakyCheckpoints {
+    inner: MemStore,
+    fails: Arc<Mutex<u32>>,
+}
+
+impl CheckpointStore for FlakyCheckpoints {
+    async fn load_checkpoint(
+        &self,
+        projection: &str,
+    ) -> Result<Option<es_core::Position>, es_core::StoreError> {
+        self.inner.load_checkpoint(projection).await
+    }
+
+    async fn save_checkpoint(
+        &self,
+        projection: &str,
+        position: es_core::Position,
+    ) -> Result<(), es_core::StoreError> {
+        let fail = {
+            let mut fails = self.fails.lock().unwrap();
+            let fail = *fails > 0;
+            *fails = fails.saturating_sub(1);
+            fail
+        };
+        if fail {
+            return Err(es_core::StoreError::Backend(
+                "the checkpoint table is gone".into(),
+            ));
+        }
+        self.inner.save_checkpoint(projection, position).await
+    }
+
+    async fn delete_checkpoint(&self, projection: &str) -> Result<(), es_core::StoreError> {
+        self.inner.delete_checkpoint(projection).await
+    }
+}
+
+#[tokio::test]
+async fn a_failed_checkpoint_save_neither_loses_nor_repeats_a_batch() {
+    let store = MemStore::new();
+    let users = Repository::<User, _>::new(store.clone());
+    for id in ["ada", "bob", "cy"] {
+        users.execute(register(id)).await.unwrap();
+    }
+    let checkpoints = FlakyCheckpoints {
+        inner: store.clone(),
+        fails: Arc::new(Mutex::new(1)),
+    };
+    let runner = ProjectionRunner::new(store.clone(), UserStats::default())
+        .with_checkpoints(checkpoints.clone())
+        .with_batch_size(2);
+    match runner.catch_up().await {
+        Err(ProjectionError::Store { .. }) => {}
+        other => panic!("the failed save is reported: {other:?}"),
+    }
+    // The first batch is in the state; the retry carries on after it.
+    let reached = runner.catch_up().await.unwrap();
+    assert_eq!(reached, es_core::Position(3));
+    assert_eq!(runner.read().registered, 3, "each event counted once");
+    assert_eq!(
+        store.load_checkpoint(UserStats::NAME).await.unwrap(),
+        Some(es_core::Position(3)),
+        "the next save covers the batch whose save failed"
+    );
+}

@@ -339,12 +339,15 @@ impl<P: Projection, S: EventStore, K: CheckpointStore, C: Codec> ProjectionRunne
         }
         let (last_good, failure) = self.apply(&batch);
         if let Some(last) = last_good {
+            // The state holds the batch now: advance before saving, so that a failed save
+            // (reported below) is followed by the next batch, not by the same one again.
+            // The next successful save covers this batch too.
+            *cursor = Some(last);
+            self.publish(last, false);
             self.checkpoints
                 .save_checkpoint(P::NAME, last)
                 .await
                 .map_err(|source| self.store_error(source))?;
-            *cursor = Some(last);
-            self.publish(last, false);
         }
         match failure {
             None => Ok(last_good),
