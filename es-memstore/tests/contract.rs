@@ -21,8 +21,6 @@ async fn memstore_keeps_the_store_contract_on_a_multi_threaded_runtime() {
 /// The suite must fail stores that break the rules: a `MemStore` with one fault injected at
 /// a time, and the checks each fault must trip.
 mod broken {
-    use std::ops::ControlFlow;
-
     use es_core::testing::contract::{self, ContractReport};
     use es_core::{
         Appended, EventStore, ExpectedVersion, NewEvent, Position, RecordedEvent, StoreError,
@@ -95,20 +93,6 @@ mod broken {
                 _ => from,
             };
             self.inner.read_stream(stream_id, from, max_count).await
-        }
-
-        async fn visit_stream<F>(
-            &self,
-            stream_id: &StreamId,
-            from: Version,
-            max_count: usize,
-            mut visit: F,
-        ) -> Result<usize, StoreError>
-        where
-            F: FnMut(&RecordedEvent) -> ControlFlow<()> + Send,
-        {
-            let events = self.read_stream(stream_id, from, max_count).await?;
-            Ok(es_core::store::visit_each(&events, &mut visit))
         }
 
         async fn read_all(

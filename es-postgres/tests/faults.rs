@@ -7,17 +7,24 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use es_core::store::CheckpointStore;
 use es_core::{
-    Codec, DecodeError, EventId, EventStore, ExpectedVersion, Metadata, NewEvent, Position,
-    Projection, ProjectionRunner, RecordedEvent, StoreError, StreamId, Version,
+    Codec, DecodeError, EventStore, ExpectedVersion, NewEvent, Position, Projection,
+    ProjectionRunner, RecordedEvent, StoreError, StreamId, Version,
 };
 use es_postgres::sqlx::postgres::PgPoolOptions;
 use es_postgres::sqlx::{self, PgPool};
 use es_postgres::{PgStore, PgStoreOptions, testing};
 use tokio::sync::mpsc;
 use uuid::Uuid;
+
+mod support;
+use support::{event, stream, with_command};
+
+/// Events `from..from + count`, each carrying `command_id`.
+fn batch(from: u64, count: u64, command_id: Uuid) -> Vec<NewEvent> {
+    with_command((from..from + count).map(event).collect(), command_id)
+}
 
 /// How many tests this binary has, for the skip notice.
 const TESTS: usize = 4;
@@ -38,30 +45,6 @@ const WITHIN: Duration = Duration::from_secs(10);
 /// The poll interval of the restart tests: far longer than `WITHIN`, so a live subscriber
 /// that is woken in time was woken by a notification, not by polling.
 const NO_POLLING: Duration = Duration::from_secs(60);
-
-fn stream(id: &str) -> StreamId {
-    StreamId::new(id).expect("a valid stream id")
-}
-
-fn event(n: u64) -> NewEvent {
-    NewEvent {
-        event_id: EventId::new(),
-        name: "test.happened".into(),
-        schema_version: 1,
-        payload: Bytes::from(format!("{{\"n\":{n}}}")),
-        metadata: Metadata::default(),
-    }
-}
-
-fn batch(from: u64, count: u64, command_id: Uuid) -> Vec<NewEvent> {
-    (from..from + count)
-        .map(|n| {
-            let mut event = event(n);
-            event.metadata.command_id = Some(command_id);
-            event
-        })
-        .collect()
-}
 
 /// The driver error inside a [`StoreError::Backend`]; panics on any other error.
 fn driver_error(error: &StoreError) -> &sqlx::Error {

@@ -10,11 +10,14 @@ use bytes::Bytes;
 use es_core::snapshot::{Snapshot, SnapshotStore};
 use es_core::{
     EventId, EventStore, ExpectedVersion, Metadata, NewEvent, Position, RecordedEvent, StoreError,
-    StreamId, Version,
+    Version,
 };
 use es_postgres::sqlx::{self, PgConnection, PgPool, Row};
 use es_postgres::{PgStore, PgStoreOptions, testing};
 use uuid::Uuid;
+
+mod support;
+use support::{event, stream, with_command};
 
 /// How many tests this binary has, for the skip notice.
 const TESTS: usize = 11;
@@ -33,27 +36,6 @@ async fn setup() -> Option<(PgPool, PgStore)> {
 /// its schema behind to look at).
 async fn teardown(store: &PgStore) {
     testing::drop_schema(store).await.expect("drop schema");
-}
-
-fn stream(id: &str) -> StreamId {
-    StreamId::new(id).expect("a valid stream id")
-}
-
-fn event(n: u64) -> NewEvent {
-    NewEvent {
-        event_id: EventId::new(),
-        name: "test.happened".into(),
-        schema_version: 1,
-        payload: Bytes::from(format!("{{\"n\":{n}}}")),
-        metadata: Metadata::default(),
-    }
-}
-
-fn with_command(mut events: Vec<NewEvent>, command_id: Uuid) -> Vec<NewEvent> {
-    for event in &mut events {
-        event.metadata.command_id = Some(command_id);
-    }
-    events
 }
 
 /// What `{schema}.append` answered: outcome, stream version, first and last position.

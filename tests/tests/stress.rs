@@ -118,19 +118,24 @@ struct Acknowledged {
     position: Position,
 }
 
+/// Opens `account` for `owner` through a repository of its own.
+async fn open(store: &MemStore, account: AccountId, owner: impl Into<String>) {
+    Repository::<Account, _>::new(store.clone())
+        .execute(OpenAccount {
+            account,
+            owner: owner.into(),
+        })
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn writers_racing_on_one_aggregate_lose_no_update_and_leave_no_gap() {
     let per_task = scaled(2_000);
     let started = Instant::now();
     let store = MemStore::new();
     let account = AccountId(1);
-    Repository::<Account, _>::new(store.clone())
-        .execute(OpenAccount {
-            account,
-            owner: "Hot".into(),
-        })
-        .await
-        .unwrap();
+    open(&store, account, "Hot").await;
 
     let tasks: Vec<_> = (0..TASKS)
         .map(|task| {
@@ -374,13 +379,7 @@ async fn live_projections_follow_many_parallel_writers_and_equal_a_rebuild() {
     let per_task = scaled(250);
     let started = Instant::now();
     let store = MemStore::new();
-    Repository::<Account, _>::new(store.clone())
-        .execute(OpenAccount {
-            account: SHARED,
-            owner: owner(SHARED),
-        })
-        .await
-        .unwrap();
+    open(&store, SHARED, owner(SHARED)).await;
 
     let balances = ProjectionRunner::new(store.clone(), Balances::default()).with_batch_size(64);
     let trace = ProjectionRunner::new(store.clone(), Trace::default());
@@ -590,13 +589,7 @@ async fn eight_writers_deposit_into_one_account_and_every_deposit_lands() {
     let per_task = scaled(2_000);
     let store = MemStore::new();
     let account = AccountId(7);
-    Repository::<Account, _>::new(store.clone())
-        .execute(OpenAccount {
-            account,
-            owner: "Busy".into(),
-        })
-        .await
-        .unwrap();
+    open(&store, account, "Busy").await;
     let tasks: Vec<_> = (0..TASKS)
         .map(|task| {
             let repo = Repository::<Account, _>::new(store.clone()).max_retries(10_000);
@@ -628,7 +621,8 @@ async fn eight_writers_deposit_into_one_account_and_every_deposit_lands() {
     let commands = TASKS * per_task;
     println!("{commands} deposits from {TASKS} writers, {retries} retries");
 
-    let stream = StreamId::new(format!("account-{}", account.0)).unwrap();
+    let repository = Repository::<Account, _>::new(store.clone());
+    let stream = repository.stream_id(&account).unwrap();
     let stored = store
         .read_stream(&stream, Version(1), usize::MAX)
         .await
@@ -639,9 +633,6 @@ async fn eight_writers_deposit_into_one_account_and_every_deposit_lands() {
         versions, expected,
         "the opening event, then one version per deposit"
     );
-    let loaded = Repository::<Account, _>::new(store)
-        .load(&account)
-        .await
-        .unwrap();
+    let loaded = repository.load(&account).await.unwrap();
     assert_eq!(loaded.state.balance(), sum, "no deposit was lost");
 }
