@@ -214,6 +214,7 @@
 #![deny(missing_docs)]
 
 mod listen;
+pub mod projection;
 mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -236,6 +237,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRo
 use sqlx::{Executor as _, Row};
 use uuid::Uuid;
 
+pub use projection::{PgProjection, PgProjectionRunner};
 pub use schema::{InvalidSchemaName, SchemaName};
 pub use sqlx;
 

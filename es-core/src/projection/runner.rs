@@ -1,9 +1,7 @@
 //! [`ProjectionRunner`]: feeds a projection the global log, in order, with checkpoints.
 
-use std::any::Any;
 use std::fmt;
 use std::future::{Future, ready};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::pin;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 use std::time::Duration;
@@ -13,7 +11,7 @@ use tokio::sync::{Mutex, MutexGuard, watch};
 use crate::codec::{Codec, JsonCodec};
 use crate::envelope::{Position, RecordedEvent, StreamId};
 use crate::error::DecodeError;
-use crate::projection::Projection;
+use crate::projection::{Projection, project_batch};
 use crate::store::{CheckpointStore, EventStore, NoCheckpoints, StoreError};
 use crate::util::{Either, race};
 
@@ -368,29 +366,9 @@ impl<P: Projection, S: EventStore, K: CheckpointStore, C: Codec> ProjectionRunne
             .state
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        let mut last_good = None;
-        for event in batch {
-            let projected = catch_unwind(AssertUnwindSafe(|| state.project(&self.codec, event)));
-            let failure = match projected {
-                Ok(Ok(_)) => None,
-                Ok(Err(source)) => Some(ProjectionError::Decode {
-                    projection: P::NAME,
-                    source,
-                }),
-                Err(panic) => Some(ProjectionError::Panicked {
-                    projection: P::NAME,
-                    stream_id: event.stream_id.clone(),
-                    name: Arc::clone(&event.name),
-                    position: event.position,
-                    message: panic_message(&*panic),
-                }),
-            };
-            if failure.is_some() {
-                return (last_good, failure);
-            }
-            last_good = Some(event.position);
-        }
-        (last_good, None)
+        let (done, failure) = project_batch(&mut *state, &self.codec, batch);
+        let last_good = done.checked_sub(1).map(|last| batch[last].position);
+        (last_good, failure)
     }
 
     fn publish(&self, position: Position, halted: bool) {
@@ -406,14 +384,6 @@ impl<P: Projection, S: EventStore, K: CheckpointStore, C: Codec> ProjectionRunne
             source,
         }
     }
-}
-
-fn panic_message(panic: &(dyn Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic with a non-string payload".to_owned())
 }
 
 impl<P, S: Clone, K: Clone, C: Clone> Clone for ProjectionRunner<P, S, K, C> {
@@ -452,9 +422,9 @@ pub enum ProjectionError {
         /// Which event, where, and why.
         source: DecodeError,
     },
-    /// The projection's `On` impl panicked. The checkpoint is at the event before; the
-    /// runner is halted, since the state may be half-updated: [`ProjectionRunner::rebuild`]
-    /// restarts it.
+    /// The projection's `On` impl panicked. The checkpoint is at the event before. A
+    /// [`ProjectionRunner`] is halted, since its state may be half-updated:
+    /// [`ProjectionRunner::rebuild`] restarts it.
     #[error(
         "projection {projection} panicked on event {name:?} at position {position} \
          (stream {stream_id}): {message}"

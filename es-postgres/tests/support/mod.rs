@@ -1,5 +1,8 @@
 //! Helpers shared by es-postgres's test files.
 
+// Each test binary compiles this module and uses only some of it.
+#![allow(dead_code)]
+
 use bytes::Bytes;
 use es_core::{EventId, Metadata, NewEvent, StreamId};
 use uuid::Uuid;
