@@ -205,6 +205,14 @@
 //! server stays unreachable, whatever the poll interval; until it has, waiters fall back to
 //! polling (see [`PgStoreOptions::poll_interval`]).
 //!
+//! # Read models in tables
+//!
+//! Any projection runs over this store with es-core's
+//! [`ProjectionRunner`](es_core::ProjectionRunner), in memory, with its checkpoint in the
+//! `checkpoints` table if wanted. A read model kept in PostgreSQL tables uses
+//! [`PgProjectionRunner`] instead, which writes each batch's rows and moves the checkpoint
+//! in one transaction, so every event reaches the tables exactly once: see [`projection`].
+//!
 //! # Tests
 //!
 //! With the `testing` feature, the module `es_postgres::testing` starts a throwaway

@@ -5,6 +5,12 @@
 //! for the directory to see it, a query), and statistics caught up on demand.
 //!
 //! Run it with `cargo run --example user`.
+//!
+//! With `--postgres` (`cargo run --example user -- --postgres`) the same scenario runs on
+//! PostgreSQL (es-postgres): on the server of `DATABASE_URL` if it is set, otherwise on a
+//! throwaway server started from the machine's PostgreSQL binaries (`initdb`, `pg_ctl`). The
+//! directory is then a table, `user_directory`, written in the same transaction as its
+//! checkpoint. The run uses a schema of its own and removes it at the end.
 
 use std::error::Error;
 use std::time::Duration;
@@ -12,30 +18,171 @@ use std::time::Duration;
 use es_core::codec::{Encoded, JsonCodec};
 use es_core::prelude::*;
 use es_core::{CommandSet, ExecuteError, NewEvent, RecordedEvent};
+use es_examples::user::table::{DirectoryChanges, DirectoryTable};
 use es_examples::user::views::{UserDirectory, UserStats};
 use es_examples::user::{
     ChangeEmail, DeleteUser, RegisterUser, RenameUser, User, UserCommand, UserEvent, UserId,
 };
 use es_memstore::MemStore;
+use es_postgres::testing::{self, TestServer};
+use es_postgres::{PgProjectionRunner, PgStore, PgStoreOptions, SchemaName};
+
+type BoxError = Box<dyn Error + Send + Sync>;
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn Error>> {
-    let store = MemStore::new();
+async fn main() -> Result<(), BoxError> {
+    if std::env::args().skip(1).any(|arg| arg == "--postgres") {
+        let postgres = Postgres::start().await?;
+        println!(
+            "Store: PostgreSQL {}, schema {}\n",
+            postgres.place,
+            postgres.store.schema()
+        );
+        let table = DirectoryTable::create(&postgres.store).await?;
+        let directory = Directory::Table(
+            PgProjectionRunner::<DirectoryChanges>::new(postgres.store.clone()),
+            table,
+        );
+        let outcome = scenario(postgres.store.clone(), directory).await;
+        // Whatever the outcome, leave nothing behind.
+        postgres.remove().await?;
+        outcome
+    } else {
+        println!("Store: in memory\n");
+        let store = MemStore::new();
+        let directory = Directory::InMemory(ProjectionRunner::new(
+            store.clone(),
+            UserDirectory::default(),
+        ));
+        scenario(store, directory).await
+    }
+}
+
+/// The PostgreSQL of a `--postgres` run.
+struct Postgres {
+    store: PgStore,
+    /// Where the server is, for the first line of output.
+    place: String,
+    /// The throwaway server, stopped and deleted when dropped; `None` with `DATABASE_URL`.
+    server: Option<TestServer>,
+}
+
+impl Postgres {
+    /// A migrated store in a schema of this run's own, on the server of `DATABASE_URL` or on
+    /// a throwaway server.
+    async fn start() -> Result<Self, BoxError> {
+        let schema = SchemaName::new(format!("user_example_{}", std::process::id()))?;
+        let (url, server) = match std::env::var("DATABASE_URL") {
+            Ok(url) if !url.is_empty() => (url, None),
+            _ => {
+                let server = TestServer::start()
+                    .map_err(|error| format!("{error}; install PostgreSQL or set DATABASE_URL"))?;
+                (server.url().to_owned(), Some(server))
+            }
+        };
+        let place = match &server {
+            Some(server) => format!("on a throwaway server at 127.0.0.1:{}", server.port()),
+            None => "at DATABASE_URL".to_owned(),
+        };
+        let store = PgStore::connect_with(&url, PgStoreOptions::new().schema(schema)).await?;
+        // A leftover of an earlier run with the same process id would not be fresh.
+        testing::drop_schema(&store).await?;
+        store.migrate().await?;
+        Ok(Self {
+            store,
+            place,
+            server,
+        })
+    }
+
+    /// Drops the run's schema, then the throwaway server, if any.
+    async fn remove(self) -> Result<(), BoxError> {
+        testing::drop_schema(&self.store).await?;
+        self.store.pool().close().await;
+        drop(self.server);
+        Ok(())
+    }
+}
+
+/// The user directory: in memory, or a PostgreSQL table.
+#[derive(Clone)]
+enum Directory<S> {
+    InMemory(ProjectionRunner<UserDirectory, S>),
+    Table(PgProjectionRunner<DirectoryChanges>, DirectoryTable),
+}
+
+impl<S: EventStore> Directory<S> {
+    async fn run(
+        &self,
+        stopped: tokio::sync::oneshot::Receiver<()>,
+    ) -> Result<Position, ProjectionError> {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        match self {
+            Self::InMemory(runner) => runner.run(shutdown).await,
+            Self::Table(runner, _) => runner.run(shutdown).await,
+        }
+    }
+
+    async fn wait_for(&self, position: Position) -> Result<Position, ProjectionError> {
+        let within = Duration::from_secs(5);
+        match self {
+            Self::InMemory(runner) => {
+                runner.wait_for(position, within).await?;
+                Ok(runner.position())
+            }
+            Self::Table(runner, _) => {
+                runner.wait_for(position, within).await?;
+                Ok(runner.position())
+            }
+        }
+    }
+
+    /// Where the directory is and how many live users it holds.
+    async fn describe(&self) -> Result<String, BoxError> {
+        Ok(match self {
+            Self::InMemory(runner) => format!("in memory, {} live users", runner.read().len()),
+            Self::Table(_, table) => format!("table user_directory, {} rows", table.count().await?),
+        })
+    }
+
+    /// `id (name)` of the live user with this email.
+    async fn find_by_email(&self, email: &str) -> Result<Option<String>, BoxError> {
+        match self {
+            Self::InMemory(runner) => {
+                let directory = runner.read();
+                Ok(directory
+                    .find_by_email(email)
+                    .map(|id| format!("{id} ({})", directory.get(id).map_or("?", |e| &e.name))))
+            }
+            Self::Table(_, table) => {
+                let Some(id) = table.find_by_email(email).await? else {
+                    return Ok(None);
+                };
+                let name = table
+                    .get(&id)
+                    .await?
+                    .map_or_else(|| "?".to_owned(), |e| e.name);
+                Ok(Some(format!("{id} ({name})")))
+            }
+        }
+    }
+}
+
+/// The whole scenario, on `store`, with `directory` following it live.
+async fn scenario<S>(store: S, directory: Directory<S>) -> Result<(), BoxError>
+where
+    S: EventStore + CheckpointStore,
+{
     let users = Repository::<User, _>::new(store.clone());
     let ada = UserId::new("ada");
 
     // The directory follows the log live, in its own task, until told to stop.
-    let directory = ProjectionRunner::new(store.clone(), UserDirectory::default());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let live = tokio::spawn({
         let directory = directory.clone();
-        async move {
-            directory
-                .run(async {
-                    let _ = stopped.await;
-                })
-                .await
-        }
+        async move { directory.run(stopped).await }
     });
 
     let scenario: Vec<UserCommand> = vec![
@@ -185,21 +332,18 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .last_position
         .ok_or("registering a user appends an event")?;
     println!("  ok       RegisterUser grace   -> appended at position {position}");
-    directory.wait_for(position, Duration::from_secs(5)).await?;
-    println!("  directory reached position {}", directory.position());
+    let reached = directory.wait_for(position).await?;
+    println!(
+        "  directory reached position {reached} ({})",
+        directory.describe().await?
+    );
     for email in [
         "grace@navy.mil",
         "alan@bletchley.park",
         "ada@analytical.engine",
         "nobody@example.com",
     ] {
-        let found = {
-            let directory = directory.read();
-            directory
-                .find_by_email(email)
-                .map(|id| format!("{id} ({})", directory.get(id).map_or("?", |e| &e.name)))
-        };
-        match found {
+        match directory.find_by_email(email).await? {
             Some(user) => println!("  find_by_email({email:?}) -> {user}"),
             None => println!("  find_by_email({email:?}) -> no live user"),
         }

@@ -7,7 +7,7 @@ use es_core::prelude::*;
 use super::{EmailChanged, UserCreated, UserDeleted, UserId, UserRenamed, full_name};
 
 /// The user id in a user stream id (`"user-ada"` → `ada`).
-fn user_id(meta: &EventMeta) -> UserId {
+pub(crate) fn user_id(meta: &EventMeta) -> UserId {
     let stream = meta.stream_id.as_str();
     UserId::new(stream.strip_prefix("user-").unwrap_or(stream))
 }
