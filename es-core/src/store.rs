@@ -136,6 +136,11 @@ pub mod limits {
     pub const MAX_PAYLOAD_LEN: usize = 16 * 1024 * 1024;
     /// The most events accepted in one append.
     pub const MAX_BATCH_LEN: usize = 10_000;
+    /// The most payload bytes accepted in one append, all its events together (64 MiB):
+    /// what one command may write. It keeps an append within what every backend takes in one
+    /// request (PostgreSQL refuses a parameter over 1 GiB) and bounds the memory an append
+    /// holds.
+    pub const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
     /// The longest event name accepted, in bytes.
     pub const MAX_EVENT_NAME_LEN: usize = 255;
 }
@@ -148,6 +153,8 @@ pub enum Limit {
     PayloadLen,
     /// The number of events in one append.
     BatchLen,
+    /// The payload bytes of all the events of one append.
+    BatchBytes,
     /// The length of an event name, in bytes.
     EventNameLen,
 }
@@ -157,6 +164,7 @@ impl fmt::Display for Limit {
         f.write_str(match self {
             Self::PayloadLen => "payload size",
             Self::BatchLen => "events per append",
+            Self::BatchBytes => "payload bytes per append",
             Self::EventNameLen => "event name length",
         })
     }
@@ -393,7 +401,9 @@ pub fn visit_each<'a>(
 
 /// The checks every store runs on an append before it locks or writes anything: the batch
 /// is not empty, within the [`limits`], and every event name is non-empty and free of control
-/// characters.
+/// characters. The limits are checked in the order of [`Limit`]'s variants as they apply:
+/// the number of events first, then each event's payload and name, then the bytes of all
+/// payloads together.
 ///
 /// # Errors
 /// [`StoreError::EmptyAppend`], [`StoreError::LimitExceeded`] or
@@ -417,6 +427,7 @@ pub fn check_batch(stream_id: &StreamId, events: &[NewEvent]) -> Result<(), Stor
             events.len(),
         ));
     }
+    let mut bytes: usize = 0;
     for event in events {
         if event.payload.len() > limits::MAX_PAYLOAD_LEN {
             return Err(exceeded(
@@ -438,6 +449,10 @@ pub fn check_batch(stream_id: &StreamId, events: &[NewEvent]) -> Result<(), Stor
                 name: event.name.to_string(),
             });
         }
+        bytes = bytes.saturating_add(event.payload.len());
+    }
+    if bytes > limits::MAX_BATCH_BYTES {
+        return Err(exceeded(Limit::BatchBytes, limits::MAX_BATCH_BYTES, bytes));
     }
     Ok(())
 }

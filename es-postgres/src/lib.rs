@@ -161,9 +161,9 @@
 //! # Limits
 //!
 //! - es-core's [`limits`](es_core::store::limits), checked before anything is sent: at most
-//!   16 MiB per payload, 10,000 events per append, event names of 1 to 255 bytes.
-//! - PostgreSQL refuses a parameter over 1 GiB, so the payloads of one append must add up to
-//!   less than that (a larger batch is a [`StoreError::Backend`], nothing written).
+//!   16 MiB per payload, 10,000 events and 64 MiB of payloads per append, event names of 1
+//!   to 255 bytes. The bytes limit keeps an append's payload array well under PostgreSQL's
+//!   1 GiB per parameter.
 //! - Positions, versions and checkpoints are `bigint`: up to `i64::MAX`.
 //! - Event ids are unique (`UNIQUE (event_id)`): appending an event id twice is a
 //!   [`StoreError::Backend`] error (the in-memory store does not check this).

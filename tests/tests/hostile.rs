@@ -8,6 +8,7 @@
 //! - stream id: 1 to `StreamId::MAX_LEN` (512) bytes, no control characters;
 //! - payload: `limits::MAX_PAYLOAD_LEN` (16 MiB) per event;
 //! - batch: `limits::MAX_BATCH_LEN` (10,000) events per append, so per command;
+//! - bytes: `limits::MAX_BATCH_BYTES` (64 MiB) of payloads per append;
 //! - event name: `limits::MAX_EVENT_NAME_LEN` (255) bytes.
 
 use es_core::envelope::{InvalidStreamId, StreamIdProblem};
@@ -213,4 +214,34 @@ async fn a_command_over_the_batch_limit_is_refused_whole() {
         .await
         .expect("loads");
     assert_eq!(loaded.state.events, limits::MAX_BATCH_LEN);
+}
+
+#[tokio::test]
+async fn a_command_over_the_bytes_limit_is_refused_whole() {
+    let store = MemStore::new();
+    let repository = Repository::<Blob, _>::new(store.clone());
+    // Five events, each well under the payload limit, one byte each over a fifth of the
+    // bytes limit together.
+    let fifth = limits::MAX_BATCH_BYTES / 5 + 1;
+    match repository
+        .execute(store_cmd("heavy", fifth - ENVELOPE_LEN, 5))
+        .await
+    {
+        Err(ExecuteError::Store(StoreError::LimitExceeded {
+            limit: Limit::BatchBytes,
+            max,
+            actual,
+            ..
+        })) => assert_eq!((max, actual), (limits::MAX_BATCH_BYTES, 5 * fifth)),
+        other => panic!("too many bytes: {other:?}"),
+    }
+    assert_eq!(store.len(), 0, "nothing was written");
+
+    // Four events of the largest payload: the bytes limit exactly.
+    let quarter = limits::MAX_BATCH_BYTES / 4;
+    let executed = repository
+        .execute(store_cmd("heavy", quarter - ENVELOPE_LEN, 4))
+        .await
+        .expect("exactly MAX_BATCH_BYTES of payloads");
+    assert_eq!(executed.stream_version, Version(4));
 }

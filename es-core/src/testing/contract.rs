@@ -725,6 +725,22 @@ async fn limits_are_enforced<S: EventStore>(store: &S, t: &mut Tally) -> Checked
     big.payload = Bytes::from(vec![b' '; limits::MAX_PAYLOAD_LEN + 1]);
     let mut long_name = event("contract.happened", 1);
     long_name.name = "n".repeat(limits::MAX_EVENT_NAME_LEN + 1).into();
+    // Payloads of the largest size allowed, as many as fit in a batch, and one byte more.
+    let largest = Bytes::from(vec![b' '; limits::MAX_PAYLOAD_LEN]);
+    let fit = limits::MAX_BATCH_BYTES / limits::MAX_PAYLOAD_LEN;
+    let full_bytes = |extra: &[u8]| {
+        let mut events: Vec<NewEvent> = (0..fit)
+            .map(|_| {
+                let mut e = event("contract.big", 0);
+                e.payload = largest.clone();
+                e
+            })
+            .collect();
+        let mut last = event("contract.big", 0);
+        last.payload = Bytes::copy_from_slice(extra);
+        events.push(last);
+        events
+    };
     let cases = [
         (Limit::BatchLen, batch("contract.happened", 0, too_many)),
         (Limit::PayloadLen, vec![event("contract.happened", 0), big]),
@@ -732,6 +748,7 @@ async fn limits_are_enforced<S: EventStore>(store: &S, t: &mut Tally) -> Checked
             Limit::EventNameLen,
             vec![event("contract.happened", 0), long_name],
         ),
+        (Limit::BatchBytes, full_bytes(b" ")),
     ];
     for (limit, events) in cases {
         let refused = store.append(&id, ExpectedVersion::Any, events).await;
@@ -751,12 +768,19 @@ async fn limits_are_enforced<S: EventStore>(store: &S, t: &mut Tally) -> Checked
         whole_log(store).await?.is_empty(),
         "nothing written by refused appends"
     );
-    // At the limits exactly, appends succeed.
-    let mut largest = event("contract.big", 0);
-    largest.payload = Bytes::from(vec![b' '; limits::MAX_PAYLOAD_LEN]);
-    store
-        .append(&id, ExpectedVersion::Any, vec![largest])
+    // At the limits exactly, appends succeed: payloads of the largest size, as many as the
+    // bytes limit allows (the last one empty).
+    let at_bytes_limit = full_bytes(b"");
+    let count = u64::try_from(at_bytes_limit.len()).unwrap_or(u64::MAX);
+    let appended = store
+        .append(&id, ExpectedVersion::Any, at_bytes_limit)
         .await?;
+    ensure_eq!(
+        t,
+        appended.stream_version,
+        Version(count),
+        "version after a batch at the bytes limit"
+    );
     let full = u64::try_from(limits::MAX_BATCH_LEN).unwrap_or(u64::MAX);
     let appended = store
         .append(
@@ -768,7 +792,7 @@ async fn limits_are_enforced<S: EventStore>(store: &S, t: &mut Tally) -> Checked
     ensure_eq!(
         t,
         appended.stream_version,
-        Version(full + 1),
+        Version(full + count),
         "version after a full batch"
     );
     Ok(())
