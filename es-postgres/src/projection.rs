@@ -88,7 +88,9 @@
 //!
 //! The checkpoint row is the one [`CheckpointStore`](es_core::CheckpointStore) uses, under
 //! the projection's [`NAME`](es_core::Projection::NAME): give a table projection a name of
-//! its own, not the name of an in-memory projection checkpointed in the same store.
+//! its own, not the name of an in-memory projection checkpointed in the same store. Deleting
+//! that row by hand makes the runner start over from the beginning of the log *without*
+//! clearing its tables; [`PgProjectionRunner::rebuild`] is the way to start over.
 
 use std::fmt;
 use std::future::Future;

@@ -32,7 +32,9 @@ pub const BATCH_SIZE: usize = 512;
 /// saved position and never hands an event to the projection twice, as long as it is stopped
 /// through its API (a future dropped in the middle of a checkpoint write may repeat that
 /// batch). A read model kept only in the runner uses the default, [`NoCheckpoints`], and is
-/// rebuilt by replay each time it starts.
+/// rebuilt by replay each time it starts. A read model kept in a database should commit its
+/// rows and its checkpoint together instead, so that even a crash cannot repeat a batch:
+/// es-postgres's `PgProjectionRunner` does that for PostgreSQL tables.
 ///
 /// ```
 /// # use std::collections::BTreeMap;
