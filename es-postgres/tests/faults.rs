@@ -4,22 +4,24 @@
 //! The restart tests run on a throwaway server of their own (`testing::server_or_skip`), so
 //! restarting it cannot break the other tests of this binary, which share one server.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use es_core::store::CheckpointStore;
 use es_core::{
-    Codec, DecodeError, EventStore, ExpectedVersion, NewEvent, Position, Projection,
-    ProjectionRunner, RecordedEvent, StoreError, StreamId, Version,
+    EventStore, ExpectedVersion, NewEvent, Position, Projection, ProjectionRunner, RecordedEvent,
+    Version,
 };
+use es_postgres::sqlx;
 use es_postgres::sqlx::postgres::PgPoolOptions;
-use es_postgres::sqlx::{self, PgPool};
 use es_postgres::{PgStore, PgStoreOptions, testing};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
 mod support;
-use support::{event, stream, with_command};
+use support::{
+    Counter, NO_POLLING, WITHIN, append_retrying, driver_error, event, log_positions, own_pool,
+    restart, stream, wait_for_listener, with_command,
+};
 
 /// Events `from..from + count`, each carrying `command_id`.
 fn batch(from: u64, count: u64, command_id: Uuid) -> Vec<NewEvent> {
@@ -32,94 +34,9 @@ const TESTS: usize = 4;
 /// How many of them restart a server of their own, which `DATABASE_URL` cannot provide.
 const RESTART_TESTS: usize = 2;
 
-/// A server of the test's own, or `None` (after the harness's one-line notice, counting the
-/// tests that skip) when there are no PostgreSQL binaries.
+/// A server of the test's own (see `support::own_server_or_skip`).
 fn own_server_or_skip() -> Option<testing::TestServer> {
-    let url_set = std::env::var_os("DATABASE_URL").is_some_and(|url| !url.is_empty());
-    testing::server_or_skip(if url_set { RESTART_TESTS } else { TESTS })
-}
-
-/// A generous bound on anything that should happen at once: a failure, not a hang.
-const WITHIN: Duration = Duration::from_secs(10);
-
-/// The poll interval of the restart tests: far longer than `WITHIN`, so a live subscriber
-/// that is woken in time was woken by a notification, not by polling.
-const NO_POLLING: Duration = Duration::from_secs(60);
-
-/// The driver error inside a [`StoreError::Backend`]; panics on any other error.
-fn driver_error(error: &StoreError) -> &sqlx::Error {
-    match error {
-        StoreError::Backend(source) => source
-            .downcast_ref::<sqlx::Error>()
-            .unwrap_or_else(|| panic!("a driver error inside Backend, got {source:?}")),
-        other => panic!("expected StoreError::Backend, got {other:?}"),
-    }
-}
-
-/// A pool on a server of the test's own, for the current runtime.
-async fn own_pool(url: &str) -> PgPool {
-    PgPoolOptions::new()
-        .max_connections(8)
-        .connect(url)
-        .await
-        .expect("a pool")
-}
-
-/// Appends, retrying on a backend error for up to `WITHIN` (right after a restart a pooled
-/// connection may turn out dead). The command id makes a retry of an append that did commit
-/// answer `duplicate`, so nothing is ever written twice.
-async fn append_retrying(store: &PgStore, stream_id: &StreamId, events: Vec<NewEvent>) {
-    let deadline = Instant::now() + WITHIN;
-    loop {
-        match store
-            .append(stream_id, ExpectedVersion::Any, events.clone())
-            .await
-        {
-            Ok(_) => return,
-            Err(StoreError::Backend(error)) if Instant::now() < deadline => {
-                eprintln!("append after a fault failed, retrying: {error}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(error) => panic!("append: {error}"),
-        }
-    }
-}
-
-/// The positions of the whole log, read through the store.
-async fn log_positions(store: &PgStore) -> Vec<u64> {
-    store
-        .read_all(Position::START, 100_000)
-        .await
-        .expect("read the log")
-        .iter()
-        .map(|event| event.position.0)
-        .collect()
-}
-
-/// Waits until `store`'s listener has a live `LISTEN` connection on the server.
-async fn wait_for_listener(pool: &PgPool, store: &PgStore) {
-    let pattern = format!("LISTEN%{}%", store.channel());
-    tokio::time::timeout(WITHIN, async {
-        loop {
-            let listening: Result<i64, _> = sqlx::query_scalar(
-                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()",
-            )
-            .bind(&pattern)
-            .fetch_one(pool)
-            .await;
-            if matches!(listening, Ok(n) if n > 0) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the store's listener to (re)connect within 10 s");
-}
-
-/// Restarts `server` from an async test without blocking the runtime's other tasks.
-async fn restart(server: &testing::TestServer) {
-    tokio::task::block_in_place(|| server.restart()).expect("the server restarts");
+    support::own_server_or_skip(TESTS, RESTART_TESTS)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -387,26 +304,6 @@ async fn a_live_subscription_survives_a_server_restart() {
         error_count += 1;
     }
     eprintln!("subscriber errors across the restart: {error_count}");
-}
-
-/// Counts how many times the runner hands it each position.
-#[derive(Debug, Default)]
-struct Counter {
-    seen: BTreeMap<u64, u32>,
-}
-
-impl Projection for Counter {
-    const NAME: &'static str = "fault-counter";
-    const EVENTS: &'static [&'static str] = &["test.happened"];
-
-    fn project<C: Codec>(
-        &mut self,
-        _codec: &C,
-        event: &RecordedEvent,
-    ) -> Result<bool, DecodeError> {
-        *self.seen.entry(event.position.0).or_default() += 1;
-        Ok(true)
-    }
 }
 
 /// Catches up, retrying on a store error for up to `WITHIN`; returns the position reached.
