@@ -7,20 +7,16 @@
 use std::time::{Duration, Instant};
 
 use es_core::store::CheckpointStore;
-use es_core::{
-    EventStore, ExpectedVersion, NewEvent, Position, Projection, ProjectionRunner, RecordedEvent,
-    Version,
-};
+use es_core::{EventStore, ExpectedVersion, NewEvent, Position, ProjectionRunner, Version};
 use es_postgres::sqlx;
 use es_postgres::sqlx::postgres::PgPoolOptions;
 use es_postgres::{PgStore, PgStoreOptions, testing};
-use tokio::sync::mpsc;
 use uuid::Uuid;
 
 mod support;
 use support::{
-    Counter, NO_POLLING, WITHIN, append_retrying, driver_error, event, log_positions, own_pool,
-    restart, stream, wait_for_listener, with_command,
+    Counter, Follower, NO_POLLING, WITHIN, append_retrying, assert_counted_once, driver_error,
+    event, log_positions, own_pool, restart, stream, wait_for_listener, with_command,
 };
 
 /// Events `from..from + count`, each carrying `command_id`.
@@ -203,47 +199,19 @@ async fn a_live_subscription_survives_a_server_restart() {
         append_retrying(&store, &stream(&format!("before-{n}")), events).await;
     }
 
-    // The subscriber, in a task: every delivered event goes to `delivered`, every error it
-    // meets to `errors`, and it goes on.
-    let (delivered_tx, mut delivered) = mpsc::unbounded_channel::<RecordedEvent>();
-    let (errors_tx, mut errors) = mpsc::unbounded_channel::<String>();
-    let subscriber = tokio::spawn({
-        let mut subscription = store.subscribe(Position::START).with_batch_size(2);
-        async move {
-            loop {
-                match subscription.next().await {
-                    Ok(event) => {
-                        if delivered_tx.send(event).is_err() {
-                            return;
-                        }
-                    }
-                    Err(error) => {
-                        let _ = errors_tx.send(error.to_string());
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
-                }
-            }
-        }
-    });
+    // The subscriber, in a task: every delivered event goes to `received`, and it goes on
+    // after any error it meets.
+    let mut subscriber = Follower::spawn(store.subscribe(Position::START).with_batch_size(2));
     let mut received = Vec::new();
-    let mut receive = async |count: usize, received: &mut Vec<RecordedEvent>| {
-        for _ in 0..count {
-            let event = tokio::time::timeout(WITHIN, delivered.recv())
-                .await
-                .expect("the subscriber to deliver within 10 s (no polling: woken by NOTIFY)")
-                .expect("the subscriber is running");
-            received.push(event);
-        }
-    };
 
     // Stored events, then live ones.
-    receive(2, &mut received).await;
+    received.extend(subscriber.receive(2).await);
     for n in 2..4 {
         let events = vec![event(n)];
         appended.push(events[0].event_id.0);
         append_retrying(&store, &stream(&format!("live-{n}")), events).await;
     }
-    receive(2, &mut received).await;
+    received.extend(subscriber.receive(2).await);
     // The subscriber is now waiting, woken through the listener's connection.
     wait_for_listener(&pool, &store).await;
 
@@ -256,7 +224,7 @@ async fn a_live_subscription_survives_a_server_restart() {
         appended.push(events[0].event_id.0);
         append_retrying(&store, &stream(&format!("after-{n}")), events).await;
     }
-    receive(4, &mut received).await;
+    received.extend(subscriber.receive(4).await);
 
     // `wait_for_events` itself, after the restart: woken by the next append's notification.
     let end = received.last().expect("events").position;
@@ -284,12 +252,10 @@ async fn a_live_subscription_survives_a_server_restart() {
         .expect("wait_for_events to be woken well before the 60 s poll")
         .expect("the waiter task");
     assert!(waited < WITHIN);
-    receive(1, &mut received).await;
+    received.extend(subscriber.receive(1).await);
 
     // Nothing more, nothing twice, nothing out of order.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(delivered.try_recv().is_err(), "no event is delivered twice");
-    subscriber.abort();
+    subscriber.assert_nothing_more().await;
     let positions: Vec<u64> = received.iter().map(|event| event.position.0).collect();
     assert!(
         positions.windows(2).all(|pair| pair[0] < pair[1]),
@@ -298,12 +264,11 @@ async fn a_live_subscription_survives_a_server_restart() {
     assert_eq!(positions, log_positions(&store).await, "no gap");
     let ids: Vec<Uuid> = received.iter().map(|event| event.event_id.0).collect();
     assert_eq!(ids, appended);
-    let mut error_count = 0;
-    while let Ok(error) = errors.try_recv() {
+    let errors = subscriber.errors();
+    for error in &errors {
         eprintln!("the subscriber met (and got past): {error}");
-        error_count += 1;
     }
-    eprintln!("subscriber errors across the restart: {error_count}");
+    eprintln!("subscriber errors across the restart: {}", errors.len());
 }
 
 /// Catches up, retrying on a store error for up to `WITHIN`; returns the position reached.
@@ -355,22 +320,7 @@ async fn a_projection_survives_a_server_restart() {
     assert_eq!(log.len(), 20);
     assert_eq!(reached.0, *log.last().expect("events"));
     let counted = runner.read().seen.clone();
-    assert_eq!(
-        counted.keys().copied().collect::<Vec<_>>(),
-        log,
-        "every event of the log, none missing"
-    );
-    assert!(
-        counted.values().all(|&times| times == 1),
-        "each event applied exactly once: {counted:?}"
-    );
-    assert_eq!(
-        store
-            .load_checkpoint(Counter::NAME)
-            .await
-            .expect("load the checkpoint"),
-        Some(reached)
-    );
+    assert_counted_once(&counted, &log, &store, reached).await;
 
     let resumed =
         ProjectionRunner::new(store.clone(), Counter::default()).with_checkpoints(store.clone());

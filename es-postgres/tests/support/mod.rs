@@ -7,13 +7,16 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use es_core::store::CheckpointStore;
 use es_core::{
     Codec, DecodeError, EventId, EventStore, ExpectedVersion, Metadata, NewEvent, Position,
-    Projection, RecordedEvent, StoreError, StreamId,
+    Projection, RecordedEvent, StoreError, StreamId, Subscription,
 };
 use es_postgres::sqlx::postgres::PgPoolOptions;
 use es_postgres::sqlx::{self, PgPool};
 use es_postgres::{PgStore, testing};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 /// A generous bound on anything that should happen at once: a failure, not a hang.
@@ -158,5 +161,114 @@ impl Projection for Counter {
     ) -> Result<bool, DecodeError> {
         *self.seen.entry(event.position.0).or_default() += 1;
         Ok(true)
+    }
+}
+
+/// Asserts that a [`Counter`] counted every position of `log` exactly once and nothing
+/// else, and that its checkpoint in `store` is `head`.
+pub(crate) async fn assert_counted_once(
+    counted: &BTreeMap<u64, u32>,
+    log: &[u64],
+    store: &PgStore,
+    head: Position,
+) {
+    assert_eq!(
+        counted.keys().copied().collect::<Vec<_>>(),
+        log,
+        "every event of the log, none missing"
+    );
+    assert!(
+        counted.values().all(|&times| times == 1),
+        "each event applied exactly once: {counted:?}"
+    );
+    assert_eq!(
+        store
+            .load_checkpoint(Counter::NAME)
+            .await
+            .expect("load the checkpoint"),
+        Some(head),
+        "the checkpoint is the last event processed"
+    );
+}
+
+/// A subscriber in a task of its own, following its subscription with `next()` as a live
+/// consumer would: every event it delivers goes to a channel, and so does every error it
+/// meets, after which it polls again (as `Subscription::next` documents: it resumes after
+/// the last event delivered). Dropping it stops the task.
+pub(crate) struct Follower {
+    task: JoinHandle<()>,
+    delivered: mpsc::UnboundedReceiver<RecordedEvent>,
+    errors: mpsc::UnboundedReceiver<StoreError>,
+}
+
+impl Follower {
+    /// Starts following `subscription`.
+    pub(crate) fn spawn<S: EventStore>(mut subscription: Subscription<S>) -> Self {
+        let (delivered_tx, delivered) = mpsc::unbounded_channel();
+        let (errors_tx, errors) = mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            loop {
+                match subscription.next().await {
+                    Ok(event) => {
+                        if delivered_tx.send(event).is_err() {
+                            return;
+                        }
+                    }
+                    Err(error) => {
+                        let _ = errors_tx.send(error);
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+            }
+        });
+        Self {
+            task,
+            delivered,
+            errors,
+        }
+    }
+
+    /// The next `count` events, each within `WITHIN` of the one before.
+    pub(crate) async fn receive(&mut self, count: usize) -> Vec<RecordedEvent> {
+        let mut received = Vec::with_capacity(count);
+        for _ in 0..count {
+            let event = tokio::time::timeout(WITHIN, self.delivered.recv())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "the subscriber to deliver within 10 s (it delivered {} of {count})",
+                        received.len()
+                    )
+                })
+                .expect("the subscriber is running");
+            received.push(event);
+        }
+        received
+    }
+
+    /// Asserts that the subscriber delivers nothing more (given a moment to do so).
+    pub(crate) async fn assert_nothing_more(&mut self) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if let Ok(extra) = self.delivered.try_recv() {
+            panic!(
+                "delivered more than the log: position {} again or beyond",
+                extra.position
+            );
+        }
+    }
+
+    /// The errors the subscriber met (and got past) so far.
+    pub(crate) fn errors(&mut self) -> Vec<StoreError> {
+        let mut errors = Vec::new();
+        while let Ok(error) = self.errors.try_recv() {
+            errors.push(error);
+        }
+        errors
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
