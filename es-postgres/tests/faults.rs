@@ -4,22 +4,20 @@
 //! The restart tests run on a throwaway server of their own (`testing::server_or_skip`), so
 //! restarting it cannot break the other tests of this binary, which share one server.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use es_core::store::CheckpointStore;
-use es_core::{
-    Codec, DecodeError, EventStore, ExpectedVersion, NewEvent, Position, Projection,
-    ProjectionRunner, RecordedEvent, StoreError, StreamId, Version,
-};
+use es_core::{EventStore, ExpectedVersion, NewEvent, Position, ProjectionRunner, Version};
+use es_postgres::sqlx;
 use es_postgres::sqlx::postgres::PgPoolOptions;
-use es_postgres::sqlx::{self, PgPool};
 use es_postgres::{PgStore, PgStoreOptions, testing};
-use tokio::sync::mpsc;
 use uuid::Uuid;
 
 mod support;
-use support::{event, stream, with_command};
+use support::{
+    Counter, Follower, NO_POLLING, WITHIN, append_retrying, assert_counted_once, driver_error,
+    event, log_positions, own_pool, restart, stream, wait_for_listener, with_command,
+};
 
 /// Events `from..from + count`, each carrying `command_id`.
 fn batch(from: u64, count: u64, command_id: Uuid) -> Vec<NewEvent> {
@@ -32,94 +30,9 @@ const TESTS: usize = 4;
 /// How many of them restart a server of their own, which `DATABASE_URL` cannot provide.
 const RESTART_TESTS: usize = 2;
 
-/// A server of the test's own, or `None` (after the harness's one-line notice, counting the
-/// tests that skip) when there are no PostgreSQL binaries.
+/// A server of the test's own (see `support::own_server_or_skip`).
 fn own_server_or_skip() -> Option<testing::TestServer> {
-    let url_set = std::env::var_os("DATABASE_URL").is_some_and(|url| !url.is_empty());
-    testing::server_or_skip(if url_set { RESTART_TESTS } else { TESTS })
-}
-
-/// A generous bound on anything that should happen at once: a failure, not a hang.
-const WITHIN: Duration = Duration::from_secs(10);
-
-/// The poll interval of the restart tests: far longer than `WITHIN`, so a live subscriber
-/// that is woken in time was woken by a notification, not by polling.
-const NO_POLLING: Duration = Duration::from_secs(60);
-
-/// The driver error inside a [`StoreError::Backend`]; panics on any other error.
-fn driver_error(error: &StoreError) -> &sqlx::Error {
-    match error {
-        StoreError::Backend(source) => source
-            .downcast_ref::<sqlx::Error>()
-            .unwrap_or_else(|| panic!("a driver error inside Backend, got {source:?}")),
-        other => panic!("expected StoreError::Backend, got {other:?}"),
-    }
-}
-
-/// A pool on a server of the test's own, for the current runtime.
-async fn own_pool(url: &str) -> PgPool {
-    PgPoolOptions::new()
-        .max_connections(8)
-        .connect(url)
-        .await
-        .expect("a pool")
-}
-
-/// Appends, retrying on a backend error for up to `WITHIN` (right after a restart a pooled
-/// connection may turn out dead). The command id makes a retry of an append that did commit
-/// answer `duplicate`, so nothing is ever written twice.
-async fn append_retrying(store: &PgStore, stream_id: &StreamId, events: Vec<NewEvent>) {
-    let deadline = Instant::now() + WITHIN;
-    loop {
-        match store
-            .append(stream_id, ExpectedVersion::Any, events.clone())
-            .await
-        {
-            Ok(_) => return,
-            Err(StoreError::Backend(error)) if Instant::now() < deadline => {
-                eprintln!("append after a fault failed, retrying: {error}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(error) => panic!("append: {error}"),
-        }
-    }
-}
-
-/// The positions of the whole log, read through the store.
-async fn log_positions(store: &PgStore) -> Vec<u64> {
-    store
-        .read_all(Position::START, 100_000)
-        .await
-        .expect("read the log")
-        .iter()
-        .map(|event| event.position.0)
-        .collect()
-}
-
-/// Waits until `store`'s listener has a live `LISTEN` connection on the server.
-async fn wait_for_listener(pool: &PgPool, store: &PgStore) {
-    let pattern = format!("LISTEN%{}%", store.channel());
-    tokio::time::timeout(WITHIN, async {
-        loop {
-            let listening: Result<i64, _> = sqlx::query_scalar(
-                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()",
-            )
-            .bind(&pattern)
-            .fetch_one(pool)
-            .await;
-            if matches!(listening, Ok(n) if n > 0) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the store's listener to (re)connect within 10 s");
-}
-
-/// Restarts `server` from an async test without blocking the runtime's other tasks.
-async fn restart(server: &testing::TestServer) {
-    tokio::task::block_in_place(|| server.restart()).expect("the server restarts");
+    support::own_server_or_skip(TESTS, RESTART_TESTS)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -286,47 +199,19 @@ async fn a_live_subscription_survives_a_server_restart() {
         append_retrying(&store, &stream(&format!("before-{n}")), events).await;
     }
 
-    // The subscriber, in a task: every delivered event goes to `delivered`, every error it
-    // meets to `errors`, and it goes on.
-    let (delivered_tx, mut delivered) = mpsc::unbounded_channel::<RecordedEvent>();
-    let (errors_tx, mut errors) = mpsc::unbounded_channel::<String>();
-    let subscriber = tokio::spawn({
-        let mut subscription = store.subscribe(Position::START).with_batch_size(2);
-        async move {
-            loop {
-                match subscription.next().await {
-                    Ok(event) => {
-                        if delivered_tx.send(event).is_err() {
-                            return;
-                        }
-                    }
-                    Err(error) => {
-                        let _ = errors_tx.send(error.to_string());
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
-                }
-            }
-        }
-    });
+    // The subscriber, in a task: every delivered event goes to `received`, and it goes on
+    // after any error it meets.
+    let mut subscriber = Follower::spawn(store.subscribe(Position::START).with_batch_size(2));
     let mut received = Vec::new();
-    let mut receive = async |count: usize, received: &mut Vec<RecordedEvent>| {
-        for _ in 0..count {
-            let event = tokio::time::timeout(WITHIN, delivered.recv())
-                .await
-                .expect("the subscriber to deliver within 10 s (no polling: woken by NOTIFY)")
-                .expect("the subscriber is running");
-            received.push(event);
-        }
-    };
 
     // Stored events, then live ones.
-    receive(2, &mut received).await;
+    received.extend(subscriber.receive(2).await);
     for n in 2..4 {
         let events = vec![event(n)];
         appended.push(events[0].event_id.0);
         append_retrying(&store, &stream(&format!("live-{n}")), events).await;
     }
-    receive(2, &mut received).await;
+    received.extend(subscriber.receive(2).await);
     // The subscriber is now waiting, woken through the listener's connection.
     wait_for_listener(&pool, &store).await;
 
@@ -339,7 +224,7 @@ async fn a_live_subscription_survives_a_server_restart() {
         appended.push(events[0].event_id.0);
         append_retrying(&store, &stream(&format!("after-{n}")), events).await;
     }
-    receive(4, &mut received).await;
+    received.extend(subscriber.receive(4).await);
 
     // `wait_for_events` itself, after the restart: woken by the next append's notification.
     let end = received.last().expect("events").position;
@@ -367,12 +252,10 @@ async fn a_live_subscription_survives_a_server_restart() {
         .expect("wait_for_events to be woken well before the 60 s poll")
         .expect("the waiter task");
     assert!(waited < WITHIN);
-    receive(1, &mut received).await;
+    received.extend(subscriber.receive(1).await);
 
     // Nothing more, nothing twice, nothing out of order.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(delivered.try_recv().is_err(), "no event is delivered twice");
-    subscriber.abort();
+    subscriber.assert_nothing_more().await;
     let positions: Vec<u64> = received.iter().map(|event| event.position.0).collect();
     assert!(
         positions.windows(2).all(|pair| pair[0] < pair[1]),
@@ -381,32 +264,11 @@ async fn a_live_subscription_survives_a_server_restart() {
     assert_eq!(positions, log_positions(&store).await, "no gap");
     let ids: Vec<Uuid> = received.iter().map(|event| event.event_id.0).collect();
     assert_eq!(ids, appended);
-    let mut error_count = 0;
-    while let Ok(error) = errors.try_recv() {
+    let errors = subscriber.errors();
+    for error in &errors {
         eprintln!("the subscriber met (and got past): {error}");
-        error_count += 1;
     }
-    eprintln!("subscriber errors across the restart: {error_count}");
-}
-
-/// Counts how many times the runner hands it each position.
-#[derive(Debug, Default)]
-struct Counter {
-    seen: BTreeMap<u64, u32>,
-}
-
-impl Projection for Counter {
-    const NAME: &'static str = "fault-counter";
-    const EVENTS: &'static [&'static str] = &["test.happened"];
-
-    fn project<C: Codec>(
-        &mut self,
-        _codec: &C,
-        event: &RecordedEvent,
-    ) -> Result<bool, DecodeError> {
-        *self.seen.entry(event.position.0).or_default() += 1;
-        Ok(true)
-    }
+    eprintln!("subscriber errors across the restart: {}", errors.len());
 }
 
 /// Catches up, retrying on a store error for up to `WITHIN`; returns the position reached.
@@ -458,22 +320,7 @@ async fn a_projection_survives_a_server_restart() {
     assert_eq!(log.len(), 20);
     assert_eq!(reached.0, *log.last().expect("events"));
     let counted = runner.read().seen.clone();
-    assert_eq!(
-        counted.keys().copied().collect::<Vec<_>>(),
-        log,
-        "every event of the log, none missing"
-    );
-    assert!(
-        counted.values().all(|&times| times == 1),
-        "each event applied exactly once: {counted:?}"
-    );
-    assert_eq!(
-        store
-            .load_checkpoint(Counter::NAME)
-            .await
-            .expect("load the checkpoint"),
-        Some(reached)
-    );
+    assert_counted_once(&counted, &log, &store, reached).await;
 
     let resumed =
         ProjectionRunner::new(store.clone(), Counter::default()).with_checkpoints(store.clone());

@@ -30,3 +30,8 @@ pub(crate) fn with_command(mut events: Vec<NewEvent>, command_id: Uuid) -> Vec<N
     }
     events
 }
+
+mod live;
+// Some test binaries use none of it.
+#[allow(unused_imports)]
+pub(crate) use live::*;

@@ -1,0 +1,262 @@
+//! Live consumers across faults (issue #9, items 5 and 8): a subscription whose store's
+//! connections (pooled and `LISTEN`) are killed while writers go on, and a live
+//! `ProjectionRunner::run` across a server restart, restarted by a supervisor loop. Both
+//! deliver everything once, with no gap.
+//!
+//! Both stores under attack use pools with `test_before_acquire(false)`: a killed idle
+//! connection is then handed out and fails the next statement, so the consumers meet the
+//! fault for certain instead of having the pool replace the connection unseen (the default
+//! pool checks each connection before handing it out, which hides most of these faults).
+
+use std::str::FromStr as _;
+use std::time::Duration;
+
+use es_core::{EventId, EventStore, Position, ProjectionError, ProjectionRunner, StoreError};
+use es_postgres::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use es_postgres::sqlx::{self, PgPool};
+use es_postgres::{PgStore, PgStoreOptions, testing};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+mod support;
+use support::{
+    Counter, Follower, NO_POLLING, WITHIN, append_retrying, assert_counted_once, event,
+    log_positions, own_pool, restart, stream, wait_for_listener, whole_log, with_command,
+};
+
+/// How many tests this binary has, for the skip notice.
+const TESTS: usize = 2;
+
+/// How many of them restart a server of their own, which `DATABASE_URL` cannot provide.
+const RESTART_TESTS: usize = 1;
+
+/// A pool to `url` whose connections carry `application_name` (so the test can find and
+/// kill them) and are not checked before use.
+async fn unchecked_pool(url: &str, application_name: &str) -> PgPool {
+    let options = PgConnectOptions::from_str(url)
+        .expect("a valid URL")
+        .application_name(application_name);
+    PgPoolOptions::new()
+        .max_connections(4)
+        .test_before_acquire(false)
+        .connect_with(options)
+        .await
+        .expect("a pool")
+}
+
+/// Terminates every backend named `application_name`; returns how many.
+async fn kill_all(pool: &PgPool, application_name: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE application_name = $1",
+    )
+    .bind(application_name)
+    .fetch_one(pool)
+    .await
+    .expect("pg_terminate_backend")
+}
+
+/// `writers` tasks, each appending `appends` single events (with command ids, retried after
+/// a fault) to a stream of its own, `pause` apart. Returns the tasks, each answering the
+/// event ids it appended.
+fn spawn_writers(
+    store: &PgStore,
+    name: &str,
+    writers: u64,
+    appends: u64,
+    pause: Duration,
+) -> Vec<JoinHandle<Vec<EventId>>> {
+    (0..writers)
+        .map(|writer| {
+            let store = store.clone();
+            let stream_id = stream(&format!("{name}-{writer}"));
+            tokio::spawn(async move {
+                let mut ids = Vec::new();
+                for n in 0..appends {
+                    let events = with_command(vec![event(n)], Uuid::now_v7());
+                    ids.push(events[0].event_id);
+                    append_retrying(&store, &stream_id, events).await;
+                    tokio::time::sleep(pause).await;
+                }
+                ids
+            })
+        })
+        .collect()
+}
+
+/// The event ids the writers appended, once they are done.
+async fn appended_ids(writers: Vec<JoinHandle<Vec<EventId>>>) -> Vec<EventId> {
+    let mut ids = Vec::new();
+    for writer in writers {
+        let written = tokio::time::timeout(WITHIN * 3, writer)
+            .await
+            .expect("a writer to finish")
+            .expect("the writer task");
+        ids.extend(written);
+    }
+    ids
+}
+
+/// A live subscriber on a store whose connections are killed: first all at once while it
+/// waits (the `LISTEN` connection and every pooled one), then every 100 ms while three
+/// writers append through the same store. The subscriber meets typed errors
+/// (`StoreError::Backend`), is polled again, and delivers exactly the log: every event once,
+/// in position order, no gap. The poll interval is 60 s: after each kill the store's
+/// listener reconnects and notifications wake the subscriber again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_subscription_survives_killed_connections() {
+    let Some(database) = testing::database_or_skip(TESTS) else {
+        return;
+    };
+    let killer = database.pool().await.expect("a pool");
+    let victim = format!("es-victim-{}", Uuid::now_v7().simple());
+    let pool = unchecked_pool(database.url(), &victim).await;
+    let options = PgStoreOptions::new().poll_interval(NO_POLLING);
+    let store = testing::fresh_store_with(&pool, options)
+        .await
+        .expect("a fresh store");
+    let mut appended = appended_ids(spawn_writers(&store, "before", 1, 3, Duration::ZERO)).await;
+    let mut follower = Follower::spawn(store.subscribe(Position::START).with_batch_size(2));
+    let mut delivered = follower.receive(3).await;
+    wait_for_listener(&killer, &store).await;
+
+    // Every connection at once, while the subscriber waits.
+    let killed = kill_all(&killer, &victim).await;
+    assert!(
+        killed >= 2,
+        "the LISTEN connection and a pooled one: {killed}"
+    );
+    wait_for_listener(&killer, &store).await;
+    appended.extend(appended_ids(spawn_writers(&store, "after", 1, 3, Duration::ZERO)).await);
+    delivered.extend(follower.receive(3).await);
+    let errors = follower.errors();
+    assert!(
+        !errors.is_empty(),
+        "the subscriber read on a killed connection and met the error"
+    );
+
+    // Again and again, while writers append.
+    let writers = spawn_writers(&store, "during", 3, 30, Duration::from_millis(5));
+    let mut kills = 0;
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        kills += kill_all(&killer, &victim).await;
+    }
+    let during = appended_ids(writers).await;
+    delivered.extend(follower.receive(during.len()).await);
+    appended.extend(during);
+    follower.assert_nothing_more().await;
+
+    let log = whole_log(&store).await;
+    let positions: Vec<Position> = delivered.iter().map(|event| event.position).collect();
+    let logged: Vec<Position> = log.iter().map(|event| event.position).collect();
+    assert_eq!(
+        positions, logged,
+        "every event once, in position order, no gap"
+    );
+    let mut delivered_ids: Vec<EventId> = delivered.iter().map(|event| event.event_id).collect();
+    delivered_ids.sort_unstable();
+    appended.sort_unstable();
+    assert_eq!(delivered_ids, appended, "exactly the appended events");
+    let errors: Vec<StoreError> = errors.into_iter().chain(follower.errors()).collect();
+    for error in &errors {
+        assert!(matches!(error, StoreError::Backend(_)), "typed: {error:?}");
+    }
+    eprintln!(
+        "{kills} connections killed while writing; the subscriber met {} errors",
+        errors.len()
+    );
+    testing::drop_schema(&store).await.expect("drop schema");
+}
+
+/// A projection runs live (`ProjectionRunner::run`), its checkpoints in PostgreSQL, while a
+/// writer appends; the server restarts under it. `run` returns a typed error
+/// (`ProjectionError::Store`) and a supervisor loop calls it again, until shutdown. At the
+/// end every event of the log was applied exactly once and the checkpoint is the head.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_projection_survives_a_server_restart_under_a_supervisor() {
+    let Some(server) = support::own_server_or_skip(TESTS, RESTART_TESTS) else {
+        return;
+    };
+    let writer_pool = own_pool(server.url()).await;
+    let writer = testing::fresh_store(&writer_pool)
+        .await
+        .expect("a fresh store");
+    let runner_pool = unchecked_pool(server.url(), "es-runner").await;
+    let options = PgStoreOptions::new()
+        .schema(writer.schema().clone())
+        .poll_interval(NO_POLLING);
+    let runner_store = PgStore::from_pool_with(runner_pool, options);
+    let runner = ProjectionRunner::new(runner_store.clone(), Counter::default())
+        .with_checkpoints(runner_store.clone())
+        .with_batch_size(3);
+
+    let (stop, stopped) = watch::channel(false);
+    let supervisor = tokio::spawn({
+        let runner = runner.clone();
+        async move {
+            let mut failures = Vec::new();
+            loop {
+                let mut stopped = stopped.clone();
+                let shutdown = async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                };
+                match runner.run(shutdown).await {
+                    Ok(position) => return (position, failures),
+                    Err(error) => {
+                        failures.push(error);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+        }
+    });
+
+    appended_ids(spawn_writers(&writer, "before", 1, 10, Duration::ZERO)).await;
+    let head = Position(*log_positions(&writer).await.last().expect("events"));
+    runner
+        .wait_for(head, WITHIN)
+        .await
+        .expect("live at the head");
+    wait_for_listener(&writer_pool, &runner_store).await;
+
+    let writers = spawn_writers(&writer, "during", 1, 30, Duration::from_millis(20));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    restart(&server).await;
+    appended_ids(writers).await;
+
+    let log = log_positions(&writer).await;
+    assert_eq!(log.len(), 40, "every append landed once");
+    let head = Position(*log.last().expect("events"));
+    runner
+        .wait_for(head, WITHIN)
+        .await
+        .expect("the supervised runner reaches the head");
+    stop.send(true).expect("the supervisor is running");
+    let (stopped_at, failures) = tokio::time::timeout(WITHIN, supervisor)
+        .await
+        .expect("run to stop at shutdown")
+        .expect("the supervisor task");
+    assert_eq!(stopped_at, head);
+    assert!(
+        !failures.is_empty(),
+        "run returned an error when the server went away"
+    );
+    for failure in &failures {
+        assert!(
+            matches!(
+                failure,
+                ProjectionError::Store {
+                    source: StoreError::Backend(_),
+                    ..
+                }
+            ),
+            "a typed store error: {failure:?}"
+        );
+    }
+    eprintln!("run failed {} times across the restart", failures.len());
+
+    let counted = runner.read().seen.clone();
+    assert_counted_once(&counted, &log, &writer, head).await;
+}
