@@ -1,20 +1,24 @@
 //! Live consumers across faults (issue #9, items 5 and 8): a subscription whose store's
 //! connections (pooled and `LISTEN`) are killed while writers go on, and a live
-//! `ProjectionRunner::run` across a server restart, restarted by a supervisor loop. Both
-//! deliver everything once, with no gap.
+//! `ProjectionRunner::run` and `PgProjectionRunner::run` across a server restart, restarted
+//! by a supervisor loop. All deliver everything once, with no gap.
 //!
 //! Both stores under attack use pools with `test_before_acquire(false)`: a killed idle
 //! connection is then handed out and fails the next statement, so the consumers meet the
 //! fault for certain instead of having the pool replace the connection unseen (the default
 //! pool checks each connection before handing it out, which hides most of these faults).
 
+use std::future::Future;
 use std::str::FromStr as _;
 use std::time::Duration;
 
-use es_core::{EventId, EventStore, Position, ProjectionError, ProjectionRunner, StoreError};
+use es_core::{
+    Codec, DecodeError, EventId, EventStore, Position, Projection, ProjectionError,
+    ProjectionRunner, RecordedEvent, StoreError,
+};
 use es_postgres::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use es_postgres::sqlx::{self, PgPool};
-use es_postgres::{PgStore, PgStoreOptions, testing};
+use es_postgres::sqlx::{self, PgConnection, PgPool};
+use es_postgres::{PgProjection, PgProjectionRunner, PgStore, PgStoreOptions, testing};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -26,10 +30,10 @@ use support::{
 };
 
 /// How many tests this binary has, for the skip notice.
-const TESTS: usize = 2;
+const TESTS: usize = 3;
 
 /// How many of them restart a server of their own, which `DATABASE_URL` cannot provide.
-const RESTART_TESTS: usize = 1;
+const RESTART_TESTS: usize = 2;
 
 /// A pool to `url` whose connections carry `application_name` (so the test can find and
 /// kill them) and are not checked before use.
@@ -170,15 +174,81 @@ async fn a_live_subscription_survives_killed_connections() {
     testing::drop_schema(&store).await.expect("drop schema");
 }
 
-/// A projection runs live (`ProjectionRunner::run`), its checkpoints in PostgreSQL, while a
-/// writer appends; the server restarts under it. `run` returns a typed error
-/// (`ProjectionError::Store`) and a supervisor loop calls it again, until shutdown. At the
-/// end every event of the log was applied exactly once and the checkpoint is the head.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_live_projection_survives_a_server_restart_under_a_supervisor() {
-    let Some(server) = support::own_server_or_skip(TESTS, RESTART_TESTS) else {
-        return;
-    };
+/// What the restart scenario needs of a live runner: es-core's `ProjectionRunner` (state in
+/// memory, checkpoints in PostgreSQL) and es-postgres's `PgProjectionRunner` (a table).
+trait LiveRunner: Clone + Send + Sync + 'static {
+    /// `run` until `stopped` says stop.
+    fn run_until(
+        &self,
+        stopped: watch::Receiver<bool>,
+    ) -> impl Future<Output = Result<Position, ProjectionError>> + Send;
+
+    /// `wait_for(position, WITHIN)`.
+    fn reach(&self, position: Position)
+    -> impl Future<Output = Result<(), ProjectionError>> + Send;
+}
+
+/// The shutdown future of a run: `stopped` turning true.
+async fn stop_signal(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+impl LiveRunner for ProjectionRunner<Counter, PgStore, PgStore> {
+    async fn run_until(&self, stopped: watch::Receiver<bool>) -> Result<Position, ProjectionError> {
+        self.run(stop_signal(stopped)).await
+    }
+
+    async fn reach(&self, position: Position) -> Result<(), ProjectionError> {
+        self.wait_for(position, WITHIN).await
+    }
+}
+
+impl LiveRunner for PgProjectionRunner<CountedRows> {
+    async fn run_until(&self, stopped: watch::Receiver<bool>) -> Result<Position, ProjectionError> {
+        self.run(stop_signal(stopped)).await
+    }
+
+    async fn reach(&self, position: Position) -> Result<(), ProjectionError> {
+        self.wait_for(position, WITHIN).await
+    }
+}
+
+/// A table projection counting positions: a row per event it is handed.
+#[derive(Debug, Default)]
+struct CountedRows {
+    positions: Vec<i64>,
+}
+
+impl Projection for CountedRows {
+    const NAME: &'static str = "fault-counted-rows";
+    const EVENTS: &'static [&'static str] = &["test.happened"];
+
+    fn project<C: Codec>(&mut self, _: &C, event: &RecordedEvent) -> Result<bool, DecodeError> {
+        self.positions
+            .push(i64::try_from(event.position.0).expect("a bigint position"));
+        Ok(true)
+    }
+}
+
+impl PgProjection for CountedRows {
+    async fn write(self, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO counted (position) SELECT * FROM unnest($1::bigint[])")
+            .bind(self.positions)
+            .execute(tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn clear(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM counted").execute(tx).await?;
+        Ok(())
+    }
+}
+
+/// A server of the test's own, a writer's store on it, and a store for the runner in the
+/// same schema on a pool whose connections are not checked before use, with a 60 s poll
+/// interval (so live delivery after the restart comes from a reconnected listener).
+async fn restart_set_up(server: &testing::TestServer) -> (PgPool, PgStore, PgStore) {
     let writer_pool = own_pool(server.url()).await;
     let writer = testing::fresh_store(&writer_pool)
         .await
@@ -187,22 +257,31 @@ async fn a_live_projection_survives_a_server_restart_under_a_supervisor() {
     let options = PgStoreOptions::new()
         .schema(writer.schema().clone())
         .poll_interval(NO_POLLING);
-    let runner_store = PgStore::from_pool_with(runner_pool, options);
-    let runner = ProjectionRunner::new(runner_store.clone(), Counter::default())
-        .with_checkpoints(runner_store.clone())
-        .with_batch_size(3);
+    (
+        writer_pool,
+        writer,
+        PgStore::from_pool_with(runner_pool, options),
+    )
+}
 
+/// `runner` runs live while a writer appends, and the server restarts under it. `run`
+/// returns a typed error (`ProjectionError::Store`), and a supervisor loop (what a user
+/// writes around a live runner) calls it again, until shutdown, when it stops at the head.
+/// Returns the positions of the log and its head.
+async fn survive_a_restart<R: LiveRunner>(
+    server: &testing::TestServer,
+    writer_pool: &PgPool,
+    writer: &PgStore,
+    runner_store: &PgStore,
+    runner: R,
+) -> (Vec<u64>, Position) {
     let (stop, stopped) = watch::channel(false);
     let supervisor = tokio::spawn({
         let runner = runner.clone();
         async move {
             let mut failures = Vec::new();
             loop {
-                let mut stopped = stopped.clone();
-                let shutdown = async move {
-                    let _ = stopped.wait_for(|stop| *stop).await;
-                };
-                match runner.run(shutdown).await {
+                match runner.run_until(stopped.clone()).await {
                     Ok(position) => return (position, failures),
                     Err(error) => {
                         failures.push(error);
@@ -213,24 +292,21 @@ async fn a_live_projection_survives_a_server_restart_under_a_supervisor() {
         }
     });
 
-    appended_ids(spawn_writers(&writer, "before", 1, 10, Duration::ZERO)).await;
-    let head = Position(*log_positions(&writer).await.last().expect("events"));
-    runner
-        .wait_for(head, WITHIN)
-        .await
-        .expect("live at the head");
-    wait_for_listener(&writer_pool, &runner_store).await;
+    appended_ids(spawn_writers(writer, "before", 1, 10, Duration::ZERO)).await;
+    let head = Position(*log_positions(writer).await.last().expect("events"));
+    runner.reach(head).await.expect("live at the head");
+    wait_for_listener(writer_pool, runner_store).await;
 
-    let writers = spawn_writers(&writer, "during", 1, 30, Duration::from_millis(20));
+    let writers = spawn_writers(writer, "during", 1, 30, Duration::from_millis(20));
     tokio::time::sleep(Duration::from_millis(100)).await;
-    restart(&server).await;
+    restart(server).await;
     appended_ids(writers).await;
 
-    let log = log_positions(&writer).await;
+    let log = log_positions(writer).await;
     assert_eq!(log.len(), 40, "every append landed once");
     let head = Position(*log.last().expect("events"));
     runner
-        .wait_for(head, WITHIN)
+        .reach(head)
         .await
         .expect("the supervised runner reaches the head");
     stop.send(true).expect("the supervisor is running");
@@ -256,7 +332,69 @@ async fn a_live_projection_survives_a_server_restart_under_a_supervisor() {
         );
     }
     eprintln!("run failed {} times across the restart", failures.len());
+    (log, head)
+}
 
+/// An in-memory projection with its checkpoints in PostgreSQL survives a server restart
+/// under `ProjectionRunner::run`: every event of the log applied exactly once, the
+/// checkpoint at the head.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_projection_survives_a_server_restart_under_a_supervisor() {
+    let Some(server) = support::own_server_or_skip(TESTS, RESTART_TESTS) else {
+        return;
+    };
+    let (writer_pool, writer, runner_store) = restart_set_up(&server).await;
+    let runner = ProjectionRunner::new(runner_store.clone(), Counter::default())
+        .with_checkpoints(runner_store.clone())
+        .with_batch_size(3);
+    let (log, head) = survive_a_restart(
+        &server,
+        &writer_pool,
+        &writer,
+        &runner_store,
+        runner.clone(),
+    )
+    .await;
     let counted = runner.read().seen.clone();
     assert_counted_once(&counted, &log, &writer, head).await;
+}
+
+/// A read model in a table survives a server restart under `PgProjectionRunner::run`: the
+/// table holds every position of the log exactly once, and the checkpoint is the head.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_table_projection_survives_a_server_restart_under_a_supervisor() {
+    let Some(server) = support::own_server_or_skip(TESTS, RESTART_TESTS) else {
+        return;
+    };
+    let (writer_pool, writer, runner_store) = restart_set_up(&server).await;
+    sqlx::raw_sql(&format!(
+        "CREATE TABLE {}.counted (position bigint NOT NULL)",
+        writer.schema()
+    ))
+    .execute(&writer_pool)
+    .await
+    .expect("the counted table");
+    let runner = PgProjectionRunner::<CountedRows>::new(runner_store.clone()).with_batch_size(3);
+    let (log, head) = survive_a_restart(
+        &server,
+        &writer_pool,
+        &writer,
+        &runner_store,
+        runner.clone(),
+    )
+    .await;
+
+    let counted: Vec<(i64, i64)> = sqlx::query_as(&format!(
+        "SELECT position, count(*) FROM {}.counted GROUP BY position ORDER BY position",
+        writer.schema()
+    ))
+    .fetch_all(&writer_pool)
+    .await
+    .expect("the counted rows");
+    let expected: Vec<(i64, i64)> = log
+        .iter()
+        .map(|&position| (i64::try_from(position).expect("bigint"), 1))
+        .collect();
+    assert_eq!(counted, expected, "every event of the log exactly once");
+    assert_eq!(runner.checkpoint().await.expect("the checkpoint"), head);
 }
