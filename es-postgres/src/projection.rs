@@ -323,6 +323,11 @@ impl<P: PgProjection, C: Codec> PgProjectionRunner<P, C> {
     /// Catches up, then follows live appends until `shutdown` completes; returns the position
     /// reached. Shutdown is observed between batches, never inside a transaction.
     ///
+    /// It returns at the first error, such as a lost connection or a server restart; calling
+    /// it again resumes after the last event processed, with nothing skipped or repeated. A
+    /// long-running service calls it in a loop that reports the error and waits a moment
+    /// before the next call.
+    ///
     /// # Errors
     /// See [`ProjectionError`]; the tables and the checkpoint stay at the last batch
     /// committed, and a later call resumes from there.

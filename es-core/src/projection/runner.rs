@@ -191,6 +191,11 @@ impl<P: Projection, S: EventStore, K: CheckpointStore, C: Codec> ProjectionRunne
     /// reached. Shutdown is observed between batches, so the runner stops promptly and
     /// cleanly, with its checkpoint saved.
     ///
+    /// It returns at the first error, such as a lost connection or a server restart; calling
+    /// it again resumes after the last event processed, with nothing skipped or repeated. A
+    /// long-running service calls it in a loop that reports the error and waits a moment
+    /// before the next call.
+    ///
     /// # Errors
     /// See [`ProjectionError`]; the checkpoint stays at the last event processed.
     pub async fn run(
