@@ -6,7 +6,7 @@
 //! lose it). [`PgProjectionRunner`] commits both in one transaction, so every event is
 //! applied to the tables exactly once, whatever stops the process and wherever.
 //!
-//! The projection stays a plain [`Projection`](es_core::Projection) with pure
+//! The projection stays a plain [`Projection`] with pure
 //! [`On`](es_core::On) impls: for a table, its value is the *change set* of one batch of
 //! events, what `On` recorded for them. [`PgProjection::write`] then turns the change set
 //! into SQL, inside the batch's transaction. The domain side stays free of I/O and is tested
@@ -111,7 +111,7 @@ use crate::{PgStore, backend, encode_error, to_u64};
 /// A read model kept in PostgreSQL tables; see the [module documentation](self).
 ///
 /// The implementing type is the change set of one batch: it derives
-/// [`Projection`](es_core::Projection), its `On` impls record what each event changes
+/// [`Projection`], its `On` impls record what each event changes
 /// (pure, no I/O), and [`write`](Self::write) applies the record in the batch's transaction.
 /// The runner makes a fresh one, with `Default`, for every batch.
 ///
