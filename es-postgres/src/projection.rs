@@ -95,16 +95,16 @@
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use es_core::codec::{Codec, JsonCodec};
-use es_core::projection::{BATCH_SIZE, Projection, ProjectionError, project_batch};
+use es_core::projection::{
+    BATCH_SIZE, Batches, Processing, Projection, ProjectionError, RunControl, project_batch,
+};
 use es_core::{EventStore, Position, StoreError};
 use sqlx::postgres::PgConnection;
 use sqlx::{Executor as _, Row as _};
-use tokio::sync::{Mutex, MutexGuard, watch};
 
 use crate::{PgStore, backend, encode_error, to_u64};
 
@@ -161,7 +161,7 @@ pub struct PgProjectionRunner<P, C = JsonCodec> {
     codec: C,
     batch_size: usize,
     sql: Arc<Sql>,
-    shared: Arc<Shared>,
+    control: Arc<RunControl>,
     projection: PhantomData<fn() -> P>,
 }
 
@@ -200,31 +200,6 @@ impl Sql {
     }
 }
 
-struct Shared {
-    /// Held while processing: where this runner continues, `None` when the checkpoint must
-    /// be read from the database first (at the start, and after a failure, whose commit may
-    /// or may not have happened).
-    cursor: Mutex<Option<Position>>,
-    progress: watch::Sender<Progress>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Progress {
-    /// The checkpoint this runner last committed or read.
-    position: Position,
-    /// A `run` is following the log; other processing calls are refused meanwhile.
-    live: bool,
-}
-
-/// Clears the `live` flag when a `run` ends, however it ends.
-struct LiveGuard<'a>(&'a watch::Sender<Progress>);
-
-impl Drop for LiveGuard<'_> {
-    fn drop(&mut self) {
-        self.0.send_modify(|progress| progress.live = false);
-    }
-}
-
 /// What became of a batch's transaction.
 enum Commit {
     /// Rows and checkpoint are committed.
@@ -243,13 +218,7 @@ impl<P: PgProjection> PgProjectionRunner<P> {
             store,
             codec: JsonCodec,
             batch_size: BATCH_SIZE,
-            shared: Arc::new(Shared {
-                cursor: Mutex::new(None),
-                progress: watch::Sender::new(Progress {
-                    position: Position::START,
-                    live: false,
-                }),
-            }),
+            control: Arc::new(RunControl::new()),
             projection: PhantomData,
         }
     }
@@ -264,7 +233,7 @@ impl<P: PgProjection, C: Codec> PgProjectionRunner<P, C> {
             codec,
             batch_size: self.batch_size,
             sql: self.sql,
-            shared: self.shared,
+            control: self.control,
             projection: PhantomData,
         }
     }
@@ -282,7 +251,7 @@ impl<P: PgProjection, C: Codec> PgProjectionRunner<P, C> {
     /// may be further on; [`checkpoint`](Self::checkpoint) reads the database.
     #[must_use]
     pub fn position(&self) -> Position {
-        self.shared.progress.borrow().position
+        self.control.position()
     }
 
     /// The projection's committed checkpoint, read from the database: the position of the
@@ -315,9 +284,9 @@ impl<P: PgProjection, C: Codec> PgProjectionRunner<P, C> {
     /// See [`ProjectionError`]; the tables and the checkpoint stay at the last batch
     /// committed.
     pub async fn catch_up(&self) -> Result<Position, ProjectionError> {
-        let mut cursor = self.lock_unless_live().await?;
-        let position = self.start(&mut cursor).await?;
-        self.drain(&mut cursor, position).await
+        let mut processing = self.control.lock(P::NAME).await?;
+        let position = self.start(&mut processing).await?;
+        processing.drain(position, &Steps(self)).await
     }
 
     /// Catches up, then follows live appends until `shutdown` completes; returns the position
@@ -335,31 +304,9 @@ impl<P: PgProjection, C: Codec> PgProjectionRunner<P, C> {
         &self,
         shutdown: impl Future<Output = ()>,
     ) -> Result<Position, ProjectionError> {
-        let mut shutdown = pin!(shutdown);
-        let mut cursor = self.lock_unless_live().await?;
-        self.shared
-            .progress
-            .send_modify(|progress| progress.live = true);
-        let _live = LiveGuard(&self.shared.progress);
-        let mut position = self.start(&mut cursor).await?;
-        loop {
-            tokio::select! {
-                biased;
-                () = shutdown.as_mut() => return Ok(position),
-                () = std::future::ready(()) => {}
-            }
-            if let Some(reached) = self.step(&mut cursor, position).await? {
-                position = reached;
-                continue;
-            }
-            tokio::select! {
-                biased;
-                () = shutdown.as_mut() => return Ok(position),
-                woken = self.store.wait_for_events(position) => {
-                    woken.map_err(|source| self.store_error(source))?;
-                }
-            }
-        }
+        let mut processing = self.control.lock(P::NAME).await?;
+        let position = self.start(&mut processing).await?;
+        processing.follow(position, shutdown, &Steps(self)).await
     }
 
     /// Deletes the read model's rows ([`PgProjection::clear`]) and resets the checkpoint to
@@ -369,12 +316,12 @@ impl<P: PgProjection, C: Codec> PgProjectionRunner<P, C> {
     /// See [`ProjectionError`]. A failure of the first transaction leaves the tables and the
     /// checkpoint as they were.
     pub async fn rebuild(&self) -> Result<Position, ProjectionError> {
-        let mut cursor = self.lock_unless_live().await?;
-        *cursor = None;
+        let mut processing = self.control.lock(P::NAME).await?;
+        processing.set_cursor(None);
         self.reset().await.map_err(|error| self.error(error))?;
-        *cursor = Some(Position::START);
-        self.publish(Position::START);
-        self.drain(&mut cursor, Position::START).await
+        processing.set_cursor(Some(Position::START));
+        self.control.publish(Position::START);
+        processing.drain(Position::START, &Steps(self)).await
     }
 
     /// Waits until this runner has committed `position` (such as the `last_position` of an
@@ -388,53 +335,18 @@ impl<P: PgProjection, C: Codec> PgProjectionRunner<P, C> {
         position: Position,
         timeout: Duration,
     ) -> Result<(), ProjectionError> {
-        let mut progress = self.shared.progress.subscribe();
-        let reached = progress.wait_for(|p| p.position >= position);
-        match tokio::time::timeout(timeout, reached).await {
-            // The sender lives in `shared`, which `self` keeps alive.
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(_)) | Err(_) => Err(ProjectionError::Timeout {
-                projection: P::NAME,
-                waited_for: position,
-                reached: self.position(),
-                timeout,
-            }),
-        }
-    }
-
-    /// The processing lock, unless a `run` holds it (or takes it while we wait).
-    async fn lock_unless_live(&self) -> Result<MutexGuard<'_, Option<Position>>, ProjectionError> {
-        let mut progress = self.shared.progress.subscribe();
-        tokio::select! {
-            biased;
-            _ = progress.wait_for(|p| p.live) => Err(ProjectionError::Running {
-                projection: P::NAME,
-            }),
-            cursor = self.shared.cursor.lock() => Ok(cursor),
-        }
+        self.control.wait_for(P::NAME, position, timeout).await
     }
 
     /// The position to continue after: the checkpoint in the database, unless this runner
     /// knows it already.
-    async fn start(&self, cursor: &mut Option<Position>) -> Result<Position, ProjectionError> {
-        if let Some(position) = *cursor {
+    async fn start(&self, processing: &mut Processing<'_>) -> Result<Position, ProjectionError> {
+        if let Some(position) = processing.cursor() {
             return Ok(position);
         }
         let position = self.checkpoint().await?;
-        *cursor = Some(position);
-        self.publish(position);
-        Ok(position)
-    }
-
-    /// Processes batches after `position` until none is left; returns the position reached.
-    async fn drain(
-        &self,
-        cursor: &mut Option<Position>,
-        mut position: Position,
-    ) -> Result<Position, ProjectionError> {
-        while let Some(reached) = self.step(cursor, position).await? {
-            position = reached;
-        }
+        processing.set_cursor(Some(position));
+        self.control.publish(position);
         Ok(position)
     }
 
@@ -442,7 +354,7 @@ impl<P: PgProjection, C: Codec> PgProjectionRunner<P, C> {
     /// when there was nothing to process.
     async fn step(
         &self,
-        cursor: &mut Option<Position>,
+        processing: &mut Processing<'_>,
         position: Position,
     ) -> Result<Option<Position>, ProjectionError> {
         let batch = self
@@ -469,16 +381,16 @@ impl<P: PgProjection, C: Codec> PgProjectionRunner<P, C> {
         }
         if let Some(last) = projected.checked_sub(1).map(|i| batch[i].position) {
             // Until the outcome is known, the checkpoint in the database is the truth.
-            *cursor = None;
+            processing.set_cursor(None);
             match self.commit(changes, position, last).await {
                 Ok(Commit::Done) => {
-                    *cursor = Some(last);
-                    self.publish(last);
+                    processing.set_cursor(Some(last));
+                    self.control.publish(last);
                 }
                 Ok(Commit::Moved) => {
                     // Another runner got there first: continue from where it got to, and
                     // leave the rest of this batch (and its failure, if any) to the next read.
-                    return self.start(cursor).await.map(Some);
+                    return self.start(processing).await.map(Some);
                 }
                 Err(error) => return Err(self.error(error)),
             }
@@ -534,12 +446,6 @@ impl<P: PgProjection, C: Codec> PgProjectionRunner<P, C> {
         tx.commit().await
     }
 
-    fn publish(&self, position: Position) {
-        self.shared
-            .progress
-            .send_modify(|progress| progress.position = position);
-    }
-
     fn error(&self, error: sqlx::Error) -> ProjectionError {
         self.store_error(backend(error))
     }
@@ -561,6 +467,27 @@ fn checkpoint_param(position: Position) -> Result<i64, sqlx::Error> {
     })
 }
 
+/// The runner's batches, for [`Processing::drain`] and [`Processing::follow`].
+struct Steps<'a, P, C>(&'a PgProjectionRunner<P, C>);
+
+impl<P: PgProjection, C: Codec> Batches for Steps<'_, P, C> {
+    async fn step(
+        &self,
+        processing: &mut Processing<'_>,
+        position: Position,
+    ) -> Result<Option<Position>, ProjectionError> {
+        self.0.step(processing, position).await
+    }
+
+    async fn wait(&self, position: Position) -> Result<(), ProjectionError> {
+        self.0
+            .store
+            .wait_for_events(position)
+            .await
+            .map_err(|source| self.0.store_error(source))
+    }
+}
+
 impl<P, C: Clone> Clone for PgProjectionRunner<P, C> {
     fn clone(&self) -> Self {
         Self {
@@ -568,7 +495,7 @@ impl<P, C: Clone> Clone for PgProjectionRunner<P, C> {
             codec: self.codec.clone(),
             batch_size: self.batch_size,
             sql: Arc::clone(&self.sql),
-            shared: Arc::clone(&self.shared),
+            control: Arc::clone(&self.control),
             projection: PhantomData,
         }
     }
@@ -576,12 +503,10 @@ impl<P, C: Clone> Clone for PgProjectionRunner<P, C> {
 
 impl<P: Projection, C> fmt::Debug for PgProjectionRunner<P, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let progress = *self.shared.progress.borrow();
         f.debug_struct("PgProjectionRunner")
             .field("projection", &P::NAME)
             .field("schema", self.store.schema())
-            .field("position", &progress.position)
-            .field("live", &progress.live)
+            .field("control", &self.control)
             .finish_non_exhaustive()
     }
 }

@@ -30,8 +30,10 @@
 //! assert_eq!(Directory::EVENTS, ["user.created"]);
 //! ```
 
+mod control;
 mod runner;
 
+pub use control::{Batches, Processing, RunControl};
 pub use runner::{BATCH_SIZE, ProjectionError, ProjectionRunner};
 
 use std::any::Any;

@@ -1,19 +1,15 @@
 //! [`ProjectionRunner`]: feeds a projection the global log, in order, with checkpoints.
 
 use std::fmt;
-use std::future::{Future, ready};
-use std::pin::pin;
+use std::future::Future;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 use std::time::Duration;
-
-use tokio::sync::{Mutex, MutexGuard, watch};
 
 use crate::codec::{Codec, JsonCodec};
 use crate::envelope::{Position, RecordedEvent, StreamId};
 use crate::error::DecodeError;
-use crate::projection::{Projection, project_batch};
+use crate::projection::{Batches, Processing, Projection, RunControl, project_batch};
 use crate::store::{CheckpointStore, EventStore, NoCheckpoints, StoreError};
-use crate::util::{Either, race};
 
 /// How many events the runner reads per round trip, and processes between checkpoints.
 pub const BATCH_SIZE: usize = 512;
@@ -78,29 +74,7 @@ pub struct ProjectionRunner<P, S, K = NoCheckpoints, C = JsonCodec> {
 
 struct Shared<P> {
     state: RwLock<P>,
-    /// Held while processing; `None` until the checkpoint has been loaded.
-    cursor: Mutex<Option<Position>>,
-    /// What has been processed, for `wait_for`.
-    progress: watch::Sender<Progress>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Progress {
-    position: Position,
-    /// A panic in the projection stopped the runner; only `rebuild` restarts it.
-    halted: bool,
-    /// A `run` is following the log; other processing calls are refused meanwhile.
-    live: bool,
-}
-
-/// Clears the `live` flag when a `run` ends, however it ends (also when its future is
-/// dropped).
-struct LiveGuard<'a>(&'a watch::Sender<Progress>);
-
-impl Drop for LiveGuard<'_> {
-    fn drop(&mut self) {
-        self.0.send_modify(|progress| progress.live = false);
-    }
+    control: RunControl,
 }
 
 impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
@@ -113,12 +87,7 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
             batch_size: BATCH_SIZE,
             shared: Arc::new(Shared {
                 state: RwLock::new(projection),
-                cursor: Mutex::new(None),
-                progress: watch::Sender::new(Progress {
-                    position: Position::START,
-                    halted: false,
-                    live: false,
-                }),
+                control: RunControl::new(),
             }),
         }
     }
@@ -173,7 +142,7 @@ impl<P: Projection, S: EventStore, K: CheckpointStore, C: Codec> ProjectionRunne
     /// The position of the last event processed ([`Position::START`] before any).
     #[must_use]
     pub fn position(&self) -> Position {
-        self.shared.progress.borrow().position
+        self.shared.control.position()
     }
 
     /// Processes every stored event after the checkpoint, up to the end of the log as it is
@@ -182,9 +151,9 @@ impl<P: Projection, S: EventStore, K: CheckpointStore, C: Codec> ProjectionRunne
     /// # Errors
     /// See [`ProjectionError`]; the checkpoint stays at the last event processed.
     pub async fn catch_up(&self) -> Result<Position, ProjectionError> {
-        let mut cursor = self.lock_unless_live().await?;
-        let position = self.start(&mut cursor).await?;
-        self.drain(&mut cursor, position).await
+        let mut processing = self.shared.control.lock(P::NAME).await?;
+        let position = self.start(&mut processing).await?;
+        processing.drain(position, &Steps(self)).await
     }
 
     /// Catches up, then follows live appends until `shutdown` completes; returns the position
@@ -202,26 +171,9 @@ impl<P: Projection, S: EventStore, K: CheckpointStore, C: Codec> ProjectionRunne
         &self,
         shutdown: impl Future<Output = ()>,
     ) -> Result<Position, ProjectionError> {
-        let mut shutdown = pin!(shutdown);
-        let mut cursor = self.lock_unless_live().await?;
-        self.shared
-            .progress
-            .send_modify(|progress| progress.live = true);
-        let _live = LiveGuard(&self.shared.progress);
-        let mut position = self.start(&mut cursor).await?;
-        loop {
-            if let Either::Left(()) = race(shutdown.as_mut(), ready(())).await {
-                return Ok(position);
-            }
-            if let Some(reached) = self.step(&mut cursor, position).await? {
-                position = reached;
-                continue;
-            }
-            match race(shutdown.as_mut(), self.store.wait_for_events(position)).await {
-                Either::Left(()) => return Ok(position),
-                Either::Right(woken) => woken.map_err(|source| self.store_error(source))?,
-            }
-        }
+        let mut processing = self.shared.control.lock(P::NAME).await?;
+        let position = self.start(&mut processing).await?;
+        processing.follow(position, shutdown, &Steps(self)).await
     }
 
     /// Replaces the state with `P::default()`, forgets the checkpoint and processes the whole
@@ -233,7 +185,7 @@ impl<P: Projection, S: EventStore, K: CheckpointStore, C: Codec> ProjectionRunne
     where
         P: Default,
     {
-        let mut cursor = self.lock_unless_live().await?;
+        let mut processing = self.shared.control.lock(P::NAME).await?;
         self.checkpoints
             .delete_checkpoint(P::NAME)
             .await
@@ -244,9 +196,9 @@ impl<P: Projection, S: EventStore, K: CheckpointStore, C: Codec> ProjectionRunne
             .write()
             .unwrap_or_else(PoisonError::into_inner) = P::default();
         self.shared.state.clear_poison();
-        *cursor = Some(Position::START);
-        self.publish(Position::START, false);
-        self.drain(&mut cursor, Position::START).await
+        processing.set_cursor(Some(Position::START));
+        self.shared.control.publish(Position::START);
+        processing.drain(Position::START, &Steps(self)).await
     }
 
     /// Waits until the runner has processed `position` (such as the `last_position` of an
@@ -261,48 +213,21 @@ impl<P: Projection, S: EventStore, K: CheckpointStore, C: Codec> ProjectionRunne
         position: Position,
         timeout: Duration,
     ) -> Result<(), ProjectionError> {
-        let mut progress = self.shared.progress.subscribe();
-        let reached = progress.wait_for(|p| p.position >= position || p.halted);
-        let outcome = match race(reached, futures_timer::Delay::new(timeout)).await {
-            Either::Left(Ok(progress)) => Some(*progress),
-            // The sender lives in `shared`, which `self` keeps alive.
-            Either::Left(Err(_)) | Either::Right(()) => None,
-        };
-        match outcome {
-            Some(p) if p.position >= position => Ok(()),
-            Some(p) => Err(ProjectionError::Halted {
-                projection: P::NAME,
-                position: p.position,
-            }),
-            None => Err(ProjectionError::Timeout {
-                projection: P::NAME,
-                waited_for: position,
-                reached: self.position(),
-                timeout,
-            }),
-        }
-    }
-
-    /// The processing lock, unless a `run` holds it (or takes it while we wait).
-    async fn lock_unless_live(&self) -> Result<MutexGuard<'_, Option<Position>>, ProjectionError> {
-        let mut progress = self.shared.progress.subscribe();
-        match race(progress.wait_for(|p| p.live), self.shared.cursor.lock()).await {
-            Either::Left(_) => Err(ProjectionError::Running {
-                projection: P::NAME,
-            }),
-            Either::Right(cursor) => Ok(cursor),
-        }
+        self.shared
+            .control
+            .wait_for(P::NAME, position, timeout)
+            .await
     }
 
     /// The position to continue after: the loaded checkpoint on first use.
-    async fn start(&self, cursor: &mut Option<Position>) -> Result<Position, ProjectionError> {
-        if self.shared.progress.borrow().halted {
+    async fn start(&self, processing: &mut Processing<'_>) -> Result<Position, ProjectionError> {
+        if self.shared.control.is_halted() {
             return Err(ProjectionError::Halted {
                 projection: P::NAME,
                 position: self.position(),
             });
         }
-        if let Some(position) = *cursor {
+        if let Some(position) = processing.cursor() {
             return Ok(position);
         }
         let position = self
@@ -311,27 +236,15 @@ impl<P: Projection, S: EventStore, K: CheckpointStore, C: Codec> ProjectionRunne
             .await
             .map_err(|source| self.store_error(source))?
             .unwrap_or(Position::START);
-        *cursor = Some(position);
-        self.publish(position, false);
-        Ok(position)
-    }
-
-    /// Processes batches after `position` until none is left; returns the position reached.
-    async fn drain(
-        &self,
-        cursor: &mut Option<Position>,
-        mut position: Position,
-    ) -> Result<Position, ProjectionError> {
-        while let Some(reached) = self.step(cursor, position).await? {
-            position = reached;
-        }
+        processing.set_cursor(Some(position));
+        self.shared.control.publish(position);
         Ok(position)
     }
 
     /// Processes one batch after `position`; `None` when there was nothing to process.
     async fn step(
         &self,
-        cursor: &mut Option<Position>,
+        processing: &mut Processing<'_>,
         position: Position,
     ) -> Result<Option<Position>, ProjectionError> {
         let batch = self
@@ -347,8 +260,8 @@ impl<P: Projection, S: EventStore, K: CheckpointStore, C: Codec> ProjectionRunne
             // The state holds the batch now: advance before saving, so that a failed save
             // (reported below) is followed by the next batch, not by the same one again.
             // The next successful save covers this batch too.
-            *cursor = Some(last);
-            self.publish(last, false);
+            processing.set_cursor(Some(last));
+            self.shared.control.publish(last);
             self.checkpoints
                 .save_checkpoint(P::NAME, last)
                 .await
@@ -358,7 +271,7 @@ impl<P: Projection, S: EventStore, K: CheckpointStore, C: Codec> ProjectionRunne
             None => Ok(last_good),
             Some(failure) => {
                 if matches!(failure, ProjectionError::Panicked { .. }) {
-                    self.publish(last_good.unwrap_or(position), true);
+                    self.shared.control.halt(last_good.unwrap_or(position));
                 }
                 Err(failure)
             }
@@ -378,18 +291,32 @@ impl<P: Projection, S: EventStore, K: CheckpointStore, C: Codec> ProjectionRunne
         (last_good, failure)
     }
 
-    fn publish(&self, position: Position, halted: bool) {
-        self.shared.progress.send_modify(|progress| {
-            progress.position = position;
-            progress.halted = halted;
-        });
-    }
-
     fn store_error(&self, source: StoreError) -> ProjectionError {
         ProjectionError::Store {
             projection: P::NAME,
             source,
         }
+    }
+}
+
+/// The runner's batches, for [`Processing::drain`] and [`Processing::follow`].
+struct Steps<'a, P, S, K, C>(&'a ProjectionRunner<P, S, K, C>);
+
+impl<P: Projection, S: EventStore, K: CheckpointStore, C: Codec> Batches for Steps<'_, P, S, K, C> {
+    async fn step(
+        &self,
+        processing: &mut Processing<'_>,
+        position: Position,
+    ) -> Result<Option<Position>, ProjectionError> {
+        self.0.step(processing, position).await
+    }
+
+    async fn wait(&self, position: Position) -> Result<(), ProjectionError> {
+        self.0
+            .store
+            .wait_for_events(position)
+            .await
+            .map_err(|source| self.0.store_error(source))
     }
 }
 
@@ -407,11 +334,9 @@ impl<P, S: Clone, K: Clone, C: Clone> Clone for ProjectionRunner<P, S, K, C> {
 
 impl<P: Projection, S, K, C> fmt::Debug for ProjectionRunner<P, S, K, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let progress = *self.shared.progress.borrow();
         f.debug_struct("ProjectionRunner")
             .field("projection", &P::NAME)
-            .field("position", &progress.position)
-            .field("halted", &progress.halted)
+            .field("control", &self.shared.control)
             .finish_non_exhaustive()
     }
 }

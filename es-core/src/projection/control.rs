@@ -1,0 +1,270 @@
+//! [`RunControl`]: the bookkeeping a projection runner shares between its handles.
+
+use std::fmt;
+use std::future::{Future, ready};
+use std::pin::pin;
+use std::time::Duration;
+
+use tokio::sync::{Mutex, MutexGuard, watch};
+
+use crate::envelope::Position;
+use crate::projection::ProjectionError;
+use crate::util::{Either, race};
+
+/// What a projection runner's handles share: the position processed, whether a `run` is
+/// live, whether a panic halted it, and the lock that lets one call process at a time.
+///
+/// [`ProjectionRunner`](crate::ProjectionRunner) is built on it, and so are the runners of
+/// other stores (es-postgres's `PgProjectionRunner`, which writes tables), so that every
+/// runner refuses, waits, follows the log and reports the same way:
+///
+/// - one processing call at a time: [`lock`](Self::lock) waits for the one in progress,
+///   and refuses with [`ProjectionError::Running`] while a `run` is live (waiting for it
+///   could never end);
+/// - [`wait_for`](Self::wait_for) waits for a position to be processed, or fails with
+///   [`ProjectionError::Halted`] or [`ProjectionError::Timeout`];
+/// - [`Processing::follow`] is the `run` loop: process while there is something to
+///   process, wait for appends, stop between batches when told to; [`Processing::drain`]
+///   is the catch-up. Both drive the runner's [`Batches`].
+///
+/// It needs no particular executor (its waits are tokio `sync` primitives and
+/// `futures-timer`).
+pub struct RunControl {
+    /// Where processing continues: `None` until the checkpoint is loaded (or when it must
+    /// be loaded again). Held while processing.
+    cursor: Mutex<Option<Position>>,
+    progress: watch::Sender<Progress>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Progress {
+    position: Position,
+    /// A panic stopped the runner; only a rebuild restarts it.
+    halted: bool,
+    /// A `run` is following the log; other processing calls are refused meanwhile.
+    live: bool,
+}
+
+impl Default for RunControl {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RunControl {
+    /// Nothing processed yet, no cursor, not live, not halted.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            cursor: Mutex::new(None),
+            progress: watch::Sender::new(Progress {
+                position: Position::START,
+                halted: false,
+                live: false,
+            }),
+        }
+    }
+
+    /// The position of the last event processed ([`Position::START`] before any).
+    #[must_use]
+    pub fn position(&self) -> Position {
+        self.progress.borrow().position
+    }
+
+    /// Whether a panic halted the runner.
+    #[must_use]
+    pub fn is_halted(&self) -> bool {
+        self.progress.borrow().halted
+    }
+
+    /// Records that everything up to `position` is processed (and the runner not halted),
+    /// waking [`wait_for`](Self::wait_for) callers.
+    pub fn publish(&self, position: Position) {
+        self.set(position, false);
+    }
+
+    /// Records that a panic halted the runner after `position`; waiters get
+    /// [`ProjectionError::Halted`] until the next [`publish`](Self::publish).
+    pub fn halt(&self, position: Position) {
+        self.set(position, true);
+    }
+
+    fn set(&self, position: Position, halted: bool) {
+        self.progress.send_modify(|progress| {
+            progress.position = position;
+            progress.halted = halted;
+        });
+    }
+
+    /// The right to process, for one call of `catch_up`, `run` or `rebuild` at a time.
+    ///
+    /// # Errors
+    /// [`ProjectionError::Running`] naming `projection` while a `run` is live, also one that
+    /// starts while this call waits.
+    pub async fn lock(&self, projection: &'static str) -> Result<Processing<'_>, ProjectionError> {
+        let mut progress = self.progress.subscribe();
+        match race(progress.wait_for(|p| p.live), self.cursor.lock()).await {
+            Either::Left(_) => Err(ProjectionError::Running { projection }),
+            Either::Right(cursor) => Ok(Processing {
+                cursor,
+                progress: &self.progress,
+                live: false,
+            }),
+        }
+    }
+
+    /// Waits until `position` is processed (such as the `last_position` of an executed
+    /// command), for at most `timeout`. Something else must be processing.
+    ///
+    /// # Errors
+    /// [`ProjectionError::Timeout`] when the time runs out, [`ProjectionError::Halted`] when
+    /// a panic halted the runner; both name `projection`.
+    pub async fn wait_for(
+        &self,
+        projection: &'static str,
+        position: Position,
+        timeout: Duration,
+    ) -> Result<(), ProjectionError> {
+        let mut progress = self.progress.subscribe();
+        let reached = progress.wait_for(|p| p.position >= position || p.halted);
+        let outcome = match race(reached, futures_timer::Delay::new(timeout)).await {
+            Either::Left(Ok(progress)) => Some(*progress),
+            // The sender lives in `self`, which outlives this call.
+            Either::Left(Err(_)) | Either::Right(()) => None,
+        };
+        match outcome {
+            Some(p) if p.position >= position => Ok(()),
+            Some(p) => Err(ProjectionError::Halted {
+                projection,
+                position: p.position,
+            }),
+            None => Err(ProjectionError::Timeout {
+                projection,
+                waited_for: position,
+                reached: self.position(),
+                timeout,
+            }),
+        }
+    }
+}
+
+impl fmt::Debug for RunControl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let progress = *self.progress.borrow();
+        f.debug_struct("RunControl")
+            .field("position", &progress.position)
+            .field("halted", &progress.halted)
+            .field("live", &progress.live)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a runner processes the log, one batch at a time: what [`Processing::drain`] and
+/// [`Processing::follow`] drive.
+pub trait Batches: Sync {
+    /// Processes one batch of the events after `position` (reading, projecting, committing,
+    /// moving the cursor), and returns the position to continue from, or `None` when there
+    /// was nothing to process.
+    fn step(
+        &self,
+        processing: &mut Processing<'_>,
+        position: Position,
+    ) -> impl Future<Output = Result<Option<Position>, ProjectionError>> + Send;
+
+    /// Completes when there may be events after `position` (see
+    /// [`EventStore::wait_for_events`](crate::EventStore::wait_for_events)).
+    fn wait(&self, position: Position) -> impl Future<Output = Result<(), ProjectionError>> + Send;
+}
+
+/// The right to process, from [`RunControl::lock`]: the cursor, held until dropped.
+pub struct Processing<'a> {
+    cursor: MutexGuard<'a, Option<Position>>,
+    progress: &'a watch::Sender<Progress>,
+    live: bool,
+}
+
+impl Processing<'_> {
+    /// Where processing continues: `None` until the runner has loaded its checkpoint, or
+    /// when it must load it again.
+    #[must_use]
+    pub fn cursor(&self) -> Option<Position> {
+        *self.cursor
+    }
+
+    /// Sets where processing continues.
+    pub fn set_cursor(&mut self, cursor: Option<Position>) {
+        *self.cursor = cursor;
+    }
+
+    /// Processes batches with `batches` from `position` until there is nothing left
+    /// (`Ok(None)`), and returns the position reached: a catch-up.
+    ///
+    /// # Errors
+    /// The first error of [`Batches::step`].
+    pub async fn drain(
+        &mut self,
+        mut position: Position,
+        batches: &impl Batches,
+    ) -> Result<Position, ProjectionError> {
+        while let Some(reached) = batches.step(self, position).await? {
+            position = reached;
+        }
+        Ok(position)
+    }
+
+    /// The `run` loop: marks the runner live (other processing calls are refused until this
+    /// guard is dropped), then processes batches while there is something to process and
+    /// waits for appends when there is not, until `shutdown` completes. Shutdown is observed
+    /// between batches only. Returns the position reached.
+    ///
+    /// # Errors
+    /// The first error of [`Batches::step`] or [`Batches::wait`].
+    pub async fn follow(
+        &mut self,
+        mut position: Position,
+        shutdown: impl Future<Output = ()>,
+        batches: &impl Batches,
+    ) -> Result<Position, ProjectionError> {
+        self.go_live();
+        let mut shutdown = pin!(shutdown);
+        loop {
+            if let Either::Left(()) = race(shutdown.as_mut(), ready(())).await {
+                return Ok(position);
+            }
+            if let Some(reached) = batches.step(self, position).await? {
+                position = reached;
+                continue;
+            }
+            match race(shutdown.as_mut(), batches.wait(position)).await {
+                Either::Left(()) => return Ok(position),
+                Either::Right(woken) => woken?,
+            }
+        }
+    }
+
+    /// Marks the runner live until this guard is dropped.
+    fn go_live(&mut self) {
+        if !self.live {
+            self.live = true;
+            self.progress.send_modify(|progress| progress.live = true);
+        }
+    }
+}
+
+impl Drop for Processing<'_> {
+    fn drop(&mut self) {
+        // However the `run` ends, also when its future is dropped.
+        if self.live {
+            self.progress.send_modify(|progress| progress.live = false);
+        }
+    }
+}
+
+impl fmt::Debug for Processing<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Processing")
+            .field("cursor", &*self.cursor)
+            .field("live", &self.live)
+            .finish()
+    }
+}
