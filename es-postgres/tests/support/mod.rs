@@ -31,7 +31,10 @@ pub(crate) fn with_command(mut events: Vec<NewEvent>, command_id: Uuid) -> Vec<N
     events
 }
 
+mod held;
 mod live;
-// Some test binaries use none of it.
+// Some test binaries use none of these.
+#[allow(unused_imports)]
+pub(crate) use held::*;
 #[allow(unused_imports)]
 pub(crate) use live::*;
