@@ -980,11 +980,7 @@ fn raw_appends(config: &Config) -> BoxResult<Vec<Row>> {
         })?;
         let (fw, bl) = (fastest(framework), fastest(baseline));
         rows.push(Row::rate(
-            format!(
-                "(d) {} appends of 1 event, {} stream(s), {tasks} task(s) (baseline: Mutex<map>)",
-                thousands(appends),
-                thousands(streams)
-            ),
+            appends_workload("(d)", appends, streams, tasks, "Mutex<map>"),
             "append",
             appends,
             fw,
@@ -992,6 +988,22 @@ fn raw_appends(config: &Config) -> BoxResult<Vec<Row>> {
         ));
     }
     Ok(rows)
+}
+
+/// The workload cell of an appends row: `{section} {appends} appends of 1 event, {streams}
+/// stream(s), {tasks} task(s) (baseline: {baseline})`.
+fn appends_workload(
+    section: &str,
+    appends: u64,
+    streams: u64,
+    tasks: u64,
+    baseline: &str,
+) -> String {
+    format!(
+        "{section} {} appends of 1 event, {} stream(s), {tasks} task(s) (baseline: {baseline})",
+        thousands(appends),
+        thousands(streams)
+    )
 }
 
 // ------------------------------------------------------------------------------------------

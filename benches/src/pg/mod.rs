@@ -37,7 +37,7 @@ use es_postgres::testing::{self, TestServer};
 use es_postgres::{PgStore, SchemaName};
 use tokio::runtime::Runtime;
 
-use crate::{BoxResult, Config, Row, Verdict, check, expected_account, fastest, repeat, thousands};
+use crate::{BoxResult, Config, Row, Verdict, check, expected_account, fastest, thousands};
 use plain::Plain;
 
 /// The tasks of the concurrent workloads.
@@ -128,6 +128,22 @@ where
     Ok(start.elapsed())
 }
 
+/// Runs `framework` and `baseline` in turn, `reps` times each, so that load from elsewhere on
+/// the machine (another build, say) falls on both sides alike; returns the fastest time of
+/// each.
+fn alternate(
+    reps: usize,
+    mut framework: impl FnMut() -> BoxResult<Duration>,
+    mut baseline: impl FnMut() -> BoxResult<Duration>,
+) -> BoxResult<(Duration, Duration)> {
+    let (mut fw, mut bl) = (Vec::new(), Vec::new());
+    for _ in 0..reps {
+        fw.push(framework()?);
+        bl.push(baseline()?);
+    }
+    Ok((fastest(fw), fastest(bl)))
+}
+
 /// A fresh, migrated store on `pool` (a schema of its own).
 async fn fresh_store(pool: &PgPool) -> BoxResult<PgStore> {
     Ok(testing::fresh_store(pool).await?)
@@ -149,6 +165,12 @@ async fn check_log(pool: &PgPool, table: &str, expected: u64) -> BoxResult<()> {
         &format!("(pg) {table}: {rows} rows, versions adding up to {versions}"),
         u64::try_from(rows).ok() == Some(expected) && rows == versions,
     )
+}
+
+/// [`check_log`] on the store's events, then drops its schema.
+async fn check_and_drop(pool: &PgPool, store: &PgStore, expected: u64) -> BoxResult<()> {
+    check_log(pool, &events_table(store.schema()), expected).await?;
+    Ok(testing::drop_schema(store).await?)
 }
 
 /// The events table of `schema`.
@@ -174,62 +196,65 @@ fn appends(config: &Config, rt: &Runtime, pool: &PgPool) -> BoxResult<Vec<Row>> 
         // Append `i` of task `t` goes to stream `(t * per_task + i) % streams`.
         let stream_of = move |task: u64, i: u64| ((task * per_task + i) % streams) as usize;
 
-        let framework = repeat(config.reps, || {
-            rt.block_on(async {
-                let store = fresh_store(pool).await?;
-                let ids: Arc<Vec<StreamId>> = Arc::new(
-                    (0..streams)
-                        .map(|s| StreamId::for_aggregate("account", &s))
-                        .collect::<Result<_, _>>()?,
-                );
-                let time = timed_tasks(tasks, |t| {
-                    let (store, ids, encoded) = (store.clone(), Arc::clone(&ids), encoded.clone());
-                    async move {
-                        for i in 0..per_task {
-                            let events = vec![NewEvent::new(encoded.clone())];
-                            store
-                                .append(&ids[stream_of(t, i)], ExpectedVersion::Any, events)
-                                .await?;
+        let (fw, bl) = alternate(
+            config.reps,
+            || {
+                rt.block_on(async {
+                    let store = fresh_store(pool).await?;
+                    let ids: Arc<Vec<StreamId>> = Arc::new(
+                        (0..streams)
+                            .map(|s| StreamId::for_aggregate("account", &s))
+                            .collect::<Result<_, _>>()?,
+                    );
+                    let time = timed_tasks(tasks, |t| {
+                        let (store, ids, encoded) =
+                            (store.clone(), Arc::clone(&ids), encoded.clone());
+                        async move {
+                            for i in 0..per_task {
+                                let events = vec![NewEvent::new(encoded.clone())];
+                                store
+                                    .append(&ids[stream_of(t, i)], ExpectedVersion::Any, events)
+                                    .await?;
+                            }
+                            Ok(())
                         }
-                        Ok(())
-                    }
+                    })
+                    .await?;
+                    check_and_drop(pool, &store, appends).await?;
+                    Ok(time)
                 })
-                .await?;
-                check_log(pool, &events_table(store.schema()), appends).await?;
-                testing::drop_schema(&store).await?;
-                Ok(time)
-            })
-        })?;
-        let baseline = repeat(config.reps, || {
-            rt.block_on(async {
-                let plain = Arc::new(Plain::create(pool).await?);
-                let keys: Arc<Vec<String>> =
-                    Arc::new((0..streams).map(|s| format!("account-{s}")).collect());
-                let time = timed_tasks(tasks, |t| {
-                    let (plain, keys, pool) = (Arc::clone(&plain), Arc::clone(&keys), pool.clone());
-                    let (name, payload) = (encoded.name, encoded.payload.clone());
-                    async move {
-                        for i in 0..per_task {
-                            plain
-                                .append_any(&pool, &keys[stream_of(t, i)], name, &payload)
-                                .await?;
+            },
+            || {
+                rt.block_on(async {
+                    let plain = Arc::new(Plain::create(pool).await?);
+                    let keys: Arc<Vec<String>> =
+                        Arc::new((0..streams).map(|s| format!("account-{s}")).collect());
+                    let time = timed_tasks(tasks, |t| {
+                        let (plain, keys, pool) =
+                            (Arc::clone(&plain), Arc::clone(&keys), pool.clone());
+                        let (name, payload) = (encoded.name, encoded.payload.clone());
+                        async move {
+                            for i in 0..per_task {
+                                plain
+                                    .append_any(&pool, &keys[stream_of(t, i)], name, &payload)
+                                    .await?;
+                            }
+                            Ok(())
                         }
-                        Ok(())
-                    }
+                    })
+                    .await?;
+                    plain.check_and_drop(pool, appends).await?;
+                    Ok(time)
                 })
-                .await?;
-                check_log(pool, &plain.table(), appends).await?;
-                plain.drop_schema(pool).await?;
-                Ok(time)
-            })
-        })?;
-        let (fw, bl) = (fastest(framework), fastest(baseline));
+            },
+        )?;
         let row = Row::rate(
-            format!(
-                "(pg) {} appends of 1 event, {} stream(s), {tasks} task(s) \
-                 (baseline: INSERT ... SELECT max(version) + 1)",
-                thousands(appends),
-                thousands(streams)
+            crate::appends_workload(
+                "(pg)",
+                appends,
+                streams,
+                tasks,
+                "INSERT ... SELECT max(version) + 1",
             ),
             "append",
             appends,
@@ -268,59 +293,59 @@ fn commands(config: &Config, rt: &Runtime, pool: &PgPool) -> BoxResult<Vec<Row>>
     let mine = move |t: u64| (0..accounts).filter(move |a| a % TASKS == t);
     let mut rows = Vec::new();
     for cache in [None, Some(0)] {
-        let framework = repeat(config.reps, || {
-            rt.block_on(async {
-                let store = fresh_store(pool).await?;
-                let mut repo = Repository::<Account, _>::new(store.clone());
-                if let Some(capacity) = cache {
-                    repo = repo.cache_capacity(capacity);
-                }
-                let time = timed_tasks(TASKS, |t| {
-                    let repo = repo.clone();
-                    async move {
-                        for round in 0..per {
-                            for account in mine(t) {
-                                repo.execute(Step::nth(round).command(account)).await?;
-                            }
-                        }
-                        Ok(())
+        let (fw, bl) = alternate(
+            config.reps,
+            || {
+                rt.block_on(async {
+                    let store = fresh_store(pool).await?;
+                    let mut repo = Repository::<Account, _>::new(store.clone());
+                    if let Some(capacity) = cache {
+                        repo = repo.cache_capacity(capacity);
                     }
-                })
-                .await?;
-                check(
-                    "(pg) commands",
-                    repo.load(&(accounts - 1)).await?.state == expected,
-                )?;
-                check_log(pool, &events_table(store.schema()), total).await?;
-                testing::drop_schema(&store).await?;
-                Ok(time)
-            })
-        })?;
-        let baseline = repeat(config.reps, || {
-            rt.block_on(async {
-                let plain = Arc::new(Plain::create(pool).await?);
-                let time = timed_tasks(TASKS, |t| {
-                    let (plain, pool) = (Arc::clone(&plain), pool.clone());
-                    async move {
-                        for round in 0..per {
-                            for account in mine(t) {
-                                plain.execute(&pool, account, Step::nth(round)).await?;
+                    let time = timed_tasks(TASKS, |t| {
+                        let repo = repo.clone();
+                        async move {
+                            for round in 0..per {
+                                for account in mine(t) {
+                                    repo.execute(Step::nth(round).command(account)).await?;
+                                }
                             }
+                            Ok(())
                         }
-                        Ok(())
-                    }
+                    })
+                    .await?;
+                    check(
+                        "(pg) commands",
+                        repo.load(&(accounts - 1)).await?.state == expected,
+                    )?;
+                    check_and_drop(pool, &store, total).await?;
+                    Ok(time)
                 })
-                .await?;
-                check(
-                    "(pg) baseline commands",
-                    plain.load(pool, accounts - 1).await? == expected,
-                )?;
-                check_log(pool, &plain.table(), total).await?;
-                plain.drop_schema(pool).await?;
-                Ok(time)
-            })
-        })?;
-        let (fw, bl) = (fastest(framework), fastest(baseline));
+            },
+            || {
+                rt.block_on(async {
+                    let plain = Arc::new(Plain::create(pool).await?);
+                    let time = timed_tasks(TASKS, |t| {
+                        let (plain, pool) = (Arc::clone(&plain), pool.clone());
+                        async move {
+                            for round in 0..per {
+                                for account in mine(t) {
+                                    plain.execute(&pool, account, Step::nth(round)).await?;
+                                }
+                            }
+                            Ok(())
+                        }
+                    })
+                    .await?;
+                    check(
+                        "(pg) baseline commands",
+                        plain.load(pool, accounts - 1).await? == expected,
+                    )?;
+                    plain.check_and_drop(pool, total).await?;
+                    Ok(time)
+                })
+            },
+        )?;
         let variant = match cache {
             None => "default cache: a stream is read once",
             Some(_) => "cache 0: every command reads its stream",
@@ -382,40 +407,42 @@ fn catch_up(config: &Config, rt: &Runtime, pool: &PgPool) -> BoxResult<Vec<Row>>
     })?;
 
     crate::progress("(pg) catch-up: reading");
-    let framework = repeat(config.reps, || {
-        rt.block_on(async {
-            let start = Instant::now();
-            let mut subscription = store.subscribe(Position::START);
-            let (mut delivered, mut last) = (0u64, Position::START);
-            while let Some(event) = subscription.try_next().await? {
-                delivered += 1;
-                last = event.position;
-            }
-            let time = start.elapsed();
-            check(
-                "(pg) catch-up",
-                delivered == events && last == Position(events),
-            )?;
-            Ok(time)
-        })
-    })?;
-    let baseline = repeat(config.reps, || {
-        rt.block_on(async {
-            let start = Instant::now();
-            let (delivered, last) = plain.read_all(pool, DEFAULT_BATCH_SIZE).await?;
-            let time = start.elapsed();
-            check(
-                "(pg) baseline catch-up",
-                delivered == events && u64::try_from(last).ok() == Some(events),
-            )?;
-            Ok(time)
-        })
-    })?;
+    let (fw, bl) = alternate(
+        config.reps,
+        || {
+            rt.block_on(async {
+                let start = Instant::now();
+                let mut subscription = store.subscribe(Position::START);
+                let (mut delivered, mut last) = (0u64, Position::START);
+                while let Some(event) = subscription.try_next().await? {
+                    delivered += 1;
+                    last = event.position;
+                }
+                let time = start.elapsed();
+                check(
+                    "(pg) catch-up",
+                    delivered == events && last == Position(events),
+                )?;
+                Ok(time)
+            })
+        },
+        || {
+            rt.block_on(async {
+                let start = Instant::now();
+                let (delivered, last) = plain.read_all(pool, DEFAULT_BATCH_SIZE).await?;
+                let time = start.elapsed();
+                check(
+                    "(pg) baseline catch-up",
+                    delivered == events && u64::try_from(last).ok() == Some(events),
+                )?;
+                Ok(time)
+            })
+        },
+    )?;
     rt.block_on(async {
         testing::drop_schema(&store).await?;
         plain.drop_schema(pool).await
     })?;
-    let (fw, bl) = (fastest(framework), fastest(baseline));
     let per_second = events as f64 / fw.as_secs_f64();
     Ok(vec![
         Row::rate(

@@ -89,6 +89,12 @@ impl Plain {
         format!("{}.events", self.schema)
     }
 
+    /// [`check_log`](super::check_log) on the table, then drops the schema.
+    pub(super) async fn check_and_drop(&self, pool: &PgPool, expected: u64) -> BoxResult<()> {
+        super::check_log(pool, &self.table(), expected).await?;
+        self.drop_schema(pool).await
+    }
+
     /// Drops the schema.
     pub(super) async fn drop_schema(&self, pool: &PgPool) -> BoxResult<()> {
         sqlx::raw_sql(&format!("DROP SCHEMA {} CASCADE", self.schema))
