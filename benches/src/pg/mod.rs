@@ -61,7 +61,6 @@ pub(crate) fn rows(config: &Config) -> BoxResult<(Vec<Row>, String)> {
             let Some(bin) = testing::find_binaries() else {
                 let skipped = "(pg) skipped: no DATABASE_URL and no PostgreSQL binaries \
                                (initdb, pg_ctl) found; install PostgreSQL or set DATABASE_URL";
-                eprintln!("es-bench: {skipped}");
                 return Ok((Vec::new(), skipped.to_owned()));
             };
             // No settings: PostgreSQL's defaults, durable.
@@ -192,6 +191,7 @@ fn appends(config: &Config, rt: &Runtime, pool: &PgPool) -> BoxResult<Vec<Row>> 
         } else {
             config.n(10_000, 400) / tasks * tasks
         };
+        let streams = streams.min(appends);
         let per_task = appends / tasks;
         // Append `i` of task `t` goes to stream `(t * per_task + i) % streams`.
         let stream_of = move |task: u64, i: u64| ((task * per_task + i) % streams) as usize;
