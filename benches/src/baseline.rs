@@ -79,6 +79,16 @@ pub fn fold_ledger(ledger: &mut Ledger, name: &str, payload: &[u8]) -> Result<()
     Ok(())
 }
 
+/// Decides `step` on `state` with the domain's rule and encodes the event, as a
+/// hand-written command would: the state is left as it was.
+///
+/// # Errors
+/// [`BaselineError::Domain`] when the account refuses, [`BaselineError::Json`] when the
+/// event does not encode.
+pub fn decide(state: &Account, step: Step) -> Result<Stored, BaselineError> {
+    Ok(Decided::decide(state, step)?.encode()?)
+}
+
 /// An event decided by hand.
 enum Decided {
     Opened(Opened),

@@ -16,7 +16,10 @@
 pub mod baseline;
 pub mod domain;
 
-use domain::{Deposit, Open, Withdraw};
+use domain::{Deposit, Deposited, Open, Opened, Withdraw, Withdrawn};
+use es_core::JsonCodec;
+use es_core::codec::{CodecError, Encoded};
+use es_core::event::encode_event;
 
 /// The owner every benchmark account is opened for.
 pub const OWNER: &str = "Ada Lovelace";
@@ -56,6 +59,24 @@ impl Step {
             .into(),
             Self::Deposit(amount) => Deposit { account, amount }.into(),
             Self::Withdraw(amount) => Withdraw { account, amount }.into(),
+        }
+    }
+
+    /// The event this step produces on an account that accepts it, encoded as the framework
+    /// stores it (serde_json).
+    ///
+    /// # Errors
+    /// The codec's error (the domain's events always encode).
+    pub fn encoded(self) -> Result<Encoded, CodecError> {
+        match self {
+            Self::Open => encode_event(
+                &JsonCodec,
+                &Opened {
+                    owner: OWNER.to_owned(),
+                },
+            ),
+            Self::Deposit(amount) => encode_event(&JsonCodec, &Deposited { amount }),
+            Self::Withdraw(amount) => encode_event(&JsonCodec, &Withdrawn { amount }),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --release -p es-bench                     # the whole table
 //! cargo run --release -p es-bench -- table a c         # only the sections (a) and (c)
+//! cargo run --release -p es-bench -- table pg          # only PostgreSQL (see the `pg` module)
 //! cargo run --release -p es-bench -- memory           # only the peak-RSS figure of the store
 //! ES_BENCH_SCALE=0.1 ES_BENCH_REPS=1 cargo run --release -p es-bench   # a quick run
 //! ```
@@ -11,7 +12,11 @@
 //! Every figure is the best of `ES_BENCH_REPS` runs (default 3); `ES_BENCH_SCALE` (default
 //! `1`) multiplies every workload size. Memory is measured in child processes (`es-bench
 //! memory <kind>`), so the peak RSS of the other workloads cannot inflate it. Nothing here
-//! asserts on time: a goal missed is a row that says so.
+//! asserts on time: a goal missed is a row that says so. The PostgreSQL section needs a server
+//! (`DATABASE_URL`, or PostgreSQL's binaries to start one); without one the table says it was
+//! skipped.
+
+mod pg;
 
 use std::error::Error;
 use std::fmt::Write as _;
@@ -37,8 +42,7 @@ type BoxResult<T> = Result<T, BoxError>;
 /// The store-backed repository of the benchmarks, with snapshot policy `N`.
 type Repo<N> = Repository<Account, MemStore, JsonCodec, N>;
 
-const USAGE: &str =
-    "usage: es-bench [table [memory|a|b|c|d|e]...] | es-bench memory [framework|appends|baseline]";
+const USAGE: &str = "usage: es-bench [table [memory|a|b|c|d|e|pg]...] | es-bench memory [framework|appends|baseline]";
 
 fn main() -> BoxResult<()> {
     let config = Config::from_env()?;
@@ -189,7 +193,8 @@ fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
-fn print_table(config: &Config, rows: &[Row]) {
+/// Prints the table, with `notes` (one line each) under its header lines.
+fn print_table(config: &Config, rows: &[Row], notes: &[String]) {
     let headers = [
         "workload",
         "framework",
@@ -238,6 +243,9 @@ fn print_table(config: &Config, rows: &[Row]) {
     println!(
         "ratio = framework throughput / baseline throughput (memory: framework / baseline peak RSS)"
     );
+    for note in notes {
+        println!("{note}");
+    }
     println!("{}", line(headers));
     let rule: Vec<String> = widths.iter().map(|w| "-".repeat(w + 2)).collect();
     println!("|{}|", rule.join("|"));
@@ -248,7 +256,7 @@ fn print_table(config: &Config, rows: &[Row]) {
 
 /// Measures the sections named in `only` (all when empty) and prints the table.
 fn table(config: &Config, only: &[String]) -> BoxResult<()> {
-    const SECTIONS: [&str; 6] = ["memory", "a", "b", "c", "d", "e"];
+    const SECTIONS: [&str; 7] = ["memory", "a", "b", "c", "d", "e", "pg"];
     if let Some(unknown) = only.iter().find(|s| !SECTIONS.contains(&s.as_str())) {
         return Err(format!("unknown section {unknown:?}; {USAGE}").into());
     }
@@ -280,7 +288,14 @@ fn table(config: &Config, only: &[String]) -> BoxResult<()> {
         progress("(e) projection catch-up");
         rows.extend(projection(config, &rt)?);
     }
-    print_table(config, &rows);
+    let mut notes = Vec::new();
+    if wanted("pg") {
+        progress("(pg) PostgreSQL");
+        let (pg_rows, note) = pg::rows(config)?;
+        rows.extend(pg_rows);
+        notes.push(note);
+    }
+    print_table(config, &rows, &notes);
     Ok(())
 }
 
@@ -965,11 +980,7 @@ fn raw_appends(config: &Config) -> BoxResult<Vec<Row>> {
         })?;
         let (fw, bl) = (fastest(framework), fastest(baseline));
         rows.push(Row::rate(
-            format!(
-                "(d) {} appends of 1 event, {} stream(s), {tasks} task(s) (baseline: Mutex<map>)",
-                thousands(appends),
-                thousands(streams)
-            ),
+            appends_workload("(d)", appends, streams, tasks, "Mutex<map>"),
             "append",
             appends,
             fw,
@@ -977,6 +988,22 @@ fn raw_appends(config: &Config) -> BoxResult<Vec<Row>> {
         ));
     }
     Ok(rows)
+}
+
+/// The workload cell of an appends row: `{section} {appends} appends of 1 event, {streams}
+/// stream(s), {tasks} task(s) (baseline: {baseline})`.
+fn appends_workload(
+    section: &str,
+    appends: u64,
+    streams: u64,
+    tasks: u64,
+    baseline: &str,
+) -> String {
+    format!(
+        "{section} {} appends of 1 event, {} stream(s), {tasks} task(s) (baseline: {baseline})",
+        thousands(appends),
+        thousands(streams)
+    )
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1094,20 +1121,7 @@ fn memory(config: &Config, kind: &str) -> BoxResult<()> {
                 for account in 0..accounts {
                     let stream = StreamId::for_aggregate("account", &account)?;
                     for i in 0..per {
-                        let event = match Step::nth(i) {
-                            Step::Open => encode_event(
-                                &JsonCodec,
-                                &es_bench::domain::Opened {
-                                    owner: es_bench::OWNER.to_owned(),
-                                },
-                            )?,
-                            Step::Deposit(amount) => {
-                                encode_event(&JsonCodec, &Deposited { amount })?
-                            }
-                            Step::Withdraw(amount) => {
-                                encode_event(&JsonCodec, &es_bench::domain::Withdrawn { amount })?
-                            }
-                        };
+                        let event = Step::nth(i).encoded()?;
                         store
                             .append(&stream, ExpectedVersion::Any, vec![NewEvent::new(event)])
                             .await?;

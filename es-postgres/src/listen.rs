@@ -1,5 +1,6 @@
 //! The wake-ups behind `wait_for_events`: one LISTEN connection per store, shared by every
-//! waiter through a watch channel.
+//! waiter through a watch channel; and the notifications that cause them, sent by one task
+//! per store after its appends ([`Notifier`]).
 //!
 //! The task counts what it hears (a notification, a reconnection) into a `watch` channel;
 //! a waiter subscribes, checks the log, and waits for the count to change or for the poll
@@ -15,11 +16,12 @@
 //! shuts down often resets the socket (`ECONNRESET`), which sqlx reports as an error and
 //! this task handles by reconnecting.
 
-use std::sync::Mutex;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
-use tokio::sync::watch;
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 /// The first wait before reconnecting the `LISTEN` connection after it was lost or an
@@ -27,6 +29,9 @@ use tokio::task::JoinHandle;
 pub(crate) const RECONNECT_MIN: Duration = Duration::from_millis(50);
 /// The longest wait between two attempts to reconnect the `LISTEN` connection.
 pub(crate) const RECONNECT_MAX: Duration = Duration::from_secs(5);
+/// The shortest time between the starts of two notifications of a store: the appends that
+/// end within it share one. At most 500 notifications a second, each at most this late.
+pub(crate) const NOTIFY_SPACING: Duration = Duration::from_millis(2);
 
 /// The listening task of a store, started by the first `wait_for_events`.
 #[derive(Debug, Default)]
@@ -37,7 +42,17 @@ pub(crate) struct Wakeups {
 #[derive(Debug)]
 struct Running {
     count: watch::Sender<u64>,
-    task: JoinHandle<()>,
+    task: Task,
+}
+
+/// A spawned task, aborted when this is dropped (with the store that started it).
+#[derive(Debug)]
+struct Task(JoinHandle<()>);
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl Wakeups {
@@ -50,32 +65,22 @@ impl Wakeups {
         channel: &str,
     ) -> Option<watch::Receiver<u64>> {
         let runtime = tokio::runtime::Handle::try_current().ok()?;
-        let mut running = self
-            .running
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut running = lock(&self.running);
         if let Some(running) = running.as_ref()
-            && !running.task.is_finished()
+            && !running.task.0.is_finished()
         {
             return Some(running.count.subscribe());
         }
         let (count, receiver) = watch::channel(0);
-        let task = runtime.spawn(listen(options.clone(), channel.to_owned(), count.clone()));
+        let task = Task(runtime.spawn(listen(options.clone(), channel.to_owned(), count.clone())));
         *running = Some(Running { count, task });
         Some(receiver)
     }
 }
 
-impl Drop for Wakeups {
-    fn drop(&mut self) {
-        let running = self
-            .running
-            .get_mut()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(running) = running.take() {
-            running.task.abort();
-        }
-    }
+/// A task's slot, even if a panic poisoned its lock: each use leaves it whole.
+fn lock<T>(slot: &Mutex<T>) -> MutexGuard<'_, T> {
+    slot.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Listens on `channel` until aborted, counting every notification and every (re)connection
@@ -120,4 +125,161 @@ async fn connect(options: &PgConnectOptions, channel: &str) -> Result<PgListener
     listener.ignore_pool_close_event(true);
     listener.listen(channel).await?;
     Ok(listener)
+}
+
+/// The notifications after a store's appends: one task per store sends `NOTIFY` on the
+/// store's channel, outside the appends' transactions, coalescing the requests that arrive
+/// while it is sending into one more notification.
+///
+/// Why not `pg_notify` inside the append: PostgreSQL serializes notifying transactions (a
+/// cluster-wide lock taken just before commit and held until the commit is flushed), so
+/// appends that notify commit one at a time and lose group commit. Here the appends commit
+/// in parallel, and the task's own transaction is tiny and commits with
+/// `synchronous_commit = off` (a notification needs no durability), so it holds that lock
+/// only briefly and never waits for a flush.
+///
+/// Every request is followed by a notification sent after it: a request that arrives while
+/// one is being sent, or within [`NOTIFY_SPACING`] of the start of the last one, leaves a
+/// permit (`Notify::notify_one`), and the task sends once more when the spacing has passed.
+/// A failed send is retried after [`RECONNECT_MIN`], doubling, while the wait stays under
+/// [`RECONNECT_MAX`]; then it is given up: subscribers poll (and the `LISTEN` side wakes its
+/// waiters when it reconnects).
+#[derive(Debug, Default)]
+pub(crate) struct Notifier {
+    running: Mutex<Option<Sending>>,
+}
+
+#[derive(Debug)]
+struct Sending {
+    pending: Arc<Notify>,
+    task: Task,
+}
+
+impl Notifier {
+    /// Asks for a notification on `channel`, sent with `sql` (which takes the channel as its
+    /// one parameter) on a connection of `pool`, starting the task if it is not running. Does
+    /// nothing outside a tokio runtime (subscribers then rely on polling).
+    pub(crate) fn request(&self, pool: &PgPool, sql: &str, channel: &str) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let mut running = lock(&self.running);
+        if let Some(sending) = running.as_ref()
+            && !sending.task.0.is_finished()
+        {
+            sending.pending.notify_one();
+            return;
+        }
+        let pending = Arc::new(Notify::new());
+        let (pool, sql, channel) = (
+            pool.clone(),
+            Arc::<str>::from(sql),
+            Arc::<str>::from(channel),
+        );
+        let send = move || {
+            let (pool, sql, channel) = (pool.clone(), Arc::clone(&sql), Arc::clone(&channel));
+            async move {
+                sqlx::query(&sql).bind(&*channel).execute(&pool).await?;
+                Ok::<_, sqlx::Error>(())
+            }
+        };
+        let task = Task(runtime.spawn(send_requested(Arc::clone(&pending), send)));
+        pending.notify_one();
+        *running = Some(Sending { pending, task });
+    }
+}
+
+/// Waits for a request, sends (retrying a failed send as [`Notifier`] says), lets
+/// [`NOTIFY_SPACING`] pass since the send started, and again.
+async fn send_requested<F, Fut, E>(pending: Arc<Notify>, mut send: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+{
+    loop {
+        pending.notified().await;
+        let started = Instant::now();
+        let mut backoff = RECONNECT_MIN;
+        while send().await.is_err() && backoff < RECONNECT_MAX {
+            tokio::time::sleep(backoff).await;
+            backoff *= 2;
+        }
+        tokio::time::sleep(NOTIFY_SPACING.saturating_sub(started.elapsed())).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::sync::Semaphore;
+
+    use super::*;
+
+    /// Waits (a bounded time) until `count` reaches `n`.
+    async fn reaches(count: &AtomicUsize, n: usize) {
+        for _ in 0..1_000 {
+            if count.load(Ordering::SeqCst) >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        panic!("{} sends, expected {n}", count.load(Ordering::SeqCst));
+    }
+
+    /// Many requests while a send is under way make one more send, not many.
+    #[tokio::test]
+    async fn requests_during_a_send_are_coalesced_into_one_more() {
+        let pending = Arc::new(Notify::new());
+        let sends = Arc::new(AtomicUsize::new(0));
+        // Each send waits for a permit: the test decides when it completes.
+        let gate = Arc::new(Semaphore::new(0));
+        let task = tokio::spawn(send_requested(Arc::clone(&pending), {
+            let (sends, gate) = (Arc::clone(&sends), Arc::clone(&gate));
+            move || {
+                let (sends, gate) = (Arc::clone(&sends), Arc::clone(&gate));
+                async move {
+                    sends.fetch_add(1, Ordering::SeqCst);
+                    gate.acquire().await.map(|permit| permit.forget())
+                }
+            }
+        }));
+        pending.notify_one();
+        reaches(&sends, 1).await;
+        for _ in 0..100 {
+            pending.notify_one();
+        }
+        gate.add_permits(1);
+        reaches(&sends, 2).await;
+        gate.add_permits(1);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(sends.load(Ordering::SeqCst), 2, "101 requests, 2 sends");
+
+        // A request after that is sent too.
+        pending.notify_one();
+        reaches(&sends, 3).await;
+        task.abort();
+    }
+
+    /// A failed send is retried until it succeeds.
+    #[tokio::test]
+    async fn a_failed_send_is_retried() {
+        let pending = Arc::new(Notify::new());
+        let sends = Arc::new(AtomicUsize::new(0));
+        let task = tokio::spawn(send_requested(Arc::clone(&pending), {
+            let sends = Arc::clone(&sends);
+            move || {
+                let sends = Arc::clone(&sends);
+                async move {
+                    let n = sends.fetch_add(1, Ordering::SeqCst);
+                    if n < 2 { Err("refused") } else { Ok(()) }
+                }
+            }
+        }));
+        pending.notify_one();
+        reaches(&sends, 3).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(sends.load(Ordering::SeqCst), 3, "two failures, one success");
+        task.abort();
+    }
 }

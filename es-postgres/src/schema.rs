@@ -55,7 +55,7 @@ impl SchemaName {
         &self.0
     }
 
-    /// The LISTEN/NOTIFY channel appends notify on: `{schema}_events`.
+    /// The LISTEN/NOTIFY channel the store notifies after its appends: `{schema}_events`.
     #[must_use]
     pub fn channel(&self) -> String {
         format!("{}_events", self.0)
@@ -119,7 +119,7 @@ pub(crate) const MIGRATE_LOCK_CLASS: i32 = 0x6573_0002;
 /// The migrations, in order: `(version, SQL)`. The SQL is run as one simple-protocol batch
 /// inside the migration transaction, with `{schema}`, `{lock_class}` and `{lock_key}`
 /// replaced. A released migration is never edited: changes are new versions.
-pub(crate) const MIGRATIONS: &[(i32, &str)] = &[(1, MIGRATION_1)];
+pub(crate) const MIGRATIONS: &[(i32, &str)] = &[(1, MIGRATION_1), (2, MIGRATION_2)];
 
 /// The first schema: events, the position sequence, the allocation and append functions,
 /// snapshots and checkpoints.
@@ -320,6 +320,79 @@ CREATE TABLE {schema}.checkpoints (
 );
 "#;
 
+/// The append function without `pg_notify`, and cheaper: PostgreSQL serializes the commits of
+/// notifying transactions, so appends that notified could not commit in parallel (the store
+/// now notifies after its appends, from one task per store: see `listen::Notifier`). It also
+/// skips the command-id lookup of an append that carries no command id, and inserts a single
+/// event without `unnest`; what it does and answers is otherwise migration 1's.
+const MIGRATION_2: &str = r#"
+-- Migration 1's append, less the notification (PgStore::append notifies after the commit,
+-- outside the append's transaction, so that appends commit in parallel), with the command-id
+-- lookup only when there is a command id, and a plain VALUES row for a single event.
+CREATE OR REPLACE FUNCTION {schema}.append(
+    p_stream_id text,
+    p_expected bigint,
+    p_command_id uuid,
+    p_event_ids uuid[],
+    p_names text[],
+    p_schema_versions bigint[],
+    p_payloads bytea[],
+    p_metadata text[],
+    OUT o_outcome text,
+    OUT o_stream_version bigint,
+    OUT o_first_position bigint,
+    OUT o_last_position bigint)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    n integer := cardinality(p_event_ids);
+    actual bigint;
+BEGIN
+    IF p_command_id IS NULL THEN
+        SELECT coalesce(max(e.stream_version), 0) INTO actual
+          FROM {schema}.events e WHERE e.stream_id = p_stream_id;
+    ELSE
+        -- One statement, so one snapshot: the idempotency check and the version agree.
+        SELECT coalesce((SELECT max(e.stream_version) FROM {schema}.events e
+                          WHERE e.stream_id = p_stream_id), 0),
+               earlier.v, earlier.f, earlier.l
+          INTO actual, o_stream_version, o_first_position, o_last_position
+          FROM (SELECT max(e.stream_version) AS v, min(e.position) AS f, max(e.position) AS l
+                  FROM {schema}.events e
+                 WHERE e.stream_id = p_stream_id AND e.command_id = p_command_id) AS earlier;
+        IF o_stream_version IS NOT NULL THEN
+            o_outcome := 'duplicate';
+            RETURN;
+        END IF;
+    END IF;
+    IF p_expected >= 0 AND p_expected <> actual THEN
+        o_outcome := 'conflict';
+        o_stream_version := actual;
+        RETURN;
+    END IF;
+    o_first_position := {schema}.allocate(n);
+    IF n = 1 THEN
+        INSERT INTO {schema}.events (position, stream_id, stream_version, event_id, name,
+                                     schema_version, payload, metadata, command_id,
+                                     transaction_id)
+        VALUES (o_first_position, p_stream_id, actual + 1, p_event_ids[1], p_names[1],
+                p_schema_versions[1], p_payloads[1], p_metadata[1]::json, p_command_id,
+                pg_current_xact_id());
+    ELSE
+        INSERT INTO {schema}.events (position, stream_id, stream_version, event_id, name,
+                                     schema_version, payload, metadata, command_id,
+                                     transaction_id)
+        SELECT o_first_position + e.ord - 1, p_stream_id, actual + e.ord, e.event_id, e.name,
+               e.schema_version, e.payload, e.metadata::json, p_command_id, pg_current_xact_id()
+          FROM unnest(p_event_ids, p_names, p_schema_versions, p_payloads, p_metadata)
+               WITH ORDINALITY AS e(event_id, name, schema_version, payload, metadata, ord);
+    END IF;
+    o_outcome := 'appended';
+    o_stream_version := actual + n;
+    o_last_position := o_first_position + n - 1;
+END
+$fn$;
+"#;
+
 /// A migration's SQL with the schema and lock key in place.
 pub(crate) fn migration_sql(sql: &str, schema: &SchemaName) -> String {
     sql.replace("{schema}", schema.as_str())
@@ -336,6 +409,7 @@ const EVENT_COLUMNS: &str = "position, stream_id, stream_version, event_id, name
 #[derive(Debug)]
 pub(crate) struct Queries {
     pub(crate) append: String,
+    pub(crate) notify: String,
     pub(crate) read_stream: String,
     pub(crate) read_all: String,
     pub(crate) any_after: String,
@@ -360,6 +434,10 @@ impl Queries {
                 "SELECT o_outcome, o_stream_version, o_first_position, o_last_position \
                  FROM {s}.append($1, $2, $3, $4, $5, $6, $7, $8)"
             ),
+            // Its own tiny transaction; a notification needs no durability, so it does not
+            // wait for a flush (nor hold PostgreSQL's notify lock that long).
+            notify: "SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, '')"
+                .to_owned(),
             read_stream: format!(
                 "SELECT {EVENT_COLUMNS} FROM {s}.events \
                  WHERE stream_id = $1 AND stream_version >= $2 \

@@ -23,7 +23,9 @@
 //!    (`es_test_...`); [`drop_schema`] removes one.
 //! 2. Otherwise `initdb` and `pg_ctl`, found on `PATH` or in `/usr/lib/postgresql/*/bin`
 //!    (the newest): a new cluster in a temporary directory, with trust authentication,
-//!    listening on a free loopback port only, tuned for tests (`fsync=off`). PostgreSQL
+//!    listening on a free loopback port only, tuned for tests ([`TEST_SETTINGS`]: no
+//!    `fsync`; [`TestServer::start_with_settings`] starts one with other settings, such as
+//!    PostgreSQL's durable defaults for benchmarks). PostgreSQL
 //!    refuses to run as root, so when the tests run as root the cluster is created and run
 //!    as the unprivileged `postgres` system user. The server is stopped and its directory
 //!    removed when the [`TestServer`] is dropped; the shared one lives in a static, which is
@@ -36,7 +38,7 @@
 //! own from [`server_or_skip`], which needs the binaries even when `DATABASE_URL` is set, and
 //! skips with the same one line when there are none.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::io::Write as _;
 use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt as _;
@@ -69,6 +71,15 @@ fn fail<T>(message: impl Into<String>) -> Result<T, HarnessError> {
     Err(HarnessError(message.into()))
 }
 
+/// The settings a [`TestServer`] runs with unless started with
+/// [`TestServer::start_with_settings`]: durability traded for speed, as tests can afford
+/// (a crash of the server loses a throwaway cluster, nothing else).
+pub const TEST_SETTINGS: &[(&str, &str)] = &[
+    ("fsync", "off"),
+    ("synchronous_commit", "off"),
+    ("full_page_writes", "off"),
+];
+
 /// A PostgreSQL server of its own: a fresh cluster in a temporary directory on a loopback
 /// port. Dropping it stops the server and removes the directory.
 #[derive(Debug)]
@@ -79,6 +90,7 @@ pub struct TestServer {
     port: u16,
     url: String,
     run_as: Option<(u32, u32)>,
+    settings: Vec<(String, String)>,
     watchdog: Option<Child>,
 }
 
@@ -95,11 +107,39 @@ impl TestServer {
         Self::start_with(&bin)
     }
 
-    /// Creates and starts a new cluster with the `initdb` and `pg_ctl` in `bin`.
+    /// Creates and starts a new cluster with the `initdb` and `pg_ctl` in `bin`, with
+    /// [`TEST_SETTINGS`].
     ///
     /// # Errors
     /// [`HarnessError`] when they fail to create or start the cluster.
     pub fn start_with(bin: &Path) -> Result<Self, HarnessError> {
+        Self::start_with_settings(bin, TEST_SETTINGS)
+    }
+
+    /// Like [`start_with`](Self::start_with), with `settings` (`name`, `value`: passed as
+    /// `-c name=value`) instead of [`TEST_SETTINGS`]; the loopback address, the port and
+    /// `max_connections=200` are always set. `&[]` runs PostgreSQL's defaults, which are
+    /// durable (`fsync=on`, `synchronous_commit=on`): what benchmarks should measure.
+    ///
+    /// # Errors
+    /// [`HarnessError`] when a name or value holds anything but ASCII letters, digits, `_`
+    /// and `.`, or the binaries fail to create or start the cluster.
+    pub fn start_with_settings(
+        bin: &Path,
+        settings: &[(&str, &str)],
+    ) -> Result<Self, HarnessError> {
+        let plain = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        };
+        if let Some((name, value)) = settings.iter().find(|(n, v)| !plain(n) || !plain(v)) {
+            return fail(format!("refusing the server setting {name:?} = {value:?}"));
+        }
+        let settings = settings
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect();
         let run_as = unprivileged_user()?;
         let stamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -114,6 +154,7 @@ impl TestServer {
             port: 0,
             url: String::new(),
             run_as,
+            settings,
             watchdog: None,
         };
         // From here on, dropping `server` cleans up whatever was made.
@@ -157,6 +198,12 @@ impl TestServer {
         &self.data
     }
 
+    /// The settings the server was started with (besides address, port and connections).
+    #[must_use]
+    pub fn settings(&self) -> &[(String, String)] {
+        &self.settings
+    }
+
     /// `program` from the binaries' directory, run as the unprivileged user if needed, in
     /// the server's directory, with a plain locale.
     fn command(&self, program: &str) -> Command {
@@ -191,11 +238,14 @@ impl TestServer {
 
     /// The server's command-line options when listening on `port`.
     fn server_options(&self, port: u16) -> String {
-        format!(
-            "-p {port} -c listen_addresses=127.0.0.1 -k '{}' -c fsync=off \
-             -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+        let mut options = format!(
+            "-p {port} -c listen_addresses=127.0.0.1 -k '{}' -c max_connections=200",
             self.base.display()
-        )
+        );
+        for (name, value) in &self.settings {
+            let _ = write!(options, " -c {name}={value}");
+        }
+        options
     }
 
     fn pg_ctl_start(&self, port: u16) -> Result<(), HarnessError> {
