@@ -8,7 +8,6 @@ use es_core::{EventStore, ExpectedVersion, Position};
 use es_postgres::sqlx::{self, postgres::PgListener, postgres::PgPoolOptions};
 use es_postgres::{PgStore, PgStoreOptions, testing};
 
-#[allow(dead_code)] // This file needs only some of the shared helpers.
 mod support;
 use support::{event, stream};
 
