@@ -71,7 +71,7 @@
 //!
 //! # Appends
 //!
-//! [`append`](EventStore::append) first runs [`check_batch`] (limits, names), then one
+//! [`append`](es_core::EventStore::append) first runs [`check_batch`] (limits, names), then one
 //! statement, `SELECT ... FROM es.append(...)`, in its own transaction at PostgreSQL's
 //! default isolation level, READ COMMITTED. The whole batch is sent as arrays in that one
 //! round trip and inserted by one `INSERT ... SELECT ... FROM unnest(...)` (a single event,
@@ -80,7 +80,7 @@
 //!
 //! 1. **Idempotency**: if the first event carries a command id that an earlier append to the
 //!    stream carried, nothing is written and that earlier [`Appended`] is returned, marked
-//!    [`duplicate`](Appended::duplicate). This comes before the version check, so a retried
+//!    [`duplicate`](es_core::Appended::duplicate). This comes before the version check, so a retried
 //!    request gets its first outcome rather than a conflict.
 //! 2. **Expected version**, against `max(stream_version)` of the stream. The idempotency
 //!    check and the version are read by one statement, so from one snapshot (an append
@@ -115,7 +115,7 @@
 //! Positions come from a sequence, and a sequence hands them out at call time, not at commit:
 //! an append can take position 10, another take 11 and commit first. A subscriber that read
 //! 11 and moved on would never see 10: the classic bug of SQL event stores. This store keeps
-//! the rule "once [`read_all`](EventStore::read_all) has returned position `p`, nothing below
+//! the rule "once [`read_all`](es_core::EventStore::read_all) has returned position `p`, nothing below
 //! `p` can appear" with transaction-id visibility, narrowed to the store's own appends:
 //!
 //! - `allocate(n)` takes a session advisory lock (the *allocation lock*), forces the
@@ -157,7 +157,7 @@
 //! The costs: an append that is slow to commit (only possible when the SQL function is called
 //! inside a longer transaction, or when the server stalls) holds back live delivery of every
 //! later event of the store until it ends; nothing is skipped, and delivery resumes in order
-//! at once. Reads of a stream ([`read_stream`](EventStore::read_stream), and so loading
+//! at once. Reads of a stream ([`read_stream`](es_core::EventStore::read_stream), and so loading
 //! aggregates) are never held back. Computing the bound takes one shared advisory lock per
 //! transaction running in the cluster at that moment, for the duration of the read
 //! statement (lock-table entries, released at once; `max_locks_per_transaction` sizes that
@@ -166,8 +166,8 @@
 //!
 //! # Live subscriptions
 //!
-//! [`subscribe`](EventStore::subscribe) reads the log with [`read_all`](EventStore::read_all)
-//! until it has caught up, then waits in [`wait_for_events`](EventStore::wait_for_events) and
+//! [`subscribe`](es_core::EventStore::subscribe) reads the log with [`read_all`](es_core::EventStore::read_all)
+//! until it has caught up, then waits in [`wait_for_events`](es_core::EventStore::wait_for_events) and
 //! reads again: catch-up and live delivery are the same read, so nothing is skipped or
 //! repeated at the switch, and a subscriber holds one page in memory however far behind it
 //! is. A waiter wakes on a notification on the store's channel ([`PgStore::channel`],
@@ -262,32 +262,44 @@
 //! With the `testing` feature, the module `es_postgres::testing` starts a throwaway
 //! PostgreSQL server from the binaries on the machine (or uses `DATABASE_URL`) and hands out
 //! stores on fresh schemas.
+//!
+//! [`EventStore`]: es_core::EventStore
+//! [`EventStore::append`]: es_core::EventStore::append
+//! [`EventStore::read_all`]: es_core::EventStore::read_all
+//! [`EventStore::read_stream`]: es_core::EventStore::read_stream
+//! [`EventStore::subscribe`]: es_core::EventStore::subscribe
+//! [`EventStore::wait_for_events`]: es_core::EventStore::wait_for_events
+//! [`SnapshotStore`]: es_core::snapshot::SnapshotStore
+//! [`Snapshot`]: es_core::snapshot::Snapshot
+//! [`CheckpointStore`]: es_core::CheckpointStore
+//! [`Appended`]: es_core::Appended
+//! [`Appended::duplicate`]: es_core::Appended::duplicate
+//! [`ExpectedVersion::Any`]: es_core::ExpectedVersion::Any
+//! [`Metadata`]: es_core::Metadata
+//! [`NewEvent::event_id`]: es_core::NewEvent::event_id
+//! [`check_batch`]: es_core::store::check_batch
 
 #![deny(missing_docs)]
 
+mod checkpoints;
+mod events;
 mod listen;
 pub mod projection;
 mod schema;
+mod snapshots;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod values;
 
 use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr as _;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use bytes::Bytes;
-use es_core::envelope::EventId;
-use es_core::snapshot::{Snapshot, SnapshotStore};
-use es_core::store::{CheckpointStore, check_batch};
-use es_core::{
-    Appended, EventStore, ExpectedVersion, Metadata, NewEvent, Position, RecordedEvent, StoreError,
-    StreamId, Version,
-};
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use es_core::StoreError;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Executor as _, Row};
-use uuid::Uuid;
 
 pub use projection::{PgProjection, PgProjectionRunner};
 pub use schema::{InvalidSchemaName, SchemaName};
@@ -295,13 +307,14 @@ pub use sqlx;
 
 use crate::listen::{Notifier, Wakeups};
 use crate::schema::{MIGRATE_LOCK_CLASS, MIGRATIONS, Queries, migration_sql};
+use crate::values::backend;
 
-/// How many times an append with [`ExpectedVersion::Any`] is run again when a concurrent
+/// How many times an append with [`ExpectedVersion::Any`](es_core::ExpectedVersion::Any) is run again when a concurrent
 /// append took its stream version first. Each retry means another append succeeded; after
 /// this many the append fails with [`StoreError::Conflict`].
 pub const MAX_ANY_RETRIES: usize = 100;
 
-/// The poll interval of [`wait_for_events`](EventStore::wait_for_events) unless set with
+/// The poll interval of [`wait_for_events`](es_core::EventStore::wait_for_events) unless set with
 /// [`PgStoreOptions::poll_interval`].
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -513,483 +526,15 @@ impl PgStore {
         tx.commit().await.map_err(backend)?;
         Ok(done)
     }
-
-    /// Runs the append function once; `Err` carries the driver's error for the caller to
-    /// classify.
-    async fn append_once(
-        &self,
-        stream_id: &StreamId,
-        expected: i64,
-        command_id: Option<Uuid>,
-        batch: &Batch<'_>,
-    ) -> Result<Outcome, sqlx::Error> {
-        let row = sqlx::query(&self.inner.sql.append)
-            .bind(stream_id.as_str())
-            .bind(expected)
-            .bind(command_id)
-            .bind(&batch.event_ids[..])
-            .bind(&batch.names[..])
-            .bind(&batch.schema_versions[..])
-            .bind(&batch.payloads[..])
-            .bind(&batch.metadata[..])
-            .fetch_one(&self.inner.pool)
-            .await?;
-        let outcome: String = row.try_get(0)?;
-        let version = to_u64(row.try_get::<i64, _>(1)?, "o_stream_version")?;
-        let positions = || -> Result<(Position, Position), sqlx::Error> {
-            let first = row.try_get::<Option<i64>, _>(2)?;
-            let last = row.try_get::<Option<i64>, _>(3)?;
-            match (first, last) {
-                (Some(first), Some(last)) => Ok((
-                    Position(to_u64(first, "o_first_position")?),
-                    Position(to_u64(last, "o_last_position")?),
-                )),
-                _ => Err(decode_error(format!(
-                    "the append function returned {outcome:?} without positions"
-                ))),
-            }
-        };
-        match outcome.as_str() {
-            "appended" => {
-                let (first, last) = positions()?;
-                Ok(Outcome::Appended(Appended::new(
-                    Version(version),
-                    first,
-                    last,
-                )))
-            }
-            "duplicate" => {
-                let (first, last) = positions()?;
-                Ok(Outcome::Appended(
-                    Appended::new(Version(version), first, last).as_duplicate(),
-                ))
-            }
-            "conflict" => Ok(Outcome::Conflict(Version(version))),
-            other => Err(decode_error(format!(
-                "the append function returned the unknown outcome {other:?}"
-            ))),
-        }
-    }
-
-    /// Events of `stream_id` from `from`, decoded.
-    async fn fetch_events(
-        &self,
-        query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows = query.fetch_all(&self.inner.pool).await.map_err(backend)?;
-        let mut names = Names::default();
-        rows.iter()
-            .map(|row| decode_event(row, &mut names).map_err(backend))
-            .collect()
-    }
-}
-
-/// What one run of the append function decided.
-enum Outcome {
-    Appended(Appended),
-    Conflict(Version),
-}
-
-/// An append's events as the append function's array parameters.
-struct Batch<'a> {
-    event_ids: Vec<Uuid>,
-    names: Vec<&'a str>,
-    schema_versions: Vec<i64>,
-    payloads: Vec<&'a [u8]>,
-    metadata: Vec<String>,
-}
-
-impl<'a> Batch<'a> {
-    fn new(events: &'a [NewEvent]) -> Result<Self, serde_json::Error> {
-        let mut batch = Self {
-            event_ids: Vec::with_capacity(events.len()),
-            names: Vec::with_capacity(events.len()),
-            schema_versions: Vec::with_capacity(events.len()),
-            payloads: Vec::with_capacity(events.len()),
-            metadata: Vec::with_capacity(events.len()),
-        };
-        for event in events {
-            batch.event_ids.push(event.event_id.0);
-            batch.names.push(&event.name);
-            batch.schema_versions.push(i64::from(event.schema_version));
-            batch.payloads.push(&event.payload);
-            batch.metadata.push(serde_json::to_string(&event.metadata)?);
-        }
-        Ok(batch)
-    }
-}
-
-/// Whether `error` is the unique violation of `(stream_id, stream_version)`: a concurrent
-/// append took the version first.
-fn is_version_taken(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Database(db) => {
-            db.code().as_deref() == Some("23505")
-                && db.constraint() == Some("events_stream_version_key")
-        }
-        _ => false,
-    }
-}
-
-fn backend(error: sqlx::Error) -> StoreError {
-    StoreError::Backend(Box::new(error))
-}
-
-fn decode_error(message: String) -> sqlx::Error {
-    sqlx::Error::Decode(message.into())
-}
-
-fn encode_error(message: String) -> sqlx::Error {
-    sqlx::Error::Encode(message.into())
-}
-
-fn to_u64(value: i64, column: &str) -> Result<u64, sqlx::Error> {
-    u64::try_from(value).map_err(|_| {
-        decode_error(format!(
-            "es-postgres: negative {column} {value} in the store"
-        ))
-    })
-}
-
-/// A position, version or count as a `bigint` parameter, saturating: nothing stored is
-/// beyond `i64::MAX`, so a larger bound reads the same as `i64::MAX`.
-fn saturating_i64(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-/// Microseconds since the Unix epoch, as PostgreSQL keeps time (finer precision is lost).
-fn to_micros(time: SystemTime) -> i64 {
-    match time.duration_since(UNIX_EPOCH) {
-        Ok(after) => i64::try_from(after.as_micros()).unwrap_or(i64::MAX),
-        Err(before) => i64::try_from(before.duration().as_micros()).map_or(i64::MIN, |us| -us),
-    }
-}
-
-fn from_micros(micros: i64) -> Result<SystemTime, sqlx::Error> {
-    let offset = Duration::from_micros(micros.unsigned_abs());
-    let time = if micros >= 0 {
-        UNIX_EPOCH.checked_add(offset)
-    } else {
-        UNIX_EPOCH.checked_sub(offset)
-    };
-    time.ok_or_else(|| decode_error(format!("es-postgres: time {micros} µs is out of range")))
-}
-
-/// Shares one `Arc<str>` per distinct event name within a read, as the in-memory store does.
-#[derive(Default)]
-struct Names(HashSet<Arc<str>>);
-
-impl Names {
-    fn intern(&mut self, name: &str) -> Arc<str> {
-        if let Some(shared) = self.0.get(name) {
-            return Arc::clone(shared);
-        }
-        let shared: Arc<str> = Arc::from(name);
-        self.0.insert(Arc::clone(&shared));
-        shared
-    }
-}
-
-/// One row of `events` (the columns of `schema::EVENT_COLUMNS`), checked value by value.
-fn decode_event(row: &PgRow, names: &mut Names) -> Result<RecordedEvent, sqlx::Error> {
-    let position = to_u64(row.try_get(0)?, "position")?;
-    let stream_id: &str = row.try_get(1)?;
-    let stream_id = StreamId::new(stream_id).map_err(|error| {
-        decode_error(format!(
-            "es-postgres: the event at position {position} has an invalid stream id: {error}"
-        ))
-    })?;
-    let stream_version = to_u64(row.try_get(2)?, "stream_version")?;
-    let event_id: Uuid = row.try_get(3)?;
-    let name: &str = row.try_get(4)?;
-    let schema_version: i64 = row.try_get(5)?;
-    let schema_version = u32::try_from(schema_version).map_err(|_| {
-        decode_error(format!(
-            "es-postgres: the event at position {position} has schema version {schema_version}, not a u32"
-        ))
-    })?;
-    let payload: Vec<u8> = row.try_get(6)?;
-    let metadata: &str = row.try_get(7)?;
-    let metadata: Metadata = serde_json::from_str(metadata).map_err(|error| {
-        decode_error(format!(
-            "es-postgres: the metadata of the event at position {position} does not decode: {error}"
-        ))
-    })?;
-    let recorded_at = from_micros(row.try_get(8)?)?;
-    Ok(RecordedEvent {
-        stream_id,
-        stream_version: Version(stream_version),
-        position: Position(position),
-        event_id: EventId(event_id),
-        recorded_at,
-        name: names.intern(name),
-        schema_version,
-        payload: Bytes::from(payload),
-        metadata,
-    })
-}
-
-impl EventStore for PgStore {
-    async fn append(
-        &self,
-        stream_id: &StreamId,
-        expected: ExpectedVersion,
-        events: Vec<NewEvent>,
-    ) -> Result<Appended, StoreError> {
-        check_batch(stream_id, &events)?;
-        let command_id = events.first().and_then(|event| event.metadata.command_id);
-        let batch = Batch::new(&events)
-            .map_err(|error| backend(encode_error(format!("es-postgres: metadata: {error}"))))?;
-        let expected_param = match expected {
-            ExpectedVersion::Any => -1,
-            ExpectedVersion::NoStream => 0,
-            ExpectedVersion::Exact(version) => saturating_i64(version.0),
-        };
-        let conflict = |actual| StoreError::Conflict {
-            stream_id: stream_id.clone(),
-            expected,
-            actual,
-        };
-        let mut retries = 0;
-        loop {
-            let outcome = self
-                .append_once(stream_id, expected_param, command_id, &batch)
-                .await;
-            // Wake subscribers, here and in other processes: after a new append, and after a
-            // failed one (it may have taken positions and held back later appends until it
-            // rolled back). A conflict or a duplicate took no position.
-            let quiet = match &outcome {
-                Ok(Outcome::Appended(appended)) => appended.duplicate,
-                Ok(Outcome::Conflict(_)) => true,
-                Err(_) => false,
-            };
-            if !quiet {
-                let inner = &self.inner;
-                inner
-                    .notifier
-                    .request(&inner.pool, &inner.sql.notify, &inner.channel);
-            }
-            match outcome {
-                Ok(Outcome::Appended(appended)) => return Ok(appended),
-                Ok(Outcome::Conflict(actual)) => return Err(conflict(actual)),
-                Err(error) if is_version_taken(&error) => {
-                    // Another append won the race for the next version; answer as if the two
-                    // had come one after the other.
-                    if let Some(command_id) = command_id
-                        && let Some(earlier) = self.find_command(stream_id, command_id).await?
-                    {
-                        return Ok(earlier);
-                    }
-                    if expected == ExpectedVersion::Any && retries < MAX_ANY_RETRIES {
-                        retries += 1;
-                        continue;
-                    }
-                    return Err(conflict(self.stream_version(stream_id).await?));
-                }
-                Err(error) => return Err(backend(error)),
-            }
-        }
-    }
-
-    async fn read_stream(
-        &self,
-        stream_id: &StreamId,
-        from: Version,
-        max_count: usize,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        if max_count == 0 {
-            return Ok(Vec::new());
-        }
-        let query = sqlx::query(&self.inner.sql.read_stream)
-            .bind(stream_id.as_str())
-            .bind(saturating_i64(from.0))
-            .bind(saturating_i64(max_count as u64));
-        self.fetch_events(query).await
-    }
-
-    async fn read_all(
-        &self,
-        after: Position,
-        max_count: usize,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        if max_count == 0 {
-            return Ok(Vec::new());
-        }
-        let query = sqlx::query(&self.inner.sql.read_all)
-            .bind(saturating_i64(after.0))
-            .bind(saturating_i64(max_count as u64));
-        self.fetch_events(query).await
-    }
-
-    async fn find_command(
-        &self,
-        stream_id: &StreamId,
-        command_id: Uuid,
-    ) -> Result<Option<Appended>, StoreError> {
-        let row = sqlx::query(&self.inner.sql.find_command)
-            .bind(stream_id.as_str())
-            .bind(command_id)
-            .fetch_one(&self.inner.pool)
-            .await
-            .map_err(backend)?;
-        let decode = || -> Result<Option<Appended>, sqlx::Error> {
-            let version: Option<i64> = row.try_get(0)?;
-            let first: Option<i64> = row.try_get(1)?;
-            let last: Option<i64> = row.try_get(2)?;
-            let (Some(version), Some(first), Some(last)) = (version, first, last) else {
-                return Ok(None);
-            };
-            Ok(Some(
-                Appended::new(
-                    Version(to_u64(version, "stream_version")?),
-                    Position(to_u64(first, "position")?),
-                    Position(to_u64(last, "position")?),
-                )
-                .as_duplicate(),
-            ))
-        };
-        decode().map_err(backend)
-    }
-
-    async fn stream_version(&self, stream_id: &StreamId) -> Result<Version, StoreError> {
-        let version: i64 = sqlx::query_scalar(&self.inner.sql.stream_version)
-            .bind(stream_id.as_str())
-            .fetch_one(&self.inner.pool)
-            .await
-            .map_err(backend)?;
-        Ok(Version(to_u64(version, "stream_version").map_err(backend)?))
-    }
-
-    async fn wait_for_events(&self, after: Position) -> Result<(), StoreError> {
-        let inner = &self.inner;
-        // Subscribe before checking, so a notification after the check is not missed.
-        let mut wakeup = inner
-            .wakeups
-            .subscribe(&inner.pool.connect_options(), &inner.channel);
-        loop {
-            let any: bool = sqlx::query_scalar(&inner.sql.any_after)
-                .bind(saturating_i64(after.0))
-                .fetch_one(&inner.pool)
-                .await
-                .map_err(backend)?;
-            if any {
-                return Ok(());
-            }
-            match wakeup.as_mut() {
-                Some(receiver) => {
-                    match tokio::time::timeout(inner.poll_interval, receiver.changed()).await {
-                        // Notified (or reconnected): the caller reads again.
-                        Ok(Ok(())) => return Ok(()),
-                        // The listener is gone: poll from now on.
-                        Ok(Err(_closed)) => wakeup = None,
-                        // The poll interval passed: check again.
-                        Err(_elapsed) => {}
-                    }
-                }
-                None => tokio::time::sleep(inner.poll_interval).await,
-            }
-        }
-    }
-}
-
-/// Snapshots in the `snapshots` table: one row per stream, the newest kept.
-impl SnapshotStore for PgStore {
-    async fn load_snapshot(&self, stream_id: &StreamId) -> Result<Option<Snapshot>, StoreError> {
-        let row = sqlx::query(&self.inner.sql.load_snapshot)
-            .bind(stream_id.as_str())
-            .fetch_optional(&self.inner.pool)
-            .await
-            .map_err(backend)?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let decode = || -> Result<Snapshot, sqlx::Error> {
-            let version = to_u64(row.try_get(0)?, "version")?;
-            let schema_version: i64 = row.try_get(1)?;
-            let schema_version = u32::try_from(schema_version).map_err(|_| {
-                decode_error(format!(
-                    "es-postgres: the snapshot of {stream_id} has schema version {schema_version}, not a u32"
-                ))
-            })?;
-            let payload: Vec<u8> = row.try_get(2)?;
-            let taken_at = from_micros(row.try_get(3)?)?;
-            let mut snapshot = Snapshot::new(
-                stream_id.clone(),
-                Version(version),
-                schema_version,
-                Bytes::from(payload),
-            );
-            snapshot.taken_at = taken_at;
-            Ok(snapshot)
-        };
-        decode().map(Some).map_err(backend)
-    }
-
-    async fn save_snapshot(&self, snapshot: Snapshot) -> Result<(), StoreError> {
-        let version = i64::try_from(snapshot.version.0).map_err(|_| {
-            backend(encode_error(format!(
-                "es-postgres: snapshot version {} is beyond i64::MAX",
-                snapshot.version
-            )))
-        })?;
-        sqlx::query(&self.inner.sql.save_snapshot)
-            .bind(snapshot.stream_id.as_str())
-            .bind(version)
-            .bind(i64::from(snapshot.schema_version))
-            .bind(&snapshot.payload[..])
-            .bind(to_micros(snapshot.taken_at))
-            .execute(&self.inner.pool)
-            .await
-            .map_err(backend)?;
-        Ok(())
-    }
-}
-
-/// Checkpoints in the `checkpoints` table, one row per projection.
-impl CheckpointStore for PgStore {
-    async fn load_checkpoint(&self, projection: &str) -> Result<Option<Position>, StoreError> {
-        let position: Option<i64> = sqlx::query_scalar(&self.inner.sql.load_checkpoint)
-            .bind(projection)
-            .fetch_optional(&self.inner.pool)
-            .await
-            .map_err(backend)?;
-        position
-            .map(|position| to_u64(position, "checkpoint").map(Position))
-            .transpose()
-            .map_err(backend)
-    }
-
-    async fn save_checkpoint(
-        &self,
-        projection: &str,
-        position: Position,
-    ) -> Result<(), StoreError> {
-        let position = i64::try_from(position.0).map_err(|_| {
-            backend(encode_error(format!(
-                "es-postgres: checkpoint {position} is beyond i64::MAX"
-            )))
-        })?;
-        sqlx::query(&self.inner.sql.save_checkpoint)
-            .bind(projection)
-            .bind(position)
-            .execute(&self.inner.pool)
-            .await
-            .map_err(backend)?;
-        Ok(())
-    }
-
-    async fn delete_checkpoint(&self, projection: &str) -> Result<(), StoreError> {
-        sqlx::query(&self.inner.sql.delete_checkpoint)
-            .bind(projection)
-            .execute(&self.inner.pool)
-            .await
-            .map_err(backend)?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use es_core::snapshot::{Snapshot, SnapshotStore};
+    use es_core::store::CheckpointStore;
+    use es_core::{EventStore, ExpectedVersion, Position, StreamId, Version};
+    use uuid::Uuid;
+
     use super::*;
 
     /// Every future of the store can be spawned on a multi-threaded runtime (sqlx's generic
@@ -1014,19 +559,5 @@ mod tests {
             store.delete_checkpoint("p").await?;
             Ok::<_, StoreError>(())
         });
-    }
-
-    #[test]
-    fn times_round_trip_through_microseconds() {
-        for micros in [0, 1, -1, 1_700_000_000_123_456, -86_400_000_000] {
-            let time = from_micros(micros).map_err(|e| e.to_string());
-            assert_eq!(time.map(to_micros), Ok(micros));
-        }
-    }
-
-    #[test]
-    fn out_of_range_values_are_errors_not_panics() {
-        assert!(to_u64(-1, "position").is_err());
-        assert_eq!(saturating_i64(u64::MAX), i64::MAX);
     }
 }

@@ -106,7 +106,8 @@ use es_core::{EventStore, Position, StoreError};
 use sqlx::postgres::PgConnection;
 use sqlx::{Executor as _, Row as _};
 
-use crate::{PgStore, backend, encode_error, to_u64};
+use crate::PgStore;
+use crate::values::{backend, encode_error, to_u64};
 
 /// A read model kept in PostgreSQL tables; see the [module documentation](self).
 ///

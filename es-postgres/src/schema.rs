@@ -400,7 +400,7 @@ pub(crate) fn migration_sql(sql: &str, schema: &SchemaName) -> String {
         .replace("{lock_key}", &schema.lock_key().to_string())
 }
 
-/// The columns every event read selects, in the order [`crate::decode_event`] reads them.
+/// The columns every event read selects, in the order `values::decode_event` reads them.
 const EVENT_COLUMNS: &str = "position, stream_id, stream_version, event_id, name, \
      schema_version, payload, metadata::text, \
      (extract(epoch FROM recorded_at) * 1000000)::int8";

@@ -585,6 +585,6 @@ pub async fn drop_schema(store: &PgStore) -> Result<(), StoreError> {
     sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {} CASCADE", store.schema()))
         .execute(store.pool())
         .await
-        .map_err(crate::backend)?;
+        .map_err(crate::values::backend)?;
     Ok(())
 }

@@ -1,0 +1,50 @@
+//! [`CheckpointStore`] on PostgreSQL.
+
+use es_core::store::CheckpointStore;
+use es_core::{Position, StoreError};
+
+use crate::PgStore;
+use crate::values::{backend, encode_error, to_u64};
+
+/// Checkpoints in the `checkpoints` table, one row per projection.
+impl CheckpointStore for PgStore {
+    async fn load_checkpoint(&self, projection: &str) -> Result<Option<Position>, StoreError> {
+        let position: Option<i64> = sqlx::query_scalar(&self.inner.sql.load_checkpoint)
+            .bind(projection)
+            .fetch_optional(&self.inner.pool)
+            .await
+            .map_err(backend)?;
+        position
+            .map(|position| to_u64(position, "checkpoint").map(Position))
+            .transpose()
+            .map_err(backend)
+    }
+
+    async fn save_checkpoint(
+        &self,
+        projection: &str,
+        position: Position,
+    ) -> Result<(), StoreError> {
+        let position = i64::try_from(position.0).map_err(|_| {
+            backend(encode_error(format!(
+                "es-postgres: checkpoint {position} is beyond i64::MAX"
+            )))
+        })?;
+        sqlx::query(&self.inner.sql.save_checkpoint)
+            .bind(projection)
+            .bind(position)
+            .execute(&self.inner.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn delete_checkpoint(&self, projection: &str) -> Result<(), StoreError> {
+        sqlx::query(&self.inner.sql.delete_checkpoint)
+            .bind(projection)
+            .execute(&self.inner.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+}
