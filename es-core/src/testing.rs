@@ -66,6 +66,7 @@
 //! calling line with a line-per-event diff of expected and actual events.
 
 pub mod contract;
+pub mod hooked;
 
 use std::fmt::{self, Debug, Write as _};
 

@@ -22,12 +22,12 @@ async fn memstore_keeps_the_store_contract_on_a_multi_threaded_runtime() {
 /// a time, and the checks each fault must trip.
 mod broken {
     use es_core::testing::contract::{self, ContractReport};
+    use es_core::testing::hooked::{Hooked, StoreHooks};
     use es_core::{
         Appended, EventStore, ExpectedVersion, NewEvent, Position, RecordedEvent, StoreError,
         StreamId, Version,
     };
     use es_memstore::MemStore;
-    use uuid::Uuid;
 
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     enum Fault {
@@ -45,93 +45,69 @@ mod broken {
         NoBatchChecks,
     }
 
-    #[derive(Debug, Clone)]
-    struct Faulty {
-        inner: MemStore,
-        fault: Fault,
-    }
-
-    impl EventStore for Faulty {
+    /// A `MemStore` with `fault` injected: the hooks of a [`Hooked`] store.
+    impl StoreHooks<MemStore> for Fault {
         async fn append(
             &self,
+            inner: &MemStore,
             stream_id: &StreamId,
             expected: ExpectedVersion,
             mut events: Vec<NewEvent>,
         ) -> Result<Appended, StoreError> {
-            let expected = match self.fault {
+            let expected = match self {
                 Fault::IgnoresExpectedVersion => ExpectedVersion::Any,
                 _ => expected,
             };
-            if self.fault == Fault::DropsLastEventOfBatch && events.len() > 1 {
+            if *self == Fault::DropsLastEventOfBatch && events.len() > 1 {
                 events.pop();
             }
-            if self.fault == Fault::NoIdempotency {
+            if *self == Fault::NoIdempotency {
                 for event in &mut events {
                     event.metadata.command_id = None;
                 }
             }
-            if self.fault == Fault::NoBatchChecks {
+            if *self == Fault::NoBatchChecks {
                 if events.is_empty() {
-                    let version = self.inner.stream_version(stream_id).await?;
+                    let version = inner.stream_version(stream_id).await?;
                     return Ok(Appended::new(version, Position(0), Position(0)));
                 }
                 events.truncate(1);
                 events[0].payload = bytes::Bytes::new();
                 events[0].name = "renamed".into();
             }
-            self.inner.append(stream_id, expected, events).await
+            inner.append(stream_id, expected, events).await
         }
 
         async fn read_stream(
             &self,
+            inner: &MemStore,
             stream_id: &StreamId,
             from: Version,
             max_count: usize,
         ) -> Result<Vec<RecordedEvent>, StoreError> {
-            let from = match self.fault {
+            let from = match self {
                 Fault::ReadsFromTheWrongVersion => from.next(),
                 _ => from,
             };
-            self.inner.read_stream(stream_id, from, max_count).await
+            inner.read_stream(stream_id, from, max_count).await
         }
 
         async fn read_all(
             &self,
+            inner: &MemStore,
             after: Position,
             max_count: usize,
         ) -> Result<Vec<RecordedEvent>, StoreError> {
-            let mut events = self.inner.read_all(after, max_count).await?;
-            if self.fault == Fault::SkipsPositions {
+            let mut events = inner.read_all(after, max_count).await?;
+            if *self == Fault::SkipsPositions {
                 events.retain(|event| event.position.0 % 5 != 0);
             }
             Ok(events)
         }
-
-        async fn find_command(
-            &self,
-            stream_id: &StreamId,
-            command_id: Uuid,
-        ) -> Result<Option<Appended>, StoreError> {
-            self.inner.find_command(stream_id, command_id).await
-        }
-
-        async fn stream_version(&self, stream_id: &StreamId) -> Result<Version, StoreError> {
-            self.inner.stream_version(stream_id).await
-        }
-
-        async fn wait_for_events(&self, after: Position) -> Result<(), StoreError> {
-            self.inner.wait_for_events(after).await
-        }
     }
 
     async fn run(fault: Fault) -> ContractReport {
-        contract::event_store(|| async move {
-            Faulty {
-                inner: MemStore::new(),
-                fault,
-            }
-        })
-        .await
+        contract::event_store(|| async move { Hooked::new(MemStore::new(), fault) }).await
     }
 
     fn failed(report: &ContractReport) -> Vec<&'static str> {

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use es_core::testing::hooked::{Hooked, StoreHooks};
 use es_core::{
-    Appended, EventId, EventStore, ExpectedVersion, NewEvent, Position, RecordedEvent, StoreError,
-    StreamId, Subscription, Version,
+    EventId, EventStore, ExpectedVersion, Position, RecordedEvent, StoreError, Subscription,
 };
 use es_postgres::sqlx::postgres::PgPoolOptions;
 use es_postgres::{PgStore, PgStoreOptions, testing};
@@ -122,22 +122,18 @@ async fn several_subscribers_each_deliver_exactly_the_log_while_writers_append()
     testing::drop_schema(&store).await.expect("drop schema");
 }
 
-/// A store that records the largest answer `read_all` gave: what a subscription over it
-/// holds at most.
-#[derive(Debug, Clone)]
-struct Recording<S> {
-    inner: S,
+/// Records the largest answer `read_all` gave, what a subscription over the store holds at
+/// most (the hooks of a [`Hooked`] store).
+#[derive(Debug, Clone, Default)]
+struct Recording {
     largest_read: Arc<AtomicUsize>,
     reads: Arc<AtomicUsize>,
 }
 
-impl<S> Recording<S> {
-    fn new(inner: S) -> Self {
-        Self {
-            inner,
-            largest_read: Arc::default(),
-            reads: Arc::default(),
-        }
+impl Recording {
+    /// `inner`, recording its `read_all` answers.
+    fn wrap<S>(inner: S) -> Hooked<S, Self> {
+        Hooked::new(inner, Self::default())
     }
 
     /// How many events the largest answer of `read_all` held.
@@ -151,50 +147,17 @@ impl<S> Recording<S> {
     }
 }
 
-impl<S: EventStore> EventStore for Recording<S> {
-    async fn append(
-        &self,
-        stream_id: &StreamId,
-        expected: ExpectedVersion,
-        events: Vec<NewEvent>,
-    ) -> Result<Appended, StoreError> {
-        self.inner.append(stream_id, expected, events).await
-    }
-
-    async fn read_stream(
-        &self,
-        stream_id: &StreamId,
-        from: Version,
-        max_count: usize,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.inner.read_stream(stream_id, from, max_count).await
-    }
-
+impl<S: EventStore> StoreHooks<S> for Recording {
     async fn read_all(
         &self,
+        inner: &S,
         after: Position,
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let events = self.inner.read_all(after, max_count).await?;
+        let events = inner.read_all(after, max_count).await?;
         self.reads.fetch_add(1, Ordering::SeqCst);
         self.largest_read.fetch_max(events.len(), Ordering::SeqCst);
         Ok(events)
-    }
-
-    async fn find_command(
-        &self,
-        stream_id: &StreamId,
-        command_id: uuid::Uuid,
-    ) -> Result<Option<Appended>, StoreError> {
-        self.inner.find_command(stream_id, command_id).await
-    }
-
-    async fn stream_version(&self, stream_id: &StreamId) -> Result<Version, StoreError> {
-        self.inner.stream_version(stream_id).await
-    }
-
-    async fn wait_for_events(&self, after: Position) -> Result<(), StoreError> {
-        self.inner.wait_for_events(after).await
     }
 }
 
@@ -240,15 +203,15 @@ async fn a_stalled_subscriber_holds_up_no_writer_then_catches_up_one_batch_at_a_
             .expect("append");
     }
 
-    let stalled_store = Recording::new(store.clone());
+    let stalled_store = Recording::wrap(store.clone());
     let mut stalled = stalled_store
         .subscribe(Position::START)
         .with_batch_size(BATCH);
     let first = stalled.try_next().await.expect("read").expect("an event");
-    let reads_before = stalled_store.reads();
+    let reads_before = stalled_store.hooks.reads();
 
     let total = 3 + written_by(4, 30);
-    let slow_store = Recording::new(store.clone());
+    let slow_store = Recording::wrap(store.clone());
     let mut slow_subscription = slow_store.subscribe(Position::START).with_batch_size(BATCH);
     let slow = tokio::spawn(async move {
         let mut delivered = Vec::new();
@@ -265,7 +228,7 @@ async fn a_stalled_subscriber_holds_up_no_writer_then_catches_up_one_batch_at_a_
 
     join_all(spawn_writers(&store, 4, 30)).await;
     assert_eq!(
-        stalled_store.reads(),
+        stalled_store.hooks.reads(),
         reads_before,
         "the writers finished while the stalled subscriber read nothing"
     );
@@ -281,12 +244,12 @@ async fn a_stalled_subscriber_holds_up_no_writer_then_catches_up_one_batch_at_a_
     );
     assert_eq!(stalled.position(), log.last().expect("events").position);
     assert_eq!(
-        stalled_store.largest_read(),
+        stalled_store.hooks.largest_read(),
         BATCH,
         "it never held more than one batch (and the backlog did fill batches)"
     );
     assert!(
-        stalled_store.reads() > log.len() / BATCH,
+        stalled_store.hooks.reads() > log.len() / BATCH,
         "it read batch by batch"
     );
 
@@ -303,6 +266,9 @@ async fn a_stalled_subscriber_holds_up_no_writer_then_catches_up_one_batch_at_a_
         identities(&log),
         "the slow subscriber delivers every event once, in order"
     );
-    assert!(slow_store.largest_read() <= BATCH, "one batch at most");
+    assert!(
+        slow_store.hooks.largest_read() <= BATCH,
+        "one batch at most"
+    );
     testing::drop_schema(&store).await.expect("drop schema");
 }

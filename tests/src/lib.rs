@@ -12,39 +12,42 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use es_core::codec::Encoded;
-use es_core::{
-    Appended, EventStore, ExpectedVersion, NewEvent, Position, RecordedEvent, StoreError, StreamId,
-    Version,
-};
+use es_core::testing::hooked::{Hooked, StoreHooks};
+use es_core::{Appended, EventStore, ExpectedVersion, NewEvent, StoreError, StreamId};
 
-/// A store that, before each of its first `times` appends, lets a "concurrent writer"
-/// append `interloper` to the same stream, so the append that follows conflicts.
+/// A store that, before each of its first appends, lets a "concurrent writer" append an
+/// interloper's event to the same stream, so the append that follows conflicts.
+pub type Interfering<S> = Hooked<S, Interference>;
+
+/// `inner`, interfering with its first `times` appends by appending `interloper` first.
+pub fn interfering<S>(inner: S, times: u32, interloper: Encoded) -> Interfering<S> {
+    Hooked::new(
+        inner,
+        Interference {
+            remaining: Arc::new(AtomicU32::new(times)),
+            interloper,
+        },
+    )
+}
+
+/// The hooks of [`Interfering`]: how many interferences are left, and what is appended.
 #[derive(Debug, Clone)]
-pub struct Interfering<S> {
-    inner: S,
+pub struct Interference {
     remaining: Arc<AtomicU32>,
     interloper: Encoded,
 }
 
-impl<S: EventStore> Interfering<S> {
-    /// Interferes with the first `times` appends by appending `interloper` first.
-    pub fn new(inner: S, times: u32, interloper: Encoded) -> Self {
-        Self {
-            inner,
-            remaining: Arc::new(AtomicU32::new(times)),
-            interloper,
-        }
-    }
-
+impl Interference {
     /// How many interferences are left.
     pub fn remaining(&self) -> u32 {
         self.remaining.load(Ordering::SeqCst)
     }
 }
 
-impl<S: EventStore> EventStore for Interfering<S> {
+impl<S: EventStore> StoreHooks<S> for Interference {
     async fn append(
         &self,
+        inner: &S,
         stream_id: &StreamId,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
@@ -55,44 +58,11 @@ impl<S: EventStore> EventStore for Interfering<S> {
             .is_ok();
         if interfere {
             let other = NewEvent::new(self.interloper.clone());
-            self.inner
+            inner
                 .append(stream_id, ExpectedVersion::Any, vec![other])
                 .await?;
         }
-        self.inner.append(stream_id, expected, events).await
-    }
-
-    async fn read_stream(
-        &self,
-        stream_id: &StreamId,
-        from: Version,
-        max_count: usize,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.inner.read_stream(stream_id, from, max_count).await
-    }
-
-    async fn read_all(
-        &self,
-        after: Position,
-        max_count: usize,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.inner.read_all(after, max_count).await
-    }
-
-    async fn stream_version(&self, stream_id: &StreamId) -> Result<Version, StoreError> {
-        self.inner.stream_version(stream_id).await
-    }
-
-    async fn find_command(
-        &self,
-        stream_id: &StreamId,
-        command_id: uuid::Uuid,
-    ) -> Result<Option<Appended>, StoreError> {
-        self.inner.find_command(stream_id, command_id).await
-    }
-
-    async fn wait_for_events(&self, after: Position) -> Result<(), StoreError> {
-        self.inner.wait_for_events(after).await
+        inner.append(stream_id, expected, events).await
     }
 }
 

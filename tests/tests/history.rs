@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime};
 
 use es_core::prelude::*;
 use es_core::snapshot::{Snapshot, SnapshotStore};
-use es_core::{Appended, LoadError, NewEvent, RecordedEvent};
+use es_core::testing::hooked::{Hooked, StoreHooks};
+use es_core::{LoadError, NewEvent, RecordedEvent};
 use es_memstore::MemStore;
 use serde::{Deserialize, Serialize};
 
@@ -132,19 +133,16 @@ impl Handle<Tick> for Scratch {
     }
 }
 
-/// A store that counts the events read from streams: the replay work done.
-#[derive(Debug, Clone)]
+/// Counts the events read from streams: the replay work done (hooks for [`Hooked`]).
+#[derive(Debug, Clone, Default)]
 struct Counting {
-    inner: MemStore,
     replayed: Arc<AtomicU64>,
 }
 
 impl Counting {
-    fn new(inner: MemStore) -> Self {
-        Self {
-            inner,
-            replayed: Arc::new(AtomicU64::new(0)),
-        }
+    /// `inner`, counting the events read from its streams.
+    fn wrap(inner: MemStore) -> Hooked<MemStore, Self> {
+        Hooked::new(inner, Self::default())
     }
 
     /// Events read from streams since the last call.
@@ -153,50 +151,18 @@ impl Counting {
     }
 }
 
-impl EventStore for Counting {
-    async fn append(
-        &self,
-        stream_id: &StreamId,
-        expected: ExpectedVersion,
-        events: Vec<NewEvent>,
-    ) -> Result<Appended, es_core::StoreError> {
-        self.inner.append(stream_id, expected, events).await
-    }
-
+impl StoreHooks<MemStore> for Counting {
     async fn read_stream(
         &self,
+        inner: &MemStore,
         stream_id: &StreamId,
         from: Version,
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>, es_core::StoreError> {
-        let events = self.inner.read_stream(stream_id, from, max_count).await?;
+        let events = inner.read_stream(stream_id, from, max_count).await?;
         self.replayed
             .fetch_add(events.len() as u64, Ordering::SeqCst);
         Ok(events)
-    }
-
-    async fn read_all(
-        &self,
-        after: Position,
-        max_count: usize,
-    ) -> Result<Vec<RecordedEvent>, es_core::StoreError> {
-        self.inner.read_all(after, max_count).await
-    }
-
-    async fn stream_version(&self, stream_id: &StreamId) -> Result<Version, es_core::StoreError> {
-        self.inner.stream_version(stream_id).await
-    }
-
-    async fn find_command(
-        &self,
-        stream_id: &StreamId,
-        command_id: uuid::Uuid,
-    ) -> Result<Option<Appended>, es_core::StoreError> {
-        self.inner.find_command(stream_id, command_id).await
-    }
-
-    async fn wait_for_events(&self, after: Position) -> Result<(), es_core::StoreError> {
-        self.inner.wait_for_events(after).await
     }
 }
 
@@ -272,20 +238,20 @@ async fn snapshot_and_tail_equal_full_replay() {
 
 #[tokio::test]
 async fn loading_with_a_snapshot_reads_only_the_tail() {
-    let store = Counting::new(MemStore::new());
+    let store = Counting::wrap(MemStore::new());
     let repo = Repository::<Ledger, _>::new(store.clone())
         .with_snapshots(store.inner.clone())
         .snapshot_every(50)
         .cache_capacity(0);
     fill(&repo, 1, 120).await; // 121 events: snapshot at 100
-    store.take();
+    store.hooks.take();
     let loaded = repo.load(&1).await.unwrap();
     assert_eq!(loaded.version, Version(121));
-    assert_eq!(store.take(), 21);
+    assert_eq!(store.hooks.take(), 21);
 
     let plain = Repository::<Ledger, _>::new(store.clone());
     assert_eq!(plain.load(&1).await.unwrap().state, loaded.state);
-    assert_eq!(store.take(), 121);
+    assert_eq!(store.hooks.take(), 121);
 }
 
 #[tokio::test]
@@ -353,7 +319,7 @@ async fn a_stale_undecodable_or_foreign_snapshot_falls_back_to_full_replay() {
     // would be (snapshots are trusted once they decode), so use a correct one here and
     // check the result and the work.
     let at_10 = fold_first(&store, 1, 10).await;
-    let counting = Counting::new(store.clone());
+    let counting = Counting::wrap(store.clone());
     store
         .save_snapshot(Snapshot::new(
             stream.clone(),
@@ -365,7 +331,7 @@ async fn a_stale_undecodable_or_foreign_snapshot_falls_back_to_full_replay() {
         .unwrap();
     let repo = Repository::<Ledger, _>::new(counting.clone()).with_snapshots(store.clone());
     assert_eq!(repo.load(&1).await.unwrap().state, truth);
-    assert_eq!(counting.take(), 11);
+    assert_eq!(counting.hooks.take(), 11);
 }
 
 #[tokio::test]
@@ -448,10 +414,14 @@ async fn state_as_of_a_time_folds_the_events_recorded_until_then() {
 
 #[tokio::test]
 async fn a_hot_aggregate_is_decided_from_the_cache_without_replay() {
-    let store = Counting::new(MemStore::new());
+    let store = Counting::wrap(MemStore::new());
     let repo = Repository::<Ledger, _>::new(store.clone());
     fill(&repo, 1, 3).await;
-    assert_eq!(store.take(), 0, "the first command loads an empty stream");
+    assert_eq!(
+        store.hooks.take(),
+        0,
+        "the first command loads an empty stream"
+    );
     for i in 0..50 {
         repo.execute(Post {
             ledger: 1,
@@ -460,7 +430,7 @@ async fn a_hot_aggregate_is_decided_from_the_cache_without_replay() {
         .await
         .unwrap();
     }
-    assert_eq!(store.take(), 0, "cached: no replay");
+    assert_eq!(store.hooks.take(), 0, "cached: no replay");
 
     // Without the cache each command replays the stream.
     let uncached = Repository::<Ledger, _>::new(store.clone()).cache_capacity(0);
@@ -471,7 +441,7 @@ async fn a_hot_aggregate_is_decided_from_the_cache_without_replay() {
         })
         .await
         .unwrap();
-    assert_eq!(store.take(), 54);
+    assert_eq!(store.hooks.take(), 54);
     // The cached repository catches up on that foreign event through the conflict.
     let done = repo
         .execute(Post {
@@ -481,7 +451,7 @@ async fn a_hot_aggregate_is_decided_from_the_cache_without_replay() {
         .await
         .unwrap();
     assert_eq!((done.attempts, done.stream_version), (2, Version(56)));
-    assert_eq!(store.take(), 1, "only the missed event is read");
+    assert_eq!(store.hooks.take(), 1, "only the missed event is read");
     assert_eq!(
         repo.load(&1).await.unwrap().state,
         fold_first(&store.inner, 1, 56).await
@@ -557,22 +527,22 @@ async fn a_refusal_on_a_stale_cached_state_is_checked_against_the_store() {
 
 #[tokio::test]
 async fn the_cache_is_bounded_and_evicts_the_least_recently_used() {
-    let store = Counting::new(MemStore::new());
+    let store = Counting::wrap(MemStore::new());
     let repo = Repository::<Ledger, _>::new(store.clone()).cache_capacity(2);
     for id in 1..=3 {
         fill(&repo, id, 4).await; // 5 events each; the cache holds 2 and 3 now
     }
-    store.take();
+    store.hooks.take();
     let post = |ledger| Post { ledger, amount: 1 };
     repo.execute(post(3)).await.unwrap();
     repo.execute(post(2)).await.unwrap();
-    assert_eq!(store.take(), 0, "2 and 3 are cached");
+    assert_eq!(store.hooks.take(), 0, "2 and 3 are cached");
     repo.execute(post(1)).await.unwrap(); // evicted: replayed; evicts 3
-    assert_eq!(store.take(), 5);
+    assert_eq!(store.hooks.take(), 5);
     repo.execute(post(2)).await.unwrap();
-    assert_eq!(store.take(), 0, "2 was used more recently than 3");
+    assert_eq!(store.hooks.take(), 0, "2 was used more recently than 3");
     repo.execute(post(3)).await.unwrap();
-    assert_eq!(store.take(), 6, "3 was evicted");
+    assert_eq!(store.hooks.take(), 6, "3 was evicted");
     for id in 1..=3 {
         assert_eq!(repo.load(&id).await.unwrap().state.balance, {
             let truth = fold_first(&store.inner, id, 100).await;

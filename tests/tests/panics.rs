@@ -20,7 +20,7 @@ use es_core::prelude::*;
 use es_core::snapshot::Snapshotting;
 use es_core::{Codec, RecordedEvent, SnapshotStore};
 use es_memstore::MemStore;
-use es_tests::{Interfering, scaled};
+use es_tests::{interfering, scaled};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -461,14 +461,14 @@ async fn a_panic_in_apply_while_catching_up_after_a_conflict_appends_nothing() {
     })
     .encode(&JsonCodec)
     .unwrap();
-    let racing = Interfering::new(store.clone(), 1, intruder);
+    let racing = interfering(store.clone(), 1, intruder);
     let vaults = Repository::<Vault, _>::new(racing.clone());
     vaults.load(&1).await.unwrap();
     arm(Site::Apply, "intruder");
     let repo = vaults.clone();
     let message = panic_of(async move { repo.execute(store_items(1, &["e1", "e2"])).await }).await;
     assert!(message.contains("Apply of intruder"), "{message}");
-    assert_eq!(racing.remaining(), 0);
+    assert_eq!(racing.hooks.remaining(), 0);
 
     let items = assert_consistent(&whole_log(&store).await);
     assert_eq!(

@@ -10,7 +10,7 @@ use es_examples::user::{
     UserId,
 };
 use es_memstore::MemStore;
-use es_tests::{Interfering, plant};
+use es_tests::{interfering, plant};
 
 fn register(id: &str) -> RegisterUser {
     RegisterUser {
@@ -142,14 +142,14 @@ async fn a_version_conflict_is_retried_on_fresh_state() {
         .await
         .unwrap();
     // Two interfering writers: the first two appends conflict, the third succeeds.
-    let racing = Interfering::new(store.clone(), 2, interloper());
+    let racing = interfering(store.clone(), 2, interloper());
     let users = Repository::<User, _>::new(racing.clone());
     let done = users
         .execute(change_email("ada", "ada@final.org"))
         .await
         .unwrap();
     assert_eq!(done.attempts, 3);
-    assert_eq!(racing.remaining(), 0);
+    assert_eq!(racing.hooks.remaining(), 0);
     // 1 registration + 2 interlopers + the command's event, in that order.
     assert_eq!(done.stream_version, Version(4));
     let user = users.load(&UserId::new("ada")).await.unwrap();
@@ -163,7 +163,7 @@ async fn conflicts_beyond_the_retry_budget_are_a_typed_error_and_write_nothing_o
         .execute(register("ada"))
         .await
         .unwrap();
-    let racing = Interfering::new(store.clone(), 10, interloper());
+    let racing = interfering(store.clone(), 10, interloper());
     let users = Repository::<User, _>::new(racing).max_retries(2);
     let err = users
         .execute(change_email("ada", "ada@lost.org"))

@@ -1,0 +1,176 @@
+//! Store wrappers for tests: change what one or two methods of a store do (count reads,
+//! inject a fault, interleave another writer) and pass the rest through.
+//!
+//! Implement [`StoreHooks`] for a type holding the test's state, overriding only the methods
+//! it changes, and wrap the store in [`Hooked`]:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::sync::atomic::{AtomicUsize, Ordering};
+//!
+//! use es_core::testing::hooked::{Hooked, StoreHooks};
+//! use es_core::{EventStore, Position, RecordedEvent, StoreError};
+//! use es_memstore::MemStore;
+//!
+//! /// Counts the calls of `read_all`.
+//! #[derive(Debug, Clone, Default)]
+//! struct CountReads(Arc<AtomicUsize>);
+//!
+//! impl<S: EventStore> StoreHooks<S> for CountReads {
+//!     async fn read_all(
+//!         &self,
+//!         inner: &S,
+//!         after: Position,
+//!         max_count: usize,
+//!     ) -> Result<Vec<RecordedEvent>, StoreError> {
+//!         self.0.fetch_add(1, Ordering::SeqCst);
+//!         inner.read_all(after, max_count).await
+//!     }
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let store = Hooked::new(MemStore::new(), CountReads::default());
+//! store.read_all(Position::START, 10).await?;
+//! assert_eq!(store.hooks.0.load(Ordering::SeqCst), 1);
+//! # Ok::<_, StoreError>(())
+//! # }).unwrap();
+//! ```
+
+use std::future::Future;
+
+use uuid::Uuid;
+
+use crate::envelope::{NewEvent, Position, RecordedEvent, StreamId, Version};
+use crate::store::{Appended, EventStore, ExpectedVersion, StoreError};
+
+/// What a [`Hooked`] store does in each [`EventStore`] method, given the inner store. Every
+/// method passes the call through unless overridden. `visit_stream` and `subscribe` are
+/// the trait's provided methods, so they go through `read_stream` and `read_all` here.
+pub trait StoreHooks<S: EventStore>: Clone + Send + Sync + 'static {
+    /// [`EventStore::append`].
+    fn append(
+        &self,
+        inner: &S,
+        stream_id: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> impl Future<Output = Result<Appended, StoreError>> + Send {
+        inner.append(stream_id, expected, events)
+    }
+
+    /// [`EventStore::read_stream`].
+    fn read_stream(
+        &self,
+        inner: &S,
+        stream_id: &StreamId,
+        from: Version,
+        max_count: usize,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send {
+        inner.read_stream(stream_id, from, max_count)
+    }
+
+    /// [`EventStore::read_all`].
+    fn read_all(
+        &self,
+        inner: &S,
+        after: Position,
+        max_count: usize,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send {
+        inner.read_all(after, max_count)
+    }
+
+    /// [`EventStore::find_command`].
+    fn find_command(
+        &self,
+        inner: &S,
+        stream_id: &StreamId,
+        command_id: Uuid,
+    ) -> impl Future<Output = Result<Option<Appended>, StoreError>> + Send {
+        inner.find_command(stream_id, command_id)
+    }
+
+    /// [`EventStore::stream_version`].
+    fn stream_version(
+        &self,
+        inner: &S,
+        stream_id: &StreamId,
+    ) -> impl Future<Output = Result<Version, StoreError>> + Send {
+        inner.stream_version(stream_id)
+    }
+
+    /// [`EventStore::wait_for_events`].
+    fn wait_for_events(
+        &self,
+        inner: &S,
+        after: Position,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        inner.wait_for_events(after)
+    }
+}
+
+/// An [`EventStore`] that runs every call through `hooks`, around `inner`.
+#[derive(Debug, Clone)]
+pub struct Hooked<S, H> {
+    /// The wrapped store.
+    pub inner: S,
+    /// The test's hooks and their state.
+    pub hooks: H,
+}
+
+impl<S, H> Hooked<S, H> {
+    /// `inner`, with every call going through `hooks`.
+    pub fn new(inner: S, hooks: H) -> Self {
+        Self { inner, hooks }
+    }
+}
+
+impl<S: EventStore, H: StoreHooks<S>> EventStore for Hooked<S, H> {
+    fn append(
+        &self,
+        stream_id: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> impl Future<Output = Result<Appended, StoreError>> + Send {
+        self.hooks.append(&self.inner, stream_id, expected, events)
+    }
+
+    fn read_stream(
+        &self,
+        stream_id: &StreamId,
+        from: Version,
+        max_count: usize,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send {
+        self.hooks
+            .read_stream(&self.inner, stream_id, from, max_count)
+    }
+
+    fn read_all(
+        &self,
+        after: Position,
+        max_count: usize,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send {
+        self.hooks.read_all(&self.inner, after, max_count)
+    }
+
+    fn find_command(
+        &self,
+        stream_id: &StreamId,
+        command_id: Uuid,
+    ) -> impl Future<Output = Result<Option<Appended>, StoreError>> + Send {
+        self.hooks.find_command(&self.inner, stream_id, command_id)
+    }
+
+    fn stream_version(
+        &self,
+        stream_id: &StreamId,
+    ) -> impl Future<Output = Result<Version, StoreError>> + Send {
+        self.hooks.stream_version(&self.inner, stream_id)
+    }
+
+    fn wait_for_events(
+        &self,
+        after: Position,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.hooks.wait_for_events(&self.inner, after)
+    }
+}
