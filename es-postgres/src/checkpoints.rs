@@ -4,7 +4,7 @@ use es_core::store::CheckpointStore;
 use es_core::{Position, StoreError};
 
 use crate::PgStore;
-use crate::values::{backend, encode_error, to_u64};
+use crate::values::{backend, checkpoint_param, to_u64};
 
 /// Checkpoints in the `checkpoints` table, one row per projection.
 impl CheckpointStore for PgStore {
@@ -25,11 +25,7 @@ impl CheckpointStore for PgStore {
         projection: &str,
         position: Position,
     ) -> Result<(), StoreError> {
-        let position = i64::try_from(position.0).map_err(|_| {
-            backend(encode_error(format!(
-                "es-postgres: checkpoint {position} is beyond i64::MAX"
-            )))
-        })?;
+        let position = checkpoint_param(position).map_err(backend)?;
         sqlx::query(&self.inner.sql.save_checkpoint)
             .bind(projection)
             .bind(position)

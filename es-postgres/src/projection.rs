@@ -102,12 +102,12 @@ use es_core::codec::{Codec, JsonCodec};
 use es_core::projection::{
     BATCH_SIZE, Batches, Processing, Projection, ProjectionError, RunControl, project_batch,
 };
-use es_core::{EventStore, Position, StoreError};
+use es_core::{CheckpointStore, EventStore, Position, StoreError};
+use sqlx::Executor as _;
 use sqlx::postgres::PgConnection;
-use sqlx::{Executor as _, Row as _};
 
 use crate::PgStore;
-use crate::values::{backend, encode_error, to_u64};
+use crate::values::{backend, checkpoint_param};
 
 /// A read model kept in PostgreSQL tables; see the [module documentation](self).
 ///
@@ -169,7 +169,6 @@ pub struct PgProjectionRunner<P, C = JsonCodec> {
 /// The runner's statements, with the store's schema in place.
 #[derive(Debug)]
 struct Sql {
-    load: String,
     advance_from_start: String,
     advance: String,
     reset: String,
@@ -180,7 +179,6 @@ impl Sql {
     fn new(store: &PgStore) -> Self {
         let s = store.schema().as_str();
         Self {
-            load: format!("SELECT position FROM {s}.checkpoints WHERE projection = $1"),
             // The first batch: there may be no row yet. Two runners inserting at once
             // collide on the key; the second then finds the first's position, not 0.
             advance_from_start: format!(
@@ -261,21 +259,11 @@ impl<P: PgProjection, C: Codec> PgProjectionRunner<P, C> {
     /// # Errors
     /// [`ProjectionError::Store`] when the database fails.
     pub async fn checkpoint(&self) -> Result<Position, ProjectionError> {
-        let row = sqlx::query(&self.sql.load).bind(P::NAME);
-        let row = self
-            .store
-            .pool()
-            .fetch_optional(row)
+        self.store
+            .load_checkpoint(P::NAME)
             .await
-            .map_err(|error| self.error(error))?;
-        match row {
-            None => Ok(Position::START),
-            Some(row) => row
-                .try_get::<i64, _>(0)
-                .and_then(|position| to_u64(position, "checkpoint"))
-                .map(Position)
-                .map_err(|error| self.error(error)),
-        }
+            .map(|position| position.unwrap_or(Position::START))
+            .map_err(|source| self.store_error(source))
     }
 
     /// Writes every stored event after the checkpoint, up to the end of the log as it is
@@ -380,7 +368,8 @@ impl<P: PgProjection, C: Codec> PgProjectionRunner<P, C> {
                 projected = 0;
             }
         }
-        if let Some(last) = projected.checked_sub(1).map(|i| batch[i].position) {
+        let last = projected.checked_sub(1).map(|i| batch[i].position);
+        if let Some(last) = last {
             // Until the outcome is known, the checkpoint in the database is the truth.
             processing.set_cursor(None);
             match self.commit(changes, position, last).await {
@@ -395,13 +384,11 @@ impl<P: PgProjection, C: Codec> PgProjectionRunner<P, C> {
                 }
                 Err(error) => return Err(self.error(error)),
             }
-            if failure.is_none() {
-                return Ok(Some(last));
-            }
         }
         match failure {
             Some(failure) => Err(failure),
-            None => Ok(Some(position)),
+            // No failure: every event of the (non-empty) batch was projected.
+            None => Ok(last),
         }
     }
 
@@ -457,15 +444,6 @@ impl<P: PgProjection, C: Codec> PgProjectionRunner<P, C> {
             source,
         }
     }
-}
-
-/// A position as a `bigint` parameter.
-fn checkpoint_param(position: Position) -> Result<i64, sqlx::Error> {
-    i64::try_from(position.0).map_err(|_| {
-        encode_error(format!(
-            "es-postgres: checkpoint {position} is beyond i64::MAX"
-        ))
-    })
 }
 
 /// The runner's batches, for [`Processing::drain`] and [`Processing::follow`].

@@ -38,6 +38,15 @@ pub(crate) fn saturating_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
+/// A checkpoint position as a `bigint` parameter.
+pub(crate) fn checkpoint_param(position: Position) -> Result<i64, sqlx::Error> {
+    i64::try_from(position.0).map_err(|_| {
+        encode_error(format!(
+            "es-postgres: checkpoint {position} is beyond i64::MAX"
+        ))
+    })
+}
+
 /// Microseconds since the Unix epoch, as PostgreSQL keeps time (finer precision is lost).
 pub(crate) fn to_micros(time: SystemTime) -> i64 {
     match time.duration_since(UNIX_EPOCH) {

@@ -148,7 +148,8 @@ async fn the_table_answers_as_the_in_memory_directory() {
     let store = testing::fresh_store(&pool).await.expect("a fresh store");
     let table = DirectoryTable::create(&store).await.expect("the table");
     let users = Repository::<User, _>::new(store.clone());
-    let ids: BTreeSet<UserId> = commands(300)
+    let commands = commands(300);
+    let ids: BTreeSet<UserId> = commands
         .iter()
         .map(|command| command.aggregate_id().clone())
         .collect();
@@ -157,7 +158,7 @@ async fn the_table_answers_as_the_in_memory_directory() {
     let memory = ProjectionRunner::new(store.clone(), UserDirectory::default());
     let tables = PgProjectionRunner::<DirectoryChanges>::new(store.clone()).with_batch_size(7);
     let (mut applied, mut refused) = (0, 0);
-    for (i, command) in commands(300).into_iter().enumerate() {
+    for (i, command) in commands.into_iter().enumerate() {
         match users.execute(command).await {
             Ok(_) => applied += 1,
             Err(ExecuteError::Domain(_) | ExecuteError::Invalid { .. }) => refused += 1,
