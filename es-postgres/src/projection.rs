@@ -86,7 +86,7 @@
 //! truth even when the connection was lost during the commit. One runner per projection is
 //! the intended set-up; a second one is safe but repeats the work of projecting.
 //!
-//! The checkpoint row is the one [`CheckpointStore`](es_core::CheckpointStore) uses, under
+//! The checkpoint row is the one [`CheckpointStore`] uses, under
 //! the projection's [`NAME`](es_core::Projection::NAME): give a table projection a name of
 //! its own, not the name of an in-memory projection checkpointed in the same store. Deleting
 //! that row by hand makes the runner start over from the beginning of the log *without*
