@@ -45,21 +45,25 @@ impl StreamId {
     /// contains a control character.
     pub fn new(id: impl AsRef<str>) -> Result<Self, InvalidStreamId> {
         let id = id.as_ref();
-        let reason = if id.is_empty() {
-            Some(StreamIdProblem::Empty)
-        } else if id.len() > Self::MAX_LEN {
-            Some(StreamIdProblem::TooLong { len: id.len() })
-        } else if id.chars().any(char::is_control) {
-            Some(StreamIdProblem::ControlCharacter)
-        } else {
-            None
-        };
-        match reason {
+        match Self::problem(id) {
             Some(problem) => Err(InvalidStreamId {
                 preview: preview(id),
                 problem,
             }),
             None => Ok(Self(Arc::from(id))),
+        }
+    }
+
+    /// What makes `id` invalid, if anything.
+    fn problem(id: &str) -> Option<StreamIdProblem> {
+        if id.is_empty() {
+            Some(StreamIdProblem::Empty)
+        } else if id.len() > Self::MAX_LEN {
+            Some(StreamIdProblem::TooLong { len: id.len() })
+        } else if has_control_character(id) {
+            Some(StreamIdProblem::ControlCharacter)
+        } else {
+            None
         }
     }
 
@@ -69,7 +73,20 @@ impl StreamId {
     /// [`InvalidStreamId`] when the result is not a valid stream id (an id whose `Display`
     /// output is too long or holds control characters).
     pub fn for_aggregate(name: &str, id: &impl fmt::Display) -> Result<Self, InvalidStreamId> {
-        Self::new(format!("{name}-{id}"))
+        use fmt::Write as _;
+        // Written straight into a buffer sized for the common ids (numbers, UUIDs): what
+        // `format!` costs beyond this is most of the work for a short id.
+        let mut buffer = String::with_capacity(name.len() + 40);
+        buffer.push_str(name);
+        buffer.push('-');
+        // Writing into a `String` fails only if `id`'s `Display` does.
+        if write!(buffer, "{id}").is_err() {
+            return Err(InvalidStreamId {
+                preview: preview(&buffer),
+                problem: StreamIdProblem::Unprintable,
+            });
+        }
+        Self::new(buffer)
     }
 
     /// The id as a string slice.
@@ -77,6 +94,13 @@ impl StreamId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Whether `text` holds a control character (`char::is_control`). Printable ASCII, the
+/// usual case for ids and event names, is ruled out without decoding characters.
+pub(crate) fn has_control_character(text: &str) -> bool {
+    let printable_ascii = |byte: &u8| (0x20..0x7f).contains(byte);
+    !text.as_bytes().iter().all(printable_ascii) && text.chars().any(char::is_control)
 }
 
 /// The first 64 characters of a rejected id, for error messages.
@@ -146,6 +170,9 @@ pub enum StreamIdProblem {
     /// The id contains a control character.
     #[error("it contains a control character")]
     ControlCharacter,
+    /// The aggregate id's `Display` implementation returned an error.
+    #[error("the aggregate id's `Display` implementation failed")]
+    Unprintable,
 }
 
 /// The version of a stream: the number of events in it. `Version(0)` is an empty stream; the

@@ -111,13 +111,16 @@ pub struct Repository<A, S, C = JsonCodec, N = NoSnapshots> {
     cache: Option<Arc<Cache<A>>>,
 }
 
-/// The cached aggregates, by stream.
-type Cache<A> = Mutex<LruCache<StreamId, Cached<A>>>;
+/// The cached aggregates, by stream. Hashed with foldhash: a command looks its stream up
+/// twice, and SipHash (std's default) cost more than the rest of the cache.
+type Cache<A> = Mutex<LruCache<StreamId, Cached<A>, foldhash::fast::RandomState>>;
 
-/// An aggregate's state as of `version`.
+/// An aggregate's state as of `version`. A command takes the state out and puts it back
+/// when done (the entry stays, so neither step allocates); `None` while it is out, or after
+/// a command that could not put it back.
 struct Cached<A> {
     version: Version,
-    state: A,
+    state: Option<A>,
 }
 
 /// Where a fold stops.
@@ -132,7 +135,10 @@ enum Until {
 }
 
 fn new_cache<A>(capacity: usize) -> Option<Arc<Cache<A>>> {
-    NonZeroUsize::new(capacity).map(|capacity| Arc::new(Mutex::new(LruCache::new(capacity))))
+    NonZeroUsize::new(capacity).map(|capacity| {
+        let cache = LruCache::with_hasher(capacity, foldhash::fast::RandomState::default());
+        Arc::new(Mutex::new(cache))
+    })
 }
 
 impl<A: Aggregate, S: EventStore> Repository<A, S> {
@@ -432,7 +438,7 @@ impl<A: Aggregate, S: EventStore, C: Codec, N: Snapshotting<A, C>> Repository<A,
             return Ok(Executed::from_earlier(stream_id, earlier, 0));
         }
         let (mut state, mut version, mut cached) = match self.take_cached(&stream_id) {
-            Some(entry) => (entry.state, entry.version, true),
+            Some((state, version)) => (state, version, true),
             None => {
                 let loaded = self.load_until(stream_id.clone(), Until::End).await?;
                 (loaded.state, loaded.version, false)
@@ -539,22 +545,35 @@ impl<A: Aggregate, S: EventStore, C: Codec, N: Snapshotting<A, C>> Repository<A,
         }
     }
 
-    fn take_cached(&self, stream_id: &StreamId) -> Option<Cached<A>> {
+    /// The cached state of `stream_id` and its version, taken out of the cache.
+    fn take_cached(&self, stream_id: &StreamId) -> Option<(A, Version)> {
         let cache = self.cache.as_ref()?;
-        lock(cache).pop(stream_id)
+        let mut cache = lock(cache);
+        let entry = cache.get_mut(stream_id)?;
+        Some((entry.state.take()?, entry.version))
     }
 
     fn put_cached(&self, stream_id: StreamId, version: Version, state: A) {
-        if let Some(cache) = &self.cache {
+        let Some(cache) = &self.cache else {
+            return;
+        };
+        // Whatever leaves the cache is dropped after the lock is released.
+        let _displaced = {
             let mut cache = lock(cache);
-            // A concurrent command on the same aggregate may have cached a newer state.
-            if cache
-                .peek(&stream_id)
-                .is_none_or(|entry| entry.version < version)
-            {
-                cache.put(stream_id, Cached { version, state });
+            match cache.get_mut(&stream_id) {
+                // A concurrent command on the same aggregate cached a newer state.
+                Some(entry) if entry.version > version => Some(state),
+                Some(entry) => {
+                    entry.version = version;
+                    entry.state.replace(state)
+                }
+                None => {
+                    let state = Some(state);
+                    let evicted = cache.push(stream_id, Cached { version, state });
+                    evicted.and_then(|(_, entry)| entry.state)
+                }
             }
-        }
+        };
     }
 
     fn encode(
@@ -581,7 +600,9 @@ impl<A: Aggregate, S: EventStore, C: Codec, N: Snapshotting<A, C>> Repository<A,
 
 /// The cache, even if a panic poisoned its lock: no user code runs while it is held, and
 /// each operation leaves the map whole.
-fn lock<A>(cache: &Cache<A>) -> MutexGuard<'_, LruCache<StreamId, Cached<A>>> {
+fn lock<A>(
+    cache: &Cache<A>,
+) -> MutexGuard<'_, LruCache<StreamId, Cached<A>, foldhash::fast::RandomState>> {
     cache.lock().unwrap_or_else(PoisonError::into_inner)
 }
 

@@ -39,7 +39,9 @@ use std::fmt;
 use std::future::Future;
 use std::ops::ControlFlow;
 
-use crate::envelope::{InvalidStreamId, NewEvent, Position, RecordedEvent, StreamId, Version};
+use crate::envelope::{
+    InvalidStreamId, NewEvent, Position, RecordedEvent, StreamId, Version, has_control_character,
+};
 use crate::subscription::Subscription;
 use uuid::Uuid;
 
@@ -443,7 +445,7 @@ pub fn check_batch(stream_id: &StreamId, events: &[NewEvent]) -> Result<(), Stor
                 event.name.len(),
             ));
         }
-        if event.name.is_empty() || event.name.chars().any(char::is_control) {
+        if event.name.is_empty() || has_control_character(&event.name) {
             return Err(StoreError::InvalidEventName {
                 stream_id: stream_id.clone(),
                 name: event.name.to_string(),

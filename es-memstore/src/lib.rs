@@ -49,6 +49,7 @@
 //! - Idempotency costs one map entry per append that carries a command id.
 #![deny(missing_docs)]
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::ops::ControlFlow;
@@ -78,16 +79,28 @@ pub struct MemStore {
     snapshots: Arc<Mutex<HashMap<StreamId, Snapshot>>>,
 }
 
+/// The maps of the store hash with foldhash, seeded per map: an append looks several keys
+/// up, and SipHash (std's default) was the largest single cost of an in-memory command.
+type Hasher = foldhash::fast::RandomState;
+type Map<K, V> = HashMap<K, V, Hasher>;
+
 #[derive(Default)]
 struct State {
     /// Every event; the event at index `i` has position `i + 1`.
     log: Vec<RecordedEvent>,
-    /// For each stream, the log indexes of its events in version order.
-    streams: HashMap<StreamId, Vec<usize>>,
-    /// For each stream, the appends that carried a command id (for idempotency).
-    commands: HashMap<StreamId, HashMap<Uuid, Appended>>,
+    /// Each stream: its events and its command ids. One lookup serves an append.
+    streams: Map<StreamId, Stream>,
     /// One shared copy of each event name.
-    names: HashSet<Arc<str>>,
+    names: HashSet<Arc<str>, Hasher>,
+}
+
+/// What the store keeps of one stream besides the events in the log.
+#[derive(Default)]
+struct Stream {
+    /// The log indexes of its events, in version order.
+    events: Vec<usize>,
+    /// Its appends that carried a command id (for idempotency).
+    commands: Map<Uuid, Appended>,
 }
 
 impl State {
@@ -99,11 +112,23 @@ impl State {
         max_count: usize,
     ) -> impl Iterator<Item = &'a RecordedEvent> {
         let skip = usize::try_from(from.0.saturating_sub(1)).unwrap_or(usize::MAX);
-        let indexes = self.streams.get(stream_id).map_or(&[][..], Vec::as_slice);
+        let indexes = self
+            .streams
+            .get(stream_id)
+            .map_or(&[][..], |stream| stream.events.as_slice());
         indexes[skip.min(indexes.len())..]
             .iter()
             .take(max_count)
             .map(|&index| &self.log[index])
+    }
+
+    /// The version of `stream_id`: its number of events.
+    fn stream_version(&self, stream_id: &StreamId) -> Version {
+        Version(
+            self.streams
+                .get(stream_id)
+                .map_or(0, |stream| stream.events.len() as u64),
+        )
     }
 }
 
@@ -148,31 +173,40 @@ impl MemStore {
         let State {
             log,
             streams,
-            commands,
             names,
         } = &mut *state;
         let command_id = events.first().and_then(|event| event.metadata.command_id);
-        if let Some(earlier) = command_id.and_then(|id| commands.get(stream_id)?.get(&id)) {
+        let conflict = |actual| StoreError::Conflict {
+            stream_id: stream_id.clone(),
+            expected,
+            actual,
+        };
+        // The events of a stream share its key's storage, not the caller's copy of the id.
+        let (shared_id, stream) = match streams.entry(stream_id.clone()) {
+            Entry::Occupied(entry) => (entry.key().clone(), entry.into_mut()),
+            // A new stream has no command ids yet: only the version can refuse the append,
+            // and a refused append must not leave an empty entry behind.
+            Entry::Vacant(_) if !expected.accepts(Version(0)) => {
+                return Err(conflict(Version(0)));
+            }
+            Entry::Vacant(entry) => (entry.key().clone(), entry.insert(Stream::default())),
+        };
+        if let Some(earlier) = command_id.and_then(|id| stream.commands.get(&id)) {
             return Ok(earlier.as_duplicate());
         }
-        let actual = stream_version(streams, stream_id);
+        let actual = Version(stream.events.len() as u64);
         if !expected.accepts(actual) {
-            return Err(StoreError::Conflict {
-                stream_id: stream_id.clone(),
-                expected,
-                actual,
-            });
+            return Err(conflict(actual));
         }
         let first_index = log.len();
-        let stream = streams.entry(stream_id.clone()).or_default();
         log.reserve(events.len());
-        stream.reserve(events.len());
+        stream.events.reserve(events.len());
         let mut version = actual;
         for event in events {
             version = version.next();
             let index = log.len();
             log.push(RecordedEvent {
-                stream_id: stream_id.clone(),
+                stream_id: shared_id.clone(),
                 stream_version: version,
                 position: Position(index as u64 + 1),
                 event_id: event.event_id,
@@ -182,7 +216,7 @@ impl MemStore {
                 payload: event.payload,
                 metadata: event.metadata,
             });
-            stream.push(index);
+            stream.events.push(index);
         }
         // Waking costs a lock even with nobody waiting: skip it then (a new waiter reads the
         // log itself after subscribing, see `wait_for_events`).
@@ -195,25 +229,13 @@ impl MemStore {
             Position(log.len() as u64),
         );
         if let Some(id) = command_id {
-            commands
-                .entry(stream_id.clone())
-                .or_default()
-                .insert(id, appended);
+            stream.commands.insert(id, appended);
         }
         Ok(appended)
     }
 }
 
-/// The version of `stream_id`: its number of events.
-fn stream_version(streams: &HashMap<StreamId, Vec<usize>>, stream_id: &StreamId) -> Version {
-    Version(
-        streams
-            .get(stream_id)
-            .map_or(0, |events| events.len() as u64),
-    )
-}
-
-fn intern(names: &mut HashSet<Arc<str>>, name: &str) -> Arc<str> {
+fn intern(names: &mut HashSet<Arc<str>, Hasher>, name: &str) -> Arc<str> {
     if let Some(shared) = names.get(name) {
         return Arc::clone(shared);
     }
@@ -275,7 +297,7 @@ impl EventStore for MemStore {
     }
 
     async fn stream_version(&self, stream_id: &StreamId) -> Result<Version, StoreError> {
-        Ok(stream_version(&self.read().streams, stream_id))
+        Ok(self.read().stream_version(stream_id))
     }
 
     async fn find_command(
@@ -285,9 +307,9 @@ impl EventStore for MemStore {
     ) -> Result<Option<Appended>, StoreError> {
         let state = self.read();
         let earlier = state
-            .commands
+            .streams
             .get(stream_id)
-            .and_then(|c| c.get(&command_id));
+            .and_then(|stream| stream.commands.get(&command_id));
         Ok(earlier.map(|appended| appended.as_duplicate()))
     }
 

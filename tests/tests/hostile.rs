@@ -72,6 +72,15 @@ fn store_cmd(id: impl Into<String>, len: usize, count: usize) -> Store {
     }
 }
 
+/// An aggregate id whose `Display` fails.
+struct Unprintable;
+
+impl std::fmt::Display for Unprintable {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Err(std::fmt::Error)
+    }
+}
+
 /// Whether a refusal names the expected problem.
 type IsProblem = fn(&StreamIdProblem) -> bool;
 
@@ -81,7 +90,7 @@ async fn bad_stream_ids_are_typed_errors_and_write_nothing() {
     let repository = Repository::<Blob, _>::new(store.clone());
     // `blob-` is 5 bytes: an id of MAX_LEN - 5 bytes makes a stream id of exactly MAX_LEN.
     let longest = "a".repeat(StreamId::MAX_LEN - 5);
-    let cases: [(&str, String, IsProblem); 4] = [
+    let cases: [(&str, String, IsProblem); 5] = [
         (
             "one byte too long",
             format!("{longest}a"),
@@ -96,6 +105,10 @@ async fn bad_stream_ids_are_typed_errors_and_write_nothing() {
             matches!(p, StreamIdProblem::ControlCharacter)
         }),
         ("a NUL byte", "ada\0".into(), |p| {
+            matches!(p, StreamIdProblem::ControlCharacter)
+        }),
+        // Not ASCII: past the fast check for printable ASCII, still a control character.
+        ("a C1 control (NEL)", "zo\u{eb}\u{85}".into(), |p| {
             matches!(p, StreamIdProblem::ControlCharacter)
         }),
     ];
@@ -127,6 +140,18 @@ async fn bad_stream_ids_are_typed_errors_and_write_nothing() {
     // An empty stream id cannot come from an aggregate (the name prefix), only directly.
     let empty = StreamId::new("").expect_err("empty");
     assert_eq!(empty.problem, StreamIdProblem::Empty);
+
+    // Printable characters beyond ASCII are accepted.
+    let accented = repository
+        .execute(store_cmd("zo\u{eb} \u{4e2d}", 1, 1))
+        .await
+        .expect("a printable non-ASCII id");
+    assert_eq!(accented.stream_id.as_str(), "blob-zo\u{eb} \u{4e2d}");
+
+    // An id whose `Display` fails is refused with a typed error, not a panic.
+    let unprintable = StreamId::for_aggregate("blob", &Unprintable).expect_err("unprintable");
+    assert_eq!(unprintable.problem, StreamIdProblem::Unprintable);
+    assert_eq!(unprintable.preview, "blob-");
 
     // At the limit exactly, the id is accepted.
     let executed = repository
