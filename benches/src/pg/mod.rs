@@ -249,7 +249,7 @@ fn appends(config: &Config, rt: &Runtime, pool: &PgPool) -> BoxResult<Vec<Row>> 
             },
         )?;
         let row = Row::rate(
-            crate::appends_workload(
+            crate::appends::appends_workload(
                 "(pg)",
                 appends,
                 streams,
