@@ -106,6 +106,24 @@
 //!   dev-dependencies).
 //! - `garde`: command validation with [garde](https://docs.rs/garde), through
 //!   `#[command(garde)]`; see [`validation`].
+//! - `tracing`: spans for [tracing](https://docs.rs/tracing), below.
+//!
+//! # Tracing
+//!
+//! With the `tracing` feature, the runtime opens a `DEBUG` span under the target `es` for
+//! each step; without it, the instrumentation compiles to nothing (no span, no field
+//! evaluated, no dependency on `tracing`). Fields marked *later* are recorded when known,
+//! and stay empty when the step ends before (a refused command records no version).
+//!
+//! | span | opened by | fields |
+//! |---|---|---|
+//! | `es.execute` | [`Repository::execute`], [`execute_with`](Repository::execute_with) | `aggregate`, `command` (its name), `command_id`; later `stream`, and after the append `version`, `position` (the last event's) and `attempts` |
+//! | `es.load` | [`Repository::load`], `load_at`, `load_as_of`, and a command that misses the cache | `aggregate`, `stream`; later `snapshot` (the version of the snapshot used, if any) and `version` |
+//! | `es.append` | each append of a command, inside its `es.execute` | `stream`, `expected` (the version appended after), `events` |
+//! | `es.project` | each batch a projection runner applies | `projection`, `first` (the batch's first position), `events`; later `applied` |
+//!
+//! A subscriber such as `tracing-subscriber`'s `fmt` layer with `RUST_LOG=es=debug` shows
+//! them; an OpenTelemetry layer turns them into traces.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -130,6 +148,7 @@ pub mod subscription;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+mod trace;
 mod util;
 pub mod validation;
 

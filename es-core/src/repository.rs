@@ -71,6 +71,7 @@ use crate::snapshot::{
     DEFAULT_SNAPSHOT_EVERY, NoSnapshots, SnapshotStore, Snapshots, Snapshotting,
 };
 use crate::store::{Appended, EventStore, ExpectedVersion, StoreError};
+use crate::trace::{in_span, record, span};
 use crate::util::YieldNow;
 use crate::validation::ValidationErrors;
 
@@ -266,6 +267,21 @@ impl<A: Aggregate, S: EventStore, C: Codec, N: Snapshotting<A, C>> Repository<A,
     }
 
     async fn load_until(&self, stream_id: StreamId, until: Until) -> Result<Loaded<A>, LoadError> {
+        let span = span!(
+            "es.load",
+            aggregate = A::NAME,
+            stream = %stream_id,
+            snapshot = ::tracing::field::Empty,
+            version = ::tracing::field::Empty,
+        );
+        in_span(self.load_in_span(stream_id, until), span).await
+    }
+
+    async fn load_in_span(
+        &self,
+        stream_id: StreamId,
+        until: Until,
+    ) -> Result<Loaded<A>, LoadError> {
         let at_most = match until {
             Until::End => Some(Version(u64::MAX)),
             Until::Version(version) => Some(version),
@@ -275,9 +291,11 @@ impl<A: Aggregate, S: EventStore, C: Codec, N: Snapshotting<A, C>> Repository<A,
             Some(at_most) => self.snapshots.load(&self.codec, &stream_id, at_most).await,
             None => None,
         };
+        record!(snapshot = start.as_ref().map(|(_, version)| version.0));
         let (mut state, mut version) = start.unwrap_or_else(|| (A::default(), Version::EMPTY));
         self.fold(&stream_id, &mut state, &mut version, until)
             .await?;
+        record!(version = version.0);
         Ok(Loaded {
             stream_id,
             version,
@@ -350,7 +368,9 @@ impl<A: Aggregate, S: EventStore, C: Codec, N: Snapshotting<A, C>> Repository<A,
         &self,
         command: impl Into<A::Command>,
     ) -> Result<Executed<A>, ExecuteError<A::Error>> {
-        self.run(command.into(), CommandMeta::new(), true).await
+        let (command, meta) = (command.into(), CommandMeta::new());
+        let span = execute_span::<A>(&command, &meta);
+        in_span(self.run(command, meta, true), span).await
     }
 
     /// [`execute`](Self::execute) with the command's metadata: every event it appends
@@ -409,7 +429,9 @@ impl<A: Aggregate, S: EventStore, C: Codec, N: Snapshotting<A, C>> Repository<A,
         command: impl Into<A::Command>,
         meta: CommandMeta,
     ) -> Result<Executed<A>, ExecuteError<A::Error>> {
-        self.run(command.into(), meta, false).await
+        let command = command.into();
+        let span = execute_span::<A>(&command, &meta);
+        in_span(self.run(command, meta, false), span).await
     }
 
     /// The write path; `fresh_id` says the command id was drawn for this call alone.
@@ -425,6 +447,7 @@ impl<A: Aggregate, S: EventStore, C: Codec, N: Snapshotting<A, C>> Repository<A,
         })?;
         let metadata = meta.event_metadata();
         let stream_id = self.stream_id(command.aggregate_id())?;
+        record!(stream = %stream_id);
         // A command id seen before gets its first outcome, before any decision: deciding
         // again could refuse it (a repeated registration is "already registered"). The id
         // `execute` draws itself is new by construction: no lookup for it.
@@ -484,7 +507,13 @@ impl<A: Aggregate, S: EventStore, C: Codec, N: Snapshotting<A, C>> Repository<A,
             };
             let batch = self.encode(&stream_id, &events, &metadata)?;
             let expected = ExpectedVersion::at(version);
-            match self.store.append(&stream_id, expected, batch).await {
+            let span = span!(
+                "es.append",
+                stream = %stream_id,
+                expected = version.0,
+                events = batch.len(),
+            );
+            match in_span(self.store.append(&stream_id, expected, batch), span).await {
                 // A concurrent execution of the same command id won the race; the state
                 // misses its events, so it is not cached.
                 Ok(appended) if appended.duplicate => {
@@ -496,6 +525,9 @@ impl<A: Aggregate, S: EventStore, C: Codec, N: Snapshotting<A, C>> Repository<A,
                     }
                     let before = version;
                     version = appended.stream_version;
+                    record!(version = version.0);
+                    record!(position = appended.last_position.0);
+                    record!(attempts = attempts);
                     self.maybe_snapshot(&stream_id, before, version, &state)
                         .await;
                     self.put_cached(stream_id.clone(), version, state);
@@ -596,6 +628,22 @@ impl<A: Aggregate, S: EventStore, C: Codec, N: Snapshotting<A, C>> Repository<A,
             })
             .collect()
     }
+}
+
+/// The span of one execution (see "Tracing" in the crate docs); the fields only known later
+/// are recorded by `run`.
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+fn execute_span<A: Aggregate>(command: &A::Command, meta: &CommandMeta) -> crate::trace::Span {
+    span!(
+        "es.execute",
+        aggregate = A::NAME,
+        command = command.name(),
+        command_id = %meta.command_id,
+        stream = ::tracing::field::Empty,
+        version = ::tracing::field::Empty,
+        position = ::tracing::field::Empty,
+        attempts = ::tracing::field::Empty,
+    )
 }
 
 /// The cache, even if a panic poisoned its lock: no user code runs while it is held, and

@@ -12,6 +12,8 @@
 //! - `#[command(garde)]`: the rules of the command's [`garde::Validate`] derive (with the
 //!   `garde` feature of es-core; the command's garde context must implement `Default`).
 //!
+//! [`garde::Validate`]: https://docs.rs/garde/latest/garde/trait.Validate.html
+//!
 //! With both, garde's rules run first and the function's errors are added to theirs, so one
 //! refusal lists every problem.
 //!

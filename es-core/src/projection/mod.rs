@@ -44,6 +44,7 @@ use crate::codec::Codec;
 use crate::envelope::RecordedEvent;
 use crate::error::DecodeError;
 use crate::event::Event;
+use crate::trace::{record, span};
 
 /// The envelope of the event being projected: stream, stream version, global position, event
 /// id, recorded time and [`Metadata`](crate::Metadata).
@@ -130,6 +131,26 @@ pub trait On<E: Event> {
 /// # Ok::<_, es_core::envelope::InvalidStreamId>(())
 /// ```
 pub fn project_batch<P: Projection, C: Codec>(
+    projection: &mut P,
+    codec: &C,
+    batch: &[RecordedEvent],
+) -> (usize, Option<ProjectionError>) {
+    let span = span!(
+        "es.project",
+        projection = P::NAME,
+        first = batch.first().map_or(0, |event| event.position.0),
+        events = batch.len(),
+        applied = ::tracing::field::Empty,
+    );
+    span.in_scope(|| {
+        let (applied, failure) = project_each(projection, codec, batch);
+        record!(applied = applied);
+        (applied, failure)
+    })
+}
+
+/// [`project_batch`]'s loop.
+fn project_each<P: Projection, C: Codec>(
     projection: &mut P,
     codec: &C,
     batch: &[RecordedEvent],
