@@ -8,6 +8,10 @@
 //! no locks (a single owner holds the map mutably), no version check.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use uuid::Uuid;
 
 use crate::Step;
 use crate::domain::{Account, AccountError, Deposited, Ledger, Opened, Withdrawn};
@@ -192,6 +196,56 @@ pub struct PlainRepository {
     pub store: PlainStore,
     cache: Option<HashMap<String, (u64, Account)>>,
     snapshots: Option<PlainSnapshots>,
+    bookkeeping: Option<Bookkeeping>,
+}
+
+/// What hand-written code records besides the events to keep the framework's promises: a
+/// command id and an event id (UUID v7) and a recording time for each event, one global log
+/// in append order, and an index of command ids for idempotency. Kept as plainly as a
+/// careful hand-written store would: stream names interned, the log a vector of small
+/// entries.
+#[derive(Debug, Default)]
+struct Bookkeeping {
+    /// Each stream's name, shared by its log entries.
+    names: HashMap<String, Arc<str>>,
+    /// The global log: entry `i` is the event at position `i + 1`.
+    log: Vec<LogEntry>,
+    /// Each command id with the position of the event it produced.
+    commands: HashMap<Uuid, u64>,
+}
+
+/// One event in [`Bookkeeping`]'s global log.
+#[derive(Debug)]
+#[allow(dead_code)] // Recorded, as a store would, and never read by the benchmarks.
+struct LogEntry {
+    stream: Arc<str>,
+    version: u64,
+    event_id: Uuid,
+    command_id: Uuid,
+    recorded_at: SystemTime,
+}
+
+impl Bookkeeping {
+    /// Records the event that a command with a fresh id appended at `version` of `stream`.
+    fn record(&mut self, stream: &str, version: u64) {
+        let name = match self.names.get(stream) {
+            Some(name) => Arc::clone(name),
+            None => {
+                let name: Arc<str> = Arc::from(stream);
+                self.names.insert(stream.to_owned(), Arc::clone(&name));
+                name
+            }
+        };
+        let command_id = Uuid::now_v7();
+        self.log.push(LogEntry {
+            stream: name,
+            version,
+            event_id: Uuid::now_v7(),
+            command_id,
+            recorded_at: SystemTime::now(),
+        });
+        self.commands.insert(command_id, self.log.len() as u64);
+    }
 }
 
 /// The latest snapshot of each stream: its version and the JSON of the state.
@@ -224,6 +278,21 @@ impl PlainRepository {
             latest: HashMap::new(),
         });
         self
+    }
+
+    /// Records what the framework records besides each event (see [`Bookkeeping`]): ids, a
+    /// time, a global log and a command-id index.
+    #[must_use]
+    pub fn with_bookkeeping(mut self) -> Self {
+        self.bookkeeping = Some(Bookkeeping::default());
+        self
+    }
+
+    /// The number of events in the global log of [`with_bookkeeping`](Self::with_bookkeeping)
+    /// (0 without it).
+    #[must_use]
+    pub fn logged(&self) -> usize {
+        self.bookkeeping.as_ref().map_or(0, |books| books.log.len())
     }
 
     /// The stream of `account`.
@@ -276,6 +345,9 @@ impl PlainRepository {
             self.store.push(&stream, event.encode()?);
             event.apply_to(state);
             *version += 1;
+            if let Some(books) = &mut self.bookkeeping {
+                books.record(&stream, *version);
+            }
             return Ok(*version);
         }
         let (mut state, before) = self.load_stream(&stream)?;
@@ -283,6 +355,9 @@ impl PlainRepository {
         self.store.push(&stream, event.encode()?);
         event.apply_to(&mut state);
         let version = before + 1;
+        if let Some(books) = &mut self.bookkeeping {
+            books.record(&stream, version);
+        }
         if let Some(snapshots) = &mut self.snapshots
             && snapshots.every > 0
             && before / snapshots.every != version / snapshots.every
@@ -316,9 +391,10 @@ mod tests {
         let mut plain = PlainRepository::new();
         let mut cached = PlainRepository::new().with_cache();
         let mut snapshotted = PlainRepository::new().with_snapshots(7);
+        let mut booked = PlainRepository::new().with_cache().with_bookkeeping();
         for n in 0..50 {
             let step = Step::nth(n);
-            for repo in [&mut plain, &mut cached, &mut snapshotted] {
+            for repo in [&mut plain, &mut cached, &mut snapshotted, &mut booked] {
                 assert_eq!(repo.execute(3, step).unwrap(), n + 1);
             }
         }
@@ -326,6 +402,8 @@ mod tests {
         assert_eq!(expected.0.transactions, 49);
         assert_eq!(cached.load(3).unwrap(), expected);
         assert_eq!(snapshotted.load(3).unwrap(), expected);
+        assert_eq!(booked.load(3).unwrap(), expected);
+        assert_eq!((booked.logged(), plain.logged()), (50, 0));
         assert!(matches!(
             plain.execute(3, Step::Open),
             Err(BaselineError::Domain(AccountError::AlreadyOpen))
