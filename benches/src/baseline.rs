@@ -280,8 +280,9 @@ impl PlainRepository {
         self
     }
 
-    /// Records what the framework records besides each event (see [`Bookkeeping`]): ids, a
-    /// time, a global log and a command-id index.
+    /// Records what the framework records besides each event: a command id and an event
+    /// id (UUID v7) and a recording time, one global log in append order, and an index of
+    /// command ids, kept as plainly as a careful hand-written store would.
     #[must_use]
     pub fn with_bookkeeping(mut self) -> Self {
         self.bookkeeping = Some(Bookkeeping::default());
