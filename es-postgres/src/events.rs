@@ -1,5 +1,5 @@
-//! [`EventStore`] on PostgreSQL: appends through the `append` function, reads of streams
-//! and of the global log.
+//! [`EventStore`] on PostgreSQL: appends through the `append_one` function (one event) or
+//! the `append` function (any other batch), reads of streams and of the global log.
 
 use es_core::store::check_batch;
 use es_core::{
@@ -15,61 +15,47 @@ use crate::values::{
 use crate::{MAX_ANY_RETRIES, PgStore};
 
 impl PgStore {
-    /// Runs the append function once; `Err` carries the driver's error for the caller to
-    /// classify.
+    /// Runs the append function once (`append_one` for one event, `append` otherwise);
+    /// `Err` carries the driver's error for the caller to classify.
     async fn append_once(
         &self,
         stream_id: &StreamId,
         expected: i64,
         command_id: Option<Uuid>,
-        batch: &Batch<'_>,
+        params: &Params<'_>,
     ) -> Result<Outcome, sqlx::Error> {
-        let row = sqlx::query(&self.inner.sql.append)
-            .bind(stream_id.as_str())
-            .bind(expected)
-            .bind(command_id)
-            .bind(&batch.event_ids[..])
-            .bind(&batch.names[..])
-            .bind(&batch.schema_versions[..])
-            .bind(&batch.payloads[..])
-            .bind(&batch.metadata[..])
-            .fetch_one(&self.inner.pool)
-            .await?;
-        let outcome: String = row.try_get(0)?;
-        let version = to_u64(row.try_get::<i64, _>(1)?, "o_stream_version")?;
-        let positions = || -> Result<(Position, Position), sqlx::Error> {
-            let first = row.try_get::<Option<i64>, _>(2)?;
-            let last = row.try_get::<Option<i64>, _>(3)?;
-            match (first, last) {
-                (Some(first), Some(last)) => Ok((
-                    Position(to_u64(first, "o_first_position")?),
-                    Position(to_u64(last, "o_last_position")?),
-                )),
-                _ => Err(decode_error(format!(
-                    "the append function returned {outcome:?} without positions"
-                ))),
+        let pool = &self.inner.pool;
+        let answer = match params {
+            Params::One { event, metadata } => {
+                let answer: Vec<Option<i64>> = sqlx::query_scalar(&self.inner.sql.append_one)
+                    .bind(stream_id.as_str())
+                    .bind(expected)
+                    .bind(command_id)
+                    .bind(event.event_id.0)
+                    .bind(&*event.name)
+                    .bind(i64::from(event.schema_version))
+                    .bind(&event.payload[..])
+                    .bind(metadata.as_str())
+                    .fetch_one(pool)
+                    .await?;
+                Answer::from_array(&answer)?
+            }
+            Params::Batch(batch) => {
+                let row = sqlx::query(&self.inner.sql.append)
+                    .bind(stream_id.as_str())
+                    .bind(expected)
+                    .bind(command_id)
+                    .bind(&batch.event_ids[..])
+                    .bind(&batch.names[..])
+                    .bind(&batch.schema_versions[..])
+                    .bind(&batch.payloads[..])
+                    .bind(&batch.metadata[..])
+                    .fetch_one(pool)
+                    .await?;
+                Answer::from_row(&row)?
             }
         };
-        match outcome.as_str() {
-            "appended" => {
-                let (first, last) = positions()?;
-                Ok(Outcome::Appended(Appended::new(
-                    Version(version),
-                    first,
-                    last,
-                )))
-            }
-            "duplicate" => {
-                let (first, last) = positions()?;
-                Ok(Outcome::Appended(
-                    Appended::new(Version(version), first, last).as_duplicate(),
-                ))
-            }
-            "conflict" => Ok(Outcome::Conflict(Version(version))),
-            other => Err(decode_error(format!(
-                "the append function returned the unknown outcome {other:?}"
-            ))),
-        }
+        answer.outcome()
     }
 
     /// Events of `stream_id` from `from`, decoded.
@@ -89,6 +75,120 @@ impl PgStore {
 enum Outcome {
     Appended(Appended),
     Conflict(Version),
+}
+
+/// The outcomes of the append functions: `append` names them in its text OUT column,
+/// `append_one` numbers them in the first element of its array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Appended,
+    Duplicate,
+    Conflict,
+}
+
+/// What an append function answered, as sent: the outcome, the stream version, the first and
+/// the last position (`None` for a conflict).
+#[derive(Debug, PartialEq, Eq)]
+struct Answer {
+    kind: Kind,
+    version: i64,
+    first: Option<i64>,
+    last: Option<i64>,
+}
+
+impl Answer {
+    /// `append`'s row: `o_outcome` (`'appended'`, `'duplicate'` or `'conflict'`),
+    /// `o_stream_version`, `o_first_position`, `o_last_position`.
+    fn from_row(row: &sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
+        let kind = match row.try_get::<&str, _>(0)? {
+            "appended" => Kind::Appended,
+            "duplicate" => Kind::Duplicate,
+            "conflict" => Kind::Conflict,
+            other => {
+                return Err(decode_error(format!(
+                    "es-postgres: the append function returned the unknown outcome {other:?}"
+                )));
+            }
+        };
+        Ok(Self {
+            kind,
+            version: row.try_get(1)?,
+            first: row.try_get(2)?,
+            last: row.try_get(3)?,
+        })
+    }
+
+    /// `append_one`'s array: `[outcome, stream_version, first_position, last_position]`,
+    /// the outcome 1 (appended), 2 (duplicate) or 3 (conflict).
+    fn from_array(answer: &[Option<i64>]) -> Result<Self, sqlx::Error> {
+        let unexpected = || {
+            decode_error(format!(
+                "es-postgres: the append_one function returned {answer:?}, not \
+                 [outcome, stream_version, first_position, last_position]"
+            ))
+        };
+        let &[Some(kind), Some(version), first, last] = answer else {
+            return Err(unexpected());
+        };
+        let kind = match kind {
+            1 => Kind::Appended,
+            2 => Kind::Duplicate,
+            3 => Kind::Conflict,
+            _ => return Err(unexpected()),
+        };
+        Ok(Self {
+            kind,
+            version,
+            first,
+            last,
+        })
+    }
+
+    /// The outcome, with its values checked.
+    fn outcome(self) -> Result<Outcome, sqlx::Error> {
+        let version = Version(to_u64(self.version, "stream version")?);
+        let appended = || -> Result<Appended, sqlx::Error> {
+            match (self.first, self.last) {
+                (Some(first), Some(last)) => Ok(Appended::new(
+                    version,
+                    Position(to_u64(first, "position")?),
+                    Position(to_u64(last, "position")?),
+                )),
+                _ => Err(decode_error(format!(
+                    "es-postgres: the append function answered {:?} without positions",
+                    self.kind
+                ))),
+            }
+        };
+        Ok(match self.kind {
+            Kind::Appended => Outcome::Appended(appended()?),
+            Kind::Duplicate => Outcome::Appended(appended()?.as_duplicate()),
+            Kind::Conflict => Outcome::Conflict(version),
+        })
+    }
+}
+
+/// An append's events as the parameters of the function that appends them.
+enum Params<'a> {
+    /// A single event, for `append_one`'s scalar parameters (with its metadata as JSON).
+    One {
+        event: &'a NewEvent,
+        metadata: String,
+    },
+    /// Any other batch, for `append`'s array parameters.
+    Batch(Batch<'a>),
+}
+
+impl<'a> Params<'a> {
+    fn new(events: &'a [NewEvent]) -> Result<Self, serde_json::Error> {
+        Ok(match events {
+            [event] => Self::One {
+                event,
+                metadata: serde_json::to_string(&event.metadata)?,
+            },
+            events => Self::Batch(Batch::new(events)?),
+        })
+    }
 }
 
 /// An append's events as the append function's array parameters.
@@ -141,7 +241,7 @@ impl EventStore for PgStore {
     ) -> Result<Appended, StoreError> {
         check_batch(stream_id, &events)?;
         let command_id = events.first().and_then(|event| event.metadata.command_id);
-        let batch = Batch::new(&events)
+        let params = Params::new(&events)
             .map_err(|error| backend(encode_error(format!("es-postgres: metadata: {error}"))))?;
         let expected_param = match expected {
             ExpectedVersion::Any => -1,
@@ -156,7 +256,7 @@ impl EventStore for PgStore {
         let mut retries = 0;
         loop {
             let outcome = self
-                .append_once(stream_id, expected_param, command_id, &batch)
+                .append_once(stream_id, expected_param, command_id, &params)
                 .await;
             // Wake subscribers, here and in other processes: after a new append, and after a
             // failed one (it may have taken positions and held back later appends until it

@@ -54,8 +54,9 @@
 //! | `schema_migrations` | `version`, `applied_at` | `integer` primary key, `timestamptz` | the migrations applied to this schema |
 //!
 //! Functions complete it: `allocate(n)` hands out positions and `read_bound()`, `read_all(after,
-//! max)` and `any_after(after)` decide what is deliverable (see "Global order"); `append(...)`
-//! performs one append (see "Appends"). Appends go through `append` only. The
+//! max)` and `any_after(after)` decide what is deliverable (see "Global order");
+//! `append_one(...)` performs an append of one event and `append(...)` an append of any other
+//! batch (see "Appends"). Appends go through these two only. The
 //! store never updates or deletes a row of `events`. Snapshots are replaced by newer ones
 //! (`INSERT ... ON CONFLICT DO UPDATE ... WHERE snapshots.version <= excluded.version`, so a
 //! slower writer never replaces a newer snapshot) and checkpoints by the projection's next
@@ -72,11 +73,19 @@
 //! # Appends
 //!
 //! [`append`](es_core::EventStore::append) first runs [`check_batch`] (limits, names), then one
-//! statement, `SELECT ... FROM es.append(...)`, in its own transaction at PostgreSQL's
-//! default isolation level, READ COMMITTED. The whole batch is sent as arrays in that one
-//! round trip and inserted by one `INSERT ... SELECT ... FROM unnest(...)` (a single event,
-//! as a command usually makes, by one `INSERT ... VALUES`). Inside, in order, exactly as the
-//! in-memory store does:
+//! statement in its own transaction at PostgreSQL's default isolation level, READ COMMITTED:
+//!
+//! - a single event, as a command usually makes: `SELECT es.append_one(...)`, the event's
+//!   fields as plain parameters, inserted by one `INSERT ... VALUES`. It answers with one
+//!   `bigint[]`, `[outcome, stream_version, first_position, last_position]` (outcome 1
+//!   appended, 2 duplicate, 3 conflict), which the server produces more cheaply than a row of
+//!   OUT columns;
+//! - any other batch: `SELECT ... FROM es.append(...)`, the batch sent as arrays in that one
+//!   round trip and inserted by one `INSERT ... SELECT ... FROM unnest(...)`; it answers with
+//!   OUT columns (`o_outcome` `'appended'`, `'duplicate'` or `'conflict'`, `o_stream_version`,
+//!   `o_first_position`, `o_last_position`).
+//!
+//! The two decide alike. Inside, in order, exactly as the in-memory store does:
 //!
 //! 1. **Idempotency**: if the first event carries a command id that an earlier append to the
 //!    stream carried, nothing is written and that earlier [`Appended`] is returned, marked
@@ -85,10 +94,12 @@
 //! 2. **Expected version**, against `max(stream_version)` of the stream. The idempotency
 //!    check and the version are read by one statement, so from one snapshot (an append
 //!    without a command id reads the version alone).
-//! 3. **Positions** from `allocate`, then the rows.
+//! 3. **Positions** from `allocate` (`append_one` runs the same steps itself, in one
+//!    statement, rather than call it), then the rows.
 //!
-//! The transaction sends no notification (migration 1's function did, with `pg_notify`;
-//! migration 2 replaced it): once it has committed, the store asks its notifier to (see
+//! The transaction sends no notification (migration 1's `append` did, with `pg_notify`;
+//! migration 2 replaced it, and `append_one` never did): once it has committed, the store
+//! asks its notifier to (see
 //! "Live subscriptions").
 //!
 //! READ COMMITTED lets two appends to the same stream both pass step 2. The
@@ -125,6 +136,13 @@
 //!   Transaction ids and positions are therefore handed out in the same order. It refuses a
 //!   transaction that already has an id (one that wrote, or appended, before), whose id would
 //!   be older than its positions; the checks before it are reads, which take no id.
+//!   `append_one` does exactly this for its one position, inline. A session lock outlives
+//!   the transaction, so both take and release it inside a block whose error handler
+//!   releases it if the session still holds it: whatever fails between the two (a cancel, a
+//!   statement timeout, an exhausted sequence), the lock is not left behind. (Migration 1's
+//!   `allocate` took the lock just before that block: a cancel noticed right after the lock
+//!   was granted left it held, and every other append of the schema waiting, until that
+//!   connection closed. Migration 3 replaced it.)
 //! - Every row stores its transaction's id. `read_all` first computes a bound in one
 //!   statement: the oldest transaction that was running at that statement's snapshot *and
 //!   holds an in-flight lock of this schema* (or the snapshot's `xmax` if none does). Then, in
@@ -198,8 +216,8 @@
 //!   tasks appending to 1,000 streams went from about 0.4x the throughput of plain
 //!   `INSERT`s to about 0.7x.
 //! - **Not notified** (subscribers see them after at most one poll interval): an append whose
-//!   process ends between its commit and the notification; an append made by calling the
-//!   SQL function directly; the appends of a process running an es-postgres older than
+//!   process ends between its commit and the notification; an append made by calling an
+//!   append function directly; the appends of a process running an es-postgres older than
 //!   migration 2 on a migrated schema (its function no longer notifies, and it does not
 //!   notify after).
 //!

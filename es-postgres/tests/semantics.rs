@@ -1,8 +1,8 @@
 //! What the contract suite cannot see from outside: live wake-ups by notification, the
 //! unique-constraint path of a version race, migrations, and values stored exactly (the
 //! global order under late commits is `ordering.rs`). Appends held open by hand call the
-//! store's own `{schema}.append` function in a transaction of the test's, exactly as
-//! `PgStore::append` does in its own.
+//! store's own `{schema}.append_one` (one event) or `{schema}.append` function in a
+//! transaction of the test's, exactly as `PgStore::append` does in its own.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -20,7 +20,7 @@ mod support;
 use support::{Answer, WITHIN, append_in, event, setup, stream, teardown, with_command};
 
 /// How many tests this binary has, for the skip notice.
-const TESTS: usize = 6;
+const TESTS: usize = 7;
 
 /// A waiter is woken by the append's notification, not only by polling: with a 60 s poll
 /// interval it still completes at once.
@@ -63,7 +63,8 @@ async fn wait_for_events_is_woken_by_notify() {
 /// Waits until a backend is blocked on a lock inside `store`'s append function: the racing
 /// append has passed its checks and waits on the held append's row.
 async fn wait_until_blocked(pool: &PgPool, store: &PgStore) {
-    let pattern = format!("%{}.append(%", store.schema());
+    // `append(` or `append_one(`: the racer's one event goes through `append_one`.
+    let pattern = format!("%{}.append%(%", store.schema());
     tokio::time::timeout(WITHIN, async {
         loop {
             let blocked: i64 = sqlx::query_scalar(
@@ -214,6 +215,79 @@ async fn version_race_with_any_version_appends_after_the_winner() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The append functions' answers
+
+/// Both append functions, called directly, answer each outcome as `PgStore::append` expects:
+/// `append_one` (one event) and `append` (here with two), each on a stream of its own.
+#[tokio::test]
+async fn append_functions_answer_appended_duplicate_and_conflict() {
+    let Some((pool, store)) = setup(TESTS).await else {
+        return;
+    };
+    let mut conn = pool.acquire().await.expect("a connection");
+    for size in [1_usize, 2] {
+        let id = format!("answers-{size}");
+        let n = size as i64;
+        let events = |command: Option<Uuid>| -> Vec<NewEvent> {
+            let events = (0..size as u64).map(event).collect();
+            match command {
+                Some(command) => with_command(events, command),
+                None => events,
+            }
+        };
+        let (first_command, second_command) = (Uuid::now_v7(), Uuid::now_v7());
+        // Each call is a statement of its own, so a transaction of its own.
+        let first = append_in(&mut conn, &store, &id, 0, &events(Some(first_command)))
+            .await
+            .expect("append");
+        let (outcome, version, Some(first_position), Some(last_position)) = first.clone() else {
+            panic!("appended without positions: {first:?}");
+        };
+        assert_eq!((outcome.as_str(), version), ("appended", n), "size {size}");
+        assert_eq!(last_position - first_position, n - 1, "size {size}");
+
+        // The same command again, even with a stale expected version: the first answer.
+        let again = append_in(&mut conn, &store, &id, 0, &events(Some(first_command)))
+            .await
+            .expect("append");
+        assert_eq!(
+            again,
+            ("duplicate".to_owned(), n, first.2, first.3),
+            "size {size}"
+        );
+
+        // Another command at the stale version, and no command at it: conflicts, naming the
+        // actual version, taking no position.
+        for command in [Some(second_command), None] {
+            let stale = append_in(&mut conn, &store, &id, 0, &events(command))
+                .await
+                .expect("append");
+            assert_eq!(stale, ("conflict".to_owned(), n, None, None), "size {size}");
+        }
+
+        // At the actual version, and at any version: appended after the first.
+        let next = append_in(&mut conn, &store, &id, n, &events(Some(second_command)))
+            .await
+            .expect("append");
+        assert_eq!(
+            (next.0.as_str(), next.1),
+            ("appended", 2 * n),
+            "size {size}"
+        );
+        let any = append_in(&mut conn, &store, &id, -1, &events(None))
+            .await
+            .expect("append");
+        assert_eq!((any.0.as_str(), any.1), ("appended", 3 * n), "size {size}");
+        assert!(
+            any.2 > next.3 && next.2 > first.3,
+            "positions in order: {first:?} {next:?} {any:?}"
+        );
+    }
+    drop(conn);
+    teardown(&store).await;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Migrations
 
 /// `migrate` applies each migration once: twice in a row, and from two pools at once.
@@ -306,47 +380,57 @@ async fn stored_values_round_trip_exactly() {
     let Some((_pool, store)) = setup(TESTS).await else {
         return;
     };
-    let mut headers = BTreeMap::new();
-    headers.insert("actor".to_owned(), "ada\u{0} ✓ \"quoted\"".to_owned());
-    let sent = NewEvent {
-        event_id: EventId::new(),
-        name: "test.exact".into(),
-        schema_version: u32::MAX,
-        payload: Bytes::from_static(&[0, 159, 146, 150, 255]),
-        metadata: Metadata {
-            correlation_id: Some(Uuid::now_v7()),
-            causation_id: Some(Uuid::now_v7()),
-            command_id: Some(Uuid::now_v7()),
-            headers,
-        },
+    let exact = || {
+        let mut headers = BTreeMap::new();
+        headers.insert("actor".to_owned(), "ada\u{0} ✓ \"quoted\"".to_owned());
+        NewEvent {
+            event_id: EventId::new(),
+            name: "test.exact".into(),
+            schema_version: u32::MAX,
+            payload: Bytes::from_static(&[0, 159, 146, 150, 255]),
+            metadata: Metadata {
+                correlation_id: Some(Uuid::now_v7()),
+                causation_id: Some(Uuid::now_v7()),
+                command_id: Some(Uuid::now_v7()),
+                headers,
+            },
+        }
     };
+    // One event (through `append_one`), then two (through `append`'s arrays).
+    let sent = vec![exact(), exact(), exact()];
     let before = SystemTime::now();
     store
         .append(
             &stream("exact"),
             ExpectedVersion::NoStream,
-            vec![sent.clone()],
+            sent[..1].to_vec(),
         )
         .await
-        .expect("append");
-    let after = SystemTime::now();
-    let read = store
-        .read_all(Position::START, 10)
+        .expect("append one");
+    store
+        .append(
+            &stream("exact"),
+            ExpectedVersion::Exact(Version(1)),
+            sent[1..].to_vec(),
+        )
         .await
-        .expect("read")
-        .pop()
-        .expect("the event");
-    assert_eq!(read.event_id, sent.event_id);
-    assert_eq!(&*read.name, "test.exact");
-    assert_eq!(read.schema_version, u32::MAX);
-    assert_eq!(read.payload, sent.payload);
-    assert_eq!(read.metadata, sent.metadata);
-    let slack = Duration::from_secs(1);
-    assert!(
-        read.recorded_at + slack >= before && read.recorded_at <= after + slack,
-        "recorded at {:?}, appended between {before:?} and {after:?}",
-        read.recorded_at
-    );
+        .expect("append two");
+    let after = SystemTime::now();
+    let read = store.read_all(Position::START, 10).await.expect("read");
+    assert_eq!(read.len(), sent.len());
+    for (read, sent) in read.iter().zip(&sent) {
+        assert_eq!(read.event_id, sent.event_id);
+        assert_eq!(&*read.name, "test.exact");
+        assert_eq!(read.schema_version, u32::MAX);
+        assert_eq!(read.payload, sent.payload);
+        assert_eq!(read.metadata, sent.metadata);
+        let slack = Duration::from_secs(1);
+        assert!(
+            read.recorded_at + slack >= before && read.recorded_at <= after + slack,
+            "recorded at {:?}, appended between {before:?} and {after:?}",
+            read.recorded_at
+        );
+    }
 
     let mut snapshot = Snapshot::new(
         stream("exact"),

@@ -1,6 +1,6 @@
 //! Helpers of the tests that hold appends open by hand: they call the store's own
-//! `{schema}.append` function in a transaction of the test's, exactly as `PgStore::append`
-//! does in its own.
+//! `{schema}.append_one` function (one event) or `{schema}.append` function (any other batch)
+//! in a transaction of the test's, exactly as `PgStore::append` does in its own.
 
 use es_core::{NewEvent, RecordedEvent, StoreError, Subscription};
 use es_postgres::sqlx::{self, PgConnection, PgPool, Row};
@@ -24,12 +24,64 @@ pub(crate) async fn teardown(store: &PgStore) {
     testing::drop_schema(store).await.expect("drop schema");
 }
 
-/// What `{schema}.append` answered: outcome, stream version, first and last position.
+/// What the append function answered: outcome (`append`'s names: `"appended"`,
+/// `"duplicate"`, `"conflict"`), stream version, first and last position.
 pub(crate) type Answer = (String, i64, Option<i64>, Option<i64>);
 
-/// Runs the store's append function on `conn` (a transaction the caller keeps open):
-/// `expected` is -1 for any version, otherwise the exact version (0: no stream).
+/// Runs the store's append function on `conn` (a transaction the caller keeps open), as
+/// `PgStore::append` does: `append_one` for one event, `append` otherwise. `expected` is -1
+/// for any version, otherwise the exact version (0: no stream).
 pub(crate) async fn append_in(
+    conn: &mut PgConnection,
+    store: &PgStore,
+    stream_id: &str,
+    expected: i64,
+    events: &[NewEvent],
+) -> Result<Answer, sqlx::Error> {
+    match events {
+        [event] => append_one_in(conn, store, stream_id, expected, event).await,
+        events => append_batch_in(conn, store, stream_id, expected, events).await,
+    }
+}
+
+/// Runs the store's `append_one` function on `conn`, its array answer in `append`'s terms.
+pub(crate) async fn append_one_in(
+    conn: &mut PgConnection,
+    store: &PgStore,
+    stream_id: &str,
+    expected: i64,
+    event: &NewEvent,
+) -> Result<Answer, sqlx::Error> {
+    let sql = format!(
+        "SELECT {}.append_one($1, $2, $3, $4, $5, $6, $7, $8)",
+        store.schema()
+    );
+    let metadata = serde_json::to_string(&event.metadata).expect("metadata encodes");
+    let answer: Vec<Option<i64>> = sqlx::query_scalar(&sql)
+        .bind(stream_id)
+        .bind(expected)
+        .bind(event.metadata.command_id)
+        .bind(event.event_id.0)
+        .bind(&*event.name)
+        .bind(i64::from(event.schema_version))
+        .bind(&event.payload[..])
+        .bind(metadata)
+        .fetch_one(&mut *conn)
+        .await?;
+    let [Some(outcome), Some(version), first, last] = answer[..] else {
+        panic!("append_one answered {answer:?}");
+    };
+    let outcome = match outcome {
+        1 => "appended",
+        2 => "duplicate",
+        3 => "conflict",
+        other => panic!("append_one answered the outcome {other}"),
+    };
+    Ok((outcome.to_owned(), version, first, last))
+}
+
+/// Runs the store's `append` function (the arrays) on `conn`, whatever the batch's size.
+pub(crate) async fn append_batch_in(
     conn: &mut PgConnection,
     store: &PgStore,
     stream_id: &str,
