@@ -134,11 +134,10 @@ async fn a_live_subscription_survives_killed_connections() {
     wait_for_listener(&killer, &store).await;
     appended.extend(appended_ids(spawn_writers(&store, "after", 1, 3, Duration::ZERO)).await);
     delivered.extend(follower.receive(3).await);
+    // Whether this first read met a killed connection is a race: the reconnecting listener
+    // and the writers may take the killed pooled connections first. Over the whole test the
+    // subscriber must have met one (checked at the end).
     let errors = follower.errors();
-    assert!(
-        !errors.is_empty(),
-        "the subscriber read on a killed connection and met the error"
-    );
 
     // Again and again, while writers append.
     let writers = spawn_writers(&store, "during", 3, 30, Duration::from_millis(5));
@@ -164,6 +163,10 @@ async fn a_live_subscription_survives_killed_connections() {
     appended.sort_unstable();
     assert_eq!(delivered_ids, appended, "exactly the appended events");
     let errors: Vec<StoreError> = errors.into_iter().chain(follower.errors()).collect();
+    assert!(
+        !errors.is_empty(),
+        "the subscriber read on a killed connection at least once and met the error"
+    );
     for error in &errors {
         assert!(matches!(error, StoreError::Backend(_)), "typed: {error:?}");
     }
