@@ -32,6 +32,7 @@ use es_bench::domain::Account;
 use es_core::Repository;
 use es_core::codec::JsonCodec;
 use es_memstore::MemStore;
+use tokio::runtime::Runtime;
 
 use report::{Row, Verdict, print_table, thousands};
 
@@ -179,6 +180,22 @@ async fn per_call_async(
         calls += 1;
     }
     Ok(start.elapsed() / calls)
+}
+
+/// A store filled through a repository: the first `per` steps of each of `accounts`
+/// accounts, account by account.
+fn filled_store(rt: &Runtime, accounts: u64, per: u64) -> BoxResult<MemStore> {
+    let store = MemStore::new();
+    let repo = Repository::<Account, _>::new(store.clone());
+    rt.block_on(async {
+        for account in 0..accounts {
+            for i in 0..per {
+                repo.execute(Step::nth(i).command(account)).await?;
+            }
+        }
+        BoxResult::Ok(())
+    })?;
+    Ok(store)
 }
 
 /// The state after the first `n` steps of an account, folded directly (no JSON at all): the

@@ -4,13 +4,12 @@ use std::process::Command as Process;
 use std::time::Instant;
 
 use es_bench::baseline::PlainRepository;
-use es_bench::domain::Account;
 use es_bench::{Step, peak_rss_kib};
-use es_core::{EventStore, ExpectedVersion, NewEvent, Repository, StreamId};
+use es_core::{EventStore, ExpectedVersion, NewEvent, StreamId};
 use es_memstore::MemStore;
 
 use crate::report::{Row, Verdict, mib, thousands};
-use crate::{BoxResult, Config};
+use crate::{BoxResult, Config, filled_store};
 
 /// The number of events of the memory workload, and of each of its accounts.
 fn memory_size(config: &Config) -> (u64, u64) {
@@ -28,17 +27,7 @@ pub(crate) fn measure(config: &Config, kind: &str) -> BoxResult<()> {
     let held = match kind {
         "framework" => {
             let rt = tokio::runtime::Builder::new_current_thread().build()?;
-            let store = MemStore::new();
-            let repo = Repository::<Account, _>::new(store.clone());
-            rt.block_on(async {
-                for account in 0..accounts {
-                    for i in 0..per {
-                        repo.execute(Step::nth(i).command(account)).await?;
-                    }
-                }
-                BoxResult::Ok(())
-            })?;
-            store.len() as u64
+            filled_store(&rt, accounts, per)?.len() as u64
         }
         "appends" => {
             let rt = tokio::runtime::Builder::new_current_thread().build()?;

@@ -2,30 +2,19 @@
 
 use std::time::Instant;
 
-use es_bench::Step;
 use es_bench::baseline::{Stored, fold_ledger, wire_name};
-use es_bench::domain::{Account, Ledger};
-use es_core::{EventStore, Position, ProjectionRunner, Repository};
-use es_memstore::MemStore;
+use es_bench::domain::Ledger;
+use es_core::{EventStore, Position, ProjectionRunner};
 use tokio::runtime::Runtime;
 
 use crate::report::{Row, thousands};
-use crate::{BoxResult, Config, check, fastest, repeat};
+use crate::{BoxResult, Config, check, fastest, filled_store, repeat};
 
 pub(crate) fn rows(config: &Config, rt: &Runtime) -> BoxResult<Vec<Row>> {
     let per = 100;
     let accounts = config.n(1_000_000, 10_000) / per;
     let events = accounts * per;
-    let store = MemStore::new();
-    let repo = Repository::<Account, _>::new(store.clone());
-    rt.block_on(async {
-        for account in 0..accounts {
-            for i in 0..per {
-                repo.execute(Step::nth(i).command(account)).await?;
-            }
-        }
-        BoxResult::Ok(())
-    })?;
+    let store = filled_store(rt, accounts, per)?;
     // The baseline's log: the same JSON payloads, in the same order.
     let log: Vec<Stored> = rt.block_on(async {
         let mut log = Vec::with_capacity(events as usize);

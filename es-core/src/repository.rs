@@ -112,9 +112,12 @@ pub struct Repository<A, S, C = JsonCodec, N = NoSnapshots> {
     cache: Option<Arc<Cache<A>>>,
 }
 
-/// The cached aggregates, by stream. Hashed with foldhash: a command looks its stream up
-/// twice, and SipHash (std's default) cost more than the rest of the cache.
-type Cache<A> = Mutex<LruCache<StreamId, Cached<A>, foldhash::fast::RandomState>>;
+/// The cached aggregates, by stream.
+type Cache<A> = Mutex<CacheMap<A>>;
+
+/// The map behind [`Cache`]. Hashed with foldhash: a command looks its stream up twice, and
+/// SipHash (std's default) cost more than the rest of the cache.
+type CacheMap<A> = LruCache<StreamId, Cached<A>, foldhash::fast::RandomState>;
 
 /// An aggregate's state as of `version`. A command takes the state out and puts it back
 /// when done (the entry stays, so neither step allocates); `None` while it is out, or after
@@ -137,7 +140,7 @@ enum Until {
 
 fn new_cache<A>(capacity: usize) -> Option<Arc<Cache<A>>> {
     NonZeroUsize::new(capacity).map(|capacity| {
-        let cache = LruCache::with_hasher(capacity, foldhash::fast::RandomState::default());
+        let cache: CacheMap<A> = LruCache::with_hasher(capacity, Default::default());
         Arc::new(Mutex::new(cache))
     })
 }
@@ -648,9 +651,7 @@ fn execute_span<A: Aggregate>(command: &A::Command, meta: &CommandMeta) -> crate
 
 /// The cache, even if a panic poisoned its lock: no user code runs while it is held, and
 /// each operation leaves the map whole.
-fn lock<A>(
-    cache: &Cache<A>,
-) -> MutexGuard<'_, LruCache<StreamId, Cached<A>, foldhash::fast::RandomState>> {
+fn lock<A>(cache: &Cache<A>) -> MutexGuard<'_, CacheMap<A>> {
     cache.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
