@@ -142,6 +142,7 @@ pub mod event;
 pub mod guide {}
 pub mod projection;
 pub mod repository;
+pub mod retry;
 pub mod snapshot;
 pub mod store;
 pub mod subscription;
@@ -160,9 +161,10 @@ pub use error::DecodeError;
 pub use event::{Event, EventDescriptor, EventSet};
 pub use projection::{On, Projection, ProjectionError, ProjectionRunner};
 pub use repository::{CommandMeta, ExecuteError, Executed, LoadError, Loaded, Repository};
+pub use retry::RetryPolicy;
 pub use snapshot::{NoSnapshots, SnapshotStore};
 pub use store::{
-    Appended, CheckpointStore, EventStore, ExpectedVersion, NoCheckpoints, StoreError,
+    Appended, BATCH_SIZE, CheckpointStore, EventStore, ExpectedVersion, NoCheckpoints, StoreError,
 };
 pub use subscription::Subscription;
 pub use validation::{FieldError, ValidationErrors};

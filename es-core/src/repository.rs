@@ -70,13 +70,10 @@ use crate::event::EventSet;
 use crate::snapshot::{
     DEFAULT_SNAPSHOT_EVERY, NoSnapshots, SnapshotStore, Snapshots, Snapshotting,
 };
-use crate::store::{Appended, EventStore, ExpectedVersion, StoreError};
+use crate::store::{Appended, BATCH_SIZE, EventStore, ExpectedVersion, StoreError};
 use crate::trace::{in_span, record, span};
 use crate::util::YieldNow;
 use crate::validation::ValidationErrors;
-
-/// How many events [`Repository::load`] reads from the store per round trip.
-pub const LOAD_BATCH: usize = 1024;
 
 /// How many times [`Repository::execute`] retries a command after a version conflict, unless
 /// set with [`Repository::max_retries`].
@@ -318,9 +315,9 @@ impl<A: Aggregate, S: EventStore, C: Codec, N: Snapshotting<A, C>> Repository<A,
             let wanted = match until {
                 Until::Version(last) if last <= *version => return Ok(()),
                 Until::Version(last) => {
-                    usize::try_from(last.0 - version.0).map_or(LOAD_BATCH, |n| n.min(LOAD_BATCH))
+                    usize::try_from(last.0 - version.0).map_or(BATCH_SIZE, |n| n.min(BATCH_SIZE))
                 }
-                Until::End | Until::Time(_) => LOAD_BATCH,
+                Until::End | Until::Time(_) => BATCH_SIZE,
             };
             let mut failed = None;
             let mut reached = false;

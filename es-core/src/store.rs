@@ -45,6 +45,12 @@ use crate::envelope::{
 use crate::subscription::Subscription;
 use uuid::Uuid;
 
+/// How many events a reader asks a store for per round trip, unless told otherwise: the
+/// [`Repository`](crate::Repository) replaying a stream, a [`Subscription`] and a
+/// [`ProjectionRunner`](crate::ProjectionRunner) following the log. A runner also processes
+/// and checkpoints this many events at a time.
+pub const BATCH_SIZE: usize = 512;
+
 /// What the writer believes the stream's version to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ExpectedVersion {

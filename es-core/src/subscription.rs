@@ -31,10 +31,7 @@
 use std::collections::VecDeque;
 
 use crate::envelope::{Position, RecordedEvent};
-use crate::store::{EventStore, StoreError};
-
-/// How many events a [`Subscription`] reads per round trip unless told otherwise.
-pub const DEFAULT_BATCH_SIZE: usize = 512;
+use crate::store::{BATCH_SIZE, EventStore, StoreError};
 
 /// Follows a store's global log from a position; see the [module documentation](self).
 #[derive(Debug)]
@@ -52,11 +49,11 @@ impl<S: EventStore> Subscription<S> {
             store,
             position: after,
             buffer: VecDeque::new(),
-            batch_size: DEFAULT_BATCH_SIZE,
+            batch_size: BATCH_SIZE,
         }
     }
 
-    /// Reads up to `size` events per round trip (at least 1).
+    /// Reads up to `size` events per round trip (at least 1; default [`BATCH_SIZE`]).
     #[must_use]
     pub fn with_batch_size(mut self, size: usize) -> Self {
         self.batch_size = size.max(1);

@@ -100,8 +100,9 @@ use std::time::Duration;
 
 use es_core::codec::{Codec, JsonCodec};
 use es_core::projection::{
-    BATCH_SIZE, Batches, Processing, Projection, ProjectionError, RunControl, project_batch,
+    Batches, Processing, Projection, ProjectionError, RunControl, project_batch,
 };
+use es_core::store::BATCH_SIZE;
 use es_core::{CheckpointStore, EventStore, Position, StoreError};
 use sqlx::Executor as _;
 use sqlx::postgres::PgConnection;

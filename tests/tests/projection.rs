@@ -138,7 +138,7 @@ async fn an_idle_subscriber_neither_blocks_writers_nor_misses_what_they_wrote() 
         if batch.is_empty() {
             break;
         }
-        assert!(batch.len() <= es_core::subscription::DEFAULT_BATCH_SIZE);
+        assert!(batch.len() <= es_core::store::BATCH_SIZE);
         positions.extend(batch.iter().map(|e| e.position.0));
     }
     assert_eq!(positions, (1..=EVENTS as u64).collect::<Vec<_>>());

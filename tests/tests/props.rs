@@ -616,7 +616,7 @@ struct Views {
 
 impl Views {
     fn new(store: &MemStore, batch: Option<usize>) -> Self {
-        let batch = batch.unwrap_or(es_core::projection::BATCH_SIZE);
+        let batch = batch.unwrap_or(es_core::store::BATCH_SIZE);
         Self {
             balances: ProjectionRunner::new(store.clone(), Balances::default())
                 .with_batch_size(batch),

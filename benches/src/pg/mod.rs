@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use es_bench::Step;
 use es_bench::domain::Account;
-use es_core::subscription::DEFAULT_BATCH_SIZE;
+use es_core::store::BATCH_SIZE;
 use es_core::{EventStore, ExpectedVersion, NewEvent, Position, Repository, StreamId};
 use es_postgres::sqlx::postgres::{PgPool, PgPoolOptions};
 use es_postgres::sqlx::{self, Row as _};
@@ -429,7 +429,7 @@ fn catch_up(config: &Config, rt: &Runtime, pool: &PgPool) -> BoxResult<Vec<Row>>
         || {
             rt.block_on(async {
                 let start = Instant::now();
-                let (delivered, last) = plain.read_all(pool, DEFAULT_BATCH_SIZE).await?;
+                let (delivered, last) = plain.read_all(pool, BATCH_SIZE).await?;
                 let time = start.elapsed();
                 check(
                     "(pg) baseline catch-up",
@@ -447,7 +447,7 @@ fn catch_up(config: &Config, rt: &Runtime, pool: &PgPool) -> BoxResult<Vec<Row>>
     Ok(vec![
         Row::rate(
             format!(
-                "(pg) subscriber catching up over {} events, pages of {DEFAULT_BATCH_SIZE} \
+                "(pg) subscriber catching up over {} events, pages of {BATCH_SIZE} \
                  (baseline: SELECT pages by position)",
                 thousands(events)
             ),

@@ -34,7 +34,7 @@ mod control;
 mod runner;
 
 pub use control::{Batches, Processing, RunControl};
-pub use runner::{BATCH_SIZE, ProjectionError, ProjectionRunner};
+pub use runner::{ProjectionError, ProjectionRunner};
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -9,10 +9,7 @@ use crate::codec::{Codec, JsonCodec};
 use crate::envelope::{Position, RecordedEvent, StreamId};
 use crate::error::DecodeError;
 use crate::projection::{Batches, Processing, Projection, RunControl, project_batch};
-use crate::store::{CheckpointStore, EventStore, NoCheckpoints, StoreError};
-
-/// How many events the runner reads per round trip, and processes between checkpoints.
-pub const BATCH_SIZE: usize = 512;
+use crate::store::{BATCH_SIZE, CheckpointStore, EventStore, NoCheckpoints, StoreError};
 
 /// Runs projection `P` over the global log of store `S`, saving checkpoints in `K`.
 ///
