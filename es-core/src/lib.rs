@@ -159,7 +159,7 @@ pub use command::{AggregateId, Command, CommandSet};
 pub use envelope::{EventId, Metadata, NewEvent, Position, RecordedEvent, StreamId, Version};
 pub use error::DecodeError;
 pub use event::{Event, EventDescriptor, EventSet};
-pub use projection::{On, Projection, ProjectionError, ProjectionRunner};
+pub use projection::{InMemory, On, Projection, ProjectionError, ProjectionRunner};
 pub use repository::{CommandMeta, ExecuteError, Executed, LoadError, Loaded, Repository};
 pub use retry::RetryPolicy;
 pub use snapshot::{NoSnapshots, SnapshotStore};
@@ -179,7 +179,9 @@ pub mod prelude {
     pub use crate::command::{Command, CommandSet};
     pub use crate::envelope::{Position, StreamId, Version};
     pub use crate::event::{Event, EventSet};
-    pub use crate::projection::{EventMeta, On, Projection, ProjectionError, ProjectionRunner};
+    pub use crate::projection::{
+        EventMeta, InMemory, On, Projection, ProjectionError, ProjectionRunner,
+    };
     pub use crate::repository::{ExecuteError, Repository};
     pub use crate::store::{CheckpointStore, EventStore, ExpectedVersion};
     pub use crate::validation::ValidationErrors;

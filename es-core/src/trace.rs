@@ -1,8 +1,8 @@
 //! Optional instrumentation with `tracing` (the crate feature `tracing`, off by default).
 //!
-//! The rest of the crate uses four items from here: `span!` makes a span, `record!` fills
-//! in a field of the current span, [`in_span`] runs a future inside a span and
-//! [`Span::in_scope`] a closure.
+//! The rest of the crate uses five items from here: `span!` makes a span, `record!` fills
+//! in a field of the current span, `warning!` emits a `WARN` event, [`in_span`] runs a future
+//! inside a span and [`Span::in_scope`] a closure.
 //! Without the feature, `span!` makes a zero-sized [`Span`], `record!` expands to nothing
 //! (its arguments are not evaluated) and `in_span` returns the future as it is, so the
 //! instrumentation costs nothing. With the feature, they are `tracing`'s spans at the
@@ -55,7 +55,14 @@ mod imp {
         };
     }
 
-    pub(crate) use {record, span};
+    /// A `WARN` event under the target `es`, with `tracing`'s field and message syntax.
+    macro_rules! warning {
+        ($($args:tt)*) => {
+            ::tracing::warn!(target: "es", $($args)*)
+        };
+    }
+
+    pub(crate) use {record, span, warning};
 }
 
 #[cfg(not(feature = "tracing"))]
@@ -88,7 +95,12 @@ mod imp {
         ($($ignored:tt)*) => {};
     }
 
-    pub(crate) use {record, span};
+    /// Nothing without the `tracing` feature; the fields are not evaluated.
+    macro_rules! warning {
+        ($($ignored:tt)*) => {};
+    }
+
+    pub(crate) use {record, span, warning};
 }
 
-pub(crate) use imp::{Span, in_span, record, span};
+pub(crate) use imp::{Span, in_span, record, span, warning};

@@ -271,9 +271,10 @@
 //!
 //! Any projection runs over this store with es-core's
 //! [`ProjectionRunner`](es_core::ProjectionRunner), in memory, with its checkpoint in the
-//! `checkpoints` table if wanted. A read model kept in PostgreSQL tables uses
-//! [`PgProjectionRunner`] instead, which writes each batch's rows and moves the checkpoint
-//! in one transaction, so every event reaches the tables exactly once: see [`projection`].
+//! `checkpoints` table if wanted. A read model kept in PostgreSQL tables runs on the same
+//! runner with the target [`PgTables`], which writes each batch's rows and moves the
+//! checkpoint in one transaction, so every event reaches the tables exactly once: see
+//! [`tables`].
 //!
 //! # Tests
 //!
@@ -302,9 +303,9 @@
 mod checkpoints;
 mod events;
 mod listen;
-pub mod projection;
 mod schema;
 mod snapshots;
+pub mod tables;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod values;
@@ -319,9 +320,9 @@ use es_core::StoreError;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Executor as _, Row};
 
-pub use projection::{PgProjection, PgProjectionRunner};
 pub use schema::{InvalidSchemaName, SchemaName};
 pub use sqlx;
+pub use tables::{PgProjection, PgTables};
 
 use crate::listen::{Notifier, Wakeups};
 use crate::schema::{MIGRATE_LOCK_CLASS, MIGRATIONS, Queries, migration_sql};

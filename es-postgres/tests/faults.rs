@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use es_core::store::CheckpointStore;
+use es_core::projection::InMemory;
 use es_core::{EventStore, ExpectedVersion, NewEvent, Position, ProjectionRunner, Version};
 use es_postgres::sqlx;
 use es_postgres::sqlx::postgres::PgPoolOptions;
@@ -272,8 +272,8 @@ async fn a_live_subscription_survives_a_server_restart() {
 }
 
 /// Catches up, retrying on a store error for up to `WITHIN`; returns the position reached.
-async fn catch_up_retrying<K: CheckpointStore + Clone>(
-    runner: &ProjectionRunner<Counter, PgStore, K>,
+async fn catch_up_retrying(
+    runner: &ProjectionRunner<InMemory<Counter, PgStore>, PgStore>,
 ) -> Position {
     let deadline = Instant::now() + WITHIN;
     loop {
@@ -299,9 +299,8 @@ async fn a_projection_survives_a_server_restart() {
     };
     let pool = own_pool(server.url()).await;
     let store = testing::fresh_store(&pool).await.expect("a fresh store");
-    let runner = ProjectionRunner::new(store.clone(), Counter::default())
-        .with_checkpoints(store.clone())
-        .with_batch_size(3);
+    let counter = InMemory::new(Counter::default()).with_checkpoints(store.clone());
+    let runner = ProjectionRunner::new(store.clone(), counter).with_batch_size(3);
     for n in 0..10 {
         append_retrying(&store, &stream(&format!("p-{}", n % 3)), vec![event(n)]).await;
     }
@@ -322,8 +321,8 @@ async fn a_projection_survives_a_server_restart() {
     let counted = runner.read().seen.clone();
     assert_counted_once(&counted, &log, &store, reached).await;
 
-    let resumed =
-        ProjectionRunner::new(store.clone(), Counter::default()).with_checkpoints(store.clone());
+    let counter = InMemory::new(Counter::default()).with_checkpoints(store.clone());
+    let resumed = ProjectionRunner::new(store.clone(), counter);
     assert_eq!(catch_up_retrying(&resumed).await, reached);
     assert!(resumed.read().seen.is_empty(), "nothing handed over twice");
 }

@@ -1,24 +1,25 @@
 //! Live consumers across faults (issue #9, items 5 and 8): a subscription whose store's
 //! connections (pooled and `LISTEN`) are killed while writers go on, and a live
-//! `ProjectionRunner::run` and `PgProjectionRunner::run` across a server restart, restarted
-//! by a supervisor loop. All deliver everything once, with no gap.
+//! `ProjectionRunner::run` (in memory with checkpoints in PostgreSQL, and into tables) across
+//! a server restart: once retrying by itself, once returning at the first error to a
+//! supervisor loop around it. All deliver everything once, with no gap.
 //!
 //! Both stores under attack use pools with `test_before_acquire(false)`: a killed idle
 //! connection is then handed out and fails the next statement, so the consumers meet the
 //! fault for certain instead of having the pool replace the connection unseen (the default
 //! pool checks each connection before handing it out, which hides most of these faults).
 
-use std::future::Future;
 use std::str::FromStr as _;
 use std::time::Duration;
 
+use es_core::projection::{InMemory, Target};
 use es_core::{
     Codec, DecodeError, EventId, EventStore, Position, Projection, ProjectionError,
-    ProjectionRunner, RecordedEvent, StoreError,
+    ProjectionRunner, RecordedEvent, RetryPolicy, StoreError,
 };
 use es_postgres::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use es_postgres::sqlx::{self, PgConnection, PgPool};
-use es_postgres::{PgProjection, PgProjectionRunner, PgStore, PgStoreOptions, testing};
+use es_postgres::{PgProjection, PgStore, PgStoreOptions, PgTables, testing};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -30,10 +31,10 @@ use support::{
 };
 
 /// How many tests this binary has, for the skip notice.
-const TESTS: usize = 3;
+const TESTS: usize = 5;
 
 /// How many of them restart a server of their own, which `DATABASE_URL` cannot provide.
-const RESTART_TESTS: usize = 2;
+const RESTART_TESTS: usize = 4;
 
 /// A pool to `url` whose connections carry `application_name` (so the test can find and
 /// kill them) and are not checked before use.
@@ -177,43 +178,9 @@ async fn a_live_subscription_survives_killed_connections() {
     testing::drop_schema(&store).await.expect("drop schema");
 }
 
-/// What the restart scenario needs of a live runner: es-core's `ProjectionRunner` (state in
-/// memory, checkpoints in PostgreSQL) and es-postgres's `PgProjectionRunner` (a table).
-trait LiveRunner: Clone + Send + Sync + 'static {
-    /// `run` until `stopped` says stop.
-    fn run_until(
-        &self,
-        stopped: watch::Receiver<bool>,
-    ) -> impl Future<Output = Result<Position, ProjectionError>> + Send;
-
-    /// `wait_for(position, WITHIN)`.
-    fn reach(&self, position: Position)
-    -> impl Future<Output = Result<(), ProjectionError>> + Send;
-}
-
 /// The shutdown future of a run: `stopped` turning true.
 async fn stop_signal(mut stopped: watch::Receiver<bool>) {
     let _ = stopped.wait_for(|stop| *stop).await;
-}
-
-impl LiveRunner for ProjectionRunner<Counter, PgStore, PgStore> {
-    async fn run_until(&self, stopped: watch::Receiver<bool>) -> Result<Position, ProjectionError> {
-        self.run(stop_signal(stopped)).await
-    }
-
-    async fn reach(&self, position: Position) -> Result<(), ProjectionError> {
-        self.wait_for(position, WITHIN).await
-    }
-}
-
-impl LiveRunner for PgProjectionRunner<CountedRows> {
-    async fn run_until(&self, stopped: watch::Receiver<bool>) -> Result<Position, ProjectionError> {
-        self.run(stop_signal(stopped)).await
-    }
-
-    async fn reach(&self, position: Position) -> Result<(), ProjectionError> {
-        self.wait_for(position, WITHIN).await
-    }
 }
 
 /// A table projection counting positions: a row per event it is handed.
@@ -234,6 +201,13 @@ impl Projection for CountedRows {
 }
 
 impl PgProjection for CountedRows {
+    async fn setup(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::query("CREATE TABLE IF NOT EXISTS counted (position bigint NOT NULL)")
+            .execute(tx)
+            .await?;
+        Ok(())
+    }
+
     async fn write(self, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
         sqlx::query("INSERT INTO counted (position) SELECT * FROM unnest($1::bigint[])")
             .bind(self.positions)
@@ -267,24 +241,39 @@ async fn restart_set_up(server: &testing::TestServer) -> (PgPool, PgStore, PgSto
     )
 }
 
-/// `runner` runs live while a writer appends, and the server restarts under it. `run`
-/// returns a typed error (`ProjectionError::Store`), and a supervisor loop (what a user
-/// writes around a live runner) calls it again, until shutdown, when it stops at the head.
-/// Returns the positions of the log and its head.
-async fn survive_a_restart<R: LiveRunner>(
+/// How a live runner meets the restart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Supervision {
+    /// `run` with its default retry policy, alone.
+    Itself,
+    /// `run` with `RetryPolicy::NEVER`, in a loop that calls it again after each error.
+    Loop,
+}
+
+/// `runner` runs live while a writer appends, and the server restarts under it. Supervised
+/// by `Itself`, `run` retries by itself and returns only at shutdown, having counted its
+/// failures in its status; by a `Loop`, `run` returns each failure as a typed error
+/// (`ProjectionError::Store`) and the loop calls it again. Either way it stops at the head
+/// on shutdown. Returns the positions of the log and its head.
+async fn survive_a_restart<T: Target>(
     server: &testing::TestServer,
     writer_pool: &PgPool,
     writer: &PgStore,
     runner_store: &PgStore,
-    runner: R,
+    runner: ProjectionRunner<T, PgStore>,
+    supervision: Supervision,
 ) -> (Vec<u64>, Position) {
+    let runner = match supervision {
+        Supervision::Itself => runner,
+        Supervision::Loop => runner.with_retry(RetryPolicy::NEVER),
+    };
     let (stop, stopped) = watch::channel(false);
     let supervisor = tokio::spawn({
         let runner = runner.clone();
         async move {
             let mut failures = Vec::new();
             loop {
-                match runner.run_until(stopped.clone()).await {
+                match runner.run(stop_signal(stopped.clone())).await {
                     Ok(position) => return (position, failures),
                     Err(error) => {
                         failures.push(error);
@@ -297,7 +286,10 @@ async fn survive_a_restart<R: LiveRunner>(
 
     appended_ids(spawn_writers(writer, "before", 1, 10, Duration::ZERO)).await;
     let head = Position(*log_positions(writer).await.last().expect("events"));
-    runner.reach(head).await.expect("live at the head");
+    runner
+        .wait_for(head, WITHIN)
+        .await
+        .expect("live at the head");
     wait_for_listener(writer_pool, runner_store).await;
 
     let writers = spawn_writers(writer, "during", 1, 30, Duration::from_millis(20));
@@ -309,7 +301,7 @@ async fn survive_a_restart<R: LiveRunner>(
     assert_eq!(log.len(), 40, "every append landed once");
     let head = Position(*log.last().expect("events"));
     runner
-        .reach(head)
+        .wait_for(head, WITHIN)
         .await
         .expect("the supervised runner reaches the head");
     stop.send(true).expect("the supervisor is running");
@@ -318,10 +310,20 @@ async fn survive_a_restart<R: LiveRunner>(
         .expect("run to stop at shutdown")
         .expect("the supervisor task");
     assert_eq!(stopped_at, head);
-    assert!(
-        !failures.is_empty(),
-        "run returned an error when the server went away"
-    );
+    let retried = runner.status().retried;
+    match supervision {
+        Supervision::Itself => {
+            assert!(failures.is_empty(), "run retried by itself: {failures:?}");
+            assert!(retried > 0, "run met the server going away, and retried");
+        }
+        Supervision::Loop => {
+            assert_eq!(retried, 0, "a run that never retries");
+            assert!(
+                !failures.is_empty(),
+                "run returned an error when the server went away"
+            );
+        }
+    }
     for failure in &failures {
         assert!(
             matches!(
@@ -334,56 +336,63 @@ async fn survive_a_restart<R: LiveRunner>(
             "a typed store error: {failure:?}"
         );
     }
-    eprintln!("run failed {} times across the restart", failures.len());
+    eprintln!(
+        "run failed {} times across the restart ({retried} retried by itself)",
+        failures.len()
+    );
     (log, head)
 }
 
 /// An in-memory projection with its checkpoints in PostgreSQL survives a server restart
 /// under `ProjectionRunner::run`: every event of the log applied exactly once, the
 /// checkpoint at the head.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_live_projection_survives_a_server_restart_under_a_supervisor() {
+async fn in_memory_survives_a_restart(supervision: Supervision) {
     let Some(server) = support::own_server_or_skip(TESTS, RESTART_TESTS) else {
         return;
     };
     let (writer_pool, writer, runner_store) = restart_set_up(&server).await;
-    let runner = ProjectionRunner::new(runner_store.clone(), Counter::default())
-        .with_checkpoints(runner_store.clone())
-        .with_batch_size(3);
+    let counter = InMemory::new(Counter::default()).with_checkpoints(runner_store.clone());
+    let runner = ProjectionRunner::new(runner_store.clone(), counter).with_batch_size(3);
     let (log, head) = survive_a_restart(
         &server,
         &writer_pool,
         &writer,
         &runner_store,
         runner.clone(),
+        supervision,
     )
     .await;
     let counted = runner.read().seen.clone();
     assert_counted_once(&counted, &log, &writer, head).await;
 }
 
-/// A read model in a table survives a server restart under `PgProjectionRunner::run`: the
-/// table holds every position of the log exactly once, and the checkpoint is the head.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_live_table_projection_survives_a_server_restart_under_a_supervisor() {
+async fn a_live_projection_survives_a_server_restart_retrying_by_itself() {
+    in_memory_survives_a_restart(Supervision::Itself).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_projection_survives_a_server_restart_under_a_supervisor() {
+    in_memory_survives_a_restart(Supervision::Loop).await;
+}
+
+/// A read model in a table survives a server restart under `ProjectionRunner::run` into
+/// `PgTables`: the table holds every position of the log exactly once, and the checkpoint is
+/// the head.
+async fn table_survives_a_restart(supervision: Supervision) {
     let Some(server) = support::own_server_or_skip(TESTS, RESTART_TESTS) else {
         return;
     };
     let (writer_pool, writer, runner_store) = restart_set_up(&server).await;
-    sqlx::raw_sql(&format!(
-        "CREATE TABLE {}.counted (position bigint NOT NULL)",
-        writer.schema()
-    ))
-    .execute(&writer_pool)
-    .await
-    .expect("the counted table");
-    let runner = PgProjectionRunner::<CountedRows>::new(runner_store.clone()).with_batch_size(3);
+    let rows = PgTables::<CountedRows>::new(runner_store.clone());
+    let runner = ProjectionRunner::new(runner_store.clone(), rows).with_batch_size(3);
     let (log, head) = survive_a_restart(
         &server,
         &writer_pool,
         &writer,
         &runner_store,
         runner.clone(),
+        supervision,
     )
     .await;
 
@@ -400,4 +409,14 @@ async fn a_live_table_projection_survives_a_server_restart_under_a_supervisor() 
         .collect();
     assert_eq!(counted, expected, "every event of the log exactly once");
     assert_eq!(runner.checkpoint().await.expect("the checkpoint"), head);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_table_projection_survives_a_server_restart_retrying_by_itself() {
+    table_survives_a_restart(Supervision::Itself).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_table_projection_survives_a_server_restart_under_a_supervisor() {
+    table_survives_a_restart(Supervision::Loop).await;
 }

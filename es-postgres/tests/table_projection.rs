@@ -1,5 +1,7 @@
-//! Read models in tables (`PgProjectionRunner`): rows and checkpoint commit together, so no
-//! failure, lost connection, panic or second runner can lose an event or apply one twice.
+//! Read models in tables (`ProjectionRunner` into `PgTables`): rows and checkpoint commit
+//! together, so no failure, lost connection, panic or second runner can lose an event or
+//! apply one twice; the tables are set up once, also by runners starting at once; and a
+//! runner that processes nothing still waits for positions by the committed checkpoint.
 //!
 //! The read model under test, `Applied`, inserts one row per event (its position, stream and
 //! `n`) into a table without a key, so an event applied twice shows up as two rows instead
@@ -10,14 +12,14 @@ use std::time::Duration;
 use es_core::prelude::*;
 use es_core::{NewEvent, ProjectionError};
 use es_postgres::sqlx::{self, PgConnection, PgPool};
-use es_postgres::{PgProjection, PgProjectionRunner, PgStore, testing};
+use es_postgres::{PgProjection, PgStore, PgTables, testing};
 use serde::{Deserialize, Serialize};
 
 mod support;
 use support::{event, stream};
 
 /// How many tests this binary has, for the skip notice.
-const TESTS: usize = 9;
+const TESTS: usize = 11;
 
 /// A generous bound on anything that should happen at once: a failure, not a hang.
 const WITHIN: Duration = Duration::from_secs(10);
@@ -79,6 +81,11 @@ impl PgProjection for Applied {
         sqlx::query("DELETE FROM applied").execute(tx).await?;
         Ok(())
     }
+}
+
+/// A runner writing `Applied` to `store`'s tables.
+fn applied(store: PgStore) -> ProjectionRunner<PgTables<Applied>, PgStore> {
+    ProjectionRunner::new(store.clone(), PgTables::new(store))
 }
 
 /// A fresh store with the `applied` table in its schema.
@@ -149,7 +156,7 @@ async fn catch_up_writes_rows_and_checkpoint_together_and_resumes() {
     append(&store, "a", 0..5).await;
     append(&store, "b", 10..13).await;
 
-    let runner = PgProjectionRunner::<Applied>::new(store.clone()).with_batch_size(3);
+    let runner = applied(store.clone()).with_batch_size(3);
     let reached = runner.catch_up().await.expect("catch up");
     assert_eq!(reached, Position(8));
     assert_eq!(runner.checkpoint().await.expect("checkpoint"), Position(8));
@@ -157,7 +164,7 @@ async fn catch_up_writes_rows_and_checkpoint_together_and_resumes() {
 
     // A new runner (a restarted process) resumes after the checkpoint: nothing twice.
     let head = append(&store, "a", 5..7).await;
-    let restarted = PgProjectionRunner::<Applied>::new(store.clone());
+    let restarted = applied(store.clone());
     assert_eq!(restarted.catch_up().await.expect("catch up"), head);
     assert_eq!(rows(&store).await, expected_rows(&store).await);
     assert_eq!(restarted.catch_up().await.expect("nothing new"), head);
@@ -182,7 +189,7 @@ async fn a_failed_write_commits_nothing_of_its_batch_and_is_retried_once() {
     append(&store, "a", [3, REFUSED, 5]).await;
 
     // Batches of 2: [1, 2] commits; [3, -1] fails on its second row, after its first.
-    let runner = PgProjectionRunner::<Applied>::new(store.clone()).with_batch_size(2);
+    let runner = applied(store.clone()).with_batch_size(2);
     let failed = runner
         .catch_up()
         .await
@@ -220,7 +227,7 @@ async fn a_connection_killed_inside_the_batch_transaction_loses_nothing_and_repe
     let pool = database.pool().await.expect("a pool");
     let store = store_with_table(&pool).await;
     append(&store, "a", [1, 2]).await;
-    let runner = PgProjectionRunner::<Applied>::new(store.clone());
+    let runner = applied(store.clone());
     runner.catch_up().await.expect("the first batch");
     append(&store, "a", [3, BLOCK, 5]).await;
 
@@ -296,7 +303,7 @@ async fn a_panic_in_on_writes_the_events_before_it_and_does_not_halt() {
     let store = store_with_table(&pool).await;
     append(&store, "a", [1, 2, PANICS, 4]).await;
 
-    let runner = PgProjectionRunner::<Applied>::new(store.clone());
+    let runner = applied(store.clone());
     for _ in 0..2 {
         match runner.catch_up().await {
             Err(ProjectionError::Panicked {
@@ -332,7 +339,7 @@ async fn an_undecodable_event_stops_the_runner_after_the_events_before_it() {
         .expect("append");
     append(&store, "a", [3]).await;
 
-    let runner = PgProjectionRunner::<Applied>::new(store.clone());
+    let runner = applied(store.clone());
     match runner.catch_up().await {
         Err(ProjectionError::Decode { projection, source }) => {
             assert_eq!(projection, "applied");
@@ -352,7 +359,7 @@ async fn rebuild_clears_the_tables_and_writes_the_log_again() {
     let pool = database.pool().await.expect("a pool");
     let store = store_with_table(&pool).await;
     let head = append(&store, "a", 0..6).await;
-    let runner = PgProjectionRunner::<Applied>::new(store.clone()).with_batch_size(4);
+    let runner = applied(store.clone()).with_batch_size(4);
     runner.catch_up().await.expect("catch up");
     // A row no event explains (the read model went wrong, or its code changed).
     sqlx::raw_sql(&format!(
@@ -387,7 +394,7 @@ async fn two_runners_of_one_projection_apply_every_event_once() {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut runners = Vec::new();
     for (i, store) in [store.clone(), other].into_iter().enumerate() {
-        let runner = PgProjectionRunner::<Applied>::new(store).with_batch_size(1 + 3 * i);
+        let runner = applied(store).with_batch_size(1 + 3 * i);
         let mut stopped = stopped.clone();
         runners.push(tokio::spawn(async move {
             runner
@@ -413,7 +420,7 @@ async fn two_runners_of_one_projection_apply_every_event_once() {
         .last()
         .map(|event| event.position)
         .expect("events");
-    let probe = PgProjectionRunner::<Applied>::new(store.clone());
+    let probe = applied(store.clone());
     tokio::time::timeout(WITHIN, async {
         while probe.checkpoint().await.expect("checkpoint") < head {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -436,7 +443,7 @@ async fn a_live_runner_refuses_catch_up_and_serves_wait_for() {
     };
     let pool = database.pool().await.expect("a pool");
     let store = store_with_table(&pool).await;
-    let runner = PgProjectionRunner::<Applied>::new(store.clone());
+    let runner = applied(store.clone());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let live = tokio::spawn({
         let runner = runner.clone();
@@ -483,10 +490,149 @@ async fn the_runner_is_spawnable() {
     let pool = database.pool().await.expect("a pool");
     let store = store_with_table(&pool).await;
     let head = append(&store, "a", 0..2).await;
-    let runner = PgProjectionRunner::<Applied>::new(store.clone());
+    let runner = applied(store.clone());
     let reached = tokio::spawn(async move { runner.rebuild().await })
         .await
         .expect("no panic")
         .expect("rebuild");
     assert_eq!(reached, head);
+}
+
+/// A projection whose tables its `setup` creates, with an index, as a service starting
+/// several instances at once would.
+#[derive(Projection, Default, Debug)]
+#[projection(name = "set-up", events(Happened))]
+struct SetUp {
+    ns: Vec<i64>,
+}
+
+impl On<Happened> for SetUp {
+    fn on(&mut self, event: &Happened, _: &EventMeta) {
+        self.ns.push(event.n);
+    }
+}
+
+impl PgProjection for SetUp {
+    async fn setup(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::query("CREATE TABLE IF NOT EXISTS set_up (n bigint NOT NULL)")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("CREATE INDEX IF NOT EXISTS set_up_n ON set_up (n)")
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn write(self, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO set_up (n) SELECT * FROM unnest($1::bigint[])")
+            .bind(self.ns)
+            .execute(tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn clear(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM set_up").execute(tx).await?;
+        Ok(())
+    }
+}
+
+/// Eight runners, each on a pool of its own (as eight processes would be), start at once on
+/// a schema without the table: every `setup` succeeds (they run one after the other under
+/// the set-up lock), the table exists once, and the events are written once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runners_starting_at_once_all_set_up_their_tables() {
+    const RUNNERS: usize = 8;
+    let Some(database) = testing::database_or_skip(TESTS) else {
+        return;
+    };
+    let pool = database.pool().await.expect("a pool");
+    let store = testing::fresh_store(&pool).await.expect("a fresh store");
+    append(&store, "a", 0..20).await;
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(RUNNERS));
+    let mut runners = Vec::new();
+    for _ in 0..RUNNERS {
+        let own = PgStore::from_pool_with(
+            database.pool().await.expect("a pool"),
+            es_postgres::PgStoreOptions::new().schema(store.schema().clone()),
+        );
+        let start = std::sync::Arc::clone(&start);
+        runners.push(tokio::spawn(async move {
+            let runner = ProjectionRunner::new(own.clone(), PgTables::<SetUp>::new(own));
+            start.wait().await;
+            runner.catch_up().await
+        }));
+    }
+    for runner in runners {
+        let reached = runner
+            .await
+            .expect("no panic")
+            .expect("set up and caught up");
+        assert_eq!(reached, Position(20));
+    }
+    let ns: Vec<i64> = sqlx::query_scalar(&format!(
+        "SELECT n FROM {}.set_up ORDER BY n",
+        store.schema()
+    ))
+    .fetch_all(&pool)
+    .await
+    .expect("the set_up rows");
+    assert_eq!(ns, (0..20).collect::<Vec<i64>>(), "every event once");
+}
+
+/// A runner that processes nothing (a service instance that leaves the projection to
+/// another) still gives read-your-writes: its `wait_for` reads the committed checkpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_for_works_where_the_projection_does_not_run() {
+    let Some(database) = testing::database_or_skip(TESTS) else {
+        return;
+    };
+    let pool = database.pool().await.expect("a pool");
+    let store = store_with_table(&pool).await;
+    let processing = applied(store.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let live = tokio::spawn({
+        let processing = processing.clone();
+        async move {
+            processing
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await
+        }
+    });
+    // Elsewhere: another pool, another runner, never run.
+    let elsewhere = PgStore::from_pool_with(
+        database.pool().await.expect("another pool"),
+        es_postgres::PgStoreOptions::new().schema(store.schema().clone()),
+    );
+    let reader = applied(elsewhere);
+    for round in 0..5 {
+        let written = append(&store, "a", [round]).await;
+        reader
+            .wait_for(written, WITHIN)
+            .await
+            .expect("the committed checkpoint reaches the write");
+        assert!(
+            rows(&store)
+                .await
+                .contains(&(i64::try_from(written.0).expect("bigint"), round))
+        );
+    }
+    assert_eq!(
+        reader.position(),
+        Position::START,
+        "the reader processed nothing"
+    );
+    let head = append(&store, "a", [9]).await;
+    processing.wait_for(head, WITHIN).await.expect("caught up");
+    let missed = reader
+        .wait_for(Position(head.0 + 100), Duration::from_millis(50))
+        .await;
+    assert!(
+        matches!(missed, Err(ProjectionError::Timeout { reached, .. }) if reached == head),
+        "the timeout names the committed checkpoint: {missed:?}"
+    );
+    stop.send(()).expect("stop");
+    assert_eq!(live.await.expect("no panic").expect("clean stop"), head);
 }

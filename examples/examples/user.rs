@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use es_core::codec::{Encoded, JsonCodec};
 use es_core::prelude::*;
+use es_core::projection::Target;
 use es_core::{CommandSet, ExecuteError, NewEvent, RecordedEvent};
 use es_examples::user::table::{DirectoryChanges, DirectoryTable};
 use es_examples::user::views::{UserDirectory, UserStats};
@@ -25,7 +26,7 @@ use es_examples::user::{
 };
 use es_memstore::MemStore;
 use es_postgres::testing::{self, TestServer};
-use es_postgres::{PgProjectionRunner, PgStore, PgStoreOptions, SchemaName};
+use es_postgres::{PgStore, PgStoreOptions, PgTables, SchemaName};
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
@@ -38,23 +39,19 @@ async fn main() -> Result<(), BoxError> {
             postgres.place,
             postgres.store.schema()
         );
-        let table = DirectoryTable::create(&postgres.store).await?;
-        let directory = Directory::Table(
-            PgProjectionRunner::<DirectoryChanges>::new(postgres.store.clone()),
-            table,
-        );
-        let outcome = scenario(postgres.store.clone(), directory).await;
+        let store = postgres.store.clone();
+        // The directory's runner creates its table before its first batch.
+        let table = PgTables::<DirectoryChanges>::new(store.clone());
+        let directory = ProjectionRunner::new(store.clone(), table);
+        let outcome = scenario(store.clone(), directory, DirectoryTable::new(&store)).await;
         // Whatever the outcome, leave nothing behind.
         postgres.remove().await?;
         outcome
     } else {
         println!("Store: in memory\n");
         let store = MemStore::new();
-        let directory = Directory::InMemory(ProjectionRunner::new(
-            store.clone(),
-            UserDirectory::default(),
-        ));
-        scenario(store, directory).await
+        let directory = ProjectionRunner::new(store.clone(), UserDirectory::default());
+        scenario(store, directory.clone(), directory).await
     }
 }
 
@@ -104,76 +101,60 @@ impl Postgres {
     }
 }
 
-/// The user directory: in memory, or a PostgreSQL table.
-#[derive(Clone)]
-enum Directory<S> {
-    InMemory(ProjectionRunner<UserDirectory, S>),
-    Table(PgProjectionRunner<DirectoryChanges>, DirectoryTable),
-}
-
-impl<S: EventStore> Directory<S> {
-    async fn run(
-        &self,
-        stopped: tokio::sync::oneshot::Receiver<()>,
-    ) -> Result<Position, ProjectionError> {
-        let shutdown = async {
-            let _ = stopped.await;
-        };
-        match self {
-            Self::InMemory(runner) => runner.run(shutdown).await,
-            Self::Table(runner, _) => runner.run(shutdown).await,
-        }
-    }
-
-    async fn wait_for(&self, position: Position) -> Result<Position, ProjectionError> {
-        let within = Duration::from_secs(5);
-        match self {
-            Self::InMemory(runner) => {
-                runner.wait_for(position, within).await?;
-                Ok(runner.position())
-            }
-            Self::Table(runner, _) => {
-                runner.wait_for(position, within).await?;
-                Ok(runner.position())
-            }
-        }
-    }
-
+/// The questions the scenario asks the user directory, wherever it lives.
+trait Lookup {
     /// Where the directory is and how many live users it holds.
-    async fn describe(&self) -> Result<String, BoxError> {
-        Ok(match self {
-            Self::InMemory(runner) => format!("in memory, {} live users", runner.read().len()),
-            Self::Table(_, table) => format!("table user_directory, {} rows", table.count().await?),
-        })
-    }
+    async fn describe(&self) -> Result<String, BoxError>;
 
     /// `id (name)` of the live user with this email.
+    async fn find_by_email(&self, email: &str) -> Result<Option<String>, BoxError>;
+}
+
+/// The directory in memory: its runner's state.
+impl Lookup for ProjectionRunner<InMemory<UserDirectory>, MemStore> {
+    async fn describe(&self) -> Result<String, BoxError> {
+        Ok(format!("in memory, {} live users", self.read().len()))
+    }
+
     async fn find_by_email(&self, email: &str) -> Result<Option<String>, BoxError> {
-        match self {
-            Self::InMemory(runner) => {
-                let directory = runner.read();
-                Ok(directory
-                    .find_by_email(email)
-                    .map(|id| format!("{id} ({})", directory.get(id).map_or("?", |e| &e.name))))
-            }
-            Self::Table(_, table) => {
-                let Some(id) = table.find_by_email(email).await? else {
-                    return Ok(None);
-                };
-                let name = table
-                    .get(&id)
-                    .await?
-                    .map_or_else(|| "?".to_owned(), |e| e.name);
-                Ok(Some(format!("{id} ({name})")))
-            }
-        }
+        let directory = self.read();
+        Ok(directory
+            .find_by_email(email)
+            .map(|id| format!("{id} ({})", directory.get(id).map_or("?", |e| &e.name))))
     }
 }
 
-/// The whole scenario, on `store`, with `directory` following it live.
-async fn scenario<S>(store: S, directory: Directory<S>) -> Result<(), BoxError>
+/// The directory as a table: SQL.
+impl Lookup for DirectoryTable {
+    async fn describe(&self) -> Result<String, BoxError> {
+        Ok(format!(
+            "table user_directory, {} rows",
+            self.count().await?
+        ))
+    }
+
+    async fn find_by_email(&self, email: &str) -> Result<Option<String>, BoxError> {
+        let Some(id) = DirectoryTable::find_by_email(self, email).await? else {
+            return Ok(None);
+        };
+        let name = self
+            .get(&id)
+            .await?
+            .map_or_else(|| "?".to_owned(), |e| e.name);
+        Ok(Some(format!("{id} ({name})")))
+    }
+}
+
+/// The whole scenario, on `store`, with `directory` following it live and answering
+/// through `lookup`.
+async fn scenario<S, T>(
+    store: S,
+    directory: ProjectionRunner<T, S>,
+    lookup: impl Lookup,
+) -> Result<(), BoxError>
 where
-    S: EventStore + CheckpointStore,
+    S: EventStore,
+    T: Target,
 {
     let users = Repository::<User, _>::new(store.clone());
     let ada = UserId::new("ada");
@@ -182,7 +163,13 @@ where
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let live = tokio::spawn({
         let directory = directory.clone();
-        async move { directory.run(stopped).await }
+        async move {
+            directory
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await
+        }
     });
 
     let scenario: Vec<UserCommand> = vec![
@@ -332,10 +319,11 @@ where
         .last_position
         .ok_or("registering a user appends an event")?;
     println!("  ok       RegisterUser grace   -> appended at position {position}");
-    let reached = directory.wait_for(position).await?;
+    directory.wait_for(position, Duration::from_secs(5)).await?;
     println!(
-        "  directory reached position {reached} ({})",
-        directory.describe().await?
+        "  directory reached position {} ({})",
+        directory.position(),
+        lookup.describe().await?
     );
     for email in [
         "grace@navy.mil",
@@ -343,7 +331,7 @@ where
         "ada@analytical.engine",
         "nobody@example.com",
     ] {
-        match directory.find_by_email(email).await? {
+        match lookup.find_by_email(email).await? {
             Some(user) => println!("  find_by_email({email:?}) -> {user}"),
             None => println!("  find_by_email({email:?}) -> no live user"),
         }

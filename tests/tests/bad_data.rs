@@ -364,7 +364,7 @@ async fn meet<A, P>(
     projection: P,
 ) where
     A: Aggregate + Debug,
-    P: Projection,
+    P: Projection + Default,
 {
     let store = MemStore::new();
     let cached = Repository::<A, _>::new(store.clone());

@@ -544,9 +544,11 @@ async fn a_panic_in_on_halts_the_projection_until_a_rebuild_recovers_it() {
     let vaults = Repository::<Vault, _>::new(store.clone());
     open_with(&vaults, 1, &["h1", "h2"]).await;
     open_with(&vaults, 2, &["i1", "i2", "i3"]).await;
-    let inventory = ProjectionRunner::new(store.clone(), Inventory::default())
-        .with_checkpoints(store.clone())
-        .with_batch_size(3);
+    let inventory = ProjectionRunner::new(
+        store.clone(),
+        InMemory::new(Inventory::default()).with_checkpoints(store.clone()),
+    )
+    .with_batch_size(3);
 
     // Catching up: the panic is a typed error naming the event; the checkpoint is at the
     // event before.

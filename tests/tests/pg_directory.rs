@@ -12,7 +12,7 @@ use es_examples::user::{
     ChangeEmail, DeleteUser, EmailChanged, RegisterUser, RenameUser, User, UserCommand,
     UserCreated, UserDeleted, UserId, UserRenamed,
 };
-use es_postgres::{PgProjectionRunner, testing};
+use es_postgres::{PgTables, testing};
 
 fn id(name: &str) -> UserId {
     UserId::new(name)
@@ -146,7 +146,7 @@ async fn the_table_answers_as_the_in_memory_directory() {
     };
     let pool = database.pool().await.expect("a pool");
     let store = testing::fresh_store(&pool).await.expect("a fresh store");
-    let table = DirectoryTable::create(&store).await.expect("the table");
+    let table = DirectoryTable::new(&store);
     let users = Repository::<User, _>::new(store.clone());
     let commands = commands(300);
     let ids: BTreeSet<UserId> = commands
@@ -156,7 +156,11 @@ async fn the_table_answers_as_the_in_memory_directory() {
     let ids: Vec<UserId> = ids.into_iter().collect();
 
     let memory = ProjectionRunner::new(store.clone(), UserDirectory::default());
-    let tables = PgProjectionRunner::<DirectoryChanges>::new(store.clone()).with_batch_size(7);
+    let tables = ProjectionRunner::new(
+        store.clone(),
+        PgTables::<DirectoryChanges>::new(store.clone()),
+    )
+    .with_batch_size(7);
     let (mut applied, mut refused) = (0, 0);
     for (i, command) in commands.into_iter().enumerate() {
         match users.execute(command).await {

@@ -272,9 +272,11 @@ async fn a_restart_from_the_checkpoint_gives_the_same_read_model_as_an_uninterru
 
     // First life: process what exists, then stop.
     let durable = Seen::default();
-    let first = ProjectionRunner::new(store.clone(), durable.clone())
-        .with_checkpoints(store.clone())
-        .with_batch_size(4);
+    let first = ProjectionRunner::new(
+        store.clone(),
+        InMemory::new(durable.clone()).with_checkpoints(store.clone()),
+    )
+    .with_batch_size(4);
     assert_eq!(first.catch_up().await.unwrap(), Position(half as u64));
     drop(first);
     assert_eq!(
@@ -284,8 +286,10 @@ async fn a_restart_from_the_checkpoint_gives_the_same_read_model_as_an_uninterru
 
     workload(&store, "second", 9).await;
     // Second life: a new runner over the same durable read model resumes after the checkpoint.
-    let second =
-        ProjectionRunner::new(store.clone(), durable.clone()).with_checkpoints(store.clone());
+    let second = ProjectionRunner::new(
+        store.clone(),
+        InMemory::new(durable.clone()).with_checkpoints(store.clone()),
+    );
     second.catch_up().await.unwrap();
 
     let uninterrupted = Seen::default();
@@ -304,8 +308,10 @@ async fn a_restart_from_the_checkpoint_gives_the_same_read_model_as_an_uninterru
 #[tokio::test]
 async fn run_follows_live_appends_wait_for_reads_your_writes_and_shutdown_stops_cleanly() {
     let store = MemStore::new();
-    let stats =
-        ProjectionRunner::new(store.clone(), UserStats::default()).with_checkpoints(store.clone());
+    let stats = ProjectionRunner::new(
+        store.clone(),
+        InMemory::new(UserStats::default()).with_checkpoints(store.clone()),
+    );
     let (stop, stopped) = oneshot::channel::<()>();
     let running = tokio::spawn({
         let stats = stats.clone();
@@ -378,8 +384,10 @@ async fn undecodable_event_stops_the_runner_with_a_typed_error_and_the_checkpoin
         .unwrap();
     workload(&store, "b", 4).await;
 
-    let directory = ProjectionRunner::new(store.clone(), UserDirectory::default())
-        .with_checkpoints(store.clone());
+    let directory = ProjectionRunner::new(
+        store.clone(),
+        InMemory::new(UserDirectory::default()).with_checkpoints(store.clone()),
+    );
     let err = directory.catch_up().await.unwrap_err();
     match &err {
         ProjectionError::Decode { projection, source } => {
@@ -439,8 +447,10 @@ async fn a_panic_in_on_halts_the_runner_with_a_typed_error_and_leaves_the_store_
         .await
         .unwrap();
     }
-    let fragile =
-        ProjectionRunner::new(store.clone(), Fragile::default()).with_checkpoints(store.clone());
+    let fragile = ProjectionRunner::new(
+        store.clone(),
+        InMemory::new(Fragile::default()).with_checkpoints(store.clone()),
+    );
     let err = fragile.catch_up().await.unwrap_err();
     match &err {
         ProjectionError::Panicked {
@@ -580,9 +590,11 @@ async fn a_failed_checkpoint_save_neither_loses_nor_repeats_a_batch() {
         inner: store.clone(),
         fails: Arc::new(Mutex::new(1)),
     };
-    let runner = ProjectionRunner::new(store.clone(), UserStats::default())
-        .with_checkpoints(checkpoints.clone())
-        .with_batch_size(2);
+    let runner = ProjectionRunner::new(
+        store.clone(),
+        InMemory::new(UserStats::default()).with_checkpoints(checkpoints.clone()),
+    )
+    .with_batch_size(2);
     match runner.catch_up().await {
         Err(ProjectionError::Store { .. }) => {}
         other => panic!("the failed save is reported: {other:?}"),

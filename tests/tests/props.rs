@@ -609,9 +609,9 @@ fn head_after<A: Aggregate>(
 
 /// The three read models of the examples.
 struct Views {
-    balances: ProjectionRunner<Balances, MemStore>,
-    directory: ProjectionRunner<UserDirectory, MemStore>,
-    stats: ProjectionRunner<UserStats, MemStore>,
+    balances: ProjectionRunner<InMemory<Balances>, MemStore>,
+    directory: ProjectionRunner<InMemory<UserDirectory>, MemStore>,
+    stats: ProjectionRunner<InMemory<UserStats>, MemStore>,
 }
 
 impl Views {

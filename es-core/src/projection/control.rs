@@ -1,4 +1,5 @@
-//! [`RunControl`]: the bookkeeping a projection runner shares between its handles.
+//! [`RunControl`]: the bookkeeping a projection runner shares between its handles, and the
+//! catch-up and `run` loops over its batches.
 
 use std::fmt;
 use std::future::{Future, ready};
@@ -14,9 +15,7 @@ use crate::util::{Either, race};
 /// What a projection runner's handles share: the position processed, whether a `run` is
 /// live, whether a panic halted it, and the lock that lets one call process at a time.
 ///
-/// [`ProjectionRunner`](crate::ProjectionRunner) is built on it, and so are the runners of
-/// other stores (es-postgres's `PgProjectionRunner`, which writes tables), so that every
-/// runner refuses, waits, follows the log and reports the same way:
+/// [`ProjectionRunner`](crate::ProjectionRunner) is built on it:
 ///
 /// - one processing call at a time: [`lock`](Self::lock) waits for the one in progress,
 ///   and refuses with [`ProjectionError::Running`] while a `run` is live (waiting for it
@@ -29,11 +28,19 @@ use crate::util::{Either, race};
 ///
 /// It needs no particular executor (its waits are tokio `sync` primitives and
 /// `futures-timer`).
-pub struct RunControl {
-    /// Where processing continues: `None` until the checkpoint is loaded (or when it must
-    /// be loaded again). Held while processing.
-    cursor: Mutex<Option<Position>>,
+pub(crate) struct RunControl {
+    /// Where processing continues. Held while processing.
+    cursor: Mutex<Cursor>,
     progress: watch::Sender<Progress>,
+}
+
+/// Where processing continues, behind [`RunControl`]'s lock.
+#[derive(Debug, Default)]
+struct Cursor {
+    /// `None` until the checkpoint is loaded (or when it must be loaded again).
+    position: Option<Position>,
+    /// Whether the target's storage is set up.
+    set_up: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,49 +50,85 @@ struct Progress {
     halted: bool,
     /// A `run` is following the log; other processing calls are refused meanwhile.
     live: bool,
+    /// Store failures in a row that `run` is retrying; 0 once a batch commits.
+    failing: u32,
+    /// Store failures `run` retried, in all.
+    retried: u64,
 }
 
-impl Default for RunControl {
-    fn default() -> Self {
-        Self::new()
-    }
+/// How a [`ProjectionRunner`](crate::ProjectionRunner) is doing, from
+/// [`status`](crate::ProjectionRunner::status): for health checks and dashboards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RunStatus {
+    /// The position of the last event processed (as
+    /// [`position`](crate::ProjectionRunner::position)).
+    pub position: Position,
+    /// Whether a `run` is following the log.
+    pub live: bool,
+    /// Whether a panic halted the runner (until a rebuild).
+    pub halted: bool,
+    /// How many store failures in a row `run` is retrying now: 0 when healthy, reset when a
+    /// batch commits.
+    pub failing: u32,
+    /// How many store failures `run` has retried since the runner was made.
+    pub retried: u64,
 }
 
 impl RunControl {
     /// Nothing processed yet, no cursor, not live, not halted.
-    #[must_use]
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
-            cursor: Mutex::new(None),
+            cursor: Mutex::new(Cursor::default()),
             progress: watch::Sender::new(Progress {
                 position: Position::START,
                 halted: false,
                 live: false,
+                failing: 0,
+                retried: 0,
             }),
         }
     }
 
     /// The position of the last event processed ([`Position::START`] before any).
-    #[must_use]
-    pub fn position(&self) -> Position {
+    pub(crate) fn position(&self) -> Position {
         self.progress.borrow().position
     }
 
+    /// The runner's status.
+    pub(crate) fn status(&self) -> RunStatus {
+        let progress = *self.progress.borrow();
+        RunStatus {
+            position: progress.position,
+            live: progress.live,
+            halted: progress.halted,
+            failing: progress.failing,
+            retried: progress.retried,
+        }
+    }
+
+    /// Records that `run` is retrying its `failing`-th failure in a row.
+    pub(crate) fn retrying(&self, failing: u32) {
+        self.progress.send_modify(|progress| {
+            progress.failing = failing;
+            progress.retried += 1;
+        });
+    }
+
     /// Whether a panic halted the runner.
-    #[must_use]
-    pub fn is_halted(&self) -> bool {
+    pub(crate) fn is_halted(&self) -> bool {
         self.progress.borrow().halted
     }
 
-    /// Records that everything up to `position` is processed (and the runner not halted),
-    /// waking [`wait_for`](Self::wait_for) callers.
-    pub fn publish(&self, position: Position) {
+    /// Records that everything up to `position` is processed (and the runner neither halted
+    /// nor failing), waking [`wait_for`](Self::wait_for) callers.
+    pub(crate) fn publish(&self, position: Position) {
         self.set(position, false);
     }
 
     /// Records that a panic halted the runner after `position`; waiters get
     /// [`ProjectionError::Halted`] until the next [`publish`](Self::publish).
-    pub fn halt(&self, position: Position) {
+    pub(crate) fn halt(&self, position: Position) {
         self.set(position, true);
     }
 
@@ -93,6 +136,7 @@ impl RunControl {
         self.progress.send_modify(|progress| {
             progress.position = position;
             progress.halted = halted;
+            progress.failing = 0;
         });
     }
 
@@ -101,7 +145,10 @@ impl RunControl {
     /// # Errors
     /// [`ProjectionError::Running`] naming `projection` while a `run` is live, also one that
     /// starts while this call waits.
-    pub async fn lock(&self, projection: &'static str) -> Result<Processing<'_>, ProjectionError> {
+    pub(crate) async fn lock(
+        &self,
+        projection: &'static str,
+    ) -> Result<Processing<'_>, ProjectionError> {
         let mut progress = self.progress.subscribe();
         match race(progress.wait_for(|p| p.live), self.cursor.lock()).await {
             Either::Left(_) => Err(ProjectionError::Running { projection }),
@@ -119,7 +166,7 @@ impl RunControl {
     /// # Errors
     /// [`ProjectionError::Timeout`] when the time runs out, [`ProjectionError::Halted`] when
     /// a panic halted the runner; both name `projection`.
-    pub async fn wait_for(
+    pub(crate) async fn wait_for(
         &self,
         projection: &'static str,
         position: Position,
@@ -161,7 +208,7 @@ impl fmt::Debug for RunControl {
 
 /// How a runner processes the log, one batch at a time: what [`Processing::drain`] and
 /// [`Processing::follow`] drive.
-pub trait Batches: Sync {
+pub(crate) trait Batches: Sync {
     /// Processes one batch of the events after `position` (reading, projecting, committing,
     /// moving the cursor), and returns the position to continue from, or `None` when there
     /// was nothing to process.
@@ -177,8 +224,8 @@ pub trait Batches: Sync {
 }
 
 /// The right to process, from [`RunControl::lock`]: the cursor, held until dropped.
-pub struct Processing<'a> {
-    cursor: MutexGuard<'a, Option<Position>>,
+pub(crate) struct Processing<'a> {
+    cursor: MutexGuard<'a, Cursor>,
     progress: &'a watch::Sender<Progress>,
     live: bool,
 }
@@ -186,14 +233,23 @@ pub struct Processing<'a> {
 impl Processing<'_> {
     /// Where processing continues: `None` until the runner has loaded its checkpoint, or
     /// when it must load it again.
-    #[must_use]
-    pub fn cursor(&self) -> Option<Position> {
-        *self.cursor
+    pub(crate) fn cursor(&self) -> Option<Position> {
+        self.cursor.position
     }
 
     /// Sets where processing continues.
-    pub fn set_cursor(&mut self, cursor: Option<Position>) {
-        *self.cursor = cursor;
+    pub(crate) fn set_cursor(&mut self, cursor: Option<Position>) {
+        self.cursor.position = cursor;
+    }
+
+    /// Whether the target's storage is set up.
+    pub(crate) fn is_set_up(&self) -> bool {
+        self.cursor.set_up
+    }
+
+    /// Records that the target's storage is set up.
+    pub(crate) fn mark_set_up(&mut self) {
+        self.cursor.set_up = true;
     }
 
     /// Processes batches with `batches` from `position` until there is nothing left
@@ -201,7 +257,7 @@ impl Processing<'_> {
     ///
     /// # Errors
     /// The first error of [`Batches::step`].
-    pub async fn drain(
+    pub(crate) async fn drain(
         &mut self,
         mut position: Position,
         batches: &impl Batches,
@@ -219,7 +275,7 @@ impl Processing<'_> {
     ///
     /// # Errors
     /// The first error of [`Batches::step`] or [`Batches::wait`].
-    pub async fn follow(
+    pub(crate) async fn follow(
         &mut self,
         mut position: Position,
         shutdown: impl Future<Output = ()>,
@@ -242,8 +298,9 @@ impl Processing<'_> {
         }
     }
 
-    /// Marks the runner live until this guard is dropped.
-    fn go_live(&mut self) {
+    /// Marks the runner live until this guard is dropped: other processing calls are
+    /// refused meanwhile.
+    pub(crate) fn go_live(&mut self) {
         if !self.live {
             self.live = true;
             self.progress.send_modify(|progress| progress.live = true);
@@ -263,7 +320,7 @@ impl Drop for Processing<'_> {
 impl fmt::Debug for Processing<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Processing")
-            .field("cursor", &*self.cursor)
+            .field("cursor", &self.cursor.position)
             .field("live", &self.live)
             .finish()
     }

@@ -5,6 +5,13 @@
 //! [`ProjectionRunner`] feeds it the global log in order: catch up to the end, keep following
 //! live appends, resume after a checkpoint, or rebuild from the start.
 //!
+//! Where the read model lives is the runner's [`Target`]: [`InMemory`] keeps the projection
+//! value itself, changed in place (what `ProjectionRunner::new(store, projection)` makes of a
+//! plain value); es-postgres's `PgTables` writes each batch's changes to tables in the
+//! transaction that moves the checkpoint. The projection and its `On` impls are the same
+//! plain, pure code either way; the runner (reading, decoding, dispatching, committing,
+//! retrying, halting, read-your-writes) is the same for every target.
+//!
 //! ```
 //! use std::collections::BTreeMap;
 //!
@@ -31,20 +38,22 @@
 //! ```
 
 mod control;
+mod dispatch;
+mod error;
+mod memory;
 mod runner;
+mod target;
 
-pub use control::{Batches, Processing, RunControl};
-pub use runner::{ProjectionError, ProjectionRunner};
-
-use std::any::Any;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
+pub use control::RunStatus;
+pub use error::ProjectionError;
+pub use memory::InMemory;
+pub use runner::ProjectionRunner;
+pub use target::{Advance, Committed, IntoTarget, Target};
 
 use crate::codec::Codec;
 use crate::envelope::RecordedEvent;
 use crate::error::DecodeError;
 use crate::event::Event;
-use crate::trace::{record, span};
 
 /// The envelope of the event being projected: stream, stream version, global position, event
 /// id, recorded time and [`Metadata`](crate::Metadata).
@@ -77,108 +86,4 @@ pub trait Projection: Send + Sync + 'static {
 pub trait On<E: Event> {
     /// Updates the read model with `event`; `meta` is its envelope.
     fn on(&mut self, event: &E, meta: &EventMeta);
-}
-
-/// Hands the events of `batch` to `projection` in order, and stops at the first one it fails
-/// on. Returns how many events were projected, and the failure if there was one:
-///
-/// - [`ProjectionError::Decode`] when a listened-to event does not decode (the projection is
-///   unchanged by that event);
-/// - [`ProjectionError::Panicked`] when an `On` impl panicked; the panic is caught, and the
-///   projection may hold part of that event's changes.
-///
-/// This is the loop behind [`ProjectionRunner`], public for the runners of other stores (such
-/// as es-postgres's, which keeps read models in tables), so that every runner projects and
-/// reports failures the same way.
-///
-/// ```
-/// # use es_core::prelude::*;
-/// # use serde::{Deserialize, Serialize};
-/// use es_core::codec::{Encoded, JsonCodec};
-/// use es_core::projection::project_batch;
-/// use es_core::{EventId, Metadata, Position, RecordedEvent, StreamId, Version};
-///
-/// #[derive(Event, Debug, Serialize, Deserialize)]
-/// #[event(name = "tick")]
-/// struct Tick { n: u64 }
-///
-/// #[derive(Projection, Default, Debug)]
-/// #[projection(name = "ticks", events(Tick))]
-/// struct Sum { total: u64 }
-///
-/// impl On<Tick> for Sum {
-///     fn on(&mut self, tick: &Tick, _: &EventMeta) { self.total += tick.n; }
-/// }
-///
-/// let clock = StreamId::new("clock")?;
-/// let recorded = |position: u64, payload: &str| RecordedEvent {
-///     stream_id: clock.clone(),
-///     stream_version: Version(position),
-///     position: Position(position),
-///     event_id: EventId::new(),
-///     recorded_at: std::time::SystemTime::now(),
-///     name: "tick".into(),
-///     schema_version: 1,
-///     payload: payload.as_bytes().to_vec().into(),
-///     metadata: Metadata::default(),
-/// };
-/// let batch = [recorded(1, r#"{"n":2}"#), recorded(2, r#"{"n":3}"#), recorded(3, "not json")];
-///
-/// let mut sum = Sum::default();
-/// let (projected, failure) = project_batch(&mut sum, &JsonCodec, &batch);
-/// assert_eq!((projected, sum.total), (2, 5));
-/// assert!(matches!(failure, Some(ProjectionError::Decode { .. })));
-/// # Ok::<_, es_core::envelope::InvalidStreamId>(())
-/// ```
-pub fn project_batch<P: Projection, C: Codec>(
-    projection: &mut P,
-    codec: &C,
-    batch: &[RecordedEvent],
-) -> (usize, Option<ProjectionError>) {
-    let span = span!(
-        "es.project",
-        projection = P::NAME,
-        first = batch.first().map_or(0, |event| event.position.0),
-        events = batch.len(),
-        applied = ::tracing::field::Empty,
-    );
-    span.in_scope(|| {
-        let (applied, failure) = project_each(projection, codec, batch);
-        record!(applied = applied);
-        (applied, failure)
-    })
-}
-
-/// [`project_batch`]'s loop.
-fn project_each<P: Projection, C: Codec>(
-    projection: &mut P,
-    codec: &C,
-    batch: &[RecordedEvent],
-) -> (usize, Option<ProjectionError>) {
-    for (done, event) in batch.iter().enumerate() {
-        let failure = match catch_unwind(AssertUnwindSafe(|| projection.project(codec, event))) {
-            Ok(Ok(_)) => continue,
-            Ok(Err(source)) => ProjectionError::Decode {
-                projection: P::NAME,
-                source,
-            },
-            Err(panic) => ProjectionError::Panicked {
-                projection: P::NAME,
-                stream_id: event.stream_id.clone(),
-                name: Arc::clone(&event.name),
-                position: event.position,
-                message: panic_message(&*panic),
-            },
-        };
-        return (done, Some(failure));
-    }
-    (batch.len(), None)
-}
-
-fn panic_message(panic: &(dyn Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic with a non-string payload".to_owned())
 }

@@ -1,38 +1,52 @@
-//! [`ProjectionRunner`]: feeds a projection the global log, in order, with checkpoints.
+//! [`ProjectionRunner`]: feeds a projection the global log, in order, with checkpoints, into
+//! any [`Target`].
 
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+use std::pin::{Pin, pin};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLockReadGuard};
 use std::time::Duration;
 
 use crate::codec::{Codec, JsonCodec};
-use crate::envelope::{Position, RecordedEvent, StreamId};
-use crate::error::DecodeError;
-use crate::projection::{Batches, Processing, Projection, RunControl, project_batch};
-use crate::store::{BATCH_SIZE, CheckpointStore, EventStore, NoCheckpoints, StoreError};
+use crate::envelope::{Position, RecordedEvent};
+use crate::projection::control::{Batches, Processing, RunControl, RunStatus};
+use crate::projection::dispatch::project_batch;
+use crate::projection::{
+    Advance, Committed, InMemory, IntoTarget, Projection, ProjectionError, Target,
+};
+use crate::retry::{RetryPolicy, sleep};
+use crate::store::{BATCH_SIZE, EventStore, StoreError};
+use crate::trace::warning;
+use crate::util::{Either, race};
 
-/// Runs projection `P` over the global log of store `S`, saving checkpoints in `K`.
+/// Runs a projection over the global log of store `S` into target `T`: one batch at a time,
+/// decoded with codec `C`, each committed with its checkpoint.
 ///
-/// A runner is a cheap handle: clones share the projection's state and progress, so one task
-/// can [`run`](Self::run) it while others [`read`](Self::read) the state or
+/// The target says where the read model lives (see [`Target`]): in memory
+/// ([`InMemory`], what `ProjectionRunner::new(store, projection)` makes of a plain projection
+/// value), in PostgreSQL tables (es-postgres's `PgTables`), or elsewhere. The runner is the
+/// same for all of them:
+///
+/// - [`catch_up`](Self::catch_up) processes the log up to its end; [`run`](Self::run)
+///   catches up and follows live appends until told to stop, retrying store failures;
+///   [`rebuild`](Self::rebuild) empties the read model and processes the whole log again;
+/// - [`wait_for`](Self::wait_for) waits until a position (such as a command's
+///   `last_position`) is processed: read-your-writes;
+/// - a decode error stops the call with the checkpoint at the event before; a panic in an
+///   `On` impl too, and it halts a runner whose target is changed in place (see
+///   [`Target::TRANSACTIONAL`]) until a rebuild.
+///
+/// A runner is a cheap handle: clones share the target and the progress, so one task can
+/// [`run`](Self::run) it while others [`read`](Self::read) the state or
 /// [`wait_for`](Self::wait_for) a position. Only one of `catch_up`, `run` and `rebuild`
 /// processes events at a time: a `catch_up` or `rebuild` waits for another `catch_up` or
 /// `rebuild` to finish, and all three are refused with [`ProjectionError::Running`] while a
 /// `run` is live (waiting for it could never end): use `wait_for` then.
 ///
-/// Checkpoints (see [`with_checkpoints`](Self::with_checkpoints)) are for read models whose
-/// state outlives the runner, such as a table or a shared map: the runner resumes after the
-/// saved position and never hands an event to the projection twice, as long as it is stopped
-/// through its API (a future dropped in the middle of a checkpoint write may repeat that
-/// batch). A read model kept only in the runner uses the default, [`NoCheckpoints`], and is
-/// rebuilt by replay each time it starts. A read model kept in a database should commit its
-/// rows and its checkpoint together instead, so that even a crash cannot repeat a batch:
-/// es-postgres's `PgProjectionRunner` does that for PostgreSQL tables.
-///
 /// ```
 /// # use std::collections::BTreeMap;
 /// # use es_core::prelude::*;
-/// # use es_core::projection::EventMeta;
 /// # use serde::{Deserialize, Serialize};
 /// # #[derive(Event, Debug, Serialize, Deserialize)]
 /// # #[event(name = "user.created")]
@@ -45,13 +59,14 @@ use crate::store::{BATCH_SIZE, CheckpointStore, EventStore, NoCheckpoints, Store
 /// #         self.by_email.insert(event.email.clone(), meta.stream_id.to_string());
 /// #     }
 /// # }
-/// use es_core::codec::{Encoded, JsonCodec};
-/// use es_core::{EventSet, NewEvent};
+/// use es_core::codec::JsonCodec;
+/// use es_core::event::encode_event;
+/// use es_core::NewEvent;
 /// use es_memstore::MemStore;
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// let store = MemStore::new();
-/// let event = NewEvent::new(es_core::event::encode_event(&JsonCodec, &UserCreated { email: "ada@example.com".into() })?);
+/// let event = NewEvent::new(encode_event(&JsonCodec, &UserCreated { email: "ada@example.com".into() })?);
 /// store.append(&StreamId::new("user-ada")?, ExpectedVersion::Any, vec![event]).await?;
 ///
 /// let directory = ProjectionRunner::new(store.clone(), Directory::default());
@@ -61,184 +76,285 @@ use crate::store::{BATCH_SIZE, CheckpointStore, EventStore, NoCheckpoints, Store
 /// # Ok::<_, Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
-pub struct ProjectionRunner<P, S, K = NoCheckpoints, C = JsonCodec> {
+pub struct ProjectionRunner<T, S, C = JsonCodec> {
     store: S,
-    checkpoints: K,
     codec: C,
     batch_size: usize,
-    shared: Arc<Shared<P>>,
+    retry: RetryPolicy,
+    shared: Arc<Shared<T>>,
 }
 
-struct Shared<P> {
-    state: RwLock<P>,
+struct Shared<T> {
+    target: T,
     control: RunControl,
 }
 
-impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
-    /// A runner feeding `projection` from `store`, without checkpoints, with the JSON codec.
-    pub fn new(store: S, projection: P) -> Self {
+impl<T: Target, S: EventStore> ProjectionRunner<T, S> {
+    /// A runner feeding `target` from `store`'s log, with the JSON codec, batches of
+    /// [`BATCH_SIZE`] events and [`RetryPolicy::TRANSIENT`] for [`run`](Self::run).
+    ///
+    /// `target` is a [`Target`], or a plain projection value, kept in memory without
+    /// checkpoints (see [`IntoTarget`]).
+    pub fn new(store: S, target: impl IntoTarget<Target = T>) -> Self {
         Self {
             store,
-            checkpoints: NoCheckpoints,
             codec: JsonCodec,
             batch_size: BATCH_SIZE,
+            retry: RetryPolicy::TRANSIENT,
             shared: Arc::new(Shared {
-                state: RwLock::new(projection),
+                target: target.into_target(),
                 control: RunControl::new(),
             }),
         }
     }
 }
 
-impl<P: Projection, S: EventStore, K: CheckpointStore, C: Codec> ProjectionRunner<P, S, K, C> {
-    /// Saves and resumes from checkpoints in `checkpoints` (often the event store itself).
-    #[must_use]
-    pub fn with_checkpoints<K2: CheckpointStore>(
-        self,
-        checkpoints: K2,
-    ) -> ProjectionRunner<P, S, K2, C> {
-        ProjectionRunner {
-            store: self.store,
-            checkpoints,
-            codec: self.codec,
-            batch_size: self.batch_size,
-            shared: self.shared,
-        }
-    }
-
+impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
     /// Decodes payloads with `codec` instead of JSON.
     #[must_use]
-    pub fn with_codec<C2: Codec>(self, codec: C2) -> ProjectionRunner<P, S, K, C2> {
+    pub fn with_codec<C2: Codec>(self, codec: C2) -> ProjectionRunner<T, S, C2> {
         ProjectionRunner {
             store: self.store,
-            checkpoints: self.checkpoints,
             codec,
             batch_size: self.batch_size,
+            retry: self.retry,
             shared: self.shared,
         }
     }
 
-    /// Reads and checkpoints `size` events at a time (at least 1; default [`BATCH_SIZE`]).
+    /// Reads and commits `size` events at a time (at least 1; default [`BATCH_SIZE`]).
+    /// Larger batches mean fewer commits, and for a table target larger change sets.
     #[must_use]
     pub fn with_batch_size(mut self, size: usize) -> Self {
         self.batch_size = size.max(1);
         self
     }
 
-    /// Read access to the projection's state. Do not hold the guard across an `.await`: the
-    /// runner needs write access between events.
-    pub fn read(&self) -> RwLockReadGuard<'_, P> {
-        // A panic in `On` is caught before it can poison the lock; a poisoned lock can only
-        // come from a panic in `Debug` or similar while reading, which leaves the state whole.
-        self.shared
-            .state
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
+    /// How [`run`](Self::run) retries store failures (default [`RetryPolicy::TRANSIENT`]:
+    /// for as long as it takes). [`RetryPolicy::NEVER`] makes `run` return at the first.
+    #[must_use]
+    pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
     }
 
-    /// The position of the last event processed ([`Position::START`] before any).
+    /// The target: where the read model lives.
+    #[must_use]
+    pub fn target(&self) -> &T {
+        &self.shared.target
+    }
+
+    /// The position of the last event this runner processed, or of the checkpoint it read
+    /// ([`Position::START`] before either). Another process running the same projection
+    /// into shared storage may be further on; [`checkpoint`](Self::checkpoint) reads it.
     #[must_use]
     pub fn position(&self) -> Position {
         self.shared.control.position()
+    }
+
+    /// How the runner is doing: position, live, halted, store failures being retried.
+    #[must_use]
+    pub fn status(&self) -> RunStatus {
+        self.shared.control.status()
+    }
+
+    /// The committed checkpoint, read from the target's storage ([`Position::START`] before
+    /// any).
+    ///
+    /// # Errors
+    /// [`ProjectionError::Store`] when the storage fails.
+    pub async fn checkpoint(&self) -> Result<Position, ProjectionError> {
+        self.shared
+            .target
+            .checkpoint()
+            .await
+            .map(|position| position.unwrap_or(Position::START))
+            .map_err(store_error::<T>)
     }
 
     /// Processes every stored event after the checkpoint, up to the end of the log as it is
     /// when the call reaches it, and returns the position reached.
     ///
     /// # Errors
-    /// See [`ProjectionError`]; the checkpoint stays at the last event processed.
+    /// See [`ProjectionError`]; the checkpoint stays at the last event committed.
     pub async fn catch_up(&self) -> Result<Position, ProjectionError> {
-        let mut processing = self.shared.control.lock(P::NAME).await?;
+        let mut processing = self.shared.control.lock(name::<T>()).await?;
         let position = self.start(&mut processing).await?;
         processing.drain(position, &Steps(self)).await
     }
 
     /// Catches up, then follows live appends until `shutdown` completes; returns the position
-    /// reached. Shutdown is observed between batches, so the runner stops promptly and
-    /// cleanly, with its checkpoint saved.
+    /// reached. Shutdown is observed between batches (and during waits), never in the middle
+    /// of a commit, so the runner stops promptly with its checkpoint committed.
     ///
-    /// It returns at the first error, such as a lost connection or a server restart; calling
-    /// it again resumes after the last event processed, with nothing skipped or repeated. A
-    /// long-running service calls it in a loop that reports the error and waits a moment
-    /// before the next call.
+    /// A store failure (a lost connection, a server restart: a [`StoreError::Backend`]) is
+    /// retried under the runner's [`RetryPolicy`] (see [`with_retry`](Self::with_retry);
+    /// by default for as long as it takes, with delays growing to 5 s), resuming after the
+    /// last event committed, with nothing skipped or repeated; with the `tracing` feature,
+    /// each failure is a `WARN` event under the target `es`, and [`status`](Self::status)
+    /// counts them. The runner stays live meanwhile. The count of failures in a row starts
+    /// again after each batch that commits.
     ///
     /// # Errors
-    /// See [`ProjectionError`]; the checkpoint stays at the last event processed.
+    /// What retrying cannot fix: a decode error or a panic (the checkpoint at the event
+    /// before), [`ProjectionError::Running`] or [`ProjectionError::Halted`]; or the last store
+    /// failure once the policy gives up.
     pub async fn run(
         &self,
         shutdown: impl Future<Output = ()>,
     ) -> Result<Position, ProjectionError> {
-        let mut processing = self.shared.control.lock(P::NAME).await?;
-        let position = self.start(&mut processing).await?;
+        let mut shutdown = pin!(shutdown);
+        let mut processing = self.shared.control.lock(name::<T>()).await?;
+        processing.go_live();
+        let mut failures = 0;
+        loop {
+            let before = self.position();
+            let error = match self.attempt(&mut processing, shutdown.as_mut()).await {
+                Ok(position) => return Ok(position),
+                Err(error) => error,
+            };
+            if self.position() != before {
+                failures = 0;
+            }
+            failures += 1;
+            if !is_transient(&error) || !self.retry.allows_retry(failures) {
+                return Err(error);
+            }
+            let delay = self.retry.delay(failures);
+            self.shared.control.retrying(failures);
+            warning!(
+                projection = name::<T>(),
+                failures,
+                retry_in = ?delay,
+                error = %error,
+                "projection runner failed; retrying",
+            );
+            if let Either::Left(()) = race(shutdown.as_mut(), sleep(delay)).await {
+                return Ok(self.position());
+            }
+        }
+    }
+
+    /// One attempt of [`run`](Self::run): start (unless shut down first), then follow.
+    async fn attempt(
+        &self,
+        processing: &mut Processing<'_>,
+        mut shutdown: Pin<&mut impl Future<Output = ()>>,
+    ) -> Result<Position, ProjectionError> {
+        let position = match race(shutdown.as_mut(), self.start(processing)).await {
+            Either::Left(()) => return Ok(self.position()),
+            Either::Right(started) => started?,
+        };
         processing.follow(position, shutdown, &Steps(self)).await
     }
 
-    /// Replaces the state with `P::default()`, forgets the checkpoint and processes the whole
-    /// log again. Also the way to restart a runner halted by a panic.
+    /// Empties the read model and forgets the checkpoint ([`Target::reset`]), then processes
+    /// the whole log again. Also the way to restart a runner halted by a panic.
     ///
     /// # Errors
-    /// See [`ProjectionError`].
-    pub async fn rebuild(&self) -> Result<Position, ProjectionError>
-    where
-        P: Default,
-    {
-        let mut processing = self.shared.control.lock(P::NAME).await?;
-        self.checkpoints
-            .delete_checkpoint(P::NAME)
-            .await
-            .map_err(|source| self.store_error(source))?;
-        *self
-            .shared
-            .state
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = P::default();
-        self.shared.state.clear_poison();
+    /// See [`ProjectionError`]. A failure of the reset leaves the read model and the
+    /// checkpoint as they were.
+    pub async fn rebuild(&self) -> Result<Position, ProjectionError> {
+        let mut processing = self.shared.control.lock(name::<T>()).await?;
+        self.set_up(&mut processing).await?;
+        processing.set_cursor(None);
+        self.shared.target.reset().await.map_err(store_error::<T>)?;
         processing.set_cursor(Some(Position::START));
         self.shared.control.publish(Position::START);
         processing.drain(Position::START, &Steps(self)).await
     }
 
-    /// Waits until the runner has processed `position` (such as the `last_position` of an
-    /// executed command), for at most `timeout`. Something else must be processing: a task
-    /// in [`run`](Self::run), or a call to [`catch_up`](Self::catch_up).
+    /// Waits until `position` (such as the `last_position` of an executed command) is
+    /// processed, for at most `timeout`: read-your-writes.
+    ///
+    /// Something must be processing: a task in [`run`](Self::run) or a call to
+    /// [`catch_up`](Self::catch_up) on this runner or a clone of it; or, for a target whose
+    /// read model every process reads ([`Target::SHARED`], such as tables), a runner
+    /// anywhere, in this process or another: the call then also reads the committed
+    /// checkpoint, every 2 ms at first, backing off to every 50 ms.
     ///
     /// # Errors
     /// [`ProjectionError::Timeout`] when the time runs out, [`ProjectionError::Halted`] when
-    /// the runner stopped on a panic.
+    /// the runner stopped on a panic, [`ProjectionError::Store`] when reading the committed
+    /// checkpoint fails.
     pub async fn wait_for(
         &self,
         position: Position,
         timeout: Duration,
     ) -> Result<(), ProjectionError> {
-        self.shared
-            .control
-            .wait_for(P::NAME, position, timeout)
-            .await
+        let control = &self.shared.control;
+        if !T::SHARED {
+            return control.wait_for(name::<T>(), position, timeout).await;
+        }
+        let polled = AtomicU64::new(0);
+        let local = control.wait_for(name::<T>(), position, timeout);
+        match race(local, self.poll_checkpoint(position, &polled)).await {
+            Either::Left(Err(ProjectionError::Timeout {
+                projection,
+                waited_for,
+                reached,
+                timeout,
+            })) => Err(ProjectionError::Timeout {
+                projection,
+                waited_for,
+                reached: reached.max(Position(polled.load(Ordering::Relaxed))),
+                timeout,
+            }),
+            Either::Left(outcome) | Either::Right(outcome) => outcome,
+        }
     }
 
-    /// The position to continue after: the loaded checkpoint on first use.
+    /// Reads the committed checkpoint until it reaches `position`; records each reading in
+    /// `polled`.
+    async fn poll_checkpoint(
+        &self,
+        position: Position,
+        polled: &AtomicU64,
+    ) -> Result<(), ProjectionError> {
+        const FIRST: Duration = Duration::from_millis(2);
+        const LONGEST: Duration = Duration::from_millis(50);
+        let mut interval = FIRST;
+        loop {
+            let committed = self.checkpoint().await?;
+            polled.store(committed.0, Ordering::Relaxed);
+            if committed >= position {
+                return Ok(());
+            }
+            sleep(interval).await;
+            interval = (interval * 2).min(LONGEST);
+        }
+    }
+
+    /// Sets the target's storage up, unless done.
+    async fn set_up(&self, processing: &mut Processing<'_>) -> Result<(), ProjectionError> {
+        if !processing.is_set_up() {
+            self.shared.target.setup().await.map_err(store_error::<T>)?;
+            processing.mark_set_up();
+        }
+        Ok(())
+    }
+
+    /// The position to continue after: the committed checkpoint on first use, or when the
+    /// last commit's outcome is unknown.
     async fn start(&self, processing: &mut Processing<'_>) -> Result<Position, ProjectionError> {
         if self.shared.control.is_halted() {
             return Err(ProjectionError::Halted {
-                projection: P::NAME,
+                projection: name::<T>(),
                 position: self.position(),
             });
         }
         if let Some(position) = processing.cursor() {
             return Ok(position);
         }
-        let position = self
-            .checkpoints
-            .load_checkpoint(P::NAME)
-            .await
-            .map_err(|source| self.store_error(source))?
-            .unwrap_or(Position::START);
+        self.set_up(processing).await?;
+        let position = self.checkpoint().await?;
         processing.set_cursor(Some(position));
         self.shared.control.publish(position);
         Ok(position)
     }
 
-    /// Processes one batch after `position`; `None` when there was nothing to process.
+    /// Processes one batch after `position`: returns where processing continues, or `None`
+    /// when there was nothing to process.
     async fn step(
         &self,
         processing: &mut Processing<'_>,
@@ -248,58 +364,121 @@ impl<P: Projection, S: EventStore, K: CheckpointStore, C: Codec> ProjectionRunne
             .store
             .read_all(position, self.batch_size)
             .await
-            .map_err(|source| self.store_error(source))?;
+            .map_err(store_error::<T>)?;
         if batch.is_empty() {
             return Ok(None);
         }
-        let (last_good, failure) = self.apply(&batch);
-        if let Some(last) = last_good {
+        let (changes, projected, failure) = self.project(&batch);
+        let Some(last) = projected.checked_sub(1).map(|i| batch[i].position) else {
+            // The batch's first event failed: nothing to commit.
+            return Err(self.fail(failure, position));
+        };
+        let advance = Advance::new(position, last);
+        if T::TRANSACTIONAL {
+            // Until the outcome is known, the committed checkpoint is the truth.
+            processing.set_cursor(None);
+            match self.shared.target.commit(changes, advance).await {
+                Ok(Committed::Done) => {}
+                Ok(Committed::Moved) => {
+                    // Another runner got there first: continue from where it got to, and
+                    // leave the rest of this batch (and its failure, if any) to the next read.
+                    return self.start(processing).await.map(Some);
+                }
+                Err(error) => return Err(store_error::<T>(error)),
+            }
+            processing.set_cursor(Some(last));
+            self.shared.control.publish(last);
+        } else {
             // The state holds the batch now: advance before saving, so that a failed save
             // (reported below) is followed by the next batch, not by the same one again.
             // The next successful save covers this batch too.
             processing.set_cursor(Some(last));
             self.shared.control.publish(last);
-            self.checkpoints
-                .save_checkpoint(P::NAME, last)
+            // A target changed in place has nothing to refuse.
+            self.shared
+                .target
+                .commit(changes, advance)
                 .await
-                .map_err(|source| self.store_error(source))?;
+                .map_err(store_error::<T>)?;
         }
         match failure {
-            None => Ok(last_good),
-            Some(failure) => {
-                if matches!(failure, ProjectionError::Panicked { .. }) {
-                    self.shared.control.halt(last_good.unwrap_or(position));
-                }
-                Err(failure)
-            }
+            None => Ok(Some(last)),
+            Some(failure) => Err(self.fail(Some(failure), last)),
         }
     }
 
-    /// Hands `batch` to the projection, stopping at the first failure. Returns the position
-    /// of the last event processed, and the failure if any.
-    fn apply(&self, batch: &[RecordedEvent]) -> (Option<Position>, Option<ProjectionError>) {
-        let mut state = self
-            .shared
-            .state
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        let (done, failure) = project_batch(&mut *state, &self.codec, batch);
-        let last_good = done.checked_sub(1).map(|last| batch[last].position);
-        (last_good, failure)
+    /// Projects `batch`, stopping at the first failure: the changes to commit, how many
+    /// events they hold, and the failure.
+    fn project(&self, batch: &[RecordedEvent]) -> (T::Changes, usize, Option<ProjectionError>) {
+        let target = &self.shared.target;
+        let (changes, (projected, failure)) =
+            target.project(|projection| project_batch(projection, &self.codec, batch));
+        if T::TRANSACTIONAL && matches!(failure, Some(ProjectionError::Panicked { .. })) {
+            // The changes may hold part of the event that panicked: project the events
+            // before it again, into fresh changes. `On` is pure, so they project as before;
+            // if they do not, nothing of the batch is committed.
+            drop(changes);
+            let (changes, (again, refailure)) = target
+                .project(|projection| project_batch(projection, &self.codec, &batch[..projected]));
+            let projected = if refailure.is_none() { again } else { 0 };
+            return (changes, projected, failure);
+        }
+        (changes, projected, failure)
     }
 
-    fn store_error(&self, source: StoreError) -> ProjectionError {
-        ProjectionError::Store {
-            projection: P::NAME,
-            source,
+    /// The error a batch stopped on, after `position`: a panic halts a target changed in
+    /// place.
+    fn fail(&self, failure: Option<ProjectionError>, position: Position) -> ProjectionError {
+        let Some(failure) = failure else {
+            // Unreachable: a batch that projected nothing has a failure. Reported as a halt
+            // rather than a panic.
+            return ProjectionError::Halted {
+                projection: name::<T>(),
+                position,
+            };
+        };
+        if !T::TRANSACTIONAL && matches!(failure, ProjectionError::Panicked { .. }) {
+            self.shared.control.halt(position);
         }
+        failure
     }
 }
 
-/// The runner's batches, for [`Processing::drain`] and [`Processing::follow`].
-struct Steps<'a, P, S, K, C>(&'a ProjectionRunner<P, S, K, C>);
+impl<P: Projection, K, S, C> ProjectionRunner<InMemory<P, K>, S, C> {
+    /// Read access to the state of a read model kept in memory ([`InMemory::read`]). Do not
+    /// hold the guard across an `.await`: the runner needs write access between batches.
+    pub fn read(&self) -> RwLockReadGuard<'_, P> {
+        self.shared.target.read()
+    }
+}
 
-impl<P: Projection, S: EventStore, K: CheckpointStore, C: Codec> Batches for Steps<'_, P, S, K, C> {
+/// The projection's name, for errors.
+fn name<T: Target>() -> &'static str {
+    <T::Projection as Projection>::NAME
+}
+
+fn store_error<T: Target>(source: StoreError) -> ProjectionError {
+    ProjectionError::Store {
+        projection: name::<T>(),
+        source,
+    }
+}
+
+/// Whether retrying may fix `error`: a failure of the store's backend.
+fn is_transient(error: &ProjectionError) -> bool {
+    matches!(
+        error,
+        ProjectionError::Store {
+            source: StoreError::Backend(_),
+            ..
+        }
+    )
+}
+
+/// The runner's batches, for [`Processing::drain`] and [`Processing::follow`].
+struct Steps<'a, T, S, C>(&'a ProjectionRunner<T, S, C>);
+
+impl<T: Target, S: EventStore, C: Codec> Batches for Steps<'_, T, S, C> {
     async fn step(
         &self,
         processing: &mut Processing<'_>,
@@ -313,99 +492,30 @@ impl<P: Projection, S: EventStore, K: CheckpointStore, C: Codec> Batches for Ste
             .store
             .wait_for_events(position)
             .await
-            .map_err(|source| self.0.store_error(source))
+            .map_err(store_error::<T>)
     }
 }
 
-impl<P, S: Clone, K: Clone, C: Clone> Clone for ProjectionRunner<P, S, K, C> {
+impl<T, S: Clone, C: Clone> Clone for ProjectionRunner<T, S, C> {
     fn clone(&self) -> Self {
         Self {
             store: self.store.clone(),
-            checkpoints: self.checkpoints.clone(),
             codec: self.codec.clone(),
             batch_size: self.batch_size,
+            retry: self.retry,
             shared: Arc::clone(&self.shared),
         }
     }
 }
 
-impl<P: Projection, S, K, C> fmt::Debug for ProjectionRunner<P, S, K, C> {
+impl<T: Target + fmt::Debug, S, C> fmt::Debug for ProjectionRunner<T, S, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ProjectionRunner")
-            .field("projection", &P::NAME)
+            .field("projection", &name::<T>())
+            .field("target", &self.shared.target)
+            .field("batch_size", &self.batch_size)
+            .field("retry", &self.retry)
             .field("control", &self.shared.control)
             .finish_non_exhaustive()
     }
-}
-
-/// Why a [`ProjectionRunner`] stopped. Every variant names the projection.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ProjectionError {
-    /// An event the projection listens to did not decode. The checkpoint is at the event
-    /// before it; the runner can be called again (and will meet the same event).
-    #[error("projection {projection}: {source}")]
-    Decode {
-        /// The projection.
-        projection: &'static str,
-        /// Which event, where, and why.
-        source: DecodeError,
-    },
-    /// The projection's `On` impl panicked. The checkpoint is at the event before. A
-    /// [`ProjectionRunner`] is halted, since its state may be half-updated:
-    /// [`ProjectionRunner::rebuild`] restarts it.
-    #[error(
-        "projection {projection} panicked on event {name:?} at position {position} \
-         (stream {stream_id}): {message}"
-    )]
-    Panicked {
-        /// The projection.
-        projection: &'static str,
-        /// The event's stream.
-        stream_id: StreamId,
-        /// The event's wire name.
-        name: Arc<str>,
-        /// The event's global position.
-        position: Position,
-        /// The panic message.
-        message: String,
-    },
-    /// `catch_up`, `rebuild` or `run` was called while a `run` is live on this runner (or a
-    /// clone of it); wait for positions with `wait_for` instead.
-    #[error("projection {projection} is running live; use wait_for instead")]
-    Running {
-        /// The projection.
-        projection: &'static str,
-    },
-    /// The runner was halted by an earlier panic; rebuild it to continue.
-    #[error("projection {projection} is halted after a panic at position {position}; rebuild it")]
-    Halted {
-        /// The projection.
-        projection: &'static str,
-        /// The position of the last event processed.
-        position: Position,
-    },
-    /// [`ProjectionRunner::wait_for`] timed out.
-    #[error(
-        "projection {projection} did not reach position {waited_for} within {timeout:?} \
-         (it is at {reached})"
-    )]
-    Timeout {
-        /// The projection.
-        projection: &'static str,
-        /// The position waited for.
-        waited_for: Position,
-        /// The position processed when the time ran out.
-        reached: Position,
-        /// The time allowed.
-        timeout: Duration,
-    },
-    /// The event or checkpoint store failed.
-    #[error("projection {projection}: {source}")]
-    Store {
-        /// The projection.
-        projection: &'static str,
-        /// The store's error.
-        source: StoreError,
-    },
 }

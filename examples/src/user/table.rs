@@ -1,12 +1,14 @@
-//! The user directory as a PostgreSQL table, kept by es-postgres's
-//! [`PgProjectionRunner`](es_postgres::PgProjectionRunner): each batch of events changes the
-//! table in the same transaction that moves the directory's checkpoint.
+//! The user directory as a PostgreSQL table, kept by a
+//! [`ProjectionRunner`] into es-postgres's
+//! [`PgTables`](es_postgres::PgTables): each batch of events changes the table in the same
+//! transaction that moves the directory's checkpoint.
 //!
 //! It answers the same questions as the in-memory [`UserDirectory`](super::views::UserDirectory),
 //! from SQL: the table `user_directory` (in the store's schema) has one row per live user.
 //! [`DirectoryChanges`] is the projection: its `On` impls record what each event changes,
-//! as plain data (tested like any projection, without a database), and its
-//! [`PgProjection::write`] turns the record into SQL.
+//! as plain data (tested like any projection, without a database); its
+//! [`PgProjection::setup`] creates the table, and its [`PgProjection::write`] turns the
+//! record into SQL. [`DirectoryTable`] asks the table the directory's questions.
 
 use es_core::prelude::*;
 use es_postgres::sqlx::{self, PgConnection};
@@ -94,6 +96,23 @@ impl On<UserDeleted> for DirectoryChanges {
 }
 
 impl PgProjection for DirectoryChanges {
+    async fn setup(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS user_directory (\
+                 user_id text PRIMARY KEY, \
+                 name    text NOT NULL, \
+                 email   text NOT NULL)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "CREATE INDEX IF NOT EXISTS user_directory_email_idx ON user_directory (email)",
+        )
+        .execute(tx)
+        .await?;
+        Ok(())
+    }
+
     async fn write(self, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
         for change in self.changes {
             let query = match change {
@@ -141,23 +160,12 @@ pub struct DirectoryTable {
 }
 
 impl DirectoryTable {
-    /// Creates the table in `store`'s schema unless it exists (the store must be migrated).
-    ///
-    /// # Errors
-    /// The driver's error when the database refuses.
-    pub async fn create(store: &PgStore) -> Result<Self, sqlx::Error> {
+    /// The queries on `store`'s `user_directory` table, which the directory's runner
+    /// creates ([`PgProjection::setup`]) before its first batch.
+    #[must_use]
+    pub fn new(store: &PgStore) -> Self {
         let schema = store.schema();
-        sqlx::raw_sql(&format!(
-            "CREATE TABLE IF NOT EXISTS {schema}.user_directory (\
-                 user_id text PRIMARY KEY, \
-                 name    text NOT NULL, \
-                 email   text NOT NULL); \
-             CREATE INDEX IF NOT EXISTS user_directory_email_idx \
-                 ON {schema}.user_directory (email)"
-        ))
-        .execute(store.pool())
-        .await?;
-        Ok(Self {
+        Self {
             store: store.clone(),
             // Byte order, like the in-memory directory's `BTreeSet<UserId>`.
             find_by_email: format!(
@@ -166,7 +174,7 @@ impl DirectoryTable {
             ),
             get: format!("SELECT name, email FROM {schema}.user_directory WHERE user_id = $1"),
             count: format!("SELECT count(*) FROM {schema}.user_directory"),
-        })
+        }
     }
 
     /// The live user with this email address (the smallest id, if several share it).
