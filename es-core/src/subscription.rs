@@ -27,19 +27,56 @@
 //! # Ok::<_, Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```
+//!
+//! # As a `Stream`
+//!
+//! A subscription is also a [`futures_core::Stream`] of `Result<RecordedEvent, StoreError>`
+//! that never ends, for `StreamExt` combinators and `while let Some(..)` loops. An error is
+//! one item: the stream can be polled again and resumes after the last event it delivered.
+//! (The inherent [`next`](Subscription::next) returns the event itself; `StreamExt::next`
+//! wraps it in `Some`.)
+//!
+//! # Cancel safety
+//!
+//! Every async method ([`next`](Subscription::next), [`try_next`](Subscription::try_next),
+//! [`try_next_batch`](Subscription::try_next_batch)) and the stream are cancel safe: the
+//! read or wait in flight is kept in the subscription, not in the future the call returns,
+//! and the subscription's position moves only when an event is handed out, in the same poll
+//! that completes the call. Dropping such a future (the losing branch of a `select!`, a
+//! `timeout` that expired) loses no event and repeats none: the next call continues the read
+//! it left.
 
 use std::collections::VecDeque;
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use futures_core::Stream;
 
 use crate::envelope::{Position, RecordedEvent};
 use crate::store::{BATCH_SIZE, EventStore, StoreError};
 
+/// A boxed store call in flight, kept between polls.
+type InFlight<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send>>;
+
+/// What the subscription is waiting for.
+enum Pending {
+    /// Nothing in flight.
+    Idle,
+    /// A read of the log after the subscription's position.
+    Read(InFlight<Vec<RecordedEvent>>),
+    /// A wait for appends after the subscription's position.
+    Wait(InFlight<()>),
+}
+
 /// Follows a store's global log from a position; see the [module documentation](self).
-#[derive(Debug)]
 pub struct Subscription<S> {
     store: S,
     position: Position,
     buffer: VecDeque<RecordedEvent>,
     batch_size: usize,
+    pending: Pending,
 }
 
 impl<S: EventStore> Subscription<S> {
@@ -50,6 +87,7 @@ impl<S: EventStore> Subscription<S> {
             position: after,
             buffer: VecDeque::new(),
             batch_size: BATCH_SIZE,
+            pending: Pending::Idle,
         }
     }
 
@@ -67,51 +105,156 @@ impl<S: EventStore> Subscription<S> {
     }
 
     /// The next event, waiting for one to be appended if the subscriber has caught up.
+    /// Cancel safe (see the [module documentation](self#cancel-safety)).
     ///
     /// # Errors
     /// The store's error; the subscription can be polled again afterwards and resumes after
     /// the last event it delivered.
     pub async fn next(&mut self) -> Result<RecordedEvent, StoreError> {
-        loop {
-            if let Some(event) = self.try_next().await? {
-                return Ok(event);
-            }
-            self.store.wait_for_events(self.position).await?;
-        }
+        poll_fn(|cx| self.poll_live(cx)).await
     }
 
     /// The next stored event, or `None` when the subscriber has caught up (without waiting).
+    /// Cancel safe (see the [module documentation](self#cancel-safety)).
     ///
     /// # Errors
     /// The store's error; nothing is skipped, the next call reads again.
     pub async fn try_next(&mut self) -> Result<Option<RecordedEvent>, StoreError> {
-        if self.buffer.is_empty() {
-            self.buffer = self
-                .store
-                .read_all(self.position, self.batch_size)
-                .await?
-                .into();
-        }
-        let Some(event) = self.buffer.pop_front() else {
-            return Ok(None);
-        };
-        self.position = event.position;
-        Ok(Some(event))
+        poll_fn(|cx| self.poll_stored(cx)).await
     }
 
     /// The next stored events, up to the batch size, or an empty batch when caught up.
+    /// Cancel safe (see the [module documentation](self#cancel-safety)).
     ///
     /// # Errors
-    /// The store's error.
+    /// The store's error; nothing is skipped, the next call reads again.
     pub async fn try_next_batch(&mut self) -> Result<Vec<RecordedEvent>, StoreError> {
-        let batch: Vec<RecordedEvent> = if self.buffer.is_empty() {
-            self.store.read_all(self.position, self.batch_size).await?
-        } else {
-            self.buffer.drain(..).collect()
+        poll_fn(|cx| self.poll_batch(cx)).await
+    }
+
+    /// Polls for the next event, waiting for appends when caught up.
+    fn poll_live(&mut self, cx: &mut Context<'_>) -> Poll<Result<RecordedEvent, StoreError>> {
+        loop {
+            if let Some(event) = self.take_buffered() {
+                return Poll::Ready(Ok(event));
+            }
+            match ready!(self.poll_pending(cx)) {
+                Err(error) => return Poll::Ready(Err(error)),
+                Ok(Some(batch)) => self.buffer = batch.into(),
+                Ok(None) => self.start_wait(),
+            }
+        }
+    }
+
+    /// Polls for the next stored event: `None` when caught up.
+    fn poll_stored(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<RecordedEvent>, StoreError>> {
+        loop {
+            if let Some(event) = self.take_buffered() {
+                return Poll::Ready(Ok(Some(event)));
+            }
+            self.drop_wait();
+            match ready!(self.poll_pending(cx)) {
+                Err(error) => return Poll::Ready(Err(error)),
+                Ok(Some(batch)) => self.buffer = batch.into(),
+                Ok(None) => return Poll::Ready(Ok(None)),
+            }
+        }
+    }
+
+    /// The next buffered event, handed out: the position moves past it.
+    fn take_buffered(&mut self) -> Option<RecordedEvent> {
+        let event = self.buffer.pop_front()?;
+        self.position = event.position;
+        Some(event)
+    }
+
+    /// Drops a wait for appends left by a cancelled `next`: a call that does not wait wants
+    /// a read, and a wait has no effect to lose.
+    fn drop_wait(&mut self) {
+        if matches!(self.pending, Pending::Wait(_)) {
+            self.pending = Pending::Idle;
+        }
+    }
+
+    /// Polls for the next batch: the buffered events, or a read.
+    fn poll_batch(&mut self, cx: &mut Context<'_>) -> Poll<Result<Vec<RecordedEvent>, StoreError>> {
+        if !self.buffer.is_empty() {
+            let batch: Vec<RecordedEvent> = self.buffer.drain(..).collect();
+            if let Some(last) = batch.last() {
+                self.position = last.position;
+            }
+            return Poll::Ready(Ok(batch));
+        }
+        self.drop_wait();
+        let batch = match ready!(self.poll_pending(cx)) {
+            Err(error) => return Poll::Ready(Err(error)),
+            Ok(batch) => batch.unwrap_or_default(),
         };
         if let Some(last) = batch.last() {
             self.position = last.position;
         }
-        Ok(batch)
+        Poll::Ready(Ok(batch))
+    }
+
+    /// Drives the store call in flight (starting a read if there is none) until a read
+    /// completes: `Some(batch)` with events, `None` when caught up. A completed wait starts
+    /// a read. Nothing is in flight after `Ready`.
+    fn poll_pending(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<Vec<RecordedEvent>>, StoreError>> {
+        loop {
+            match &mut self.pending {
+                Pending::Idle => self.start_read(),
+                Pending::Read(read) => {
+                    let batch = ready!(read.as_mut().poll(cx));
+                    self.pending = Pending::Idle;
+                    return Poll::Ready(batch.map(|batch| (!batch.is_empty()).then_some(batch)));
+                }
+                Pending::Wait(wait) => {
+                    let woken = ready!(wait.as_mut().poll(cx));
+                    self.pending = Pending::Idle;
+                    woken?;
+                }
+            }
+        }
+    }
+
+    fn start_read(&mut self) {
+        let (store, after, count) = (self.store.clone(), self.position, self.batch_size);
+        self.pending = Pending::Read(Box::pin(async move { store.read_all(after, count).await }));
+    }
+
+    fn start_wait(&mut self) {
+        let (store, after) = (self.store.clone(), self.position);
+        self.pending = Pending::Wait(Box::pin(async move { store.wait_for_events(after).await }));
+    }
+}
+
+impl<S: EventStore + Unpin> Stream for Subscription<S> {
+    type Item = Result<RecordedEvent, StoreError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_live(cx).map(Some)
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for Subscription<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pending = match self.pending {
+            Pending::Idle => "nothing",
+            Pending::Read(_) => "a read",
+            Pending::Wait(_) => "a wait for appends",
+        };
+        f.debug_struct("Subscription")
+            .field("store", &self.store)
+            .field("position", &self.position)
+            .field("buffered", &self.buffer.len())
+            .field("batch_size", &self.batch_size)
+            .field("in_flight", &pending)
+            .finish()
     }
 }

@@ -18,7 +18,7 @@ mod support;
 use support::{Follower, NO_POLLING, WITHIN, event, stream, whole_log};
 
 /// How many tests this binary has, for the skip notice.
-const TESTS: usize = 2;
+const TESTS: usize = 3;
 
 /// How many events an append of [`spawn_writers`] writes: 1 to 3.
 fn append_size(n: u64) -> u64 {
@@ -271,4 +271,42 @@ async fn a_stalled_subscriber_holds_up_no_writer_then_catches_up_one_batch_at_a_
         "one batch at most"
     );
     testing::drop_schema(&store).await.expect("drop schema");
+}
+
+/// A subscription in a `select!` against a yield, and under a timeout, while four writers
+/// append: most calls are dropped with a read or a wait in flight on the server, and the
+/// events delivered are exactly the log, once each, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_cancelled_again_and_again_loses_and_repeats_nothing() {
+    let Some(database) = testing::database_or_skip(TESTS) else {
+        return;
+    };
+    let pool = database.pool().await.expect("a pool");
+    let store = testing::fresh_store(&pool).await.expect("a fresh store");
+    let mut subscription = store.subscribe(Position::START).with_batch_size(5);
+    let writers = spawn_writers(&store, 4, 40);
+    let total = written_by(4, 40);
+    let (mut delivered, mut cancelled) = (Vec::new(), 0_u32);
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while delivered.len() < total {
+            if cancelled.is_multiple_of(2) {
+                tokio::select! {
+                    event = subscription.next() => delivered.push(event.expect("an event")),
+                    () = tokio::task::yield_now() => cancelled += 1,
+                }
+            } else {
+                match tokio::time::timeout(Duration::from_micros(300), subscription.next()).await {
+                    Ok(event) => delivered.push(event.expect("an event")),
+                    Err(_) => cancelled += 1,
+                }
+            }
+        }
+    })
+    .await
+    .expect("the subscriber to see every event");
+    join_all(writers).await;
+    let log = whole_log(&store).await;
+    assert_eq!(identities(&delivered), identities(&log), "exactly the log");
+    assert!(cancelled >= 50, "only {cancelled} calls were cancelled");
+    eprintln!("{cancelled} calls cancelled");
 }
