@@ -169,6 +169,10 @@ pub use store::{
 pub use subscription::Subscription;
 pub use validation::{FieldError, ValidationErrors};
 
+/// The id type of commands, correlations and events ([`EventId`] wraps one), re-exported so
+/// that a program names it without depending on `uuid` itself.
+pub use uuid::Uuid;
+
 #[cfg(feature = "derive")]
 #[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
 pub use es_macros::{Aggregate, Command, Event, Projection};
@@ -177,14 +181,18 @@ pub use es_macros::{Aggregate, Command, Event, Projection};
 pub mod prelude {
     pub use crate::aggregate::{Aggregate, Apply, Handle};
     pub use crate::command::{Command, CommandSet};
-    pub use crate::envelope::{Position, StreamId, Version};
+    pub use crate::envelope::{NewEvent, Position, RecordedEvent, StreamId, Version};
     pub use crate::event::{Event, EventSet};
     pub use crate::projection::{
         EventMeta, InMemory, On, Projection, ProjectionError, ProjectionRunner,
     };
-    pub use crate::repository::{ExecuteError, Repository};
-    pub use crate::store::{CheckpointStore, EventStore, ExpectedVersion};
-    pub use crate::validation::ValidationErrors;
+    pub use crate::repository::{
+        CommandMeta, ExecuteError, Executed, LoadError, Loaded, Repository,
+    };
+    pub use crate::retry::RetryPolicy;
+    pub use crate::store::{CheckpointStore, EventStore, ExpectedVersion, StoreError};
+    pub use crate::validation::{FieldError, ValidationErrors};
+    pub use uuid::Uuid;
 
     #[cfg(feature = "derive")]
     pub use es_macros::{Aggregate, Command, Event, Projection};

@@ -131,9 +131,11 @@ pub trait SnapshotStore: Clone + Send + Sync + 'static {
 
 /// How a repository reads and writes snapshots of `A` with codec `C`: the repository's
 /// snapshot parameter. Implemented by [`NoSnapshots`] (the default) and by [`Snapshots`]
-/// (set with [`Repository::with_snapshots`](crate::Repository::with_snapshots)); there is no
-/// need to implement it.
-pub trait Snapshotting<A: Aggregate, C: Codec>: Clone + Send + Sync + 'static {
+/// (set with [`Repository::with_snapshots`](crate::Repository::with_snapshots)), and sealed:
+/// a new place to keep snapshots is a [`SnapshotStore`], which [`Snapshots`] wraps.
+pub trait Snapshotting<A: Aggregate, C: Codec>:
+    sealed::Sealed + Clone + Send + Sync + 'static
+{
     /// The state and version of the latest usable snapshot of `stream_id` at or below
     /// `at_most`; `None` when there is none, or it cannot be used.
     fn load(
@@ -152,6 +154,13 @@ pub trait Snapshotting<A: Aggregate, C: Codec>: Clone + Send + Sync + 'static {
         version: Version,
         state: &A,
     ) -> impl Future<Output = ()> + Send;
+}
+
+mod sealed {
+    /// Keeps [`Snapshotting`](super::Snapshotting) to this crate's two impls.
+    pub trait Sealed {}
+    impl Sealed for super::NoSnapshots {}
+    impl<T> Sealed for super::Snapshots<T> {}
 }
 
 /// No snapshots: every load replays the whole stream.

@@ -48,21 +48,40 @@
 //!
 //! [`Repository::execute`](crate::Repository::execute) runs the validation and returns
 //! [`ExecuteError::Invalid`](crate::ExecuteError::Invalid) on failure.
+//!
+//! Both types are serde types, so an HTTP layer can return the errors as they are: a
+//! [`ValidationErrors`] is a list of `{"field", "message"}` objects.
+//!
+//! ```
+//! # use es_core::ValidationErrors;
+//! let mut errors = ValidationErrors::new();
+//! errors.add("email", "must contain an `@`");
+//! assert_eq!(
+//!     serde_json::to_string(&errors).unwrap(),
+//!     r#"[{"field":"email","message":"must contain an `@`"}]"#,
+//! );
+//! let back: ValidationErrors = serde_json::from_str(&serde_json::to_string(&errors).unwrap()).unwrap();
+//! assert_eq!(back, errors);
+//! ```
 
 use std::fmt;
+
+use serde::{Deserialize, Serialize};
 
 /// Every rule a command broke: one [`FieldError`] per failing field and rule, in the order
 /// the rules ran.
 ///
 /// Build it with [`add`](Self::add) and finish with [`into_result`](Self::into_result), which
-/// is `Ok(())` when nothing was added.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// is `Ok(())` when nothing was added. Serializes as the list of its [`FieldError`]s.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct ValidationErrors {
     errors: Vec<FieldError>,
 }
 
-/// One broken rule: which field, and what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One broken rule: which field, and what is wrong with it. Serializes as
+/// `{"field": .., "message": ..}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldError {
     /// The path of the failing field, such as `email` or `lines[2].amount`; empty for a rule
     /// about the command as a whole.
