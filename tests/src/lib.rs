@@ -1,5 +1,6 @@
 //! Shared helpers of the cross-crate tests: a store wrapper that simulates a concurrent
-//! writer, and a raw-append helper for planting stored data.
+//! writer, one whose reads of the log fail on demand, and a raw-append helper for planting
+//! stored data.
 #![deny(missing_docs)]
 
 // The README's snippets are compiled and run as doc tests of this crate (which has every
@@ -13,7 +14,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use es_core::codec::Encoded;
 use es_core::testing::hooked::{Hooked, StoreHooks};
-use es_core::{Appended, EventStore, ExpectedVersion, NewEvent, StoreError, StreamId};
+use es_core::{
+    Appended, EventStore, ExpectedVersion, NewEvent, Position, RecordedEvent, StoreError, StreamId,
+};
 
 /// A store that, before each of its first appends, lets a "concurrent writer" append an
 /// interloper's event to the same stream, so the append that follows conflicts.
@@ -63,6 +66,50 @@ impl<S: EventStore> StoreHooks<S> for Interference {
                 .await?;
         }
         inner.append(stream_id, expected, events).await
+    }
+}
+
+/// A store whose reads of the log fail with a backend error, as many as asked for.
+pub type FailingReads<S> = Hooked<S, ReadFailures>;
+
+/// `inner`, whose reads of the log do not fail until [`ReadFailures::fail_next`] says so.
+pub fn failing_reads<S>(inner: S) -> FailingReads<S> {
+    Hooked::new(inner, ReadFailures::default())
+}
+
+/// The hooks of [`FailingReads`]: how many reads of the log are still to fail.
+#[derive(Debug, Clone, Default)]
+pub struct ReadFailures {
+    remaining: Arc<AtomicU32>,
+}
+
+impl ReadFailures {
+    /// Makes `reads` more reads of the log fail.
+    pub fn fail_next(&self, reads: u32) {
+        self.remaining.fetch_add(reads, Ordering::SeqCst);
+    }
+
+    /// How many reads are still to fail.
+    pub fn remaining(&self) -> u32 {
+        self.remaining.load(Ordering::SeqCst)
+    }
+}
+
+impl<S: EventStore> StoreHooks<S> for ReadFailures {
+    async fn read_all(
+        &self,
+        inner: &S,
+        after: Position,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let failing = self
+            .remaining
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if failing {
+            return Err(StoreError::Backend("the connection was reset".into()));
+        }
+        inner.read_all(after, max_count).await
     }
 }
 

@@ -4,54 +4,20 @@
 //! failure; shutdown during a backoff stops the run.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use es_core::prelude::*;
-use es_core::testing::hooked::{Hooked, StoreHooks};
-use es_core::{RecordedEvent, RetryPolicy, StoreError};
+use es_core::{RetryPolicy, StoreError};
 use es_examples::user::views::UserStats;
 use es_examples::user::{RegisterUser, User, UserId};
 use es_memstore::MemStore;
-use es_tests::plant;
+use es_tests::{failing_reads, plant};
 use tokio::sync::oneshot;
 
 const WITHIN: Duration = Duration::from_secs(10);
 
 /// Quick retries, so the tests spend no time backing off.
 const QUICK: RetryPolicy = RetryPolicy::TRANSIENT.with_max_delay(Duration::from_millis(2));
-
-/// A store whose next `fails` reads of the log fail with a backend error.
-#[derive(Debug, Clone, Default)]
-struct FailingReads {
-    fails: Arc<AtomicU32>,
-}
-
-impl FailingReads {
-    /// Makes `reads` more reads fail.
-    fn fail_next(&self, reads: u32) {
-        self.fails.fetch_add(reads, Ordering::SeqCst);
-    }
-}
-
-impl<S: EventStore> StoreHooks<S> for FailingReads {
-    async fn read_all(
-        &self,
-        inner: &S,
-        after: Position,
-        max_count: usize,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let failing = self
-            .fails
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
-        if failing {
-            return Err(StoreError::Backend("the connection was reset".into()));
-        }
-        inner.read_all(after, max_count).await
-    }
-}
 
 async fn register(users: &Repository<User, impl EventStore>, id: &str) -> Position {
     users
@@ -90,7 +56,7 @@ fn spawn_run<T: es_core::projection::Target, S: EventStore>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_failures_are_retried_with_nothing_lost_or_repeated() {
-    let store = Hooked::new(MemStore::new(), FailingReads::default());
+    let store = failing_reads(MemStore::new());
     let users = Repository::<User, _>::new(store.clone());
     register(&users, "ada").await;
     let stats = ProjectionRunner::new(store.clone(), UserStats::default())
@@ -116,7 +82,7 @@ async fn store_failures_are_retried_with_nothing_lost_or_repeated() {
 
 #[tokio::test]
 async fn retrying_gives_up_when_the_policy_does_and_never_returns_the_first_failure() {
-    let store = Hooked::new(MemStore::new(), FailingReads::default());
+    let store = failing_reads(MemStore::new());
     let users = Repository::<User, _>::new(store.clone());
     register(&users, "ada").await;
 
@@ -135,13 +101,13 @@ async fn retrying_gives_up_when_the_policy_does_and_never_returns_the_first_fail
         "{failed:?}"
     );
     assert_eq!(three.status().retried, 2, "three attempts, two retries");
-    assert_eq!(store.hooks.fails.load(Ordering::SeqCst), 97);
+    assert_eq!(store.hooks.remaining(), 97);
 
     let never =
         ProjectionRunner::new(store.clone(), UserStats::default()).with_retry(RetryPolicy::NEVER);
     assert!(never.run(std::future::pending()).await.is_err());
     assert_eq!(never.status().retried, 0);
-    assert_eq!(store.hooks.fails.load(Ordering::SeqCst), 96, "one attempt");
+    assert_eq!(store.hooks.remaining(), 96, "one attempt");
 }
 
 #[tokio::test]
@@ -167,7 +133,7 @@ async fn what_retrying_cannot_fix_ends_the_run_at_once() {
 
 #[tokio::test]
 async fn shutdown_during_a_backoff_stops_the_run() {
-    let store = Hooked::new(MemStore::new(), FailingReads::default());
+    let store = failing_reads(MemStore::new());
     let users = Repository::<User, _>::new(store.clone());
     register(&users, "ada").await;
     store.hooks.fail_next(u32::MAX / 2);

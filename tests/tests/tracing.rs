@@ -1,5 +1,6 @@
 //! es-core's `tracing` spans (the `tracing` feature, which this crate turns on): each step
-//! opens its span with the fields the crate docs list, nested as the steps are.
+//! opens its span with the fields the crate docs list, nested as the steps are; a projection
+//! runner's retried failure is a `WARN` event.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -75,11 +76,21 @@ struct Seen {
     fields: BTreeMap<&'static str, String>,
 }
 
-/// A subscriber that keeps every span, its fields and its parent; single-threaded tests.
+/// One event as the recorder saw it.
+#[derive(Debug, Clone)]
+struct Logged {
+    level: tracing::Level,
+    target: String,
+    fields: BTreeMap<&'static str, String>,
+}
+
+/// A subscriber that keeps every span, its fields and its parent, and every event;
+/// single-threaded tests.
 #[derive(Default)]
 struct Recorder {
     spans: Mutex<Vec<(Seen, &'static Metadata<'static>)>>,
     entered: Mutex<Vec<usize>>,
+    events: Mutex<Vec<Logged>>,
 }
 
 struct Fields<'a>(&'a mut BTreeMap<&'static str, String>);
@@ -131,7 +142,18 @@ impl Subscriber for Recorder {
 
     fn record_follows_from(&self, _: &Id, _: &Id) {}
 
-    fn event(&self, _: &Event<'_>) {}
+    fn event(&self, event: &Event<'_>) {
+        let mut fields = BTreeMap::new();
+        event.record(&mut Fields(&mut fields));
+        self.events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Logged {
+                level: *event.metadata().level(),
+                target: event.metadata().target().to_owned(),
+                fields,
+            });
+    }
 
     fn enter(&self, span: &Id) {
         self.entered().push(index(span));
@@ -293,4 +315,55 @@ fn projection_batches_open_a_span_each() {
     assert_eq!(field(batches[0], "first"), Some("1"));
     assert_eq!(field(batches[0], "events"), Some("3"));
     assert_eq!(field(batches[0], "applied"), Some("3"));
+}
+
+#[test]
+fn a_retried_runner_failure_is_a_warning() {
+    let recorder = Arc::new(Recorder::default());
+    recorded(&recorder, || async {
+        let store = es_tests::failing_reads(MemStore::new());
+        let counters = Repository::<Counter, _>::new(store.clone());
+        let head = counters
+            .execute(add(1, 1))
+            .await
+            .expect("adds")
+            .last_position;
+        store.hooks.fail_next(1);
+        let runner = ProjectionRunner::new(store.clone(), Additions::default())
+            .with_retry(RetryPolicy::TRANSIENT.with_max_delay(std::time::Duration::ZERO));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let live = runner.run(async {
+            let _ = stopped.await;
+        });
+        let reached = async {
+            runner
+                .wait_for(head.expect("a position"), std::time::Duration::from_secs(5))
+                .await
+                .expect("reached after the retry");
+            stop.send(()).expect("running");
+        };
+        let (ran, ()) = tokio::join!(live, reached);
+        ran.expect("a clean stop");
+    });
+    let events = recorder
+        .events
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let warnings: Vec<&Logged> = events
+        .iter()
+        .filter(|event| event.level == tracing::Level::WARN)
+        .collect();
+    assert_eq!(warnings.len(), 1, "{events:#?}");
+    let warning = warnings[0];
+    assert_eq!(warning.target, "es");
+    assert_eq!(
+        warning.fields.get("projection").map(String::as_str),
+        Some("additions")
+    );
+    assert_eq!(
+        warning.fields.get("failures").map(String::as_str),
+        Some("1")
+    );
+    let error = warning.fields.get("error").expect("the error");
+    assert!(error.contains("the connection was reset"), "{error}");
 }
