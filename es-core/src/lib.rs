@@ -122,6 +122,10 @@
 //! | `es.append` | each append of a command, inside its `es.execute` | `stream`, `expected` (the version appended after), `events` |
 //! | `es.project` | each batch a projection runner applies | `projection`, `first` (the batch's first position), `events`; later `applied` |
 //!
+//! One event, at the `WARN` level under the target `es`: each store failure that
+//! [`ProjectionRunner::run`] retries, with the fields `projection`, `failures` (in a row),
+//! `retry_in` and `error`.
+//!
 //! A subscriber such as `tracing-subscriber`'s `fmt` layer with `RUST_LOG=es=debug` shows
 //! them; an OpenTelemetry layer turns them into traces.
 #![deny(missing_docs)]
