@@ -1,0 +1,221 @@
+//! The repository: load an aggregate by replaying its stream, and execute commands with
+//! optimistic concurrency.
+//!
+//! [`Repository::execute`] is the write path of the framework: load the aggregate, let it
+//! decide ([`Handle`](crate::Handle)), append the events with the version it was loaded at
+//! as the expected version. When another writer appended in between, the store refuses the
+//! append with a conflict and the repository reloads and decides again, up to
+//! [`Repository::max_retries`] times. A refused command (domain error) appends nothing.
+//!
+//! ```
+//! # use es_core::prelude::*;
+//! # use serde::{Deserialize, Serialize};
+//! # #[derive(Event, Debug, Serialize, Deserialize)]
+//! # #[event(name = "counter.incremented")]
+//! # struct Incremented { by: u32 }
+//! # #[derive(Command, Debug)]
+//! # struct Increment { #[id] id: u64, by: u32 }
+//! # #[derive(Debug, thiserror::Error)]
+//! # #[error("increments must be positive")]
+//! # struct ZeroIncrement;
+//! # #[derive(Aggregate, Default, Debug)]
+//! # #[aggregate(name = "counter", id = u64, error = ZeroIncrement,
+//! #             events(Incremented), commands(Increment))]
+//! # struct Counter { total: u64 }
+//! # impl Apply<Incremented> for Counter {
+//! #     fn apply(&mut self, event: &Incremented) { self.total += u64::from(event.by); }
+//! # }
+//! # impl Handle<Increment> for Counter {
+//! #     fn handle(&self, cmd: &Increment) -> Result<Vec<CounterEvent>, ZeroIncrement> {
+//! #         if cmd.by == 0 { return Err(ZeroIncrement); }
+//! #         Ok(vec![Incremented { by: cmd.by }.into()])
+//! #     }
+//! # }
+//! use es_memstore::MemStore;
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let counters = Repository::<Counter, _>::new(MemStore::new());
+//! let done = counters.execute(Increment { id: 1, by: 5 }).await?;
+//! assert_eq!(done.stream_version, Version(1));
+//!
+//! // A refused command is the domain error, and stores nothing.
+//! let refused = counters.execute(Increment { id: 1, by: 0 }).await;
+//! assert!(matches!(refused, Err(ExecuteError::Domain(ZeroIncrement))));
+//!
+//! let counter = counters.load(&1).await?;
+//! assert_eq!((counter.state.total, counter.version), (5, Version(1)));
+//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+
+mod cache;
+mod error;
+mod execute;
+mod load;
+mod meta;
+
+use std::fmt;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::aggregate::Aggregate;
+use crate::codec::{Codec, JsonCodec};
+use crate::envelope::{InvalidStreamId, StreamId};
+use crate::snapshot::{
+    DEFAULT_SNAPSHOT_EVERY, NoSnapshots, SnapshotStore, Snapshots, Snapshotting,
+};
+use crate::store::EventStore;
+
+use cache::Cache;
+pub use cache::DEFAULT_CACHE_CAPACITY;
+pub use error::{ExecuteError, LoadError};
+pub use execute::Executed;
+pub use load::Loaded;
+pub use meta::CommandMeta;
+
+/// How many times [`Repository::execute`] retries a command after a version conflict, unless
+/// set with [`Repository::max_retries`].
+pub const DEFAULT_MAX_RETRIES: u32 = 5;
+
+/// Loads aggregates of type `A` from store `S` and executes their commands.
+///
+/// A repository is a cheap handle: clone it freely (clones share the store and the cache).
+/// `C` is the payload [`Codec`], JSON by default; `N` says how snapshots are kept
+/// ([`NoSnapshots`] unless set with [`with_snapshots`](Self::with_snapshots)).
+///
+/// # The aggregate cache
+///
+/// After a command, the repository keeps the aggregate's state and version in memory (up to
+/// [`cache_capacity`](Self::cache_capacity) aggregates, evicting the least recently used),
+/// so the next command on it replays nothing. A cached state is only ever trusted through
+/// the store's version check: if another writer appended to the stream meanwhile, the append
+/// conflicts, the state catches up on the new events and the command is decided again; a
+/// command refused (or deciding nothing) on a cached state is first checked against the
+/// stream's current version, so a stale cache never refuses a command the current state
+/// would accept. Time to fill the cache is spent only on commands; [`load`](Self::load)
+/// always reads the store.
+pub struct Repository<A, S, C = JsonCodec, N = NoSnapshots> {
+    store: S,
+    codec: C,
+    snapshots: N,
+    max_retries: u32,
+    snapshot_every: u64,
+    cache: Cache<A>,
+}
+
+impl<A: Aggregate, S: EventStore> Repository<A, S> {
+    /// A repository over `store` with the JSON codec, no snapshots, a cache of
+    /// [`DEFAULT_CACHE_CAPACITY`] aggregates and [`DEFAULT_MAX_RETRIES`].
+    #[must_use]
+    pub fn new(store: S) -> Self {
+        Self {
+            store,
+            codec: JsonCodec,
+            snapshots: NoSnapshots,
+            max_retries: DEFAULT_MAX_RETRIES,
+            snapshot_every: DEFAULT_SNAPSHOT_EVERY,
+            cache: Cache::new(DEFAULT_CACHE_CAPACITY),
+        }
+    }
+}
+
+impl<A: Aggregate, S: EventStore, C: Codec, N: Snapshotting<A, C>> Repository<A, S, C, N> {
+    /// Uses `codec` for payloads (and snapshots) instead of the current one.
+    #[must_use]
+    pub fn with_codec<C2: Codec>(self, codec: C2) -> Repository<A, S, C2, N> {
+        Repository {
+            store: self.store,
+            codec,
+            snapshots: self.snapshots,
+            max_retries: self.max_retries,
+            snapshot_every: self.snapshot_every,
+            cache: self.cache,
+        }
+    }
+
+    /// Keeps snapshots of the aggregates in `store`, every
+    /// [`snapshot_every`](Self::snapshot_every) events; see [`snapshot`](crate::snapshot).
+    /// The state must be serde-serializable.
+    #[must_use]
+    pub fn with_snapshots<T: SnapshotStore>(self, store: T) -> Repository<A, S, C, Snapshots<T>>
+    where
+        A: Serialize + DeserializeOwned,
+    {
+        Repository {
+            store: self.store,
+            codec: self.codec,
+            snapshots: Snapshots::new(store),
+            max_retries: self.max_retries,
+            snapshot_every: self.snapshot_every,
+            cache: self.cache,
+        }
+    }
+
+    /// Takes a snapshot each time a command takes the stream past a multiple of `events`
+    /// (default [`DEFAULT_SNAPSHOT_EVERY`]; `0` never). An aggregate's own
+    /// `#[aggregate(snapshot_every = N)]` overrides it. Has no effect without
+    /// [`with_snapshots`](Self::with_snapshots).
+    #[must_use]
+    pub fn snapshot_every(mut self, events: u64) -> Self {
+        self.snapshot_every = events;
+        self
+    }
+
+    /// Keeps up to `aggregates` aggregates in memory between commands (default
+    /// [`DEFAULT_CACHE_CAPACITY`]); `0` turns the cache off. Replaces the current cache
+    /// (the new one starts empty and is shared by clones made after this call).
+    #[must_use]
+    pub fn cache_capacity(mut self, aggregates: usize) -> Self {
+        self.cache = Cache::new(aggregates);
+        self
+    }
+
+    /// Sets how many times a command is decided again after a version conflict before
+    /// [`ExecuteError::Conflict`] is returned. `0` disables retries.
+    #[must_use]
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// The store this repository writes to.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The stream id of the aggregate `id`: `"{A::NAME}-{id}"`.
+    ///
+    /// # Errors
+    /// When the id's `Display` form makes an invalid stream id (too long, control characters).
+    pub fn stream_id(&self, id: &A::Id) -> Result<StreamId, InvalidStreamId> {
+        StreamId::for_aggregate(A::NAME, id)
+    }
+}
+
+impl<A, S: Clone, C: Clone, N: Clone> Clone for Repository<A, S, C, N> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            codec: self.codec.clone(),
+            snapshots: self.snapshots.clone(),
+            max_retries: self.max_retries,
+            snapshot_every: self.snapshot_every,
+            cache: self.cache.clone(),
+        }
+    }
+}
+
+impl<A, S: fmt::Debug, C: fmt::Debug, N: fmt::Debug> fmt::Debug for Repository<A, S, C, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Repository")
+            .field("aggregate", &std::any::type_name::<A>())
+            .field("store", &self.store)
+            .field("codec", &self.codec)
+            .field("snapshots", &self.snapshots)
+            .field("snapshot_every", &self.snapshot_every)
+            .field("max_retries", &self.max_retries)
+            .field("cache", &self.cache)
+            .finish()
+    }
+}
