@@ -172,8 +172,8 @@ fn amount(i: u64) -> i64 {
 }
 
 /// Opens ledger `id` and posts `posts` amounts.
-async fn fill<S: EventStore, C: es_core::Codec, N: es_core::snapshot::Snapshotting<Ledger, C>>(
-    repo: &Repository<Ledger, S, C, N>,
+async fn fill<S: EventStore, N: es_core::snapshot::Snapshotting<Ledger, C>, C: es_core::Codec>(
+    repo: &Repository<Ledger, S, N, C>,
     id: u32,
     posts: u64,
 ) {

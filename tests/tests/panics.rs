@@ -311,8 +311,8 @@ fn strings(items: &[&str]) -> Vec<String> {
 }
 
 /// Opens `vault` and stores `items` through `repo`.
-async fn open_with<S: EventStore, C: Codec, N: Snapshotting<Vault, C>>(
-    repo: &Repository<Vault, S, C, N>,
+async fn open_with<S: EventStore, N: Snapshotting<Vault, C>, C: Codec>(
+    repo: &Repository<Vault, S, N, C>,
     vault: u64,
     items: &[&str],
 ) -> Version {

@@ -386,7 +386,7 @@ impl Domain for User {
 
 // ---- 1 and 2: one repository, cached and snapshotting; loads compared --------------------------
 
-type Snapshotting<D> = Repository<Snap<D>, MemStore, JsonCodec, Snapshots<MemStore>>;
+type Snapshotting<D> = Repository<Snap<D>, MemStore, Snapshots<MemStore>>;
 
 /// A sequence run through a cached, snapshotting repository.
 struct Run<D: Domain> {

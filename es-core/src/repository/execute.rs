@@ -63,7 +63,7 @@ impl<A: Aggregate> fmt::Debug for Executed<A> {
     }
 }
 
-impl<A: Aggregate, S: EventStore, C: Codec, N: Snapshotting<A, C>> Repository<A, S, C, N> {
+impl<A: Aggregate, S: EventStore, N: Snapshotting<A, C>, C: Codec> Repository<A, S, N, C> {
     /// Executes `command`: validate it, load the target aggregate (from the cache when it is
     /// there), decide, append with the loaded version as the expected version. On a version
     /// conflict the aggregate catches up on the new events and the command is decided again,

@@ -44,7 +44,7 @@ pub(super) enum Until {
     Time(SystemTime),
 }
 
-impl<A: Aggregate, S: EventStore, C: Codec, N: Snapshotting<A, C>> Repository<A, S, C, N> {
+impl<A: Aggregate, S: EventStore, N: Snapshotting<A, C>, C: Codec> Repository<A, S, N, C> {
     /// Loads the aggregate `id`: its latest usable snapshot and the events after it, or its
     /// whole stream. An aggregate with no events loads as `A::default()` at
     /// [`Version::EMPTY`].

@@ -81,8 +81,11 @@ pub const DEFAULT_MAX_RETRIES: u32 = 5;
 /// Loads aggregates of type `A` from store `S` and executes their commands.
 ///
 /// A repository is a cheap handle: clone it freely (clones share the store and the cache).
-/// `C` is the payload [`Codec`], JSON by default; `N` says how snapshots are kept
-/// ([`NoSnapshots`] unless set with [`with_snapshots`](Self::with_snapshots)).
+/// `N` says how snapshots are kept ([`NoSnapshots`] unless set with
+/// [`with_snapshots`](Self::with_snapshots)); `C` is the payload [`Codec`], JSON unless set
+/// with [`with_codec`](Self::with_codec). The codec comes last, as the parameter a program
+/// changes least: a type that names the snapshots, `Repository<A, S, Snapshots<S>>`, keeps
+/// the default codec.
 ///
 /// # The aggregate cache
 ///
@@ -95,10 +98,10 @@ pub const DEFAULT_MAX_RETRIES: u32 = 5;
 /// stream's current version, so a stale cache never refuses a command the current state
 /// would accept. Time to fill the cache is spent only on commands; [`load`](Self::load)
 /// always reads the store.
-pub struct Repository<A, S, C = JsonCodec, N = NoSnapshots> {
+pub struct Repository<A, S, N = NoSnapshots, C = JsonCodec> {
     store: S,
-    codec: C,
     snapshots: N,
+    codec: C,
     max_retries: u32,
     snapshot_every: u64,
     cache: Cache<A>,
@@ -111,8 +114,8 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
     pub fn new(store: S) -> Self {
         Self {
             store,
-            codec: JsonCodec,
             snapshots: NoSnapshots,
+            codec: JsonCodec,
             max_retries: DEFAULT_MAX_RETRIES,
             snapshot_every: DEFAULT_SNAPSHOT_EVERY,
             cache: Cache::new(DEFAULT_CACHE_CAPACITY),
@@ -120,14 +123,14 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
     }
 }
 
-impl<A: Aggregate, S: EventStore, C: Codec, N: Snapshotting<A, C>> Repository<A, S, C, N> {
+impl<A: Aggregate, S: EventStore, N: Snapshotting<A, C>, C: Codec> Repository<A, S, N, C> {
     /// Uses `codec` for payloads (and snapshots) instead of the current one.
     #[must_use]
-    pub fn with_codec<C2: Codec>(self, codec: C2) -> Repository<A, S, C2, N> {
+    pub fn with_codec<C2: Codec>(self, codec: C2) -> Repository<A, S, N, C2> {
         Repository {
             store: self.store,
-            codec,
             snapshots: self.snapshots,
+            codec,
             max_retries: self.max_retries,
             snapshot_every: self.snapshot_every,
             cache: self.cache,
@@ -138,14 +141,14 @@ impl<A: Aggregate, S: EventStore, C: Codec, N: Snapshotting<A, C>> Repository<A,
     /// [`snapshot_every`](Self::snapshot_every) events; see [`snapshot`](crate::snapshot).
     /// The state must be serde-serializable.
     #[must_use]
-    pub fn with_snapshots<T: SnapshotStore>(self, store: T) -> Repository<A, S, C, Snapshots<T>>
+    pub fn with_snapshots<T: SnapshotStore>(self, store: T) -> Repository<A, S, Snapshots<T>, C>
     where
         A: Serialize + DeserializeOwned,
     {
         Repository {
             store: self.store,
-            codec: self.codec,
             snapshots: Snapshots::new(store),
+            codec: self.codec,
             max_retries: self.max_retries,
             snapshot_every: self.snapshot_every,
             cache: self.cache,
@@ -193,12 +196,12 @@ impl<A: Aggregate, S: EventStore, C: Codec, N: Snapshotting<A, C>> Repository<A,
     }
 }
 
-impl<A, S: Clone, C: Clone, N: Clone> Clone for Repository<A, S, C, N> {
+impl<A, S: Clone, N: Clone, C: Clone> Clone for Repository<A, S, N, C> {
     fn clone(&self) -> Self {
         Self {
             store: self.store.clone(),
-            codec: self.codec.clone(),
             snapshots: self.snapshots.clone(),
+            codec: self.codec.clone(),
             max_retries: self.max_retries,
             snapshot_every: self.snapshot_every,
             cache: self.cache.clone(),
@@ -206,13 +209,13 @@ impl<A, S: Clone, C: Clone, N: Clone> Clone for Repository<A, S, C, N> {
     }
 }
 
-impl<A, S: fmt::Debug, C: fmt::Debug, N: fmt::Debug> fmt::Debug for Repository<A, S, C, N> {
+impl<A, S: fmt::Debug, N: fmt::Debug, C: fmt::Debug> fmt::Debug for Repository<A, S, N, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Repository")
             .field("aggregate", &std::any::type_name::<A>())
             .field("store", &self.store)
-            .field("codec", &self.codec)
             .field("snapshots", &self.snapshots)
+            .field("codec", &self.codec)
             .field("snapshot_every", &self.snapshot_every)
             .field("max_retries", &self.max_retries)
             .field("cache", &self.cache)
