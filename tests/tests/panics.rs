@@ -379,7 +379,7 @@ async fn a_panic_in_apply_after_the_append_keeps_the_whole_batch_and_caches_no_h
     // Snapshots every 2 events: a half-applied state must not be snapshotted either.
     let vaults = Repository::<Vault, _>::new(store.clone())
         .with_snapshots(store.clone())
-        .snapshot_every(2);
+        .with_snapshot_every(2);
     open_with(&vaults, 1, &["c0"]).await;
     open_with(&vaults, 2, &["d0", "d1"]).await;
 
@@ -506,7 +506,7 @@ async fn a_panic_in_apply_while_replaying_a_load_leaves_the_store_and_the_next_l
 
     // The same in the load of an `execute` that must replay: nothing is appended.
     arm(Site::Apply, "f3");
-    let uncached = Repository::<Vault, _>::new(store.clone()).cache_capacity(0);
+    let uncached = Repository::<Vault, _>::new(store.clone()).with_cache_capacity(0);
     let repo = uncached.clone();
     let message = panic_of(async move { repo.execute(store_items(1, &["f4"])).await }).await;
     assert!(message.contains("Apply of f3"), "{message}");

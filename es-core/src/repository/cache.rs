@@ -14,7 +14,7 @@ use lru::LruCache;
 use crate::envelope::{StreamId, Version};
 
 /// How many aggregates a repository keeps in memory, unless set with
-/// [`Repository::cache_capacity`](super::Repository::cache_capacity).
+/// [`Repository::with_cache_capacity`](super::Repository::with_cache_capacity).
 pub const DEFAULT_CACHE_CAPACITY: usize = 1024;
 
 /// The cached aggregates of a repository, by stream, shared by its clones; or nothing, when

@@ -18,6 +18,10 @@ use super::load::Until;
 use super::{CommandMeta, ExecuteError, Repository};
 
 /// The outcome of a successful [`Repository::execute`].
+///
+/// Only the repository builds one; read its fields (more may be added, so a pattern needs
+/// `..`).
+#[non_exhaustive]
 pub struct Executed<A: Aggregate> {
     /// The aggregate's stream.
     pub stream_id: StreamId,

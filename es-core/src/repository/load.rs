@@ -15,7 +15,11 @@ use crate::trace::{in_span, record, span};
 use super::{LoadError, Repository};
 
 /// An aggregate as loaded from its stream.
+///
+/// Only the repository builds one; read its fields (more may be added, so a pattern needs
+/// `..`).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Loaded<A> {
     /// The aggregate's stream.
     pub stream_id: StreamId,

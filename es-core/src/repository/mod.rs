@@ -90,8 +90,9 @@ pub const DEFAULT_MAX_RETRIES: u32 = 5;
 /// # The aggregate cache
 ///
 /// After a command, the repository keeps the aggregate's state and version in memory (up to
-/// [`cache_capacity`](Self::cache_capacity) aggregates, evicting the least recently used),
-/// so the next command on it replays nothing. A cached state is only ever trusted through
+/// [`DEFAULT_CACHE_CAPACITY`] aggregates unless set with
+/// [`with_cache_capacity`](Self::with_cache_capacity), evicting the least recently used), so
+/// the next command on it replays nothing. A cached state is only ever trusted through
 /// the store's version check: if another writer appended to the stream meanwhile, the append
 /// conflicts, the state catches up on the new events and the command is decided again; a
 /// command refused (or deciding nothing) on a cached state is first checked against the
@@ -138,8 +139,8 @@ impl<A: Aggregate, S: EventStore, N: Snapshotting<A, C>, C: Codec> Repository<A,
     }
 
     /// Keeps snapshots of the aggregates in `store`, every
-    /// [`snapshot_every`](Self::snapshot_every) events; see [`snapshot`](crate::snapshot).
-    /// The state must be serde-serializable.
+    /// [`with_snapshot_every`](Self::with_snapshot_every) events; see
+    /// [`snapshot`](crate::snapshot). The state must be serde-serializable.
     #[must_use]
     pub fn with_snapshots<T: SnapshotStore>(self, store: T) -> Repository<A, S, Snapshots<T>, C>
     where
@@ -160,7 +161,7 @@ impl<A: Aggregate, S: EventStore, N: Snapshotting<A, C>, C: Codec> Repository<A,
     /// `#[aggregate(snapshot_every = N)]` overrides it. Has no effect without
     /// [`with_snapshots`](Self::with_snapshots).
     #[must_use]
-    pub fn snapshot_every(mut self, events: u64) -> Self {
+    pub fn with_snapshot_every(mut self, events: u64) -> Self {
         self.snapshot_every = events;
         self
     }
@@ -169,7 +170,7 @@ impl<A: Aggregate, S: EventStore, N: Snapshotting<A, C>, C: Codec> Repository<A,
     /// [`DEFAULT_CACHE_CAPACITY`]); `0` turns the cache off. Replaces the current cache
     /// (the new one starts empty and is shared by clones made after this call).
     #[must_use]
-    pub fn cache_capacity(mut self, aggregates: usize) -> Self {
+    pub fn with_cache_capacity(mut self, aggregates: usize) -> Self {
         self.cache = Cache::new(aggregates);
         self
     }
