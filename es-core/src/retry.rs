@@ -163,7 +163,6 @@ fn random() -> u64 {
 }
 
 /// Waits `delay` (nothing at all for zero), on any executor.
-#[allow(dead_code)] // until the repository and the runner wait with it
 pub(crate) async fn sleep(delay: Duration) {
     if !delay.is_zero() {
         futures_timer::Delay::new(delay).await;

@@ -18,7 +18,7 @@ use std::time::Duration;
 use es_core::codec::JsonCodec;
 use es_core::prelude::*;
 use es_core::snapshot::Snapshotting;
-use es_core::{Codec, RecordedEvent, SnapshotStore};
+use es_core::{Codec, RecordedEvent, RetryPolicy, SnapshotStore};
 use es_memstore::MemStore;
 use es_tests::{interfering, scaled};
 use serde::{Deserialize, Serialize};
@@ -725,7 +725,8 @@ async fn panics_racing_with_writers_leave_only_whole_batches_and_sound_caches() 
 
     let tasks: Vec<_> = (0..TASKS)
         .map(|task| {
-            let repo = Repository::<Vault, _>::new(store.clone()).max_retries(64);
+            let repo = Repository::<Vault, _>::new(store.clone())
+                .with_retry(RetryPolicy::CONFLICTS.with_max_attempts(65));
             tokio::spawn(async move {
                 let mut outcomes = Vec::new();
                 for k in 0..per_task {

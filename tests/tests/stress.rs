@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use es_core::prelude::*;
-use es_core::{EventId, RecordedEvent};
+use es_core::{EventId, RecordedEvent, RetryPolicy};
 use es_examples::bank::views::Balances;
 use es_examples::bank::{
     Account, AccountClosed, AccountError, AccountId, AccountOpened, Cents, CloseAccount, Deposit,
@@ -24,7 +24,7 @@ use tokio::sync::oneshot;
 
 mod support;
 use support::{
-    HOT_RETRIES, Outcomes, TASKS, assert_log_is_ordered, open, writers_race_on_one_account,
+    HOT_RETRY, Outcomes, TASKS, assert_log_is_ordered, open, writers_race_on_one_account,
 };
 
 /// How long a projection may take to reach the head before the test fails.
@@ -147,12 +147,12 @@ async fn live_projections_follow_many_parallel_writers_and_equal_a_rebuild() {
 
     let tasks: Vec<_> = (0..TASKS)
         .map(|task| {
-            let repo = Repository::<Account, _>::new(store.clone()).max_retries(HOT_RETRIES);
+            let repo = Repository::<Account, _>::new(store.clone()).with_retry(HOT_RETRY);
             let balances = balances.clone();
             tokio::spawn(async move {
                 let mut done = Workload::default();
                 let record = |done: &mut Workload, result| {
-                    done.outcomes.record(&result, HOT_RETRIES);
+                    done.outcomes.record(&result, HOT_RETRY);
                     result
                 };
                 for i in 0..per_task {
@@ -327,7 +327,8 @@ async fn eight_writers_deposit_into_one_account_and_every_deposit_lands() {
     open(&store, account, "Busy").await;
     let tasks: Vec<_> = (0..TASKS)
         .map(|task| {
-            let repo = Repository::<Account, _>::new(store.clone()).max_retries(10_000);
+            let repo = Repository::<Account, _>::new(store.clone())
+                .with_retry(RetryPolicy::CONFLICTS.with_max_attempts(10_001));
             tokio::spawn(async move {
                 let mut sum: Cents = 0;
                 let mut retries = 0;

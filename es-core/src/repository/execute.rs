@@ -9,6 +9,7 @@ use crate::codec::Codec;
 use crate::command::CommandSet;
 use crate::envelope::{Metadata, NewEvent, Position, StreamId, Version};
 use crate::event::EventSet;
+use crate::retry;
 use crate::snapshot::Snapshotting;
 use crate::store::{Appended, EventStore, ExpectedVersion, StoreError};
 use crate::trace::{in_span, record, span};
@@ -71,15 +72,17 @@ impl<A: Aggregate, S: EventStore, N: Snapshotting<A, C>, C: Codec> Repository<A,
     /// Executes `command`: validate it, load the target aggregate (from the cache when it is
     /// there), decide, append with the loaded version as the expected version. On a version
     /// conflict the aggregate catches up on the new events and the command is decided again,
-    /// up to [`max_retries`](Self::max_retries) times.
+    /// as often and after such waits as the repository's [`RetryPolicy`](crate::RetryPolicy)
+    /// allows (see [`with_retry`](Self::with_retry)); [`Executed::attempts`] says how many
+    /// decisions it took.
     ///
     /// A decision that produces no events appends nothing and succeeds.
     ///
     /// # Errors
     /// [`ExecuteError::Invalid`] when the command breaks its validation rules and
     /// [`ExecuteError::Domain`] when the aggregate refuses it (nothing is appended in either case),
-    /// [`ExecuteError::Conflict`] when conflicts outlast the retries, and the load, encode and
-    /// store errors of the steps.
+    /// [`ExecuteError::Conflict`] when every attempt the policy allows met a conflict, and the
+    /// load, encode and store errors of the steps.
     pub async fn execute(
         &self,
         command: impl Into<A::Command>,
@@ -256,9 +259,13 @@ impl<A: Aggregate, S: EventStore, N: Snapshotting<A, C>, C: Codec> Repository<A,
                         duplicate: false,
                     });
                 }
-                Err(StoreError::Conflict { .. }) if attempts <= self.max_retries => {
+                Err(StoreError::Conflict { .. }) if self.retry.allows_retry(attempts) => {
                     // Let a conflicting writer on a single-threaded executor finish first.
                     YieldNow(false).await;
+                    // Then step aside for a random while (this is retry number `attempts`),
+                    // so that writers who met here come back apart; catching up comes after
+                    // the wait, to decide on everything appended meanwhile.
+                    retry::sleep(self.retry.delay(attempts)).await;
                     self.fold(&stream_id, &mut state, &mut version, Until::End)
                         .await?;
                     cached = false;

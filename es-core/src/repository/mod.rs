@@ -4,8 +4,10 @@
 //! [`Repository::execute`] is the write path of the framework: load the aggregate, let it
 //! decide ([`Handle`](crate::Handle)), append the events with the version it was loaded at
 //! as the expected version. When another writer appended in between, the store refuses the
-//! append with a conflict and the repository reloads and decides again, up to
-//! [`Repository::max_retries`] times. A refused command (domain error) appends nothing.
+//! append with a conflict and the repository catches up on the new events and decides
+//! again, after a short random wait, as its [`RetryPolicy`] allows
+//! ([`Repository::with_retry`], [`RetryPolicy::CONFLICTS`] by default). A refused command
+//! (domain error) appends nothing.
 //!
 //! ```
 //! # use es_core::prelude::*;
@@ -62,6 +64,7 @@ use serde::de::DeserializeOwned;
 use crate::aggregate::Aggregate;
 use crate::codec::{Codec, JsonCodec};
 use crate::envelope::{InvalidStreamId, StreamId};
+use crate::retry::RetryPolicy;
 use crate::snapshot::{
     DEFAULT_SNAPSHOT_EVERY, NoSnapshots, SnapshotStore, Snapshots, Snapshotting,
 };
@@ -73,10 +76,6 @@ pub use error::{ExecuteError, LoadError};
 pub use execute::Executed;
 pub use load::Loaded;
 pub use meta::CommandMeta;
-
-/// How many times [`Repository::execute`] retries a command after a version conflict, unless
-/// set with [`Repository::max_retries`].
-pub const DEFAULT_MAX_RETRIES: u32 = 5;
 
 /// Loads aggregates of type `A` from store `S` and executes their commands.
 ///
@@ -103,21 +102,22 @@ pub struct Repository<A, S, N = NoSnapshots, C = JsonCodec> {
     store: S,
     snapshots: N,
     codec: C,
-    max_retries: u32,
+    retry: RetryPolicy,
     snapshot_every: u64,
     cache: Cache<A>,
 }
 
 impl<A: Aggregate, S: EventStore> Repository<A, S> {
     /// A repository over `store` with the JSON codec, no snapshots, a cache of
-    /// [`DEFAULT_CACHE_CAPACITY`] aggregates and [`DEFAULT_MAX_RETRIES`].
+    /// [`DEFAULT_CACHE_CAPACITY`] aggregates and conflicts retried under
+    /// [`RetryPolicy::CONFLICTS`].
     #[must_use]
     pub fn new(store: S) -> Self {
         Self {
             store,
             snapshots: NoSnapshots,
             codec: JsonCodec,
-            max_retries: DEFAULT_MAX_RETRIES,
+            retry: RetryPolicy::CONFLICTS,
             snapshot_every: DEFAULT_SNAPSHOT_EVERY,
             cache: Cache::new(DEFAULT_CACHE_CAPACITY),
         }
@@ -132,7 +132,7 @@ impl<A: Aggregate, S: EventStore, N: Snapshotting<A, C>, C: Codec> Repository<A,
             store: self.store,
             snapshots: self.snapshots,
             codec,
-            max_retries: self.max_retries,
+            retry: self.retry,
             snapshot_every: self.snapshot_every,
             cache: self.cache,
         }
@@ -150,7 +150,7 @@ impl<A: Aggregate, S: EventStore, N: Snapshotting<A, C>, C: Codec> Repository<A,
             store: self.store,
             snapshots: Snapshots::new(store),
             codec: self.codec,
-            max_retries: self.max_retries,
+            retry: self.retry,
             snapshot_every: self.snapshot_every,
             cache: self.cache,
         }
@@ -175,11 +175,48 @@ impl<A: Aggregate, S: EventStore, N: Snapshotting<A, C>, C: Codec> Repository<A,
         self
     }
 
-    /// Sets how many times a command is decided again after a version conflict before
-    /// [`ExecuteError::Conflict`] is returned. `0` disables retries.
+    /// Retries a command that met a version conflict under `policy` (default
+    /// [`RetryPolicy::CONFLICTS`]): at most `policy.max_attempts()` decisions, the first
+    /// included, each retry after a random wait of up to
+    /// [`policy.delay_bound(n)`](RetryPolicy::delay_bound) for retry `n`. When every attempt
+    /// conflicts, [`execute`](Self::execute) returns [`ExecuteError::Conflict`];
+    /// [`RetryPolicy::NEVER`] returns it at the first conflict.
+    ///
+    /// ```
+    /// # use es_core::prelude::*;
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Debug, Serialize, Deserialize)]
+    /// # #[event(name = "counter.incremented")]
+    /// # struct Incremented;
+    /// # #[derive(Command, Debug)]
+    /// # struct Increment { #[id] id: u64 }
+    /// # #[derive(Debug, thiserror::Error)]
+    /// # #[error("never")]
+    /// # struct Never;
+    /// # #[derive(Aggregate, Default, Debug)]
+    /// # #[aggregate(name = "counter", id = u64, error = Never,
+    /// #             events(Incremented), commands(Increment))]
+    /// # struct Counter;
+    /// # impl Apply<Incremented> for Counter { fn apply(&mut self, _: &Incremented) {} }
+    /// # impl Handle<Increment> for Counter {
+    /// #     fn handle(&self, _: &Increment) -> Result<Vec<CounterEvent>, Never> {
+    /// #         Ok(vec![Incremented.into()])
+    /// #     }
+    /// # }
+    /// use std::time::Duration;
+    /// use es_core::RetryPolicy;
+    /// use es_memstore::MemStore;
+    ///
+    /// // A writer that would rather wait longer than see a conflict.
+    /// let patient = Repository::<Counter, _>::new(MemStore::new()).with_retry(
+    ///     RetryPolicy::CONFLICTS
+    ///         .with_max_attempts(64)
+    ///         .with_max_delay(Duration::from_millis(250)),
+    /// );
+    /// ```
     #[must_use]
-    pub fn max_retries(mut self, retries: u32) -> Self {
-        self.max_retries = retries;
+    pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
         self
     }
 
@@ -203,7 +240,7 @@ impl<A, S: Clone, N: Clone, C: Clone> Clone for Repository<A, S, N, C> {
             store: self.store.clone(),
             snapshots: self.snapshots.clone(),
             codec: self.codec.clone(),
-            max_retries: self.max_retries,
+            retry: self.retry,
             snapshot_every: self.snapshot_every,
             cache: self.cache.clone(),
         }
@@ -218,7 +255,7 @@ impl<A, S: fmt::Debug, N: fmt::Debug, C: fmt::Debug> fmt::Debug for Repository<A
             .field("snapshots", &self.snapshots)
             .field("codec", &self.codec)
             .field("snapshot_every", &self.snapshot_every)
-            .field("max_retries", &self.max_retries)
+            .field("retry", &self.retry)
             .field("cache", &self.cache)
             .finish()
     }
