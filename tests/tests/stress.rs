@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use es_core::prelude::*;
-use es_core::{EventId, RecordedEvent, RetryPolicy};
+use es_core::{EventId, RecordedEvent};
 use es_examples::bank::views::Balances;
 use es_examples::bank::{
     Account, AccountClosed, AccountError, AccountId, AccountOpened, Cents, CloseAccount, Deposit,
@@ -317,8 +317,9 @@ async fn live_projections_follow_many_parallel_writers_and_equal_a_rebuild() {
 }
 
 /// The exact shape: 8 tasks x 2,000 deposits on one account, each task with its own
-/// repository. Every deposit must land (retries absorb the conflicts), the balance is the sum
-/// of all of them, and the stream is the opening event plus versions 2..=16,001, gap-free.
+/// repository under the default retry policy. Every deposit must land (retries absorb the
+/// conflicts), the balance is the sum of all of them, and the stream is the opening event
+/// plus versions 2..=16,001, gap-free.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn eight_writers_deposit_into_one_account_and_every_deposit_lands() {
     let per_task = scaled(2_000);
@@ -327,8 +328,7 @@ async fn eight_writers_deposit_into_one_account_and_every_deposit_lands() {
     open(&store, account, "Busy").await;
     let tasks: Vec<_> = (0..TASKS)
         .map(|task| {
-            let repo = Repository::<Account, _>::new(store.clone())
-                .with_retry(RetryPolicy::CONFLICTS.with_max_attempts(10_001));
+            let repo = Repository::<Account, _>::new(store.clone());
             tokio::spawn(async move {
                 let mut sum: Cents = 0;
                 let mut retries = 0;
