@@ -38,7 +38,9 @@ pub enum ExecuteError<E> {
     /// The aggregate refused the command; nothing was appended.
     #[error(transparent)]
     Domain(E),
-    /// Other writers kept changing the stream: every attempt met a version conflict.
+    /// Other writers kept changing the stream: every attempt the repository's
+    /// [`RetryPolicy`](crate::RetryPolicy) allowed met a version conflict. Nothing of the
+    /// command was appended.
     #[error(
         "version conflict on stream {stream_id} after {attempts} attempt(s): \
          last loaded at version {expected}, the store was at version {actual}"
@@ -46,7 +48,8 @@ pub enum ExecuteError<E> {
     Conflict {
         /// The aggregate's stream.
         stream_id: StreamId,
-        /// How many times the command was decided.
+        /// How many times the command was decided: the policy's
+        /// [`max_attempts`](crate::RetryPolicy::max_attempts).
         attempts: u32,
         /// The version of the last attempt's load.
         expected: Version,

@@ -33,8 +33,9 @@ pub struct Executed<A: Aggregate> {
     pub last_position: Option<Position>,
     /// The events the command produced, in order, as appended.
     pub events: Vec<A::Event>,
-    /// How many times the command was decided (1 unless version conflicts forced retries;
-    /// 0 for a duplicate found before deciding).
+    /// How many times the command was decided: 1 unless version conflicts forced retries,
+    /// at most the [`RetryPolicy::max_attempts`](crate::RetryPolicy::max_attempts) of the
+    /// repository; 0 for a duplicate found before deciding.
     pub attempts: u32,
     /// Whether the command id had already produced events on this stream: nothing was
     /// appended, `events` is empty, and `stream_version`/`last_position` are those of the

@@ -98,6 +98,17 @@ pub use meta::CommandMeta;
 /// stream's current version, so a stale cache never refuses a command the current state
 /// would accept. Time to fill the cache is spent only on commands; [`load`](Self::load)
 /// always reads the store.
+///
+/// # Conflicts
+///
+/// A command whose append meets a version conflict is decided again on the caught-up state,
+/// after a random wait that grows with each retry, as often as the [`RetryPolicy`] set with
+/// [`with_retry`](Self::with_retry) allows: [`RetryPolicy::CONFLICTS`] by default, which
+/// retries a lone conflict within a millisecond and keeps ordinary contention on a hot
+/// aggregate from reaching the caller. Each retry costs a read of the new events and an
+/// append; the waits need no particular executor. [`Executed::attempts`] says how many
+/// decisions a command took, and [`ExecuteError::Conflict`] is returned only when every
+/// attempt conflicted.
 pub struct Repository<A, S, N = NoSnapshots, C = JsonCodec> {
     store: S,
     snapshots: N,
