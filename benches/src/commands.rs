@@ -94,9 +94,9 @@ pub(crate) fn one_aggregate(config: &Config, rt: &Runtime) -> BoxResult<Vec<Row>
             let store = MemStore::new();
             let windows = if snapshots {
                 let repo = Repository::<Account, _>::new(store.clone())
-                    .cache_capacity(0)
+                    .with_cache_capacity(0)
                     .with_snapshots(store.clone())
-                    .snapshot_every(100);
+                    .with_snapshot_every(100);
                 let windows = rt.block_on(framework_commands(&repo, 1, n, window))?;
                 check(
                     "(a) snapshots",
@@ -207,7 +207,7 @@ pub(crate) fn many_aggregates(config: &Config, rt: &Runtime) -> BoxResult<Vec<Ro
         let framework = repeat(config.reps, || {
             let store = MemStore::new();
             let repo = Repository::<Account, _>::new(store.clone())
-                .cache_capacity(cache.unwrap_or(small_cache));
+                .with_cache_capacity(cache.unwrap_or(small_cache));
             let time = rt.block_on(framework_round_robin(&repo, accounts, 0..per))?;
             check(
                 "(b)",

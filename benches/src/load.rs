@@ -56,7 +56,7 @@ pub(crate) fn long_stream(config: &Config, rt: &Runtime) -> BoxResult<Vec<Row>> 
     let store = MemStore::new();
     let snapshotted = Repository::<Account, _>::new(store.clone())
         .with_snapshots(store.clone())
-        .snapshot_every(100);
+        .with_snapshot_every(100);
     let plain = Repository::<Account, _>::new(store.clone());
     rt.block_on(async {
         for i in 0..long {

@@ -30,7 +30,6 @@ use std::time::{Duration, Instant};
 use es_bench::Step;
 use es_bench::domain::Account;
 use es_core::Repository;
-use es_core::codec::JsonCodec;
 use es_memstore::MemStore;
 use tokio::runtime::Runtime;
 
@@ -40,7 +39,7 @@ type BoxError = Box<dyn Error + Send + Sync>;
 type BoxResult<T> = Result<T, BoxError>;
 
 /// The store-backed repository of the benchmarks, with snapshot policy `N`.
-type Repo<N> = Repository<Account, MemStore, JsonCodec, N>;
+type Repo<N> = Repository<Account, MemStore, N>;
 
 const USAGE: &str = "usage: es-bench [table [memory|a|b|c|d|e|pg]...] | es-bench memory [framework|appends|baseline]";
 

@@ -70,9 +70,9 @@ pub trait Aggregate: Default + Debug + Send + Sync + 'static {
     type Error: StdError + Send + Sync + 'static;
 
     /// How many events apart its snapshots are taken, overriding the repository's
-    /// [`snapshot_every`](crate::Repository::snapshot_every); `Some(0)` never snapshots it.
-    /// Set with `#[aggregate(snapshot_every = N)]`; `None` (the default) keeps the
-    /// repository's policy.
+    /// [`with_snapshot_every`](crate::Repository::with_snapshot_every); `Some(0)` never
+    /// snapshots it. Set with `#[aggregate(snapshot_every = N)]`; `None` (the default) keeps
+    /// the repository's policy.
     const SNAPSHOT_EVERY: Option<u64> = None;
 
     /// The schema version of its snapshotted state. Snapshots of another version are

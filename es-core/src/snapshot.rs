@@ -4,9 +4,9 @@
 //! A snapshot is a cache of a fold, never a source of truth: the events stay the record. A
 //! [`Repository`](crate::Repository) given a [`SnapshotStore`] with
 //! [`with_snapshots`](crate::Repository::with_snapshots) saves the state every N events
-//! ([`Repository::snapshot_every`](crate::Repository::snapshot_every), or the aggregate's own
-//! `#[aggregate(snapshot_every = N)]`), and loads the latest snapshot plus the events after
-//! it. A snapshot that cannot be used is ignored and the stream is replayed in full: one
+//! ([`Repository::with_snapshot_every`](crate::Repository::with_snapshot_every), or the
+//! aggregate's own `#[aggregate(snapshot_every = N)]`), and loads the latest snapshot plus
+//! the events after it. A snapshot that cannot be used is ignored and the stream is replayed in full: one
 //! whose schema version differs from the aggregate's `snapshot_version` (the state's shape
 //! changed), one that no longer decodes, one that fails to load, or one ahead of the
 //! version asked for. A bad snapshot costs time, never a wrong state.
@@ -42,7 +42,7 @@
 //! let store = MemStore::new();
 //! let counters = Repository::<Counter, _>::new(store.clone())
 //!     .with_snapshots(store.clone())
-//!     .snapshot_every(10);
+//!     .with_snapshot_every(10);
 //! for _ in 0..25 {
 //!     counters.execute(Increment { id: 1, by: 1 }).await?;
 //! }
@@ -70,8 +70,8 @@ use crate::envelope::{StreamId, Version};
 use crate::store::StoreError;
 
 /// How many events apart a repository takes snapshots, unless set with
-/// [`Repository::snapshot_every`](crate::Repository::snapshot_every) or the aggregate's
-/// `snapshot_every`.
+/// [`Repository::with_snapshot_every`](crate::Repository::with_snapshot_every) or the
+/// aggregate's `snapshot_every`.
 pub const DEFAULT_SNAPSHOT_EVERY: u64 = 100;
 
 /// An aggregate's encoded state after the events up to `version` of its stream.

@@ -172,8 +172,8 @@ fn amount(i: u64) -> i64 {
 }
 
 /// Opens ledger `id` and posts `posts` amounts.
-async fn fill<S: EventStore, C: es_core::Codec, N: es_core::snapshot::Snapshotting<Ledger, C>>(
-    repo: &Repository<Ledger, S, C, N>,
+async fn fill<S: EventStore, N: es_core::snapshot::Snapshotting<Ledger, C>, C: es_core::Codec>(
+    repo: &Repository<Ledger, S, N, C>,
     id: u32,
     posts: u64,
 ) {
@@ -211,7 +211,7 @@ async fn snapshot_and_tail_equal_full_replay() {
         let store = MemStore::new();
         let snapshotted = Repository::<Ledger, _>::new(store.clone())
             .with_snapshots(store.clone())
-            .snapshot_every(every);
+            .with_snapshot_every(every);
         fill(&snapshotted, 1, posts).await;
         let stream = snapshotted.stream_id(&1).unwrap();
         let total = posts + 1;
@@ -241,8 +241,8 @@ async fn loading_with_a_snapshot_reads_only_the_tail() {
     let store = Counting::wrap(MemStore::new());
     let repo = Repository::<Ledger, _>::new(store.clone())
         .with_snapshots(store.inner.clone())
-        .snapshot_every(50)
-        .cache_capacity(0);
+        .with_snapshot_every(50)
+        .with_cache_capacity(0);
     fill(&repo, 1, 120).await; // 121 events: snapshot at 100
     store.hooks.take();
     let loaded = repo.load(&1).await.unwrap();
@@ -259,7 +259,7 @@ async fn a_stale_undecodable_or_foreign_snapshot_falls_back_to_full_replay() {
     let store = MemStore::new();
     let repo = Repository::<Ledger, _>::new(store.clone())
         .with_snapshots(store.clone())
-        .snapshot_every(1000);
+        .with_snapshot_every(1000);
     fill(&repo, 1, 20).await;
     let stream = repo.stream_id(&1).unwrap();
     let truth = fold_first(&store, 1, 21).await;
@@ -339,7 +339,7 @@ async fn the_aggregate_attribute_overrides_the_repository_policy() {
     let store = MemStore::new();
     let tallies = Repository::<Tally, _>::new(store.clone())
         .with_snapshots(store.clone())
-        .snapshot_every(100);
+        .with_snapshot_every(100);
     for _ in 0..7 {
         tallies.execute(Tick { id: 1 }).await.unwrap();
     }
@@ -350,7 +350,7 @@ async fn the_aggregate_attribute_overrides_the_repository_policy() {
 
     let scratches = Repository::<Scratch, _>::new(store.clone())
         .with_snapshots(store.clone())
-        .snapshot_every(1);
+        .with_snapshot_every(1);
     for _ in 0..5 {
         scratches.execute(Tick { id: 1 }).await.unwrap();
     }
@@ -364,7 +364,7 @@ async fn state_as_of_version_v_is_the_fold_of_the_first_v_events() {
     // With snapshots every 8 events: versions below the latest snapshot must not use it.
     let repo = Repository::<Ledger, _>::new(store.clone())
         .with_snapshots(store.clone())
-        .snapshot_every(8);
+        .with_snapshot_every(8);
     fill(&repo, 1, 30).await;
     for v in 0..=31 {
         let loaded = repo.load_at(&1, Version(v)).await.unwrap();
@@ -433,7 +433,7 @@ async fn a_hot_aggregate_is_decided_from_the_cache_without_replay() {
     assert_eq!(store.hooks.take(), 0, "cached: no replay");
 
     // Without the cache each command replays the stream.
-    let uncached = Repository::<Ledger, _>::new(store.clone()).cache_capacity(0);
+    let uncached = Repository::<Ledger, _>::new(store.clone()).with_cache_capacity(0);
     uncached
         .execute(Post {
             ledger: 1,
@@ -528,7 +528,7 @@ async fn a_refusal_on_a_stale_cached_state_is_checked_against_the_store() {
 #[tokio::test]
 async fn the_cache_is_bounded_and_evicts_the_least_recently_used() {
     let store = Counting::wrap(MemStore::new());
-    let repo = Repository::<Ledger, _>::new(store.clone()).cache_capacity(2);
+    let repo = Repository::<Ledger, _>::new(store.clone()).with_cache_capacity(2);
     for id in 1..=3 {
         fill(&repo, id, 4).await; // 5 events each; the cache holds 2 and 3 now
     }

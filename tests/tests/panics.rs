@@ -18,7 +18,7 @@ use std::time::Duration;
 use es_core::codec::JsonCodec;
 use es_core::prelude::*;
 use es_core::snapshot::Snapshotting;
-use es_core::{Codec, RecordedEvent, SnapshotStore};
+use es_core::{Codec, RecordedEvent, RetryPolicy, SnapshotStore};
 use es_memstore::MemStore;
 use es_tests::{interfering, scaled};
 use serde::{Deserialize, Serialize};
@@ -311,8 +311,8 @@ fn strings(items: &[&str]) -> Vec<String> {
 }
 
 /// Opens `vault` and stores `items` through `repo`.
-async fn open_with<S: EventStore, C: Codec, N: Snapshotting<Vault, C>>(
-    repo: &Repository<Vault, S, C, N>,
+async fn open_with<S: EventStore, N: Snapshotting<Vault, C>, C: Codec>(
+    repo: &Repository<Vault, S, N, C>,
     vault: u64,
     items: &[&str],
 ) -> Version {
@@ -379,7 +379,7 @@ async fn a_panic_in_apply_after_the_append_keeps_the_whole_batch_and_caches_no_h
     // Snapshots every 2 events: a half-applied state must not be snapshotted either.
     let vaults = Repository::<Vault, _>::new(store.clone())
         .with_snapshots(store.clone())
-        .snapshot_every(2);
+        .with_snapshot_every(2);
     open_with(&vaults, 1, &["c0"]).await;
     open_with(&vaults, 2, &["d0", "d1"]).await;
 
@@ -506,7 +506,7 @@ async fn a_panic_in_apply_while_replaying_a_load_leaves_the_store_and_the_next_l
 
     // The same in the load of an `execute` that must replay: nothing is appended.
     arm(Site::Apply, "f3");
-    let uncached = Repository::<Vault, _>::new(store.clone()).cache_capacity(0);
+    let uncached = Repository::<Vault, _>::new(store.clone()).with_cache_capacity(0);
     let repo = uncached.clone();
     let message = panic_of(async move { repo.execute(store_items(1, &["f4"])).await }).await;
     assert!(message.contains("Apply of f3"), "{message}");
@@ -727,7 +727,8 @@ async fn panics_racing_with_writers_leave_only_whole_batches_and_sound_caches() 
 
     let tasks: Vec<_> = (0..TASKS)
         .map(|task| {
-            let repo = Repository::<Vault, _>::new(store.clone()).max_retries(64);
+            let repo = Repository::<Vault, _>::new(store.clone())
+                .with_retry(RetryPolicy::CONFLICTS.with_max_attempts(65));
             tokio::spawn(async move {
                 let mut outcomes = Vec::new();
                 for k in 0..per_task {

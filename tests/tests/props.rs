@@ -386,7 +386,7 @@ impl Domain for User {
 
 // ---- 1 and 2: one repository, cached and snapshotting; loads compared --------------------------
 
-type Snapshotting<D> = Repository<Snap<D>, MemStore, JsonCodec, Snapshots<MemStore>>;
+type Snapshotting<D> = Repository<Snap<D>, MemStore, Snapshots<MemStore>>;
 
 /// A sequence run through a cached, snapshotting repository.
 struct Run<D: Domain> {
@@ -402,9 +402,9 @@ struct Run<D: Domain> {
 async fn run_commands<D: Domain>(ops: &[D::Op], every: u64, capacity: usize) -> Checked<Run<D>> {
     let store = MemStore::new();
     let repo = Repository::<Snap<D>, _>::new(store.clone())
-        .cache_capacity(capacity)
+        .with_cache_capacity(capacity)
         .with_snapshots(store.clone())
-        .snapshot_every(every);
+        .with_snapshot_every(every);
     let mut model = BTreeMap::new();
     take_decisions();
     for op in ops {

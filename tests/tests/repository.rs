@@ -4,7 +4,7 @@
 use es_core::codec::{Encoded, JsonCodec};
 use es_core::error::DecodeErrorKind;
 use es_core::prelude::*;
-use es_core::{EventSet, LoadError};
+use es_core::{EventSet, LoadError, RetryPolicy};
 use es_examples::user::{
     ChangeEmail, DeleteUser, EmailChanged, RegisterUser, RenameUser, User, UserError, UserEvent,
     UserId,
@@ -164,7 +164,8 @@ async fn conflicts_beyond_the_retry_budget_are_a_typed_error_and_write_nothing_o
         .await
         .unwrap();
     let racing = interfering(store.clone(), 10, interloper());
-    let users = Repository::<User, _>::new(racing).max_retries(2);
+    let users =
+        Repository::<User, _>::new(racing).with_retry(RetryPolicy::CONFLICTS.with_max_attempts(3));
     let err = users
         .execute(change_email("ada", "ada@lost.org"))
         .await
@@ -256,7 +257,8 @@ async fn many_tasks_on_one_aggregate_lose_no_update() {
         .unwrap();
     let handles: Vec<_> = (0..TASKS)
         .map(|t| {
-            let users = Repository::<User, _>::new(store.clone()).max_retries(1000);
+            let users = Repository::<User, _>::new(store.clone())
+                .with_retry(RetryPolicy::CONFLICTS.with_max_attempts(1001));
             tokio::spawn(async move {
                 for i in 0..PER_TASK {
                     users
@@ -371,7 +373,8 @@ async fn racing_executions_of_one_command_id_append_once() {
     let meta = CommandMeta::new();
     let tasks: Vec<_> = (0..8)
         .map(|_| {
-            let users = Repository::<User, _>::new(store.clone()).max_retries(100);
+            let users = Repository::<User, _>::new(store.clone())
+                .with_retry(RetryPolicy::CONFLICTS.with_max_attempts(101));
             let meta = meta.clone();
             tokio::spawn(async move {
                 users

@@ -24,7 +24,7 @@ use tokio::sync::oneshot;
 
 mod support;
 use support::{
-    HOT_RETRIES, Outcomes, TASKS, assert_log_is_ordered, open, writers_race_on_one_account,
+    HOT_RETRY, Outcomes, TASKS, assert_log_is_ordered, open, writers_race_on_one_account,
 };
 
 /// How long a projection may take to reach the head before the test fails.
@@ -147,12 +147,12 @@ async fn live_projections_follow_many_parallel_writers_and_equal_a_rebuild() {
 
     let tasks: Vec<_> = (0..TASKS)
         .map(|task| {
-            let repo = Repository::<Account, _>::new(store.clone()).max_retries(HOT_RETRIES);
+            let repo = Repository::<Account, _>::new(store.clone()).with_retry(HOT_RETRY);
             let balances = balances.clone();
             tokio::spawn(async move {
                 let mut done = Workload::default();
                 let record = |done: &mut Workload, result| {
-                    done.outcomes.record(&result, HOT_RETRIES);
+                    done.outcomes.record(&result, HOT_RETRY);
                     result
                 };
                 for i in 0..per_task {
@@ -317,8 +317,9 @@ async fn live_projections_follow_many_parallel_writers_and_equal_a_rebuild() {
 }
 
 /// The exact shape: 8 tasks x 2,000 deposits on one account, each task with its own
-/// repository. Every deposit must land (retries absorb the conflicts), the balance is the sum
-/// of all of them, and the stream is the opening event plus versions 2..=16,001, gap-free.
+/// repository under the default retry policy. Every deposit must land (retries absorb the
+/// conflicts), the balance is the sum of all of them, and the stream is the opening event
+/// plus versions 2..=16,001, gap-free.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn eight_writers_deposit_into_one_account_and_every_deposit_lands() {
     let per_task = scaled(2_000);
@@ -327,7 +328,7 @@ async fn eight_writers_deposit_into_one_account_and_every_deposit_lands() {
     open(&store, account, "Busy").await;
     let tasks: Vec<_> = (0..TASKS)
         .map(|task| {
-            let repo = Repository::<Account, _>::new(store.clone()).max_retries(10_000);
+            let repo = Repository::<Account, _>::new(store.clone());
             tokio::spawn(async move {
                 let mut sum: Cents = 0;
                 let mut retries = 0;

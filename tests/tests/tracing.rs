@@ -271,8 +271,8 @@ fn load_records_its_snapshot_and_version() {
         let store = MemStore::new();
         let counters = Repository::<Counter, _>::new(store.clone())
             .with_snapshots(store.clone())
-            .snapshot_every(2)
-            .cache_capacity(0);
+            .with_snapshot_every(2)
+            .with_cache_capacity(0);
         for by in 1..=3 {
             counters.execute(add(9, by)).await.expect("adds");
         }

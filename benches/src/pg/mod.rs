@@ -300,7 +300,7 @@ fn commands(config: &Config, rt: &Runtime, pool: &PgPool) -> BoxResult<Vec<Row>>
                     let store = fresh_store(pool).await?;
                     let mut repo = Repository::<Account, _>::new(store.clone());
                     if let Some(capacity) = cache {
-                        repo = repo.cache_capacity(capacity);
+                        repo = repo.with_cache_capacity(capacity);
                     }
                     let time = timed_tasks(TASKS, |t| {
                         let repo = repo.clone();

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use es_core::codec::JsonCodec;
 use es_core::prelude::*;
-use es_core::{EventId, Executed, RecordedEvent};
+use es_core::{EventId, Executed, RecordedEvent, RetryPolicy};
 use es_examples::bank::{
     Account, AccountError, AccountEvent, AccountId, Cents, CloseAccount, Deposit, MoneyDeposited,
     MoneyWithdrawn, OpenAccount, Withdraw,
@@ -19,9 +19,10 @@ use es_examples::bank::{
 /// Concurrent writers (tasks, each with its own repository).
 pub(crate) const TASKS: usize = 8;
 
-/// Retries per command on the contended aggregate: enough that almost every command wins
-/// eventually, but the assertions hold whatever the split between successes and conflicts.
-pub(crate) const HOT_RETRIES: u32 = 64;
+/// The retry policy on the contended aggregate: the default waits, with attempts enough that
+/// almost every command wins eventually; the assertions hold whatever the split between
+/// successes and conflicts.
+pub(crate) const HOT_RETRY: RetryPolicy = RetryPolicy::CONFLICTS.with_max_attempts(65);
 
 /// Opens `account` for `owner` through a repository of its own.
 pub(crate) async fn open<S: EventStore>(store: &S, account: AccountId, owner: impl Into<String>) {
@@ -77,7 +78,7 @@ impl Outcomes {
     pub(crate) fn record<T>(
         &mut self,
         result: &Result<Executed<Account>, ExecuteError<T>>,
-        retries: u32,
+        policy: RetryPolicy,
     ) where
         T: std::fmt::Debug,
     {
@@ -91,7 +92,11 @@ impl Outcomes {
                 self.max_attempts = self.max_attempts.max(done.attempts);
             }
             Err(ExecuteError::Conflict { attempts, .. }) => {
-                assert_eq!(*attempts, retries + 1, "a conflict comes after every retry");
+                assert_eq!(
+                    *attempts,
+                    policy.max_attempts(),
+                    "a conflict comes after every attempt the policy allows"
+                );
                 self.conflicts += 1;
                 self.max_attempts = self.max_attempts.max(*attempts);
             }
@@ -128,7 +133,7 @@ struct Acknowledged {
 /// `stores` (handles on the same log: clones of one store, or stores of their own, each with
 /// its own connections), each with its own repository (and so its own cache), makes
 /// `per_task` commands on one account, deposits and withdrawals in turn, retrying conflicts
-/// up to [`HOT_RETRIES`] times. Asserts that no update was lost and no decision was made on a
+/// under [`HOT_RETRY`]. Asserts that no update was lost and no decision was made on a
 /// stale state: the stream holds exactly the acknowledged events, at the versions and
 /// positions their commands were told, versions 1..=N; the balance never went below zero;
 /// every refusal named a balance the account had; the caches that went stale still decide on
@@ -152,7 +157,7 @@ pub(crate) async fn writers_race_on_one_account<S: EventStore>(
         .into_iter()
         .enumerate()
         .map(|(task, store)| {
-            let repo = Repository::<Account, _>::new(store).max_retries(HOT_RETRIES);
+            let repo = Repository::<Account, _>::new(store).with_retry(HOT_RETRY);
             tokio::spawn(async move {
                 let mut outcomes = Outcomes::default();
                 let mut acknowledged = Vec::new();
@@ -169,7 +174,7 @@ pub(crate) async fn writers_race_on_one_account<S: EventStore>(
                         let amount = 250_000 + tag;
                         repo.execute(Withdraw { account, amount }).await
                     };
-                    outcomes.record(&result, HOT_RETRIES);
+                    outcomes.record(&result, HOT_RETRY);
                     match result {
                         Ok(mut done) => {
                             assert_eq!(done.events.len(), 1, "one event per command");
@@ -216,7 +221,7 @@ pub(crate) async fn writers_race_on_one_account<S: EventStore>(
         outcomes.ok,
         outcomes.domain,
         outcomes.conflicts,
-        HOT_RETRIES + 1,
+        HOT_RETRY.max_attempts(),
         outcomes.retries,
         outcomes.retried_commands,
         outcomes.max_attempts,

@@ -1,0 +1,71 @@
+//! Command metadata: who and what a command comes from, stamped on the events it appends.
+
+use std::collections::BTreeMap;
+
+use uuid::Uuid;
+
+use crate::envelope::Metadata;
+
+/// Who and what a command comes from; see
+/// [`Repository::execute_with`](super::Repository::execute_with).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandMeta {
+    /// The command's unique id: the command id and causation id of its events.
+    pub command_id: Uuid,
+    /// The id grouping everything caused by one original request; `None` makes the command
+    /// id the correlation id (the command starts a new conversation).
+    pub correlation_id: Option<Uuid>,
+    /// Headers copied to every event, such as who acted.
+    pub headers: BTreeMap<String, String>,
+}
+
+impl CommandMeta {
+    /// Metadata with a fresh (time-ordered) command id, no correlation id and no headers.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            command_id: Uuid::now_v7(),
+            correlation_id: None,
+            headers: BTreeMap::new(),
+        }
+    }
+
+    /// Uses `id` as the command id, such as an id the client sent (so a retried request
+    /// keeps its id).
+    #[must_use]
+    pub fn command_id(mut self, id: Uuid) -> Self {
+        self.command_id = id;
+        self
+    }
+
+    /// Continues the conversation `id`, such as the correlation id of the event or request
+    /// that caused this command.
+    #[must_use]
+    pub fn correlation_id(mut self, id: Uuid) -> Self {
+        self.correlation_id = Some(id);
+        self
+    }
+
+    /// Adds a header.
+    #[must_use]
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.insert(name.into(), value.into());
+        self
+    }
+
+    /// The metadata of the events this command produces.
+    pub(super) fn event_metadata(&self) -> Metadata {
+        Metadata {
+            correlation_id: Some(self.correlation_id.unwrap_or(self.command_id)),
+            causation_id: Some(self.command_id),
+            command_id: Some(self.command_id),
+            headers: self.headers.clone(),
+        }
+    }
+}
+
+impl Default for CommandMeta {
+    fn default() -> Self {
+        Self::new()
+    }
+}
