@@ -31,7 +31,7 @@
 //! # Schema
 //!
 //! Everything lives in one PostgreSQL schema, `es` unless set with
-//! [`PgStoreOptions::schema`], so several applications (or test runs) can share a database.
+//! [`PgStoreOptions::with_schema`], so several applications (or test runs) can share a database.
 //! [`PgStore::migrate`] creates it. The tables:
 //!
 //! | table | column | type | meaning |
@@ -190,7 +190,7 @@
 //! repeated at the switch, and a subscriber holds one page in memory however far behind it
 //! is. A waiter wakes on a notification on the store's channel ([`PgStore::channel`],
 //! `{schema}_events`) or, failing one, after the poll interval
-//! ([`PgStoreOptions::poll_interval`]); either way it only reads again, so a lost or spurious
+//! ([`PgStoreOptions::with_poll_interval`]); either way it only reads again, so a lost or spurious
 //! notification costs time, never an event.
 //!
 //! - **Listening.** Each store has one `LISTEN` connection of its own, outside the pool,
@@ -265,7 +265,7 @@
 //! last event it delivered, with no gap and no duplicate. The `LISTEN` connection reconnects
 //! by itself, 50 ms after it was lost, then backing off to one attempt every 5 s while the
 //! server stays unreachable, whatever the poll interval; until it has, waiters fall back to
-//! polling (see [`PgStoreOptions::poll_interval`]).
+//! polling (see [`PgStoreOptions::with_poll_interval`]).
 //!
 //! # Read models in tables
 //!
@@ -333,7 +333,7 @@ use crate::values::backend;
 pub const MAX_ANY_RETRIES: usize = 100;
 
 /// The poll interval of [`wait_for_events`](es_core::EventStore::wait_for_events) unless set with
-/// [`PgStoreOptions::poll_interval`].
+/// [`PgStoreOptions::with_poll_interval`].
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(500);
 
 /// How a [`PgStore`] is set up: its schema and its poll interval.
@@ -343,8 +343,8 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// use es_postgres::{PgStoreOptions, SchemaName};
 ///
 /// let options = PgStoreOptions::new()
-///     .schema(SchemaName::new("billing")?)
-///     .poll_interval(Duration::from_millis(250));
+///     .with_schema(SchemaName::new("billing")?)
+///     .with_poll_interval(Duration::from_millis(250));
 /// # Ok::<_, es_postgres::InvalidSchemaName>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -371,7 +371,7 @@ impl PgStoreOptions {
 
     /// Keeps the store's tables in `schema`.
     #[must_use]
-    pub fn schema(mut self, schema: SchemaName) -> Self {
+    pub fn with_schema(mut self, schema: SchemaName) -> Self {
         self.schema = schema;
         self
     }
@@ -381,7 +381,7 @@ impl PgStoreOptions {
     /// subscriptions" in the [crate documentation](crate)), at the cost of one small query
     /// per waiting subscriber per interval.
     #[must_use]
-    pub fn poll_interval(mut self, interval: Duration) -> Self {
+    pub fn with_poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval.max(Duration::from_millis(1));
         self
     }

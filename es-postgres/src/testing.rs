@@ -569,7 +569,7 @@ pub async fn fresh_store_with(
     pool: &PgPool,
     options: PgStoreOptions,
 ) -> Result<PgStore, StoreError> {
-    let store = PgStore::from_pool_with(pool.clone(), options.schema(unique_schema()));
+    let store = PgStore::from_pool_with(pool.clone(), options.with_schema(unique_schema()));
     // A leftover of a process that had the same id long ago would not be fresh.
     drop_schema(&store).await?;
     store.migrate().await?;

@@ -188,7 +188,7 @@ async fn a_live_subscription_survives_a_server_restart() {
         return;
     };
     let pool = own_pool(server.url()).await;
-    let options = PgStoreOptions::new().poll_interval(NO_POLLING);
+    let options = PgStoreOptions::new().with_poll_interval(NO_POLLING);
     let store = testing::fresh_store_with(&pool, options)
         .await
         .expect("a fresh store");

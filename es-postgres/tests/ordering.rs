@@ -216,7 +216,7 @@ async fn subscriber_under_concurrent_late_commits_sees_exactly_the_log() {
     let writers_pool = database.pool().await.expect("a pool");
     let writer_store = PgStore::from_pool_with(
         writers_pool.clone(),
-        PgStoreOptions::new().schema(store.schema().clone()),
+        PgStoreOptions::new().with_schema(store.schema().clone()),
     );
     let mut tasks = Vec::new();
     for writer in 0..4_u64 {

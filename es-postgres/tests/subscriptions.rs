@@ -82,7 +82,7 @@ async fn several_subscribers_each_deliver_exactly_the_log_while_writers_append()
         return;
     };
     let pool = database.pool().await.expect("a pool");
-    let options = PgStoreOptions::new().poll_interval(NO_POLLING);
+    let options = PgStoreOptions::new().with_poll_interval(NO_POLLING);
     let store = testing::fresh_store_with(&pool, options)
         .await
         .expect("a fresh store");

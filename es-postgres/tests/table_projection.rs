@@ -380,7 +380,7 @@ async fn two_runners_of_one_projection_apply_every_event_once() {
     let other_pool = database.pool().await.expect("another pool");
     let other = PgStore::from_pool_with(
         other_pool,
-        es_postgres::PgStoreOptions::new().schema(store.schema().clone()),
+        es_postgres::PgStoreOptions::new().with_schema(store.schema().clone()),
     );
     append(&store, "seed", 0..50).await;
 

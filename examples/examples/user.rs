@@ -84,7 +84,7 @@ impl Postgres {
             Some(server) => format!("on a throwaway server at 127.0.0.1:{}", server.port()),
             None => "at DATABASE_URL".to_owned(),
         };
-        let store = PgStore::connect_with(&url, PgStoreOptions::new().schema(schema)).await?;
+        let store = PgStore::connect_with(&url, PgStoreOptions::new().with_schema(schema)).await?;
         // A leftover of an earlier run with the same process id would not be fresh.
         testing::drop_schema(&store).await?;
         store.migrate().await?;

@@ -28,7 +28,7 @@ async fn writers_racing_on_one_aggregate_through_their_own_pools_lose_no_update(
             .connect(database.url())
             .await
             .expect("a pool of its own");
-        let options = PgStoreOptions::new().schema(schema.schema().clone());
+        let options = PgStoreOptions::new().with_schema(schema.schema().clone());
         stores.push(PgStore::from_pool_with(pool, options));
     }
     let log = writers_race_on_one_account("PgStore", stores, scaled(2_000)).await;
