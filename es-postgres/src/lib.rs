@@ -64,11 +64,12 @@
 //!
 //! # Migrations
 //!
-//! The migrations are embedded in the crate and numbered; [`PgStore::migrate`] applies the
-//! missing ones in one transaction, after taking a transaction-scoped advisory lock
-//! (`pg_advisory_xact_lock`) for the schema, so two processes that start at once apply each
-//! migration once: the second waits, then finds nothing to do. Running it at every start is
-//! the intended use. A released migration is never edited; changes are new versions.
+//! The migrations are numbered SQL files, `migrations/NNNN_<what>.sql` in the crate, embedded
+//! in it at build time; [`PgStore::migrate`] applies the missing ones in one transaction,
+//! after taking a transaction-scoped advisory lock (`pg_advisory_xact_lock`) for the schema,
+//! so two processes that start at once apply each migration once: the second waits, then
+//! finds nothing to do. Running it at every start is the intended use. A released migration
+//! is never edited; changes are new versions.
 //!
 //! # Appends
 //!
@@ -302,6 +303,7 @@
 mod checkpoints;
 mod events;
 mod listen;
+mod migrations;
 pub mod projection;
 mod schema;
 mod snapshots;
@@ -324,7 +326,8 @@ pub use schema::{InvalidSchemaName, SchemaName};
 pub use sqlx;
 
 use crate::listen::{Notifier, Wakeups};
-use crate::schema::{MIGRATE_LOCK_CLASS, MIGRATIONS, Queries, migration_sql};
+use crate::migrations::{MIGRATE_LOCK_CLASS, MIGRATIONS, migration_sql};
+use crate::schema::Queries;
 use crate::values::backend;
 
 /// How many times an append with [`ExpectedVersion::Any`](es_core::ExpectedVersion::Any) is run again when a concurrent

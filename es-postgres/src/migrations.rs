@@ -1,0 +1,103 @@
+//! The embedded migrations, `migrations/NNNN_<what>.sql` in the crate, and the substitution
+//! that fits one to a schema.
+//!
+//! A migration runs as one simple-protocol batch inside the migration transaction (see
+//! [`PgStore::migrate`](crate::PgStore::migrate)), with `{schema}`, `{lock_class}` and
+//! `{lock_key}` replaced. A released migration is never edited, not even its comments or its
+//! whitespace: databases ran its exact text, and changes are new versions. The test
+//! `released_migrations_are_unchanged` pins each released file's length and checksum.
+
+use crate::schema::SchemaName;
+
+/// The first half of the advisory lock key that serializes position allocation.
+pub(crate) const ALLOCATE_LOCK_CLASS: i32 = 0x6573_0001;
+/// The first half of the advisory lock key that serializes migrations.
+pub(crate) const MIGRATE_LOCK_CLASS: i32 = 0x6573_0002;
+
+/// The migrations, in order: `(version, SQL)`.
+pub(crate) const MIGRATIONS: &[(i32, &str)] = &[
+    // The first schema: events, the position sequence, the allocation and append functions,
+    // snapshots and checkpoints.
+    (
+        1,
+        include_str!("../migrations/0001_events_snapshots_checkpoints.sql"),
+    ),
+    // The append function without `pg_notify`, and cheaper: PostgreSQL serializes the
+    // commits of notifying transactions, so appends that notified could not commit in
+    // parallel (the store notifies after its appends, from one task per store: see
+    // `listen::Notifier`). It also skips the command-id lookup of an append that carries no
+    // command id, and inserts a single event without `unnest`; what it does and answers is
+    // otherwise migration 1's.
+    (
+        2,
+        include_str!("../migrations/0002_append_without_notify.sql"),
+    ),
+    // `append_one`, the append of a single event (a command's usual batch), which
+    // `PgStore::append` uses for one-event batches: migration 2's `append` with scalar
+    // parameters instead of arrays, `allocate(1)` inlined as one statement, and its answer as
+    // one `bigint[]` instead of a row of OUT columns (a function returning a row is called
+    // through a function scan, which cost about 6% of the append throughput in the
+    // benchmark). And `allocate` again, with the allocation lock taken inside the block that
+    // releases it on an error (migration 1 took it just before, so an error raised between
+    // the two, such as a cancel that arrived as the lock was granted, left the session holding
+    // the lock and every other append blocked).
+    (
+        3,
+        include_str!("../migrations/0003_append_one_and_allocate_lock_fix.sql"),
+    ),
+];
+
+/// A migration's SQL with the schema and lock key in place.
+pub(crate) fn migration_sql(sql: &str, schema: &SchemaName) -> String {
+    sql.replace("{schema}", schema.as_str())
+        .replace("{lock_class}", &ALLOCATE_LOCK_CLASS.to_string())
+        .replace("{lock_key}", &schema.lock_key().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// FNV-1a (64 bits): a checksum that no Rust release changes.
+    fn fnv1a(bytes: &[u8]) -> u64 {
+        bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+            (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+    }
+
+    #[test]
+    fn migrations_are_in_order_and_fully_substituted() {
+        let versions: Vec<i32> = MIGRATIONS.iter().map(|(v, _)| *v).collect();
+        let mut sorted = versions.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(versions, sorted);
+        let schema = SchemaName::default();
+        for (_, sql) in MIGRATIONS {
+            let sql = migration_sql(sql, &schema);
+            assert!(!sql.contains('{') && !sql.contains('}'), "{sql}");
+        }
+    }
+
+    /// Released migrations are never edited: each file keeps the length and checksum of the
+    /// text that databases ran. A new migration gets a new row here once it is released.
+    #[test]
+    fn released_migrations_are_unchanged() {
+        let released: [(i32, usize, u64); 3] = [
+            (1, 8755, 0x38a3_94e1_e61e_4d1f),
+            (2, 3009, 0x0491_dcde_84bb_7cdd),
+            (3, 6608, 0x0fa7_3a5a_3e3d_9ef2),
+        ];
+        for (version, len, checksum) in released {
+            let sql = MIGRATIONS
+                .iter()
+                .find_map(|(v, sql)| (*v == version).then_some(*sql));
+            let found = sql.map(|sql| (sql.len(), fnv1a(sql.as_bytes())));
+            assert_eq!(
+                found,
+                Some((len, checksum)),
+                "migration {version} was edited after its release"
+            );
+        }
+    }
+}
