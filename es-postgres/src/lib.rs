@@ -69,7 +69,8 @@
 //! after taking a transaction-scoped advisory lock (`pg_advisory_xact_lock`) for the schema,
 //! so two processes that start at once apply each migration once: the second waits, then
 //! finds nothing to do. Running it at every start is the intended use. A released migration
-//! is never edited; changes are new versions.
+//! is never edited; changes are new versions. The statements the store runs are embedded the
+//! same way, from `sql/<name>.sql`, with the schema name put in once per store.
 //!
 //! # Appends
 //!
@@ -305,6 +306,7 @@ mod events;
 mod listen;
 mod migrations;
 pub mod projection;
+mod queries;
 mod schema;
 mod snapshots;
 #[cfg(feature = "testing")]
@@ -327,7 +329,7 @@ pub use sqlx;
 
 use crate::listen::{Notifier, Wakeups};
 use crate::migrations::{MIGRATE_LOCK_CLASS, MIGRATIONS, migration_sql};
-use crate::schema::Queries;
+use crate::queries::Queries;
 use crate::values::backend;
 
 /// How many times an append with [`ExpectedVersion::Any`](es_core::ExpectedVersion::Any) is run again when a concurrent
@@ -514,7 +516,7 @@ impl PgStore {
         let sql = &self.inner.sql;
         let mut tx = self.inner.pool.begin().await.map_err(backend)?;
         let conn: &mut PgConnection = &mut tx;
-        let lock = sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+        let lock = sqlx::query(&sql.migrate_lock)
             .bind(MIGRATE_LOCK_CLASS)
             .bind(self.inner.schema.lock_key());
         conn.execute(lock).await.map_err(backend)?;
@@ -526,7 +528,7 @@ impl PgStore {
             .map_err(backend)?;
         let mut applied = HashSet::new();
         for row in conn
-            .fetch_all(sql.applied.as_str())
+            .fetch_all(sql.applied_migrations.as_str())
             .await
             .map_err(backend)?
         {

@@ -1,5 +1,5 @@
-//! The schema name and the SQL text of every query, built once per store with the schema
-//! name in place.
+//! The name of the PostgreSQL schema a store keeps its tables in, checked so that it can be
+//! written into SQL text as it is.
 
 use std::fmt;
 use std::sync::Arc;
@@ -110,92 +110,6 @@ impl fmt::Display for InvalidSchemaName {
 }
 
 impl std::error::Error for InvalidSchemaName {}
-
-/// The columns every event read selects, in the order `values::decode_event` reads them.
-const EVENT_COLUMNS: &str = "position, stream_id, stream_version, event_id, name, \
-     schema_version, payload, metadata::text, \
-     (extract(epoch FROM recorded_at) * 1000000)::int8";
-
-/// Every statement the store runs, with its schema name in place.
-#[derive(Debug)]
-pub(crate) struct Queries {
-    pub(crate) append: String,
-    pub(crate) append_one: String,
-    pub(crate) notify: String,
-    pub(crate) read_stream: String,
-    pub(crate) read_all: String,
-    pub(crate) any_after: String,
-    pub(crate) stream_version: String,
-    pub(crate) find_command: String,
-    pub(crate) load_snapshot: String,
-    pub(crate) save_snapshot: String,
-    pub(crate) load_checkpoint: String,
-    pub(crate) save_checkpoint: String,
-    pub(crate) delete_checkpoint: String,
-    pub(crate) create_schema: String,
-    pub(crate) create_migrations: String,
-    pub(crate) applied: String,
-    pub(crate) record_migration: String,
-}
-
-impl Queries {
-    pub(crate) fn new(schema: &SchemaName) -> Self {
-        let s = schema.as_str();
-        Self {
-            append: format!(
-                "SELECT o_outcome, o_stream_version, o_first_position, o_last_position \
-                 FROM {s}.append($1, $2, $3, $4, $5, $6, $7, $8)"
-            ),
-            append_one: format!("SELECT {s}.append_one($1, $2, $3, $4, $5, $6, $7, $8)"),
-            // Its own tiny transaction; a notification needs no durability, so it does not
-            // wait for a flush (nor hold PostgreSQL's notify lock that long).
-            notify: "SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, '')"
-                .to_owned(),
-            read_stream: format!(
-                "SELECT {EVENT_COLUMNS} FROM {s}.events \
-                 WHERE stream_id = $1 AND stream_version >= $2 \
-                 ORDER BY stream_version LIMIT $3"
-            ),
-            read_all: format!("SELECT {EVENT_COLUMNS} FROM {s}.read_all($1, $2) ORDER BY position"),
-            any_after: format!("SELECT {s}.any_after($1)"),
-            stream_version: format!(
-                "SELECT coalesce(max(stream_version), 0) FROM {s}.events WHERE stream_id = $1"
-            ),
-            find_command: format!(
-                "SELECT max(stream_version), min(position), max(position) FROM {s}.events \
-                 WHERE stream_id = $1 AND command_id = $2"
-            ),
-            load_snapshot: format!(
-                "SELECT version, schema_version, payload, \
-                 (extract(epoch FROM taken_at) * 1000000)::int8 \
-                 FROM {s}.snapshots WHERE stream_id = $1"
-            ),
-            save_snapshot: format!(
-                "INSERT INTO {s}.snapshots AS old (stream_id, version, schema_version, payload, taken_at) \
-                 VALUES ($1, $2, $3, $4, timestamptz 'epoch' + $5 * interval '1 microsecond') \
-                 ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, \
-                 schema_version = excluded.schema_version, payload = excluded.payload, \
-                 taken_at = excluded.taken_at \
-                 WHERE old.version <= excluded.version"
-            ),
-            load_checkpoint: format!("SELECT position FROM {s}.checkpoints WHERE projection = $1"),
-            save_checkpoint: format!(
-                "INSERT INTO {s}.checkpoints (projection, position) VALUES ($1, $2) \
-                 ON CONFLICT (projection) DO UPDATE SET position = excluded.position, \
-                 updated_at = now()"
-            ),
-            delete_checkpoint: format!("DELETE FROM {s}.checkpoints WHERE projection = $1"),
-            create_schema: format!("CREATE SCHEMA IF NOT EXISTS {s}"),
-            create_migrations: format!(
-                "CREATE TABLE IF NOT EXISTS {s}.schema_migrations (\
-                 version integer PRIMARY KEY, \
-                 applied_at timestamptz NOT NULL DEFAULT now())"
-            ),
-            applied: format!("SELECT version FROM {s}.schema_migrations ORDER BY version"),
-            record_migration: format!("INSERT INTO {s}.schema_migrations (version) VALUES ($1)"),
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -582,7 +582,7 @@ pub async fn fresh_store_with(
 /// # Errors
 /// [`StoreError::Backend`] when the database refuses.
 pub async fn drop_schema(store: &PgStore) -> Result<(), StoreError> {
-    sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {} CASCADE", store.schema()))
+    sqlx::raw_sql(&store.inner.sql.drop_schema)
         .execute(store.pool())
         .await
         .map_err(crate::values::backend)?;

@@ -80,7 +80,7 @@ impl Names {
     }
 }
 
-/// One row of `events` (the columns of `schema::EVENT_COLUMNS`), checked value by value.
+/// One row of `events` (the columns of `sql/event_columns.sql`), checked value by value.
 pub(crate) fn decode_event(row: &PgRow, names: &mut Names) -> Result<RecordedEvent, sqlx::Error> {
     let position = to_u64(row.try_get(0)?, "position")?;
     let stream_id: &str = row.try_get(1)?;
