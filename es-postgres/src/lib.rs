@@ -279,9 +279,11 @@
 //!
 //! # Tests
 //!
-//! With the `testing` feature, the module `es_postgres::testing` starts a throwaway
+//! With the `testing` feature, on Unix, the module `es_postgres::testing` starts a throwaway
 //! PostgreSQL server from the binaries on the machine (or uses `DATABASE_URL`) and hands out
-//! stores on fresh schemas.
+//! stores on fresh schemas. It runs Unix commands (`initdb` and `pg_ctl` as another user, a
+//! `sh` watchdog), so on other platforms the module is absent and the feature adds nothing;
+//! the rest of the crate is the same everywhere.
 //!
 //! [`EventStore`]: es_core::EventStore
 //! [`EventStore::append`]: es_core::EventStore::append
@@ -300,6 +302,7 @@
 //! [`check_batch`]: es_core::store::check_batch
 
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod checkpoints;
 mod events;
@@ -309,7 +312,8 @@ pub mod projection;
 mod queries;
 mod schema;
 mod snapshots;
-#[cfg(feature = "testing")]
+#[cfg(all(feature = "testing", unix))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "testing", unix))))]
 pub mod testing;
 mod values;
 

@@ -53,7 +53,7 @@ pub(crate) struct Queries {
     /// Records an applied migration.
     pub(crate) record_migration: String,
     /// Drops the schema with everything in it (test clean-up).
-    #[cfg(feature = "testing")]
+    #[cfg(all(feature = "testing", unix))]
     pub(crate) drop_schema: String,
 }
 
@@ -82,7 +82,7 @@ impl Queries {
             create_migrations: sql(include_str!("../sql/create_migrations.sql")),
             applied_migrations: sql(include_str!("../sql/applied_migrations.sql")),
             record_migration: sql(include_str!("../sql/record_migration.sql")),
-            #[cfg(feature = "testing")]
+            #[cfg(all(feature = "testing", unix))]
             drop_schema: sql(include_str!("../sql/drop_schema.sql")),
         }
     }

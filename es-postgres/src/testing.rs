@@ -1,8 +1,11 @@
 //! A PostgreSQL to test against, with no set-up: a throwaway server started from the
 //! binaries on the machine, or the server of `DATABASE_URL`; and fresh stores on it.
 //!
-//! Enabled by the `testing` feature. A test binary shares one server (started on first use,
-//! stopped and deleted when the process ends) and gives each store a schema of its own:
+//! Enabled by the `testing` feature, on Unix only: the harness runs Unix commands
+//! (`initdb` and `pg_ctl`, as the `postgres` user when the tests run as root, and a `sh`
+//! watchdog), so on other platforms this module is absent. A test binary shares one server
+//! (started on first use, stopped and deleted when the process ends) and gives each store a
+//! schema of its own:
 //!
 //! ```no_run
 //! use es_postgres::testing;

@@ -4,6 +4,9 @@
 //! The restart tests run on a throwaway server of their own (`testing::server_or_skip`), so
 //! restarting it cannot break the other tests of this binary, which share one server.
 
+// The harness, `es_postgres::testing`, exists on Unix only.
+#![cfg(unix)]
+
 use std::time::{Duration, Instant};
 
 use es_core::store::CheckpointStore;

@@ -8,6 +8,9 @@
 //! fault for certain instead of having the pool replace the connection unseen (the default
 //! pool checks each connection before handing it out, which hides most of these faults).
 
+// The harness, `es_postgres::testing`, exists on Unix only.
+#![cfg(unix)]
+
 use std::future::Future;
 use std::str::FromStr as _;
 use std::time::Duration;

@@ -2,6 +2,9 @@
 //! where PostgreSQL would serialize the commits), they still wake subscribers in other
 //! processes, and a burst of appends sends fewer of them than appends.
 
+// The harness, `es_postgres::testing`, exists on Unix only.
+#![cfg(unix)]
+
 use std::time::{Duration, Instant};
 
 use es_core::{EventStore, ExpectedVersion, Position};

@@ -5,6 +5,9 @@
 //! `{schema}.append_one` (one event) or `{schema}.append` function in a transaction of the
 //! test's, exactly as `PgStore::append` does in its own.
 
+// The harness, `es_postgres::testing`, exists on Unix only.
+#![cfg(unix)]
+
 use std::time::Duration;
 
 use es_core::{EventStore, ExpectedVersion, Position, StoreError, Version};

@@ -4,6 +4,9 @@
 //! store's own `{schema}.append_one` (one event) or `{schema}.append` function in a
 //! transaction of the test's, exactly as `PgStore::append` does in its own.
 
+// The harness, `es_postgres::testing`, exists on Unix only.
+#![cfg(unix)]
+
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 

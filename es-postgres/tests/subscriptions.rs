@@ -2,6 +2,9 @@
 //! several writers append, each delivering exactly the log; and a stalled subscriber, which
 //! holds up no writer and then catches up one bounded batch at a time.
 
+// The harness, `es_postgres::testing`, exists on Unix only.
+#![cfg(unix)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;

@@ -5,6 +5,9 @@
 //! `n`) into a table without a key, so an event applied twice shows up as two rows instead
 //! of being refused.
 
+// The harness, `es_postgres::testing`, exists on Unix only.
+#![cfg(unix)]
+
 use std::time::Duration;
 
 use es_core::prelude::*;

@@ -10,7 +10,9 @@
 //! PostgreSQL (es-postgres): on the server of `DATABASE_URL` if it is set, otherwise on a
 //! throwaway server started from the machine's PostgreSQL binaries (`initdb`, `pg_ctl`). The
 //! directory is then a table, `user_directory`, written in the same transaction as its
-//! checkpoint. The run uses a schema of its own and removes it at the end.
+//! checkpoint. The run uses a schema of its own and removes it at the end. It needs a Unix
+//! machine: it sets up and removes the schema with es-postgres's test harness, which exists
+//! on Unix only.
 
 use std::error::Error;
 use std::time::Duration;
@@ -24,29 +26,18 @@ use es_examples::user::{
     ChangeEmail, DeleteUser, RegisterUser, RenameUser, User, UserCommand, UserEvent, UserId,
 };
 use es_memstore::MemStore;
+use es_postgres::PgProjectionRunner;
+#[cfg(unix)]
 use es_postgres::testing::{self, TestServer};
-use es_postgres::{PgProjectionRunner, PgStore, PgStoreOptions, SchemaName};
+#[cfg(unix)]
+use es_postgres::{PgStore, PgStoreOptions, SchemaName};
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), BoxError> {
     if std::env::args().skip(1).any(|arg| arg == "--postgres") {
-        let postgres = Postgres::start().await?;
-        println!(
-            "Store: PostgreSQL {}, schema {}\n",
-            postgres.place,
-            postgres.store.schema()
-        );
-        let table = DirectoryTable::create(&postgres.store).await?;
-        let directory = Directory::Table(
-            PgProjectionRunner::<DirectoryChanges>::new(postgres.store.clone()),
-            table,
-        );
-        let outcome = scenario(postgres.store.clone(), directory).await;
-        // Whatever the outcome, leave nothing behind.
-        postgres.remove().await?;
-        outcome
+        on_postgres().await
     } else {
         println!("Store: in memory\n");
         let store = MemStore::new();
@@ -58,7 +49,34 @@ async fn main() -> Result<(), BoxError> {
     }
 }
 
+/// The `--postgres` run.
+#[cfg(unix)]
+async fn on_postgres() -> Result<(), BoxError> {
+    let postgres = Postgres::start().await?;
+    println!(
+        "Store: PostgreSQL {}, schema {}\n",
+        postgres.place,
+        postgres.store.schema()
+    );
+    let table = DirectoryTable::create(&postgres.store).await?;
+    let directory = Directory::Table(
+        PgProjectionRunner::<DirectoryChanges>::new(postgres.store.clone()),
+        table,
+    );
+    let outcome = scenario(postgres.store.clone(), directory).await;
+    // Whatever the outcome, leave nothing behind.
+    postgres.remove().await?;
+    outcome
+}
+
+/// The `--postgres` run, which needs es-postgres's test harness: Unix only.
+#[cfg(not(unix))]
+async fn on_postgres() -> Result<(), BoxError> {
+    Err("--postgres needs a Unix machine: es_postgres::testing exists on Unix only".into())
+}
+
 /// The PostgreSQL of a `--postgres` run.
+#[cfg(unix)]
 struct Postgres {
     store: PgStore,
     /// Where the server is, for the first line of output.
@@ -67,6 +85,7 @@ struct Postgres {
     server: Option<TestServer>,
 }
 
+#[cfg(unix)]
 impl Postgres {
     /// A migrated store in a schema of this run's own, on the server of `DATABASE_URL` or on
     /// a throwaway server.
@@ -106,6 +125,8 @@ impl Postgres {
 
 /// The user directory: in memory, or a PostgreSQL table.
 #[derive(Clone)]
+// Without `--postgres` (on Unix only), the directory is never a table.
+#[cfg_attr(not(unix), allow(dead_code))]
 enum Directory<S> {
     InMemory(ProjectionRunner<UserDirectory, S>),
     Table(PgProjectionRunner<DirectoryChanges>, DirectoryTable),

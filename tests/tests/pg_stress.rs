@@ -7,6 +7,9 @@
 //! Sizes scale with `ES_TEST_SCALE` (see `es_tests::scaled`); without PostgreSQL binaries
 //! and without `DATABASE_URL` the test is skipped with one line saying so.
 
+// The harness, `es_postgres::testing`, exists on Unix only.
+#![cfg(unix)]
+
 use es_postgres::sqlx::postgres::PgPoolOptions;
 use es_postgres::{PgStore, PgStoreOptions, testing};
 use es_tests::scaled;
