@@ -238,13 +238,38 @@
 //!
 //! # Errors
 //!
-//! Driver errors are [`StoreError::Backend`] holding the [`sqlx::Error`]; stored values that
-//! do not fit their Rust type (a negative position, a stream id that is no longer valid) are
-//! [`sqlx::Error::Decode`] inside it, never a panic. An append that fails wrote nothing,
-//! except when the connection is lost while the commit is under way: the commit may or may
-//! not have happened. Retry it with the same command id
+//! Driver, connection and pool failures are [`StoreError::Backend`] holding the
+//! [`sqlx::Error`]; a retry may succeed. An append that fails so wrote nothing, except when
+//! the connection is lost while the commit is under way: the commit may or may not have
+//! happened. Retry it with the same command id
 //! ([`Metadata::command_id`](es_core::Metadata::command_id)) and idempotency answers either
 //! way.
+//!
+//! **Corrupt rows.** A stored value that this store cannot read back is
+//! [`StoreError::Corrupt`], never a panic and never `Backend`: its `location` names the
+//! table, the row and the column (`es.events, position 17, column recorded_at`;
+//! `es.snapshots, stream "note-1", column version`; `es.checkpoints, projection
+//! "user-directory", column position`), its `problem` what is wrong. The store never writes
+//! such a value; it comes from an edit by hand, damage, or a version of this crate that wrote
+//! differently. What is caught:
+//!
+//! - a NULL, or a value of another type, in a column the store reads;
+//! - a negative position, stream version, snapshot version or checkpoint;
+//! - a schema version that is not a `u32`;
+//! - a stream id or an event name that no append accepts (see [`check_batch`]);
+//! - metadata that is JSON but not [`Metadata`];
+//! - a time (`recorded_at`, `taken_at`) that is infinite, or at or after
+//!   294247-01-10 04:00:54.775807 UTC, `i64::MAX` microseconds after 1970 (the store reads
+//!   times as microseconds since 1970, and PostgreSQL computes them exactly only below that);
+//! - an answer of an append function that is not what this crate's migrations define (the
+//!   location names the function, such as `es.append_one()`). The append ran, and may have
+//!   been written: read the stream to know.
+//!
+//! Retrying does not help: every read that meets the value fails the same way until the row
+//! is repaired. A read fails whole, so a subscription or a projection stops at the page that
+//! holds the row, and resumes from where it stood once the row is repaired. Everything else keeps working: other streams, other positions, appends. A
+//! corrupt snapshot costs a replay only: a repository treats a failed snapshot load as no
+//! snapshot.
 //!
 //! **Connection pool.** Every call takes a connection from the pool for one statement. When
 //! all are in use it waits up to the pool's *acquire timeout*, then fails with
@@ -317,22 +342,19 @@ mod snapshots;
 pub mod testing;
 mod values;
 
-use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr as _;
 use std::sync::Arc;
 use std::time::Duration;
 
 use es_core::StoreError;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
-use sqlx::{Executor as _, Row};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 pub use projection::{PgProjection, PgProjectionRunner};
 pub use schema::{InvalidSchemaName, SchemaName};
 pub use sqlx;
 
 use crate::listen::{Notifier, Wakeups};
-use crate::migrations::{MIGRATE_LOCK_CLASS, MIGRATIONS, migration_sql};
 use crate::queries::Queries;
 use crate::values::backend;
 
@@ -498,60 +520,6 @@ impl PgStore {
     #[must_use]
     pub fn channel(&self) -> &str {
         &self.inner.channel
-    }
-
-    /// The schema versions this crate's migrations bring a schema to, in order.
-    #[must_use]
-    pub fn migration_versions() -> Vec<i32> {
-        MIGRATIONS.iter().map(|(version, _)| *version).collect()
-    }
-
-    /// Creates the schema or brings it up to date: applies the embedded migrations that are
-    /// missing, in order, in one transaction under an advisory lock, so it is safe to call
-    /// at every start and from several processes at once. Returns the versions this call
-    /// applied (empty when the schema was up to date).
-    ///
-    /// # Errors
-    /// [`StoreError::Backend`] when the database refuses (for example, the user may not
-    /// create the schema); nothing is applied then.
-    pub async fn migrate(&self) -> Result<Vec<i32>, StoreError> {
-        // Executor's boxed futures throughout: sqlx's generic `execute(&mut *tx)` futures are
-        // not `Send` for every lifetime, which would make this future unspawnable.
-        let sql = &self.inner.sql;
-        let mut tx = self.inner.pool.begin().await.map_err(backend)?;
-        let conn: &mut PgConnection = &mut tx;
-        let lock = sqlx::query(&sql.migrate_lock)
-            .bind(MIGRATE_LOCK_CLASS)
-            .bind(self.inner.schema.lock_key());
-        conn.execute(lock).await.map_err(backend)?;
-        conn.execute(sql.create_schema.as_str())
-            .await
-            .map_err(backend)?;
-        conn.execute(sql.create_migrations.as_str())
-            .await
-            .map_err(backend)?;
-        let mut applied = HashSet::new();
-        for row in conn
-            .fetch_all(sql.applied_migrations.as_str())
-            .await
-            .map_err(backend)?
-        {
-            applied.insert(row.try_get::<i32, _>(0).map_err(backend)?);
-        }
-        let mut done = Vec::new();
-        for (version, migration) in MIGRATIONS {
-            if applied.contains(version) {
-                continue;
-            }
-            let migration = migration_sql(migration, &self.inner.schema);
-            // No parameters: sent with the simple protocol, several statements at once.
-            conn.execute(migration.as_str()).await.map_err(backend)?;
-            let record = sqlx::query(&sql.record_migration).bind(version);
-            conn.execute(record).await.map_err(backend)?;
-            done.push(*version);
-        }
-        tx.commit().await.map_err(backend)?;
-        Ok(done)
     }
 }
 

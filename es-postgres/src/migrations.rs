@@ -1,13 +1,21 @@
-//! The embedded migrations, `migrations/NNNN_<what>.sql` in the crate, and the substitution
-//! that fits one to a schema.
+//! The embedded migrations, `migrations/NNNN_<what>.sql` in the crate, the substitution that
+//! fits one to a schema, and [`PgStore::migrate`], which applies them.
 //!
-//! A migration runs as one simple-protocol batch inside the migration transaction (see
-//! [`PgStore::migrate`](crate::PgStore::migrate)), with `{schema}`, `{lock_class}` and
-//! `{lock_key}` replaced. A released migration is never edited, not even its comments or its
-//! whitespace: databases ran its exact text, and changes are new versions. The test
-//! `released_migrations_are_unchanged` pins each released file's length and checksum.
+//! A migration runs as one simple-protocol batch inside the migration transaction, with
+//! `{schema}`, `{lock_class}` and `{lock_key}` replaced. A released migration is never
+//! edited, not even its comments or its whitespace: databases ran its exact text, and
+//! changes are new versions. The test `released_migrations_are_unchanged` pins each released
+//! file's length and checksum.
 
+use std::collections::HashSet;
+
+use es_core::StoreError;
+use sqlx::Executor as _;
+use sqlx::postgres::PgConnection;
+
+use crate::PgStore;
 use crate::schema::SchemaName;
+use crate::values::{Key, Place, backend};
 
 /// The first half of the advisory lock key that serializes position allocation.
 pub(crate) const ALLOCATE_LOCK_CLASS: i32 = 0x6573_0001;
@@ -52,6 +60,64 @@ pub(crate) fn migration_sql(sql: &str, schema: &SchemaName) -> String {
     sql.replace("{schema}", schema.as_str())
         .replace("{lock_class}", &ALLOCATE_LOCK_CLASS.to_string())
         .replace("{lock_key}", &schema.lock_key().to_string())
+}
+
+impl PgStore {
+    /// The schema versions this crate's migrations bring a schema to, in order.
+    #[must_use]
+    pub fn migration_versions() -> Vec<i32> {
+        MIGRATIONS.iter().map(|(version, _)| *version).collect()
+    }
+
+    /// Creates the schema or brings it up to date: applies the embedded migrations that are
+    /// missing, in order, in one transaction under an advisory lock, so it is safe to call
+    /// at every start and from several processes at once. Returns the versions this call
+    /// applied (empty when the schema was up to date).
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the database refuses (for example, the user may not
+    /// create the schema), [`StoreError::Corrupt`] when `schema_migrations` holds a version
+    /// that is not an `integer`; nothing is applied then.
+    pub async fn migrate(&self) -> Result<Vec<i32>, StoreError> {
+        // Executor's boxed futures throughout: sqlx's generic `execute(&mut *tx)` futures are
+        // not `Send` for every lifetime, which would make this future unspawnable.
+        let sql = &self.inner.sql;
+        let mut tx = self.inner.pool.begin().await.map_err(backend)?;
+        let conn: &mut PgConnection = &mut tx;
+        let lock = sqlx::query(&sql.migrate_lock)
+            .bind(MIGRATE_LOCK_CLASS)
+            .bind(self.inner.schema.lock_key());
+        conn.execute(lock).await.map_err(backend)?;
+        conn.execute(sql.create_schema.as_str())
+            .await
+            .map_err(backend)?;
+        conn.execute(sql.create_migrations.as_str())
+            .await
+            .map_err(backend)?;
+        let mut applied = HashSet::new();
+        let place = Place::new(&self.inner.schema, "schema_migrations", Key::Unknown);
+        for row in conn
+            .fetch_all(sql.applied_migrations.as_str())
+            .await
+            .map_err(backend)?
+        {
+            applied.insert(place.get::<i32>(&row, 0, "version")?);
+        }
+        let mut done = Vec::new();
+        for (version, migration) in MIGRATIONS {
+            if applied.contains(version) {
+                continue;
+            }
+            let migration = migration_sql(migration, &self.inner.schema);
+            // No parameters: sent with the simple protocol, several statements at once.
+            conn.execute(migration.as_str()).await.map_err(backend)?;
+            let record = sqlx::query(&sql.record_migration).bind(version);
+            conn.execute(record).await.map_err(backend)?;
+            done.push(*version);
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(done)
+    }
 }
 
 #[cfg(test)]
