@@ -341,8 +341,8 @@ async fn allocate_refuses_a_transaction_that_wrote_first() {
     teardown(&store).await;
 }
 
-/// The key of `store`'s allocation lock, as es-postgres computes it (`schema.rs`): the class
-/// 0x6573_0001 and FNV-1a of the schema name.
+/// The key of `store`'s allocation lock, as es-postgres computes it (`migrations.rs` and
+/// `schema.rs`): the class 0x6573_0001 and FNV-1a of the schema name.
 fn allocation_lock(store: &PgStore) -> (i32, i32) {
     let mut hash: u32 = 0x811c_9dc5;
     for byte in store.schema().as_str().bytes() {
