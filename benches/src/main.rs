@@ -20,6 +20,7 @@ mod appends;
 mod commands;
 mod load;
 mod memory;
+#[cfg(unix)]
 mod pg;
 mod projection;
 mod report;
@@ -33,7 +34,7 @@ use es_core::Repository;
 use es_memstore::MemStore;
 use tokio::runtime::Runtime;
 
-use report::{Row, Verdict, print_table, thousands};
+use report::print_table;
 
 type BoxError = Box<dyn Error + Send + Sync>;
 type BoxResult<T> = Result<T, BoxError>;
@@ -135,9 +136,18 @@ fn table(config: &Config, only: &[String]) -> BoxResult<()> {
     let mut notes = Vec::new();
     if wanted("pg") {
         progress("(pg) PostgreSQL");
-        let (pg_rows, note) = pg::rows(config)?;
-        rows.extend(pg_rows);
-        notes.push(note);
+        #[cfg(unix)]
+        {
+            let (pg_rows, note) = pg::rows(config)?;
+            rows.extend(pg_rows);
+            notes.push(note);
+        }
+        #[cfg(not(unix))]
+        notes.push(
+            "(pg) skipped: the PostgreSQL rows start their server with es_postgres::testing, \
+             which exists on Unix only"
+                .to_owned(),
+        );
     }
     print_table(config, &rows, &notes);
     Ok(())

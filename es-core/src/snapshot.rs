@@ -112,7 +112,8 @@ pub trait SnapshotStore: Clone + Send + Sync + 'static {
     /// The latest snapshot of `stream_id`, if any.
     ///
     /// # Errors
-    /// [`StoreError::Backend`] when the backend fails.
+    /// [`StoreError::Backend`] when the backend fails, [`StoreError::Corrupt`] when the stored
+    /// snapshot cannot be read back (a repository then replays the stream instead).
     fn load_snapshot(
         &self,
         stream_id: &StreamId,

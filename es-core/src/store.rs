@@ -28,6 +28,9 @@
 //!   a single writer, and possibly a moment later under concurrent appends in a store whose
 //!   appends overlap (es-postgres holds a position back until the appends before it have
 //!   committed or rolled back, so that none is skipped).
+//! - **Errors**: a failing backend is [`StoreError::Backend`] (a retry may succeed); a stored
+//!   value that the store cannot read back (damaged, or edited by hand) is
+//!   [`StoreError::Corrupt`], naming where it is; never a panic.
 //!
 //! The contract suite in `es_core::testing::contract` (feature `testing`) checks these rules
 //! against any store.
@@ -225,6 +228,17 @@ pub enum StoreError {
     /// stated by the store's documentation for its backend errors.
     #[error("store backend error: {0}")]
     Backend(Box<dyn StdError + Send + Sync + 'static>),
+    /// Stored data the store cannot read back: a value that no append or save of this store
+    /// writes (edited by hand, damaged, or written by an incompatible version). Retrying does
+    /// not help; the store stays usable for everything that does not read that value.
+    #[error("corrupt stored data at {location}: {problem}")]
+    Corrupt {
+        /// Where: the table or file, the row and the column, such as
+        /// `es.events, position 17, column recorded_at`.
+        location: String,
+        /// What is wrong with the value.
+        problem: String,
+    },
 }
 
 /// A store of event streams with a global, ordered log.
@@ -251,7 +265,8 @@ pub trait EventStore: Clone + Send + Sync + 'static {
     /// no events reads as empty.
     ///
     /// # Errors
-    /// [`StoreError::Backend`] when the backend fails.
+    /// [`StoreError::Backend`] when the backend fails, [`StoreError::Corrupt`] when a stored
+    /// value cannot be read back.
     fn read_stream(
         &self,
         stream_id: &StreamId,
@@ -270,7 +285,8 @@ pub trait EventStore: Clone + Send + Sync + 'static {
     /// a lock or a connection: it must be quick and must not call the store.
     ///
     /// # Errors
-    /// [`StoreError::Backend`] when the backend fails.
+    /// [`StoreError::Backend`] when the backend fails, [`StoreError::Corrupt`] when a stored
+    /// value cannot be read back.
     fn visit_stream<F>(
         &self,
         stream_id: &StreamId,
@@ -291,7 +307,8 @@ pub trait EventStore: Clone + Send + Sync + 'static {
     /// after `after` ([`Position::START`] reads from the beginning).
     ///
     /// # Errors
-    /// [`StoreError::Backend`] when the backend fails.
+    /// [`StoreError::Backend`] when the backend fails, [`StoreError::Corrupt`] when a stored
+    /// value cannot be read back.
     fn read_all(
         &self,
         after: Position,
@@ -302,7 +319,8 @@ pub trait EventStore: Clone + Send + Sync + 'static {
     /// [`duplicate`](Appended::duplicate)).
     ///
     /// # Errors
-    /// [`StoreError::Backend`] when the backend fails.
+    /// [`StoreError::Backend`] when the backend fails, [`StoreError::Corrupt`] when a stored
+    /// value cannot be read back.
     fn find_command(
         &self,
         stream_id: &StreamId,
@@ -312,7 +330,8 @@ pub trait EventStore: Clone + Send + Sync + 'static {
     /// The current version of `stream_id` ([`Version::EMPTY`] when it has no events).
     ///
     /// # Errors
-    /// [`StoreError::Backend`] when the backend fails.
+    /// [`StoreError::Backend`] when the backend fails, [`StoreError::Corrupt`] when a stored
+    /// value cannot be read back.
     fn stream_version(
         &self,
         stream_id: &StreamId,
@@ -345,7 +364,8 @@ pub trait CheckpointStore: Clone + Send + Sync + 'static {
     /// The saved checkpoint of `projection`, if any.
     ///
     /// # Errors
-    /// [`StoreError::Backend`] when the backend fails.
+    /// [`StoreError::Backend`] when the backend fails, [`StoreError::Corrupt`] when a stored
+    /// value cannot be read back.
     fn load_checkpoint(
         &self,
         projection: &str,

@@ -4,20 +4,26 @@ use es_core::store::CheckpointStore;
 use es_core::{Position, StoreError};
 
 use crate::PgStore;
-use crate::values::{backend, checkpoint_param, to_u64};
+use crate::values::{Key, Place, backend, checkpoint_param};
 
 /// Checkpoints in the `checkpoints` table, one row per projection.
 impl CheckpointStore for PgStore {
     async fn load_checkpoint(&self, projection: &str) -> Result<Option<Position>, StoreError> {
-        let position: Option<i64> = sqlx::query_scalar(&self.inner.sql.load_checkpoint)
+        let row = sqlx::query(&self.inner.sql.load_checkpoint)
             .bind(projection)
             .fetch_optional(&self.inner.pool)
             .await
             .map_err(backend)?;
-        position
-            .map(|position| to_u64(position, "checkpoint").map(Position))
-            .transpose()
-            .map_err(backend)
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let place = Place::new(
+            &self.inner.schema,
+            "checkpoints",
+            Key::Projection(projection),
+        );
+        let position = place.get(&row, 0, "position")?;
+        Ok(Some(Position(place.unsigned(position, "position")?)))
     }
 
     async fn save_checkpoint(

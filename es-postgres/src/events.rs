@@ -6,26 +6,25 @@ use es_core::{
     Appended, EventStore, ExpectedVersion, NewEvent, Position, RecordedEvent, StoreError, StreamId,
     Version,
 };
-use sqlx::Row as _;
 use uuid::Uuid;
 
-use crate::values::{
-    Names, backend, decode_error, decode_event, encode_error, saturating_i64, to_u64,
-};
+use crate::values::{Key, Names, Place, backend, decode_event, encode_error, saturating_i64};
 use crate::{MAX_ANY_RETRIES, PgStore};
 
 impl PgStore {
     /// Runs the append function once (`append_one` for one event, `append` otherwise);
-    /// `Err` carries the driver's error for the caller to classify.
+    /// the outer `Err` carries the driver's error for the caller to classify, the inner one
+    /// an answer that could not be read ([`StoreError::Corrupt`]).
     async fn append_once(
         &self,
         stream_id: &StreamId,
         expected: i64,
         command_id: Option<Uuid>,
         params: &Params<'_>,
-    ) -> Result<Outcome, sqlx::Error> {
+    ) -> Result<Result<Outcome, StoreError>, sqlx::Error> {
         let pool = &self.inner.pool;
-        let answer = match params {
+        let key = Key::Answer(stream_id.as_str());
+        let (answer, place) = match params {
             Params::One { event, metadata } => {
                 let answer: Vec<Option<i64>> = sqlx::query_scalar(&self.inner.sql.append_one)
                     .bind(stream_id.as_str())
@@ -38,7 +37,8 @@ impl PgStore {
                     .bind(metadata.as_str())
                     .fetch_one(pool)
                     .await?;
-                Answer::from_array(&answer)?
+                let place = Place::new(&self.inner.schema, "append_one()", key);
+                (Answer::from_array(&answer, &place), place)
             }
             Params::Batch(batch) => {
                 let row = sqlx::query(&self.inner.sql.append)
@@ -52,10 +52,11 @@ impl PgStore {
                     .bind(&batch.metadata[..])
                     .fetch_one(pool)
                     .await?;
-                Answer::from_row(&row)?
+                let place = Place::new(&self.inner.schema, "append()", key);
+                (Answer::from_row(&row, &place), place)
             }
         };
-        answer.outcome()
+        Ok(answer.and_then(|answer| answer.outcome(&place)))
     }
 
     /// Events of `stream_id` from `from`, decoded.
@@ -66,7 +67,7 @@ impl PgStore {
         let rows = query.fetch_all(&self.inner.pool).await.map_err(backend)?;
         let mut names = Names::default();
         rows.iter()
-            .map(|row| decode_event(row, &mut names).map_err(backend))
+            .map(|row| decode_event(row, &mut names, &self.inner.schema))
             .collect()
     }
 }
@@ -87,77 +88,98 @@ enum Kind {
 }
 
 /// What an append function answered, as sent: the outcome, the stream version, the first and
-/// the last position (`None` for a conflict).
+/// the last position (`None` for a conflict), and the names of those four fields in the
+/// answer, for errors.
 #[derive(Debug, PartialEq, Eq)]
 struct Answer {
     kind: Kind,
     version: i64,
     first: Option<i64>,
     last: Option<i64>,
+    fields: &'static [&'static str; 4],
 }
+
+/// The OUT columns of `append`.
+const ROW_FIELDS: &[&str; 4] = &[
+    "o_outcome",
+    "o_stream_version",
+    "o_first_position",
+    "o_last_position",
+];
+/// The elements of `append_one`'s array.
+const ARRAY_FIELDS: &[&str; 4] = &[
+    "[1] (outcome)",
+    "[2] (stream_version)",
+    "[3] (first_position)",
+    "[4] (last_position)",
+];
 
 impl Answer {
     /// `append`'s row: `o_outcome` (`'appended'`, `'duplicate'` or `'conflict'`),
     /// `o_stream_version`, `o_first_position`, `o_last_position`.
-    fn from_row(row: &sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
-        let kind = match row.try_get::<&str, _>(0)? {
+    fn from_row(row: &sqlx::postgres::PgRow, place: &Place<'_>) -> Result<Self, StoreError> {
+        let [outcome, version, first, last] = ROW_FIELDS;
+        let kind = match place.get::<&str>(row, 0, outcome)? {
             "appended" => Kind::Appended,
             "duplicate" => Kind::Duplicate,
             "conflict" => Kind::Conflict,
             other => {
-                return Err(decode_error(format!(
-                    "es-postgres: the append function returned the unknown outcome {other:?}"
-                )));
+                return Err(place.corrupt(outcome, format!("the unknown outcome {other:?}")));
             }
         };
         Ok(Self {
             kind,
-            version: row.try_get(1)?,
-            first: row.try_get(2)?,
-            last: row.try_get(3)?,
+            version: place.get(row, 1, version)?,
+            first: place.get(row, 2, first)?,
+            last: place.get(row, 3, last)?,
+            fields: ROW_FIELDS,
         })
     }
 
     /// `append_one`'s array: `[outcome, stream_version, first_position, last_position]`,
     /// the outcome 1 (appended), 2 (duplicate) or 3 (conflict).
-    fn from_array(answer: &[Option<i64>]) -> Result<Self, sqlx::Error> {
-        let unexpected = || {
-            decode_error(format!(
-                "es-postgres: the append_one function returned {answer:?}, not \
-                 [outcome, stream_version, first_position, last_position]"
-            ))
-        };
+    fn from_array(answer: &[Option<i64>], place: &Place<'_>) -> Result<Self, StoreError> {
         let &[Some(kind), Some(version), first, last] = answer else {
-            return Err(unexpected());
+            return Err(place.corrupt(
+                "[1:4]",
+                format!("{answer:?}, not [outcome, stream_version, first_position, last_position]"),
+            ));
         };
         let kind = match kind {
             1 => Kind::Appended,
             2 => Kind::Duplicate,
             3 => Kind::Conflict,
-            _ => return Err(unexpected()),
+            other => {
+                return Err(place.corrupt(
+                    ARRAY_FIELDS[0],
+                    format!("the unknown outcome {other} (1 appended, 2 duplicate, 3 conflict)"),
+                ));
+            }
         };
         Ok(Self {
             kind,
             version,
             first,
             last,
+            fields: ARRAY_FIELDS,
         })
     }
 
     /// The outcome, with its values checked.
-    fn outcome(self) -> Result<Outcome, sqlx::Error> {
-        let version = Version(to_u64(self.version, "stream version")?);
-        let appended = || -> Result<Appended, sqlx::Error> {
+    fn outcome(self, place: &Place<'_>) -> Result<Outcome, StoreError> {
+        let [_, version, first, last] = self.fields;
+        let version = Version(place.unsigned(self.version, version)?);
+        let appended = || -> Result<Appended, StoreError> {
             match (self.first, self.last) {
-                (Some(first), Some(last)) => Ok(Appended::new(
+                (Some(first_value), Some(last_value)) => Ok(Appended::new(
                     version,
-                    Position(to_u64(first, "position")?),
-                    Position(to_u64(last, "position")?),
+                    Position(place.unsigned(first_value, first)?),
+                    Position(place.unsigned(last_value, last)?),
                 )),
-                _ => Err(decode_error(format!(
-                    "es-postgres: the append function answered {:?} without positions",
-                    self.kind
-                ))),
+                _ => Err(place.corrupt(
+                    first,
+                    format!("NULL position in an answer of {:?}", self.kind),
+                )),
             }
         };
         Ok(match self.kind {
@@ -260,11 +282,12 @@ impl EventStore for PgStore {
                 .await;
             // Wake subscribers, here and in other processes: after a new append, and after a
             // failed one (it may have taken positions and held back later appends until it
-            // rolled back). A conflict or a duplicate took no position.
+            // rolled back), or one whose answer could not be read. A conflict or a duplicate
+            // took no position.
             let quiet = match &outcome {
-                Ok(Outcome::Appended(appended)) => appended.duplicate,
-                Ok(Outcome::Conflict(_)) => true,
-                Err(_) => false,
+                Ok(Ok(Outcome::Appended(appended))) => appended.duplicate,
+                Ok(Ok(Outcome::Conflict(_))) => true,
+                Ok(Err(_)) | Err(_) => false,
             };
             if !quiet {
                 let inner = &self.inner;
@@ -273,8 +296,9 @@ impl EventStore for PgStore {
                     .request(&inner.pool, &inner.sql.notify, &inner.channel);
             }
             match outcome {
-                Ok(Outcome::Appended(appended)) => return Ok(appended),
-                Ok(Outcome::Conflict(actual)) => return Err(conflict(actual)),
+                Ok(Ok(Outcome::Appended(appended))) => return Ok(appended),
+                Ok(Ok(Outcome::Conflict(actual))) => return Err(conflict(actual)),
+                Ok(Err(corrupt)) => return Err(corrupt),
                 Err(error) if is_version_taken(&error) => {
                     // Another append won the race for the next version; answer as if the two
                     // had come one after the other.
@@ -335,32 +359,40 @@ impl EventStore for PgStore {
             .fetch_one(&self.inner.pool)
             .await
             .map_err(backend)?;
-        let decode = || -> Result<Option<Appended>, sqlx::Error> {
-            let version: Option<i64> = row.try_get(0)?;
-            let first: Option<i64> = row.try_get(1)?;
-            let last: Option<i64> = row.try_get(2)?;
-            let (Some(version), Some(first), Some(last)) = (version, first, last) else {
-                return Ok(None);
-            };
-            Ok(Some(
-                Appended::new(
-                    Version(to_u64(version, "stream_version")?),
-                    Position(to_u64(first, "position")?),
-                    Position(to_u64(last, "position")?),
-                )
-                .as_duplicate(),
-            ))
+        let place = Place::new(
+            &self.inner.schema,
+            "events",
+            Key::Command(stream_id.as_str(), command_id),
+        );
+        let version: Option<i64> = place.get(&row, 0, "max(stream_version)")?;
+        let first: Option<i64> = place.get(&row, 1, "min(position)")?;
+        let last: Option<i64> = place.get(&row, 2, "max(position)")?;
+        let (Some(version), Some(first), Some(last)) = (version, first, last) else {
+            return Ok(None);
         };
-        decode().map_err(backend)
+        Ok(Some(
+            Appended::new(
+                Version(place.unsigned(version, "max(stream_version)")?),
+                Position(place.unsigned(first, "min(position)")?),
+                Position(place.unsigned(last, "max(position)")?),
+            )
+            .as_duplicate(),
+        ))
     }
 
     async fn stream_version(&self, stream_id: &StreamId) -> Result<Version, StoreError> {
-        let version: i64 = sqlx::query_scalar(&self.inner.sql.stream_version)
+        let row = sqlx::query(&self.inner.sql.stream_version)
             .bind(stream_id.as_str())
             .fetch_one(&self.inner.pool)
             .await
             .map_err(backend)?;
-        Ok(Version(to_u64(version, "stream_version").map_err(backend)?))
+        let place = Place::new(
+            &self.inner.schema,
+            "events",
+            Key::Stream(stream_id.as_str()),
+        );
+        let version = place.get(&row, 0, "max(stream_version)")?;
+        Ok(Version(place.unsigned(version, "max(stream_version)")?))
     }
 
     async fn wait_for_events(&self, after: Position) -> Result<(), StoreError> {

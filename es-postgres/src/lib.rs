@@ -31,7 +31,7 @@
 //! # Schema
 //!
 //! Everything lives in one PostgreSQL schema, `es` unless set with
-//! [`PgStoreOptions::schema`], so several applications (or test runs) can share a database.
+//! [`PgStoreOptions::with_schema`], so several applications (or test runs) can share a database.
 //! [`PgStore::migrate`] creates it. The tables:
 //!
 //! | table | column | type | meaning |
@@ -64,11 +64,13 @@
 //!
 //! # Migrations
 //!
-//! The migrations are embedded in the crate and numbered; [`PgStore::migrate`] applies the
-//! missing ones in one transaction, after taking a transaction-scoped advisory lock
-//! (`pg_advisory_xact_lock`) for the schema, so two processes that start at once apply each
-//! migration once: the second waits, then finds nothing to do. Running it at every start is
-//! the intended use. A released migration is never edited; changes are new versions.
+//! The migrations are numbered SQL files, `migrations/NNNN_<what>.sql` in the crate, embedded
+//! in it at build time; [`PgStore::migrate`] applies the missing ones in one transaction,
+//! after taking a transaction-scoped advisory lock (`pg_advisory_xact_lock`) for the schema,
+//! so two processes that start at once apply each migration once: the second waits, then
+//! finds nothing to do. Running it at every start is the intended use. A released migration
+//! is never edited; changes are new versions. The statements the store runs are embedded the
+//! same way, from `sql/<name>.sql`, with the schema name put in once per store.
 //!
 //! # Appends
 //!
@@ -190,7 +192,7 @@
 //! repeated at the switch, and a subscriber holds one page in memory however far behind it
 //! is. A waiter wakes on a notification on the store's channel ([`PgStore::channel`],
 //! `{schema}_events`) or, failing one, after the poll interval
-//! ([`PgStoreOptions::poll_interval`]); either way it only reads again, so a lost or spurious
+//! ([`PgStoreOptions::with_poll_interval`]); either way it only reads again, so a lost or spurious
 //! notification costs time, never an event.
 //!
 //! - **Listening.** Each store has one `LISTEN` connection of its own, outside the pool,
@@ -236,13 +238,38 @@
 //!
 //! # Errors
 //!
-//! Driver errors are [`StoreError::Backend`] holding the [`sqlx::Error`]; stored values that
-//! do not fit their Rust type (a negative position, a stream id that is no longer valid) are
-//! [`sqlx::Error::Decode`] inside it, never a panic. An append that fails wrote nothing,
-//! except when the connection is lost while the commit is under way: the commit may or may
-//! not have happened. Retry it with the same command id
+//! Driver, connection and pool failures are [`StoreError::Backend`] holding the
+//! [`sqlx::Error`]; a retry may succeed. An append that fails so wrote nothing, except when
+//! the connection is lost while the commit is under way: the commit may or may not have
+//! happened. Retry it with the same command id
 //! ([`Metadata::command_id`](es_core::Metadata::command_id)) and idempotency answers either
 //! way.
+//!
+//! **Corrupt rows.** A stored value that this store cannot read back is
+//! [`StoreError::Corrupt`], never a panic and never `Backend`: its `location` names the
+//! table, the row and the column (`es.events, position 17, column recorded_at`;
+//! `es.snapshots, stream "note-1", column version`; `es.checkpoints, projection
+//! "user-directory", column position`), its `problem` what is wrong. The store never writes
+//! such a value; it comes from an edit by hand, damage, or a version of this crate that wrote
+//! differently. What is caught:
+//!
+//! - a NULL, or a value of another type, in a column the store reads;
+//! - a negative position, stream version, snapshot version or checkpoint;
+//! - a schema version that is not a `u32`;
+//! - a stream id or an event name that no append accepts (see [`check_batch`]);
+//! - metadata that is JSON but not [`Metadata`];
+//! - a time (`recorded_at`, `taken_at`) that is infinite, or at or after
+//!   294247-01-10 04:00:54.775807 UTC, `i64::MAX` microseconds after 1970 (the store reads
+//!   times as microseconds since 1970, and PostgreSQL computes them exactly only below that);
+//! - an answer of an append function that is not what this crate's migrations define (the
+//!   location names the function, such as `es.append_one()`). The append ran, and may have
+//!   been written: read the stream to know.
+//!
+//! Retrying does not help: every read that meets the value fails the same way until the row
+//! is repaired. A read fails whole, so a subscription or a projection stops at the page that
+//! holds the row, and resumes from where it stood once the row is repaired. Everything else keeps working: other streams, other positions, appends. A
+//! corrupt snapshot costs a replay only: a repository treats a failed snapshot load as no
+//! snapshot.
 //!
 //! **Connection pool.** Every call takes a connection from the pool for one statement. When
 //! all are in use it waits up to the pool's *acquire timeout*, then fails with
@@ -265,7 +292,7 @@
 //! last event it delivered, with no gap and no duplicate. The `LISTEN` connection reconnects
 //! by itself, 50 ms after it was lost, then backing off to one attempt every 5 s while the
 //! server stays unreachable, whatever the poll interval; until it has, waiters fall back to
-//! polling (see [`PgStoreOptions::poll_interval`]).
+//! polling (see [`PgStoreOptions::with_poll_interval`]).
 //!
 //! # Read models in tables
 //!
@@ -278,9 +305,11 @@
 //!
 //! # Tests
 //!
-//! With the `testing` feature, the module `es_postgres::testing` starts a throwaway
+//! With the `testing` feature, on Unix, the module `es_postgres::testing` starts a throwaway
 //! PostgreSQL server from the binaries on the machine (or uses `DATABASE_URL`) and hands out
-//! stores on fresh schemas.
+//! stores on fresh schemas. It runs Unix commands (`initdb` and `pg_ctl` as another user, a
+//! `sh` watchdog), so on other platforms the module is absent and the feature adds nothing;
+//! the rest of the crate is the same everywhere.
 //!
 //! [`EventStore`]: es_core::EventStore
 //! [`EventStore::append`]: es_core::EventStore::append
@@ -299,33 +328,35 @@
 //! [`check_batch`]: es_core::store::check_batch
 
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod checkpoints;
 mod events;
 mod listen;
+mod migrations;
+mod queries;
 mod schema;
 mod snapshots;
 pub mod tables;
-#[cfg(feature = "testing")]
+#[cfg(all(feature = "testing", unix))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "testing", unix))))]
 pub mod testing;
 mod values;
 
-use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr as _;
 use std::sync::Arc;
 use std::time::Duration;
 
 use es_core::StoreError;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
-use sqlx::{Executor as _, Row};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 pub use schema::{InvalidSchemaName, SchemaName};
 pub use sqlx;
 pub use tables::{PgProjection, PgTables};
 
 use crate::listen::{Notifier, Wakeups};
-use crate::schema::{MIGRATE_LOCK_CLASS, MIGRATIONS, Queries, migration_sql};
+use crate::queries::Queries;
 use crate::values::backend;
 
 /// How many times an append with [`ExpectedVersion::Any`](es_core::ExpectedVersion::Any) is run again when a concurrent
@@ -334,7 +365,7 @@ use crate::values::backend;
 pub const MAX_ANY_RETRIES: usize = 100;
 
 /// The poll interval of [`wait_for_events`](es_core::EventStore::wait_for_events) unless set with
-/// [`PgStoreOptions::poll_interval`].
+/// [`PgStoreOptions::with_poll_interval`].
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(500);
 
 /// How a [`PgStore`] is set up: its schema and its poll interval.
@@ -344,8 +375,8 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// use es_postgres::{PgStoreOptions, SchemaName};
 ///
 /// let options = PgStoreOptions::new()
-///     .schema(SchemaName::new("billing")?)
-///     .poll_interval(Duration::from_millis(250));
+///     .with_schema(SchemaName::new("billing")?)
+///     .with_poll_interval(Duration::from_millis(250));
 /// # Ok::<_, es_postgres::InvalidSchemaName>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -372,7 +403,7 @@ impl PgStoreOptions {
 
     /// Keeps the store's tables in `schema`.
     #[must_use]
-    pub fn schema(mut self, schema: SchemaName) -> Self {
+    pub fn with_schema(mut self, schema: SchemaName) -> Self {
         self.schema = schema;
         self
     }
@@ -382,7 +413,7 @@ impl PgStoreOptions {
     /// subscriptions" in the [crate documentation](crate)), at the cost of one small query
     /// per waiting subscriber per interval.
     #[must_use]
-    pub fn poll_interval(mut self, interval: Duration) -> Self {
+    pub fn with_poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval.max(Duration::from_millis(1));
         self
     }
@@ -490,60 +521,6 @@ impl PgStore {
     #[must_use]
     pub fn channel(&self) -> &str {
         &self.inner.channel
-    }
-
-    /// The schema versions this crate's migrations bring a schema to, in order.
-    #[must_use]
-    pub fn migration_versions() -> Vec<i32> {
-        MIGRATIONS.iter().map(|(version, _)| *version).collect()
-    }
-
-    /// Creates the schema or brings it up to date: applies the embedded migrations that are
-    /// missing, in order, in one transaction under an advisory lock, so it is safe to call
-    /// at every start and from several processes at once. Returns the versions this call
-    /// applied (empty when the schema was up to date).
-    ///
-    /// # Errors
-    /// [`StoreError::Backend`] when the database refuses (for example, the user may not
-    /// create the schema); nothing is applied then.
-    pub async fn migrate(&self) -> Result<Vec<i32>, StoreError> {
-        // Executor's boxed futures throughout: sqlx's generic `execute(&mut *tx)` futures are
-        // not `Send` for every lifetime, which would make this future unspawnable.
-        let sql = &self.inner.sql;
-        let mut tx = self.inner.pool.begin().await.map_err(backend)?;
-        let conn: &mut PgConnection = &mut tx;
-        let lock = sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
-            .bind(MIGRATE_LOCK_CLASS)
-            .bind(self.inner.schema.lock_key());
-        conn.execute(lock).await.map_err(backend)?;
-        conn.execute(sql.create_schema.as_str())
-            .await
-            .map_err(backend)?;
-        conn.execute(sql.create_migrations.as_str())
-            .await
-            .map_err(backend)?;
-        let mut applied = HashSet::new();
-        for row in conn
-            .fetch_all(sql.applied.as_str())
-            .await
-            .map_err(backend)?
-        {
-            applied.insert(row.try_get::<i32, _>(0).map_err(backend)?);
-        }
-        let mut done = Vec::new();
-        for (version, migration) in MIGRATIONS {
-            if applied.contains(version) {
-                continue;
-            }
-            let migration = migration_sql(migration, &self.inner.schema);
-            // No parameters: sent with the simple protocol, several statements at once.
-            conn.execute(migration.as_str()).await.map_err(backend)?;
-            let record = sqlx::query(&sql.record_migration).bind(version);
-            conn.execute(record).await.map_err(backend)?;
-            done.push(*version);
-        }
-        tx.commit().await.map_err(backend)?;
-        Ok(done)
     }
 }
 

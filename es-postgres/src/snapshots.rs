@@ -3,10 +3,9 @@
 use bytes::Bytes;
 use es_core::snapshot::{Snapshot, SnapshotStore};
 use es_core::{StoreError, StreamId, Version};
-use sqlx::Row as _;
 
 use crate::PgStore;
-use crate::values::{backend, decode_error, encode_error, from_micros, to_micros, to_u64};
+use crate::values::{Key, Place, backend, encode_error, to_micros};
 
 /// Snapshots in the `snapshots` table: one row per stream, the newest kept.
 impl SnapshotStore for PgStore {
@@ -19,26 +18,24 @@ impl SnapshotStore for PgStore {
         let Some(row) = row else {
             return Ok(None);
         };
-        let decode = || -> Result<Snapshot, sqlx::Error> {
-            let version = to_u64(row.try_get(0)?, "version")?;
-            let schema_version: i64 = row.try_get(1)?;
-            let schema_version = u32::try_from(schema_version).map_err(|_| {
-                decode_error(format!(
-                    "es-postgres: the snapshot of {stream_id} has schema version {schema_version}, not a u32"
-                ))
-            })?;
-            let payload: Vec<u8> = row.try_get(2)?;
-            let taken_at = from_micros(row.try_get(3)?)?;
-            let mut snapshot = Snapshot::new(
-                stream_id.clone(),
-                Version(version),
-                schema_version,
-                Bytes::from(payload),
-            );
-            snapshot.taken_at = taken_at;
-            Ok(snapshot)
-        };
-        decode().map(Some).map_err(backend)
+        let place = Place::new(
+            &self.inner.schema,
+            "snapshots",
+            Key::Stream(stream_id.as_str()),
+        );
+        let version = place.unsigned(place.get(&row, 0, "version")?, "version")?;
+        let schema_version =
+            place.schema_version(place.get(&row, 1, "schema_version")?, "schema_version")?;
+        let payload: Vec<u8> = place.get(&row, 2, "payload")?;
+        let taken_at = place.time(place.get(&row, 3, "taken_at")?, "taken_at")?;
+        let mut snapshot = Snapshot::new(
+            stream_id.clone(),
+            Version(version),
+            schema_version,
+            Bytes::from(payload),
+        );
+        snapshot.taken_at = taken_at;
+        Ok(Some(snapshot))
     }
 
     async fn save_snapshot(&self, snapshot: Snapshot) -> Result<(), StoreError> {

@@ -116,7 +116,6 @@
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::sync::Arc;
 
 #[cfg(doc)]
 use es_core::ProjectionRunner;
@@ -126,6 +125,7 @@ use sqlx::Executor as _;
 use sqlx::postgres::PgConnection;
 
 use crate::PgStore;
+use crate::queries::Queries;
 use crate::values::{backend, checkpoint_param};
 
 /// The first half of the advisory lock key that serializes the set-up of table projections.
@@ -207,29 +207,7 @@ pub trait PgProjection: Projection + Default {
 /// ```
 pub struct PgTables<P> {
     store: PgStore,
-    sql: Arc<Sql>,
     projection: PhantomData<fn() -> P>,
-}
-
-/// The target's statements, with the store's schema in place.
-#[derive(Debug)]
-struct Sql {
-    advance_from_start: String,
-    advance: String,
-    reset: String,
-    search_path: String,
-}
-
-impl Sql {
-    fn new(store: &PgStore) -> Self {
-        let with_schema = |sql: &str| sql.replace("{schema}", store.schema().as_str());
-        Self {
-            advance_from_start: with_schema(include_str!("../sql/tables_advance_from_start.sql")),
-            advance: with_schema(include_str!("../sql/tables_advance.sql")),
-            reset: with_schema(include_str!("../sql/tables_reset.sql")),
-            search_path: with_schema(include_str!("../sql/tables_search_path.sql")),
-        }
-    }
 }
 
 impl<P: PgProjection> PgTables<P> {
@@ -238,7 +216,6 @@ impl<P: PgProjection> PgTables<P> {
     #[must_use]
     pub fn new(store: PgStore) -> Self {
         Self {
-            sql: Arc::new(Sql::new(&store)),
             store,
             projection: PhantomData,
         }
@@ -250,15 +227,21 @@ impl<P: PgProjection> PgTables<P> {
         &self.store
     }
 
+    /// The store's statements.
+    fn sql(&self) -> &Queries {
+        &self.store.inner.sql
+    }
+
     /// Runs `P::setup` under the set-up lock, in one transaction.
     async fn set_up(&self) -> Result<(), sqlx::Error> {
         let mut tx = self.store.pool().begin().await?;
         let conn: &mut PgConnection = &mut tx;
-        let lock = sqlx::query(include_str!("../sql/tables_setup_lock.sql"))
+        let sql = self.sql();
+        let lock = sqlx::query(&sql.tables_setup_lock)
             .bind(SETUP_LOCK_CLASS)
             .bind(self.store.schema().lock_key());
         conn.execute(lock).await?;
-        conn.execute(self.sql.search_path.as_str()).await?;
+        conn.execute(sql.tables_search_path.as_str()).await?;
         P::setup(conn).await?;
         tx.commit().await
     }
@@ -271,15 +254,16 @@ impl<P: PgProjection> PgTables<P> {
         to: Position,
     ) -> Result<Committed, sqlx::Error> {
         let (from, to) = (checkpoint_param(from)?, checkpoint_param(to)?);
+        let sql = self.sql();
         // Executor's boxed futures: see `PgStore::migrate`.
         let mut tx = self.store.pool().begin().await?;
         let conn: &mut PgConnection = &mut tx;
         let advance = if from == 0 {
-            sqlx::query(&self.sql.advance_from_start)
+            sqlx::query(&sql.tables_advance_from_start)
                 .bind(P::NAME)
                 .bind(to)
         } else {
-            sqlx::query(&self.sql.advance)
+            sqlx::query(&sql.tables_advance)
                 .bind(P::NAME)
                 .bind(to)
                 .bind(from)
@@ -288,7 +272,7 @@ impl<P: PgProjection> PgTables<P> {
             // Dropping the transaction rolls it back.
             return Ok(Committed::Moved);
         }
-        conn.execute(self.sql.search_path.as_str()).await?;
+        conn.execute(sql.tables_search_path.as_str()).await?;
         changes.write(conn).await?;
         tx.commit().await?;
         Ok(Committed::Done)
@@ -296,11 +280,12 @@ impl<P: PgProjection> PgTables<P> {
 
     /// Clears the tables and resets the checkpoint to the start, in one transaction.
     async fn clear(&self) -> Result<(), sqlx::Error> {
+        let sql = self.sql();
         let mut tx = self.store.pool().begin().await?;
         let conn: &mut PgConnection = &mut tx;
-        conn.execute(sqlx::query(&self.sql.reset).bind(P::NAME))
+        conn.execute(sqlx::query(&sql.tables_reset).bind(P::NAME))
             .await?;
-        conn.execute(self.sql.search_path.as_str()).await?;
+        conn.execute(sql.tables_search_path.as_str()).await?;
         P::clear(conn).await?;
         tx.commit().await
     }
@@ -349,7 +334,6 @@ impl<P> Clone for PgTables<P> {
     fn clone(&self) -> Self {
         Self {
             store: self.store.clone(),
-            sql: Arc::clone(&self.sql),
             projection: PhantomData,
         }
     }

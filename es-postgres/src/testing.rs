@@ -1,8 +1,11 @@
 //! A PostgreSQL to test against, with no set-up: a throwaway server started from the
 //! binaries on the machine, or the server of `DATABASE_URL`; and fresh stores on it.
 //!
-//! Enabled by the `testing` feature. A test binary shares one server (started on first use,
-//! stopped and deleted when the process ends) and gives each store a schema of its own:
+//! Enabled by the `testing` feature, on Unix only: the harness runs Unix commands
+//! (`initdb` and `pg_ctl`, as the `postgres` user when the tests run as root, and a `sh`
+//! watchdog), so on other platforms this module is absent. A test binary shares one server
+//! (started on first use, stopped and deleted when the process ends) and gives each store a
+//! schema of its own:
 //!
 //! ```no_run
 //! use es_postgres::testing;
@@ -569,7 +572,7 @@ pub async fn fresh_store_with(
     pool: &PgPool,
     options: PgStoreOptions,
 ) -> Result<PgStore, StoreError> {
-    let store = PgStore::from_pool_with(pool.clone(), options.schema(unique_schema()));
+    let store = PgStore::from_pool_with(pool.clone(), options.with_schema(unique_schema()));
     // A leftover of a process that had the same id long ago would not be fresh.
     drop_schema(&store).await?;
     store.migrate().await?;
@@ -582,7 +585,7 @@ pub async fn fresh_store_with(
 /// # Errors
 /// [`StoreError::Backend`] when the database refuses.
 pub async fn drop_schema(store: &PgStore) -> Result<(), StoreError> {
-    sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {} CASCADE", store.schema()))
+    sqlx::raw_sql(&store.inner.sql.drop_schema)
         .execute(store.pool())
         .await
         .map_err(crate::values::backend)?;

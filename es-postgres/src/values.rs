@@ -1,35 +1,150 @@
 //! Between rows and Rust values: driver errors as store errors, checked integer and time
 //! conversions, and the decoding of one event row.
+//!
+//! A stored value that does not fit its Rust type (a negative position, a stream id that is
+//! no longer valid, metadata that is not [`Metadata`], a time PostgreSQL holds but
+//! microseconds since 1970 in an `i64` do not) is [`StoreError::Corrupt`], naming its
+//! [`Place`] and column; the driver's own failures (connection, pool, protocol) are
+//! [`StoreError::Backend`].
 
 use std::collections::HashSet;
+use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use es_core::envelope::EventId;
+use es_core::store::limits;
 use es_core::{Metadata, Position, RecordedEvent, StoreError, StreamId, Version};
-use sqlx::Row as _;
+use sqlx::error::UnexpectedNullError;
 use sqlx::postgres::PgRow;
+use sqlx::{Decode, Postgres, Row as _, Type};
 use uuid::Uuid;
+
+use crate::schema::SchemaName;
 
 pub(crate) fn backend(error: sqlx::Error) -> StoreError {
     StoreError::Backend(Box::new(error))
-}
-
-pub(crate) fn decode_error(message: String) -> sqlx::Error {
-    sqlx::Error::Decode(message.into())
 }
 
 pub(crate) fn encode_error(message: String) -> sqlx::Error {
     sqlx::Error::Encode(message.into())
 }
 
-pub(crate) fn to_u64(value: i64, column: &str) -> Result<u64, sqlx::Error> {
-    u64::try_from(value).map_err(|_| {
-        decode_error(format!(
-            "es-postgres: negative {column} {value} in the store"
-        ))
-    })
+/// Where a stored value was read: a table (or function) of the store's schema and the key of
+/// the row, the location of a [`StoreError::Corrupt`]. Cheap to make (it borrows): the text
+/// is only written when a value turns out corrupt.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Place<'a> {
+    schema: &'a SchemaName,
+    /// The table, such as `events`, or the function, such as `append_one()`.
+    table: &'static str,
+    key: Key<'a>,
+}
+
+/// The row of a [`Place`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Key<'a> {
+    /// The row is not known (its key could not be read).
+    Unknown,
+    /// A row of `events`, by position.
+    Position(i64),
+    /// The rows of one stream (of `events`), or its row (of `snapshots`).
+    Stream(&'a str),
+    /// The rows of one stream that carry a command id.
+    Command(&'a str, Uuid),
+    /// The row of a projection (of `checkpoints`).
+    Projection(&'a str),
+    /// The answer of an append function to an append to a stream.
+    Answer(&'a str),
+}
+
+impl fmt::Display for Place<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.schema, self.table)?;
+        match self.key {
+            Key::Unknown => Ok(()),
+            Key::Position(position) => write!(f, ", position {position}"),
+            Key::Stream(stream) => write!(f, ", stream {stream:?}"),
+            Key::Command(stream, command) => write!(f, ", stream {stream:?}, command id {command}"),
+            Key::Projection(projection) => write!(f, ", projection {projection:?}"),
+            Key::Answer(stream) => write!(f, ", its answer to an append to stream {stream:?}"),
+        }
+    }
+}
+
+impl<'a> Place<'a> {
+    pub(crate) fn new(schema: &'a SchemaName, table: &'static str, key: Key<'a>) -> Self {
+        Self { schema, table, key }
+    }
+
+    /// The same table, another row.
+    pub(crate) fn at(self, key: Key<'a>) -> Self {
+        Self { key, ..self }
+    }
+
+    /// The error for the value of `column` here.
+    pub(crate) fn corrupt(&self, column: &str, problem: impl fmt::Display) -> StoreError {
+        StoreError::Corrupt {
+            location: format!("{self}, column {column}"),
+            problem: problem.to_string(),
+        }
+    }
+
+    /// Column `index` (named `column`) of `row`, read from here: a value that does not decode
+    /// as `T` (a NULL, another type) is corrupt; any other failure is the driver's.
+    pub(crate) fn get<'r, T>(
+        &self,
+        row: &'r PgRow,
+        index: usize,
+        column: &str,
+    ) -> Result<T, StoreError>
+    where
+        T: Decode<'r, Postgres> + Type<Postgres>,
+    {
+        row.try_get(index).map_err(|error| match error {
+            sqlx::Error::ColumnDecode { source, .. } if source.is::<UnexpectedNullError>() => {
+                self.corrupt(column, "NULL where a value is required")
+            }
+            sqlx::Error::ColumnDecode { source, .. } => self.corrupt(column, source),
+            other => backend(other),
+        })
+    }
+
+    /// A position, version or count: a `bigint` that must not be negative.
+    pub(crate) fn unsigned(&self, value: i64, column: &str) -> Result<u64, StoreError> {
+        u64::try_from(value).map_err(|_| self.corrupt(column, format!("{value} is negative")))
+    }
+
+    /// A schema version: a `bigint` that must fit a `u32`.
+    pub(crate) fn schema_version(&self, value: i64, column: &str) -> Result<u32, StoreError> {
+        u32::try_from(value).map_err(|_| {
+            self.corrupt(
+                column,
+                format!("{value} is not a schema version (0 to {})", u32::MAX),
+            )
+        })
+    }
+
+    /// A time, as the reads select it: microseconds since the Unix epoch, or NULL for a time
+    /// that does not fit them (see `sql/event_columns.sql`): an infinite one, or one at or
+    /// after `i64::MAX` microseconds, 294247-01-10 04:00:54.775807 UTC. (PostgreSQL's
+    /// `extract(epoch ...)` is exact below that instant, and rounds from it on.)
+    pub(crate) fn time(&self, micros: Option<i64>, column: &str) -> Result<SystemTime, StoreError> {
+        let Some(micros) = micros else {
+            return Err(self.corrupt(
+                column,
+                "not a time microseconds since 1970 in an i64 can hold \
+                 (infinite, at or after 294247-01-10 04:00:54.775807 UTC, or NULL)",
+            ));
+        };
+        from_micros(micros).ok_or_else(|| {
+            self.corrupt(
+                column,
+                format!("{micros} µs since 1970 is beyond this platform's clock"),
+            )
+        })
+    }
 }
 
 /// A position, version or count as a `bigint` parameter, saturating: nothing stored is
@@ -55,64 +170,78 @@ pub(crate) fn to_micros(time: SystemTime) -> i64 {
     }
 }
 
-pub(crate) fn from_micros(micros: i64) -> Result<SystemTime, sqlx::Error> {
+/// The time `micros` microseconds after (or before) the Unix epoch, if the platform's clock
+/// can hold it.
+fn from_micros(micros: i64) -> Option<SystemTime> {
     let offset = Duration::from_micros(micros.unsigned_abs());
-    let time = if micros >= 0 {
+    if micros >= 0 {
         UNIX_EPOCH.checked_add(offset)
     } else {
         UNIX_EPOCH.checked_sub(offset)
-    };
-    time.ok_or_else(|| decode_error(format!("es-postgres: time {micros} µs is out of range")))
+    }
 }
 
-/// Shares one `Arc<str>` per distinct event name within a read, as the in-memory store does.
+/// Shares one `Arc<str>` per distinct event name within a read, as the in-memory store does,
+/// and checks each distinct name once.
 #[derive(Default)]
 pub(crate) struct Names(HashSet<Arc<str>>);
 
 impl Names {
-    pub(crate) fn intern(&mut self, name: &str) -> Arc<str> {
+    /// `name`, shared; corrupt (at `place`) when no append would have taken it: empty,
+    /// longer than [`limits::MAX_EVENT_NAME_LEN`] or holding a control character, the rules
+    /// of [`check_batch`](es_core::store::check_batch).
+    fn intern(&mut self, name: &str, place: &Place<'_>) -> Result<Arc<str>, StoreError> {
         if let Some(shared) = self.0.get(name) {
-            return Arc::clone(shared);
+            return Ok(Arc::clone(shared));
+        }
+        if name.is_empty()
+            || name.len() > limits::MAX_EVENT_NAME_LEN
+            || name.chars().any(char::is_control)
+        {
+            return Err(place.corrupt(
+                "name",
+                format!(
+                    "{name:?} is not an event name (1 to {} bytes, no control characters)",
+                    limits::MAX_EVENT_NAME_LEN
+                ),
+            ));
         }
         let shared: Arc<str> = Arc::from(name);
         self.0.insert(Arc::clone(&shared));
-        shared
+        Ok(shared)
     }
 }
 
-/// One row of `events` (the columns of `schema::EVENT_COLUMNS`), checked value by value.
-pub(crate) fn decode_event(row: &PgRow, names: &mut Names) -> Result<RecordedEvent, sqlx::Error> {
-    let position = to_u64(row.try_get(0)?, "position")?;
-    let stream_id: &str = row.try_get(1)?;
-    let stream_id = StreamId::new(stream_id).map_err(|error| {
-        decode_error(format!(
-            "es-postgres: the event at position {position} has an invalid stream id: {error}"
-        ))
-    })?;
-    let stream_version = to_u64(row.try_get(2)?, "stream_version")?;
-    let event_id: Uuid = row.try_get(3)?;
-    let name: &str = row.try_get(4)?;
-    let schema_version: i64 = row.try_get(5)?;
-    let schema_version = u32::try_from(schema_version).map_err(|_| {
-        decode_error(format!(
-            "es-postgres: the event at position {position} has schema version {schema_version}, not a u32"
-        ))
-    })?;
-    let payload: Vec<u8> = row.try_get(6)?;
-    let metadata: &str = row.try_get(7)?;
+/// One row of `events` (the columns of `sql/event_columns.sql`), checked value by value.
+pub(crate) fn decode_event(
+    row: &PgRow,
+    names: &mut Names,
+    schema: &SchemaName,
+) -> Result<RecordedEvent, StoreError> {
+    let place = Place::new(schema, "events", Key::Unknown);
+    let position: i64 = place.get(row, 0, "position")?;
+    let place = place.at(Key::Position(position));
+    let position = place.unsigned(position, "position")?;
+    let stream_id: &str = place.get(row, 1, "stream_id")?;
+    let stream_id = StreamId::new(stream_id).map_err(|error| place.corrupt("stream_id", error))?;
+    let stream_version = place.unsigned(place.get(row, 2, "stream_version")?, "stream_version")?;
+    let event_id: Uuid = place.get(row, 3, "event_id")?;
+    let name = names.intern(place.get(row, 4, "name")?, &place)?;
+    let schema_version =
+        place.schema_version(place.get(row, 5, "schema_version")?, "schema_version")?;
+    let payload: Vec<u8> = place.get(row, 6, "payload")?;
+    let metadata: &str = place.get(row, 7, "metadata")?;
     let metadata: Metadata = serde_json::from_str(metadata).map_err(|error| {
-        decode_error(format!(
-            "es-postgres: the metadata of the event at position {position} does not decode: {error}"
-        ))
+        place.corrupt("metadata", format!("not the metadata of an event: {error}"))
     })?;
-    let recorded_at = from_micros(row.try_get(8)?)?;
+    let recorded_at = place.time(place.get(row, 8, "recorded_at")?, "recorded_at")?;
     Ok(RecordedEvent {
         stream_id,
         stream_version: Version(stream_version),
         position: Position(position),
         event_id: EventId(event_id),
         recorded_at,
-        name: names.intern(name),
+        name,
         schema_version,
         payload: Bytes::from(payload),
         metadata,
@@ -125,15 +254,64 @@ mod tests {
 
     #[test]
     fn times_round_trip_through_microseconds() {
-        for micros in [0, 1, -1, 1_700_000_000_123_456, -86_400_000_000] {
-            let time = from_micros(micros).map_err(|e| e.to_string());
-            assert_eq!(time.map(to_micros), Ok(micros));
+        for micros in [
+            0,
+            1,
+            -1,
+            1_700_000_000_123_456,
+            -86_400_000_000,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            assert_eq!(from_micros(micros).map(to_micros), Some(micros));
         }
     }
 
     #[test]
-    fn out_of_range_values_are_errors_not_panics() {
-        assert!(to_u64(-1, "position").is_err());
+    fn out_of_range_values_are_corrupt_and_name_their_place() {
+        let schema = SchemaName::default();
+        let place = Place::new(&schema, "events", Key::Position(17));
+        let Err(StoreError::Corrupt { location, problem }) = place.unsigned(-1, "stream_version")
+        else {
+            panic!("a negative version is corrupt");
+        };
+        assert_eq!(location, "es.events, position 17, column stream_version");
+        assert_eq!(problem, "-1 is negative");
+        assert!(place.schema_version(1 << 32, "schema_version").is_err());
+        assert!(place.time(None, "recorded_at").is_err());
+        assert_eq!(place.unsigned(0, "position").ok(), Some(0));
         assert_eq!(saturating_i64(u64::MAX), i64::MAX);
+    }
+
+    #[test]
+    fn places_name_their_row() {
+        let schema = SchemaName::default();
+        let place = Place::new(&schema, "checkpoints", Key::Projection("p"));
+        assert_eq!(place.to_string(), "es.checkpoints, projection \"p\"");
+        assert_eq!(
+            place.at(Key::Stream("a-1")).to_string(),
+            "es.checkpoints, stream \"a-1\""
+        );
+        assert_eq!(place.at(Key::Unknown).to_string(), "es.checkpoints");
+    }
+
+    #[test]
+    fn event_names_that_no_append_takes_are_corrupt() {
+        let schema = SchemaName::default();
+        let place = Place::new(&schema, "events", Key::Position(3));
+        let mut names = Names::default();
+        let first = names
+            .intern("user.created", &place)
+            .map_err(|e| e.to_string());
+        let again = names
+            .intern("user.created", &place)
+            .map_err(|e| e.to_string());
+        assert_eq!(first, again);
+        for bad in ["", "tab\there", &"x".repeat(limits::MAX_EVENT_NAME_LEN + 1)] {
+            assert!(
+                matches!(names.intern(bad, &place), Err(StoreError::Corrupt { .. })),
+                "{bad:?}"
+            );
+        }
     }
 }

@@ -1,6 +1,9 @@
 //! `PgStore` keeps the store contract: every check of `es_core::testing::contract`, on a
 //! single-threaded and on a multi-threaded runtime, each store on a fresh schema.
 
+// The harness, `es_postgres::testing`, exists on Unix only.
+#![cfg(unix)]
+
 use std::sync::Mutex;
 
 use es_core::testing::contract::{self, ContractReport};

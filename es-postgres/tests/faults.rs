@@ -4,6 +4,9 @@
 //! The restart tests run on a throwaway server of their own (`testing::server_or_skip`), so
 //! restarting it cannot break the other tests of this binary, which share one server.
 
+// The harness, `es_postgres::testing`, exists on Unix only.
+#![cfg(unix)]
+
 use std::time::{Duration, Instant};
 
 use es_core::projection::InMemory;
@@ -188,7 +191,7 @@ async fn a_live_subscription_survives_a_server_restart() {
         return;
     };
     let pool = own_pool(server.url()).await;
-    let options = PgStoreOptions::new().poll_interval(NO_POLLING);
+    let options = PgStoreOptions::new().with_poll_interval(NO_POLLING);
     let store = testing::fresh_store_with(&pool, options)
         .await
         .expect("a fresh store");

@@ -9,6 +9,9 @@
 //! fault for certain instead of having the pool replace the connection unseen (the default
 //! pool checks each connection before handing it out, which hides most of these faults).
 
+// The harness, `es_postgres::testing`, exists on Unix only.
+#![cfg(unix)]
+
 use std::str::FromStr as _;
 use std::time::Duration;
 
@@ -117,7 +120,7 @@ async fn a_live_subscription_survives_killed_connections() {
     let killer = database.pool().await.expect("a pool");
     let victim = format!("es-victim-{}", Uuid::now_v7().simple());
     let pool = unchecked_pool(database.url(), &victim).await;
-    let options = PgStoreOptions::new().poll_interval(NO_POLLING);
+    let options = PgStoreOptions::new().with_poll_interval(NO_POLLING);
     let store = testing::fresh_store_with(&pool, options)
         .await
         .expect("a fresh store");
@@ -232,8 +235,8 @@ async fn restart_set_up(server: &testing::TestServer) -> (PgPool, PgStore, PgSto
         .expect("a fresh store");
     let runner_pool = unchecked_pool(server.url(), "es-runner").await;
     let options = PgStoreOptions::new()
-        .schema(writer.schema().clone())
-        .poll_interval(NO_POLLING);
+        .with_schema(writer.schema().clone())
+        .with_poll_interval(NO_POLLING);
     (
         writer_pool,
         writer,

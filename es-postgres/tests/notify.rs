@@ -2,6 +2,9 @@
 //! where PostgreSQL would serialize the commits), they still wake subscribers in other
 //! processes, and a burst of appends sends fewer of them than appends.
 
+// The harness, `es_postgres::testing`, exists on Unix only.
+#![cfg(unix)]
+
 use std::time::{Duration, Instant};
 
 use es_core::{EventStore, ExpectedVersion, Position};
@@ -24,13 +27,13 @@ async fn a_subscriber_in_another_process_is_woken_by_an_append() {
     let Some(database) = testing::database_or_skip(TESTS) else {
         return;
     };
-    let options = PgStoreOptions::new().poll_interval(Duration::from_secs(60));
+    let options = PgStoreOptions::new().with_poll_interval(Duration::from_secs(60));
     let writer_pool = database.pool().await.expect("the writer's pool");
     let writer = testing::fresh_store_with(&writer_pool, options.clone())
         .await
         .expect("a fresh store");
     let reader_pool = database.pool().await.expect("the reader's pool");
-    let reader = PgStore::from_pool_with(reader_pool, options.schema(writer.schema().clone()));
+    let reader = PgStore::from_pool_with(reader_pool, options.with_schema(writer.schema().clone()));
 
     // The first wait starts the reader's listener and returns once it listens.
     tokio::time::timeout(WITHIN, reader.wait_for_events(Position::START))

@@ -5,6 +5,9 @@
 //! `{schema}.append_one` (one event) or `{schema}.append` function in a transaction of the
 //! test's, exactly as `PgStore::append` does in its own.
 
+// The harness, `es_postgres::testing`, exists on Unix only.
+#![cfg(unix)]
+
 use std::time::Duration;
 
 use es_core::{EventStore, ExpectedVersion, Position, StoreError, Version};
@@ -216,7 +219,7 @@ async fn subscriber_under_concurrent_late_commits_sees_exactly_the_log() {
     let writers_pool = database.pool().await.expect("a pool");
     let writer_store = PgStore::from_pool_with(
         writers_pool.clone(),
-        PgStoreOptions::new().schema(store.schema().clone()),
+        PgStoreOptions::new().with_schema(store.schema().clone()),
     );
     let mut tasks = Vec::new();
     for writer in 0..4_u64 {
@@ -338,8 +341,8 @@ async fn allocate_refuses_a_transaction_that_wrote_first() {
     teardown(&store).await;
 }
 
-/// The key of `store`'s allocation lock, as es-postgres computes it (`schema.rs`): the class
-/// 0x6573_0001 and FNV-1a of the schema name.
+/// The key of `store`'s allocation lock, as es-postgres computes it (`migrations.rs` and
+/// `schema.rs`): the class 0x6573_0001 and FNV-1a of the schema name.
 fn allocation_lock(store: &PgStore) -> (i32, i32) {
     let mut hash: u32 = 0x811c_9dc5;
     for byte in store.schema().as_str().bytes() {

@@ -4,6 +4,9 @@
 //! store's own `{schema}.append_one` (one event) or `{schema}.append` function in a
 //! transaction of the test's, exactly as `PgStore::append` does in its own.
 
+// The harness, `es_postgres::testing`, exists on Unix only.
+#![cfg(unix)]
+
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
@@ -30,7 +33,7 @@ async fn wait_for_events_is_woken_by_notify() {
         return;
     };
     let pool = database.pool().await.expect("a pool");
-    let options = PgStoreOptions::new().poll_interval(Duration::from_secs(60));
+    let options = PgStoreOptions::new().with_poll_interval(Duration::from_secs(60));
     let store = testing::fresh_store_with(&pool, options)
         .await
         .expect("a fresh store");
@@ -302,7 +305,7 @@ async fn migrate_is_idempotent_and_safe_when_run_concurrently() {
     // Through `connect_with`, which opens a pool of its own.
     let store = PgStore::connect_with(
         database.url(),
-        PgStoreOptions::new().schema(testing::unique_schema()),
+        PgStoreOptions::new().with_schema(testing::unique_schema()),
     )
     .await
     .expect("connect");
@@ -322,8 +325,8 @@ async fn migrate_is_idempotent_and_safe_when_run_concurrently() {
         database.pool().await.expect("pool a"),
         database.pool().await.expect("pool b"),
     );
-    let a = PgStore::from_pool_with(pool_a, PgStoreOptions::new().schema(schema.clone()));
-    let b = PgStore::from_pool_with(pool_b, PgStoreOptions::new().schema(schema.clone()));
+    let a = PgStore::from_pool_with(pool_a, PgStoreOptions::new().with_schema(schema.clone()));
+    let b = PgStore::from_pool_with(pool_b, PgStoreOptions::new().with_schema(schema.clone()));
     let (applied_a, applied_b) = tokio::join!(
         tokio::spawn({
             let a = a.clone();

@@ -2,6 +2,9 @@
 //! several writers append, each delivering exactly the log; and a stalled subscriber, which
 //! holds up no writer and then catches up one bounded batch at a time.
 
+// The harness, `es_postgres::testing`, exists on Unix only.
+#![cfg(unix)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -82,7 +85,7 @@ async fn several_subscribers_each_deliver_exactly_the_log_while_writers_append()
         return;
     };
     let pool = database.pool().await.expect("a pool");
-    let options = PgStoreOptions::new().poll_interval(NO_POLLING);
+    let options = PgStoreOptions::new().with_poll_interval(NO_POLLING);
     let store = testing::fresh_store_with(&pool, options)
         .await
         .expect("a fresh store");

@@ -7,6 +7,9 @@
 //! `n`) into a table without a key, so an event applied twice shows up as two rows instead
 //! of being refused.
 
+// The harness, `es_postgres::testing`, exists on Unix only.
+#![cfg(unix)]
+
 use std::time::Duration;
 
 use es_core::prelude::*;
@@ -387,7 +390,7 @@ async fn two_runners_of_one_projection_apply_every_event_once() {
     let other_pool = database.pool().await.expect("another pool");
     let other = PgStore::from_pool_with(
         other_pool,
-        es_postgres::PgStoreOptions::new().schema(store.schema().clone()),
+        es_postgres::PgStoreOptions::new().with_schema(store.schema().clone()),
     );
     append(&store, "seed", 0..50).await;
 
@@ -554,7 +557,7 @@ async fn runners_starting_at_once_all_set_up_their_tables() {
     for _ in 0..RUNNERS {
         let own = PgStore::from_pool_with(
             database.pool().await.expect("a pool"),
-            es_postgres::PgStoreOptions::new().schema(store.schema().clone()),
+            es_postgres::PgStoreOptions::new().with_schema(store.schema().clone()),
         );
         let start = std::sync::Arc::clone(&start);
         runners.push(tokio::spawn(async move {
@@ -604,7 +607,7 @@ async fn wait_for_works_where_the_projection_does_not_run() {
     // Elsewhere: another pool, another runner, never run.
     let elsewhere = PgStore::from_pool_with(
         database.pool().await.expect("another pool"),
-        es_postgres::PgStoreOptions::new().schema(store.schema().clone()),
+        es_postgres::PgStoreOptions::new().with_schema(store.schema().clone()),
     );
     let reader = applied(elsewhere);
     for round in 0..5 {

@@ -10,7 +10,9 @@
 //! PostgreSQL (es-postgres): on the server of `DATABASE_URL` if it is set, otherwise on a
 //! throwaway server started from the machine's PostgreSQL binaries (`initdb`, `pg_ctl`). The
 //! directory is then a table, `user_directory`, written in the same transaction as its
-//! checkpoint. The run uses a schema of its own and removes it at the end.
+//! checkpoint. The run uses a schema of its own and removes it at the end. It needs a Unix
+//! machine: it sets up and removes the schema with es-postgres's test harness, which exists
+//! on Unix only.
 
 use std::error::Error;
 use std::time::Duration;
@@ -19,13 +21,17 @@ use es_core::codec::{Encoded, JsonCodec};
 use es_core::prelude::*;
 use es_core::projection::Target;
 use es_core::{CommandSet, ExecuteError, NewEvent, RecordedEvent};
-use es_examples::user::table::{DirectoryChanges, DirectoryTable};
+#[cfg(unix)]
+use es_examples::user::table::DirectoryChanges;
+use es_examples::user::table::DirectoryTable;
 use es_examples::user::views::{UserDirectory, UserStats};
 use es_examples::user::{
     ChangeEmail, DeleteUser, RegisterUser, RenameUser, User, UserCommand, UserEvent, UserId,
 };
 use es_memstore::MemStore;
+#[cfg(unix)]
 use es_postgres::testing::{self, TestServer};
+#[cfg(unix)]
 use es_postgres::{PgStore, PgStoreOptions, PgTables, SchemaName};
 
 type BoxError = Box<dyn Error + Send + Sync>;
@@ -33,20 +39,7 @@ type BoxError = Box<dyn Error + Send + Sync>;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), BoxError> {
     if std::env::args().skip(1).any(|arg| arg == "--postgres") {
-        let postgres = Postgres::start().await?;
-        println!(
-            "Store: PostgreSQL {}, schema {}\n",
-            postgres.place,
-            postgres.store.schema()
-        );
-        let store = postgres.store.clone();
-        // The directory's runner creates its table before its first batch.
-        let table = PgTables::<DirectoryChanges>::new(store.clone());
-        let directory = ProjectionRunner::new(store.clone(), table);
-        let outcome = scenario(store.clone(), directory, DirectoryTable::new(&store)).await;
-        // Whatever the outcome, leave nothing behind.
-        postgres.remove().await?;
-        outcome
+        on_postgres().await
     } else {
         println!("Store: in memory\n");
         let store = MemStore::new();
@@ -55,7 +48,33 @@ async fn main() -> Result<(), BoxError> {
     }
 }
 
+/// The `--postgres` run.
+#[cfg(unix)]
+async fn on_postgres() -> Result<(), BoxError> {
+    let postgres = Postgres::start().await?;
+    println!(
+        "Store: PostgreSQL {}, schema {}\n",
+        postgres.place,
+        postgres.store.schema()
+    );
+    let store = postgres.store.clone();
+    // The directory's runner creates its table before its first batch.
+    let table = PgTables::<DirectoryChanges>::new(store.clone());
+    let directory = ProjectionRunner::new(store.clone(), table);
+    let outcome = scenario(store.clone(), directory, DirectoryTable::new(&store)).await;
+    // Whatever the outcome, leave nothing behind.
+    postgres.remove().await?;
+    outcome
+}
+
+/// The `--postgres` run, which needs es-postgres's test harness: Unix only.
+#[cfg(not(unix))]
+async fn on_postgres() -> Result<(), BoxError> {
+    Err("--postgres needs a Unix machine: es_postgres::testing exists on Unix only".into())
+}
+
 /// The PostgreSQL of a `--postgres` run.
+#[cfg(unix)]
 struct Postgres {
     store: PgStore,
     /// Where the server is, for the first line of output.
@@ -64,6 +83,7 @@ struct Postgres {
     server: Option<TestServer>,
 }
 
+#[cfg(unix)]
 impl Postgres {
     /// A migrated store in a schema of this run's own, on the server of `DATABASE_URL` or on
     /// a throwaway server.
@@ -81,7 +101,7 @@ impl Postgres {
             Some(server) => format!("on a throwaway server at 127.0.0.1:{}", server.port()),
             None => "at DATABASE_URL".to_owned(),
         };
-        let store = PgStore::connect_with(&url, PgStoreOptions::new().schema(schema)).await?;
+        let store = PgStore::connect_with(&url, PgStoreOptions::new().with_schema(schema)).await?;
         // A leftover of an earlier run with the same process id would not be fresh.
         testing::drop_schema(&store).await?;
         store.migrate().await?;

@@ -2,6 +2,9 @@
 //! impls record, and that the table answers exactly as the in-memory `UserDirectory` does
 //! after the same commands, also after a rebuild.
 
+// The harness, `es_postgres::testing`, exists on Unix only.
+#![cfg(unix)]
+
 use std::collections::BTreeSet;
 
 use es_core::prelude::*;

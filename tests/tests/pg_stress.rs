@@ -7,6 +7,9 @@
 //! Sizes scale with `ES_TEST_SCALE` (see `es_tests::scaled`); without PostgreSQL binaries
 //! and without `DATABASE_URL` the test is skipped with one line saying so.
 
+// The harness, `es_postgres::testing`, exists on Unix only.
+#![cfg(unix)]
+
 use es_postgres::sqlx::postgres::PgPoolOptions;
 use es_postgres::{PgStore, PgStoreOptions, testing};
 use es_tests::scaled;
@@ -28,7 +31,7 @@ async fn writers_racing_on_one_aggregate_through_their_own_pools_lose_no_update(
             .connect(database.url())
             .await
             .expect("a pool of its own");
-        let options = PgStoreOptions::new().schema(schema.schema().clone());
+        let options = PgStoreOptions::new().with_schema(schema.schema().clone());
         stores.push(PgStore::from_pool_with(pool, options));
     }
     let log = writers_race_on_one_account("PgStore", stores, scaled(2_000)).await;

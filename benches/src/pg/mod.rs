@@ -37,7 +37,8 @@ use es_postgres::testing::{self, TestServer};
 use es_postgres::{PgStore, SchemaName};
 use tokio::runtime::Runtime;
 
-use crate::{BoxResult, Config, Row, Verdict, check, expected_account, fastest, thousands};
+use crate::report::{Row, Verdict, thousands};
+use crate::{BoxResult, Config, check, expected_account, fastest};
 use plain::Plain;
 
 /// The tasks of the concurrent workloads.

@@ -1,0 +1,1 @@
+SELECT {schema}.any_after($1)

@@ -1,0 +1,1 @@
+SELECT version FROM {schema}.schema_migrations ORDER BY version

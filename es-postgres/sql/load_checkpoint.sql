@@ -1,0 +1,1 @@
+SELECT position FROM {schema}.checkpoints WHERE projection = $1

@@ -1,0 +1,4 @@
+INSERT INTO {schema}.checkpoints (projection, position)
+VALUES ($1, $2)
+    ON CONFLICT (projection) DO UPDATE
+   SET position = excluded.position, updated_at = now()

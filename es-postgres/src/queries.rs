@@ -1,0 +1,123 @@
+//! The SQL text of every statement the store runs, `sql/<name>.sql` in the crate, built once
+//! per store with its schema name in place.
+//!
+//! The files name the schema `{schema}`; the event reads select `{event_columns}`, the
+//! columns of `sql/event_columns.sql` in the order `values::decode_event` reads them.
+//! Schema names are plain identifiers (see [`SchemaName`]), so they go into the text
+//! unquoted.
+
+use crate::schema::SchemaName;
+
+/// The columns every event read selects, in the order `values::decode_event` reads them.
+const EVENT_COLUMNS: &str = include_str!("../sql/event_columns.sql");
+
+/// Every statement the store runs, with its schema name in place.
+#[derive(Debug)]
+pub(crate) struct Queries {
+    /// An append of several events (or none) through the `append` function.
+    pub(crate) append: String,
+    /// An append of one event through the `append_one` function.
+    pub(crate) append_one: String,
+    /// The notification after appends, on the channel given as `$1`. Its own tiny
+    /// transaction; a notification needs no durability, so it does not wait for a flush (nor
+    /// hold PostgreSQL's notify lock that long).
+    pub(crate) notify: String,
+    /// A page of one stream's events from a version.
+    pub(crate) read_stream: String,
+    /// A page of the deliverable events after a position, through the `read_all` function.
+    pub(crate) read_all: String,
+    /// Whether an event after a position is deliverable.
+    pub(crate) any_after: String,
+    /// A stream's version (0 for no stream).
+    pub(crate) stream_version: String,
+    /// The append of a stream that carried a command id.
+    pub(crate) find_command: String,
+    /// A stream's snapshot.
+    pub(crate) load_snapshot: String,
+    /// Saves a snapshot unless a newer one is stored.
+    pub(crate) save_snapshot: String,
+    /// A projection's checkpoint.
+    pub(crate) load_checkpoint: String,
+    /// Saves a projection's checkpoint.
+    pub(crate) save_checkpoint: String,
+    /// Removes a projection's checkpoint.
+    pub(crate) delete_checkpoint: String,
+    /// The migration lock of a schema, `($1, $2)` its two-part key.
+    pub(crate) migrate_lock: String,
+    /// Creates the schema if missing.
+    pub(crate) create_schema: String,
+    /// Creates the table of applied migrations if missing.
+    pub(crate) create_migrations: String,
+    /// The versions of the applied migrations.
+    pub(crate) applied_migrations: String,
+    /// Records an applied migration.
+    pub(crate) record_migration: String,
+    /// A table projection's first batch: creates its checkpoint row, or moves it from 0.
+    pub(crate) tables_advance_from_start: String,
+    /// Moves a table projection's checkpoint from where its batch started.
+    pub(crate) tables_advance: String,
+    /// Puts a table projection's checkpoint back to the start, before a rebuild.
+    pub(crate) tables_reset: String,
+    /// The store's schema first on the `search_path` of a table projection's transaction.
+    pub(crate) tables_search_path: String,
+    /// The lock that serializes the set-up of table projections, `($1, $2)` its key.
+    pub(crate) tables_setup_lock: String,
+    /// Drops the schema with everything in it (test clean-up).
+    #[cfg(all(feature = "testing", unix))]
+    pub(crate) drop_schema: String,
+}
+
+impl Queries {
+    pub(crate) fn new(schema: &SchemaName) -> Self {
+        let sql = |text: &str| {
+            text.replace("{event_columns}", EVENT_COLUMNS.trim_end())
+                .replace("{schema}", schema.as_str())
+        };
+        Self {
+            append: sql(include_str!("../sql/append.sql")),
+            append_one: sql(include_str!("../sql/append_one.sql")),
+            notify: sql(include_str!("../sql/notify.sql")),
+            read_stream: sql(include_str!("../sql/read_stream.sql")),
+            read_all: sql(include_str!("../sql/read_all.sql")),
+            any_after: sql(include_str!("../sql/any_after.sql")),
+            stream_version: sql(include_str!("../sql/stream_version.sql")),
+            find_command: sql(include_str!("../sql/find_command.sql")),
+            load_snapshot: sql(include_str!("../sql/load_snapshot.sql")),
+            save_snapshot: sql(include_str!("../sql/save_snapshot.sql")),
+            load_checkpoint: sql(include_str!("../sql/load_checkpoint.sql")),
+            save_checkpoint: sql(include_str!("../sql/save_checkpoint.sql")),
+            delete_checkpoint: sql(include_str!("../sql/delete_checkpoint.sql")),
+            migrate_lock: sql(include_str!("../sql/migrate_lock.sql")),
+            create_schema: sql(include_str!("../sql/create_schema.sql")),
+            create_migrations: sql(include_str!("../sql/create_migrations.sql")),
+            applied_migrations: sql(include_str!("../sql/applied_migrations.sql")),
+            record_migration: sql(include_str!("../sql/record_migration.sql")),
+            tables_advance_from_start: sql(include_str!("../sql/tables_advance_from_start.sql")),
+            tables_advance: sql(include_str!("../sql/tables_advance.sql")),
+            tables_reset: sql(include_str!("../sql/tables_reset.sql")),
+            tables_search_path: sql(include_str!("../sql/tables_search_path.sql")),
+            tables_setup_lock: sql(include_str!("../sql/tables_setup_lock.sql")),
+            #[cfg(all(feature = "testing", unix))]
+            drop_schema: sql(include_str!("../sql/drop_schema.sql")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every placeholder is replaced, and the schema is named where the files say
+    /// `{schema}`.
+    #[test]
+    fn every_statement_is_fully_substituted() {
+        let schema = SchemaName::new("billing").expect("a valid schema name");
+        let queries = Queries::new(&schema);
+        let text = format!("{queries:?}");
+        assert!(!text.contains("{schema}"), "{text}");
+        assert!(!text.contains("{event_columns}"), "{text}");
+        assert!(queries.read_all.contains("FROM billing.read_all($1, $2)"));
+        assert!(queries.read_stream.contains("recorded_at"));
+        assert!(queries.append_one.contains("billing.append_one("));
+    }
+}
