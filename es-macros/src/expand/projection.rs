@@ -5,7 +5,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use crate::expand::{as_event, dummy_const, fq, unique_wire_names};
+use crate::expand::{NameRule, as_event, dummy_const, fq, name_check, unique_wire_names};
 use crate::valid;
 
 pub(crate) fn expand(input: &valid::Projection<'_>) -> TokenStream {
@@ -32,9 +32,11 @@ pub(crate) fn expand(input: &valid::Projection<'_>) -> TokenStream {
     let entries: Vec<&syn::Path> = events.iter().collect();
     let checks = unique_wire_names(&owner, &entries, krate);
     let doc = format!(
-        "Checkpointed as `\"{name}\"`; reads only the events listed in its `events(..)`, each \
-         through its `On` impl."
+        "Checkpointed as `\"{}\"`; reads only the events listed in its `events(..)`, each \
+         through its `On` impl.",
+        name.value()
     );
+    let name_check = name_check(krate, name, NameRule::Projection);
     dummy_const(&quote! {
         #[doc = #doc]
         #[automatically_derived]
@@ -53,6 +55,7 @@ pub(crate) fn expand(input: &valid::Projection<'_>) -> TokenStream {
             }
         }
 
+        #name_check
         #checks
     })
 }
