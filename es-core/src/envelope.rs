@@ -6,6 +6,15 @@
 //!   [`Version`], global [`Position`] and the time it was recorded.
 //!
 //! Payloads are [`Bytes`]: cloning an envelope never copies a payload.
+//!
+//! The stream of an aggregate instance is `"{aggregate name}-{id}"`
+//! ([`StreamId::for_aggregate`]); [`RecordedEvent::aggregate_id`] and
+//! [`StreamId::aggregate_id`] read the typed id back, or say why they could not
+//! ([`AggregateIdError`]).
+
+mod aggregate_id;
+
+pub use aggregate_id::AggregateIdError;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -73,7 +82,7 @@ impl StreamId {
     /// The aggregate name must keep the aggregate-name rule
     /// ([`names::check_aggregate_name`]): in particular it holds no `-`, so that the part
     /// before the first `-` of a stream id names its aggregate and the rest is the id, which
-    /// may hold `-` itself.
+    /// may hold `-` itself. [`StreamId::aggregate_id`] reads it back.
     ///
     /// ```
     /// use es_core::StreamId;

@@ -5,6 +5,12 @@
 //! [`ProjectionRunner`] feeds it the global log in order: catch up to the end, keep following
 //! live appends, resume after a checkpoint, or rebuild from the start.
 //!
+//! Which aggregate instance an event is about is in its envelope: `meta.aggregate_id::<A>()`
+//! ([`RecordedEvent::aggregate_id`]) reads the typed id of aggregate `A` back from the stream
+//! id (for an id type with `FromStr`), or says whether the stream is another aggregate's or
+//! the id did not parse. An `On` impl cannot fail: skip such an event, or panic to stop the
+//! runner with a [`ProjectionError::Panicked`] naming it.
+//!
 //! ```
 //! use std::collections::BTreeMap;
 //!
@@ -15,19 +21,50 @@
 //! #[derive(Event, Debug, Serialize, Deserialize)]
 //! #[event(name = "user.created")]
 //! struct UserCreated { email: String }
+//! # #[derive(Command, Debug)]
+//! # struct CreateUser { #[id] id: u64, email: String }
+//! # #[derive(Debug, thiserror::Error)]
+//! # #[error("never")]
+//! # struct Never;
+//! # impl Apply<UserCreated> for User { fn apply(&mut self, _: &UserCreated) {} }
+//! # impl Handle<CreateUser> for User {
+//! #     fn handle(&self, cmd: &CreateUser) -> Result<Vec<UserEvent>, Never> {
+//! #         Ok(vec![UserCreated { email: cmd.email.clone() }.into()])
+//! #     }
+//! # }
+//!
+//! // The aggregate whose streams (`user-{id}`) hold the `user.created` events.
+//! #[derive(Aggregate, Default, Debug)]
+//! #[aggregate(name = "user", id = u64, error = Never,
+//!             events(UserCreated), commands(CreateUser))]
+//! struct User;
 //!
 //! #[derive(Projection, Default, Debug)]
 //! #[projection(name = "user-directory", events(UserCreated))]
-//! struct Directory { by_email: BTreeMap<String, String> }
+//! struct Directory { by_email: BTreeMap<String, u64> }
 //!
 //! impl On<UserCreated> for Directory {
 //!     fn on(&mut self, event: &UserCreated, meta: &EventMeta) {
-//!         self.by_email.insert(event.email.clone(), meta.stream_id.to_string());
+//!         // The user whose stream holds the event: `user-42` gives 42.
+//!         if let Ok(user) = meta.aggregate_id::<User>() {
+//!             self.by_email.insert(event.email.clone(), user);
+//!         }
 //!     }
 //! }
 //!
 //! assert_eq!(Directory::NAME, "user-directory");
 //! assert_eq!(Directory::EVENTS, ["user.created"]);
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let store = es_memstore::MemStore::new();
+//! let users = Repository::<User, _>::new(store.clone());
+//! users.execute(CreateUser { id: 42, email: "ada@example.com".into() }).await?;
+//!
+//! let directory = ProjectionRunner::new(store, Directory::default());
+//! directory.catch_up().await?;
+//! assert_eq!(directory.read().by_email["ada@example.com"], 42);
+//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! # }).unwrap();
 //! ```
 
 mod control;
