@@ -135,7 +135,7 @@ pub(crate) fn projection(error: &syn::Error, ir: Option<&ast::Projection<'_>>) -
     let stub = dummy_const(&quote! {
         impl #krate::Projection for #ident {
             const NAME: &'static str = "";
-            const EVENTS: &'static [&'static str] = &[];
+            const EVENTS: &'static [#krate::EventDescriptor] = &[];
             fn project<__Codec: #krate::Codec>(&mut self, _: &__Codec, _: &#krate::RecordedEvent)
                 -> #result<bool, #krate::DecodeError> {
                 ::core::unreachable!()

@@ -220,6 +220,7 @@ pub fn derive_aggregate(input: TokenStream) -> TokenStream {
 /// ```
 /// use std::collections::BTreeMap;
 ///
+/// use es_core::EventDescriptor;
 /// use es_core::prelude::*;
 /// use serde::{Deserialize, Serialize};
 ///
@@ -250,7 +251,10 @@ pub fn derive_aggregate(input: TokenStream) -> TokenStream {
 ///     }
 /// }
 ///
-/// assert_eq!(Revenue::EVENTS, ["order.placed", "customer.renamed"]);
+/// // The wire name and schema version of each listed event, in order.
+/// let names: Vec<_> = Revenue::EVENTS.iter().map(|event| event.name).collect();
+/// assert_eq!(names, ["order.placed", "customer.renamed"]);
+/// assert_eq!(Revenue::EVENTS[0], EventDescriptor::of::<OrderPlaced>());
 /// ```
 ///
 /// # `#[projection(..)]` keys

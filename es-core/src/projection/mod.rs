@@ -15,6 +15,7 @@
 //! use std::collections::BTreeMap;
 //!
 //! use es_core::prelude::*;
+//! use es_core::EventDescriptor;
 //! use es_core::projection::EventMeta;
 //! use serde::{Deserialize, Serialize};
 //!
@@ -53,7 +54,7 @@
 //! }
 //!
 //! assert_eq!(Directory::NAME, "user-directory");
-//! assert_eq!(Directory::EVENTS, ["user.created"]);
+//! assert_eq!(Directory::EVENTS, [EventDescriptor { name: "user.created", version: 1 }]);
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! let store = es_memstore::MemStore::new();
@@ -80,7 +81,7 @@ use std::sync::Arc;
 use crate::codec::Codec;
 use crate::envelope::RecordedEvent;
 use crate::error::DecodeError;
-use crate::event::Event;
+use crate::event::{Event, EventDescriptor};
 use crate::trace::{record, span};
 
 /// The envelope of the event being projected: stream, stream version, global position, event
@@ -94,8 +95,10 @@ pub type EventMeta = RecordedEvent;
 pub trait Projection: Send + Sync + 'static {
     /// The projection's stable name, under which its checkpoint is saved.
     const NAME: &'static str;
-    /// The wire names of the events it listens to.
-    const EVENTS: &'static [&'static str];
+    /// The events it listens to, in the order of its `events(..)` list: the wire name and
+    /// schema version of each, as [`EventSet::EVENTS`](crate::EventSet::EVENTS) lists an
+    /// aggregate's.
+    const EVENTS: &'static [EventDescriptor];
 
     /// Decodes `event` and hands it to the matching `On` impl if the projection listens to
     /// its name. Returns whether it did.

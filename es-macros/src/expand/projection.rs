@@ -17,6 +17,9 @@ pub(crate) fn expand(input: &valid::Projection<'_>) -> TokenStream {
     } = input;
     let result = fq::result();
     let as_events: Vec<_> = events.iter().map(|path| as_event(krate, path)).collect();
+    let descriptors = events
+        .iter()
+        .map(|path| quote_spanned!(path.span()=> #krate::EventDescriptor::of::<#path>()));
     let arms = events.iter().zip(&as_events).map(|(path, as_event)| {
         let decode = quote_spanned!(path.span()=> #krate::__private::decode_as::<#path, __Codec>);
         let on = quote_spanned!(path.span()=> <Self as #krate::On<#path>>::on);
@@ -42,7 +45,14 @@ pub(crate) fn expand(input: &valid::Projection<'_>) -> TokenStream {
         #[automatically_derived]
         impl #krate::Projection for #ident {
             const NAME: &'static str = #name;
-            const EVENTS: &'static [&'static str] = &[#( #as_events::NAME ),*];
+            const EVENTS: &'static [#krate::EventDescriptor] = &[
+                #(
+                    {
+                        let _ = #as_events::NAME;
+                        #descriptors
+                    },
+                )*
+            ];
 
             fn project<__Codec: #krate::Codec>(
                 &mut self,
