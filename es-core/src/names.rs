@@ -149,7 +149,7 @@ macro_rules! per_kind {
     };
 }
 
-// The rules' texts say "255" in words.
+// The rules' texts spell out the limit, 255.
 const _: () = assert!(MAX_LEN == 255, "update the rules' texts");
 
 impl NameError {
