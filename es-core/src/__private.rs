@@ -6,6 +6,7 @@ pub use crate::codec::{Codec, CodecError, Encoded};
 pub use crate::envelope::RecordedEvent;
 pub use crate::error::{DecodeError, DecodeErrorKind};
 pub use crate::event::{decode_as, encode_event};
+pub use crate::names::{check_aggregate_name, check_event_name, check_projection_name};
 
 use crate::command::Command;
 use crate::event::{Event, PayloadError};

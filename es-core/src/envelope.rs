@@ -6,6 +6,15 @@
 //!   [`Version`], global [`Position`] and the time it was recorded.
 //!
 //! Payloads are [`Bytes`]: cloning an envelope never copies a payload.
+//!
+//! The stream of an aggregate instance is `"{aggregate name}-{id}"`
+//! ([`StreamId::for_aggregate`]); [`RecordedEvent::aggregate_id`] and
+//! [`StreamId::aggregate_id`] read the typed id back, or say why they could not
+//! ([`AggregateIdError`]).
+
+mod aggregate_id;
+
+pub use aggregate_id::AggregateIdError;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -18,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::codec::Encoded;
+use crate::names::{self, NameError};
 
 /// The identity of a stream: one aggregate instance's history, such as `user-42`.
 ///
@@ -69,9 +79,26 @@ impl StreamId {
 
     /// The stream of the aggregate `name` with id `id`: `"{name}-{id}"`.
     ///
+    /// The aggregate name must keep the aggregate-name rule
+    /// ([`names::check_aggregate_name`]): in particular it holds no `-`, so that the part
+    /// before the first `-` of a stream id names its aggregate and the rest is the id, which
+    /// may hold `-` itself. [`StreamId::aggregate_id`] reads it back.
+    ///
+    /// ```
+    /// use es_core::StreamId;
+    /// use es_core::envelope::StreamIdProblem;
+    ///
+    /// assert_eq!(StreamId::for_aggregate("user", &"admin-1")?.as_str(), "user-admin-1");
+    /// // Were `user-admin` an aggregate name, its `1` would share that stream.
+    /// let refused = StreamId::for_aggregate("user-admin", &1).unwrap_err();
+    /// assert!(matches!(refused.problem, StreamIdProblem::AggregateName { .. }));
+    /// # Ok::<_, es_core::envelope::InvalidStreamId>(())
+    /// ```
+    ///
     /// # Errors
-    /// [`InvalidStreamId`] when the result is not a valid stream id (an id whose `Display`
-    /// output is too long or holds control characters).
+    /// [`InvalidStreamId`] when the aggregate name is outside the aggregate-name rule
+    /// ([`StreamIdProblem::AggregateName`]), or the result is not a valid stream id (an id
+    /// whose `Display` output is too long or holds control characters).
     pub fn for_aggregate(name: &str, id: &impl fmt::Display) -> Result<Self, InvalidStreamId> {
         use fmt::Write as _;
         // Written straight into a buffer sized for the common ids (numbers, UUIDs): what
@@ -80,13 +107,19 @@ impl StreamId {
         buffer.push_str(name);
         buffer.push('-');
         // Writing into a `String` fails only if `id`'s `Display` does.
-        if write!(buffer, "{id}").is_err() {
-            return Err(InvalidStreamId {
-                preview: preview(&buffer),
-                problem: StreamIdProblem::Unprintable,
-            });
-        }
-        Self::new(buffer)
+        let written = write!(buffer, "{id}");
+        let problem = match (names::check_aggregate_name(name), written) {
+            (Err(error), _) => StreamIdProblem::AggregateName {
+                name: preview(name),
+                error,
+            },
+            (Ok(()), Err(fmt::Error)) => StreamIdProblem::Unprintable,
+            (Ok(()), Ok(())) => return Self::new(buffer),
+        };
+        Err(InvalidStreamId {
+            preview: preview(&buffer),
+            problem,
+        })
     }
 
     /// The id as a string slice.
@@ -173,6 +206,16 @@ pub enum StreamIdProblem {
     /// The aggregate id's `Display` implementation returned an error.
     #[error("the aggregate id's `Display` implementation failed")]
     Unprintable,
+    /// [`StreamId::for_aggregate`] was given an aggregate name outside the aggregate-name
+    /// rule ([`names::check_aggregate_name`]), such as one holding `-`, the separator between
+    /// the aggregate name and the id: with it, two aggregates could share a stream.
+    #[error("the aggregate name {name:?} is refused: {error}")]
+    AggregateName {
+        /// The refused aggregate name (at most 64 characters of it).
+        name: String,
+        /// What is wrong with it.
+        error: NameError,
+    },
 }
 
 /// The version of a stream: the number of events in it. `Version(0)` is an empty stream; the

@@ -93,7 +93,8 @@
 //!
 //! # Layers
 //!
-//! - Domain (pure, synchronous): [`Event`], [`Command`], [`Aggregate`], [`Apply`], [`Handle`].
+//! - Domain (pure, synchronous): [`Event`], [`Command`], [`Aggregate`], [`Apply`], [`Handle`],
+//!   and the rules of their [`names`].
 //! - Envelopes and encoding: [`envelope`] ([`NewEvent`], [`RecordedEvent`]) and [`codec`].
 //! - Stores: the [`EventStore`] trait and its contract, in [`store`].
 //! - Runtime: [`Repository`], in [`repository`]; [`Subscription`] and [`ProjectionRunner`], in
@@ -144,6 +145,7 @@ pub mod error;
 pub mod event;
 #[doc = include_str!("../../docs/modelling.md")]
 pub mod guide {}
+pub mod names;
 pub mod projection;
 pub mod repository;
 pub mod retry;

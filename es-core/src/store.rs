@@ -42,9 +42,8 @@ use std::fmt;
 use std::future::Future;
 use std::ops::ControlFlow;
 
-use crate::envelope::{
-    InvalidStreamId, NewEvent, Position, RecordedEvent, StreamId, Version, has_control_character,
-};
+use crate::envelope::{InvalidStreamId, NewEvent, Position, RecordedEvent, StreamId, Version};
+use crate::names::{NameError, NameProblem, check_event_name};
 use crate::subscription::Subscription;
 use uuid::Uuid;
 
@@ -152,8 +151,9 @@ pub mod limits {
     /// request (PostgreSQL refuses a parameter over 1 GiB) and bounds the memory an append
     /// holds.
     pub const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
-    /// The longest event name accepted, in bytes.
-    pub const MAX_EVENT_NAME_LEN: usize = 255;
+    /// The longest event name accepted, in bytes: the limit of the event-name rule,
+    /// [`names::MAX_LEN`](crate::names::MAX_LEN).
+    pub const MAX_EVENT_NAME_LEN: usize = crate::names::MAX_LEN;
 }
 
 /// Which limit an append exceeded.
@@ -213,13 +213,19 @@ pub enum StoreError {
         /// The value given.
         actual: usize,
     },
-    /// An event name that no store accepts (empty or with control characters).
-    #[error("append to stream {stream_id}: invalid event name {name:?}")]
+    /// An event name outside the event-name rule
+    /// ([`names::check_event_name`](crate::names::check_event_name)), which the
+    /// [`Event`](macro@crate::Event) derive enforces at compile time; nothing was written. (A
+    /// name that is only too long is a [`LimitExceeded`](Self::LimitExceeded) of
+    /// [`Limit::EventNameLen`].)
+    #[error("append to stream {stream_id}: invalid event name {name:?}: {problem}")]
     InvalidEventName {
         /// The stream appended to.
         stream_id: StreamId,
         /// The rejected name.
         name: String,
+        /// What is wrong with it.
+        problem: NameError,
     },
     /// A stream id was not valid.
     #[error(transparent)]
@@ -428,8 +434,9 @@ pub fn visit_each<'a>(
 }
 
 /// The checks every store runs on an append before it locks or writes anything: the batch
-/// is not empty, within the [`limits`], and every event name is non-empty and free of control
-/// characters. The limits are checked in the order of [`Limit`]'s variants as they apply:
+/// is not empty, within the [`limits`], and every event name keeps the event-name rule
+/// ([`names::check_event_name`](crate::names::check_event_name)), the rule the
+/// [`Event`](macro@crate::Event) derive checks at compile time. The limits are checked in the order of [`Limit`]'s variants as they apply:
 /// the number of events first, then each event's payload and name, then the bytes of all
 /// payloads together.
 ///
@@ -464,18 +471,25 @@ pub fn check_batch(stream_id: &StreamId, events: &[NewEvent]) -> Result<(), Stor
                 event.payload.len(),
             ));
         }
-        if event.name.len() > limits::MAX_EVENT_NAME_LEN {
-            return Err(exceeded(
-                Limit::EventNameLen,
-                limits::MAX_EVENT_NAME_LEN,
-                event.name.len(),
-            ));
-        }
-        if event.name.is_empty() || has_control_character(&event.name) {
-            return Err(StoreError::InvalidEventName {
-                stream_id: stream_id.clone(),
-                name: event.name.to_string(),
-            });
+        match check_event_name(&event.name) {
+            Ok(()) => {}
+            Err(NameError {
+                problem: NameProblem::TooLong { len },
+                ..
+            }) => {
+                return Err(exceeded(
+                    Limit::EventNameLen,
+                    limits::MAX_EVENT_NAME_LEN,
+                    len,
+                ));
+            }
+            Err(problem) => {
+                return Err(StoreError::InvalidEventName {
+                    stream_id: stream_id.clone(),
+                    name: event.name.to_string(),
+                    problem,
+                });
+            }
         }
         bytes = bytes.saturating_add(event.payload.len());
     }

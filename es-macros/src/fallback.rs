@@ -1,13 +1,14 @@
 //! What a derive emits when its input has errors: the errors, plus the items the user's other
 //! code refers to (the enums, stub impls with `unreachable!()` bodies), so that one mistake
-//! does not set off a second wave of unrelated errors.
+//! does not set off a second wave of unrelated errors. A name given is still checked against
+//! its rule, so that a bad name is reported with the other errors rather than after them.
 
 use proc_macro2::TokenStream;
 use quote::quote;
 
 use crate::ast;
 use crate::ctxt::Ctxt;
-use crate::expand::{aggregate, dummy_const, fq};
+use crate::expand::{NameRule, aggregate, dummy_const, fq, name_check};
 use crate::valid;
 
 pub(crate) fn event(error: &syn::Error, ir: Option<&ast::Event<'_>>) -> TokenStream {
@@ -22,11 +23,18 @@ pub(crate) fn event(error: &syn::Error, ir: Option<&ast::Event<'_>>) -> TokenStr
         .name
         .as_ref()
         .map_or_else(String::new, syn::LitStr::value);
+    let check = ir
+        .attrs
+        .name
+        .as_ref()
+        .map(|lit| name_check(&krate, lit, NameRule::Event));
     let stub = dummy_const(&quote! {
         impl #krate::Event for #ident {
             const NAME: &'static str = #name;
             const VERSION: u32 = 1;
         }
+
+        #check
     });
     quote!(#errors #stub)
 }
@@ -60,6 +68,13 @@ pub(crate) fn aggregate(error: &syn::Error, ir: Option<&ast::Aggregate<'_>>) -> 
     let Some(ir) = ir.filter(|ir| ir.original.generics.params.is_empty()) else {
         return errors;
     };
+    let krate = valid::krate(ir.attrs.krate.as_ref());
+    let check = ir
+        .attrs
+        .name
+        .as_ref()
+        .map(|lit| dummy_const(&name_check(&krate, lit, NameRule::Aggregate)));
+    let errors = quote!(#errors #check);
     // The problems were reported already; this pass only recovers the enums' shape.
     let scratch = Ctxt::new();
     let shape = valid::shape(&scratch, ir);
@@ -132,10 +147,17 @@ pub(crate) fn projection(error: &syn::Error, ir: Option<&ast::Projection<'_>>) -
     let ident = &ir.original.ident;
     let krate = valid::krate(ir.attrs.krate.as_ref());
     let result = fq::result();
+    let check = ir
+        .attrs
+        .name
+        .as_ref()
+        .map(|lit| name_check(&krate, lit, NameRule::Projection));
     let stub = dummy_const(&quote! {
+        #check
+
         impl #krate::Projection for #ident {
             const NAME: &'static str = "";
-            const EVENTS: &'static [&'static str] = &[];
+            const EVENTS: &'static [#krate::EventDescriptor] = &[];
             fn project<__Codec: #krate::Codec>(&mut self, _: &__Codec, _: &#krate::RecordedEvent)
                 -> #result<bool, #krate::DecodeError> {
                 ::core::unreachable!()

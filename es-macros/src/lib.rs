@@ -50,7 +50,7 @@ use crate::ctxt::Ctxt;
 ///
 /// | Key | Required | Meaning |
 /// |---|---|---|
-/// | `name = "..."` | yes | The wire name stored with each event. ASCII letters, digits and `.` `_` `-` `/` `:`, starting with a letter or digit, at most 255 bytes. Never change it once events are stored; rename the Rust type instead, freely. |
+/// | `name = "..."` | yes | The wire name stored with each event. ASCII letters, digits and `.` `_` `-` `/` `:`, starting with a letter or digit, at most 255 bytes: the rule of [`es_core::names`](https://docs.rs/es-core/latest/es_core/names/index.html), checked at compile time, which every store also enforces. Never change it once events are stored; rename the Rust type instead, freely. |
 /// | `version = N` | no, default `1` | The schema version of the payload, from 1. |
 /// | `upcast_from = Type` | no | The type of the previous schema version: an `Event` with the same name and a lower version. Stored payloads of older versions decode through it (and, recursively, its own `upcast_from`), then convert with `impl From<Type> for Self`. Stored data is never rewritten. |
 /// | `crate = "path"` | no, default `"::es_core"` | Where es-core is, when it is re-exported under another path. |
@@ -184,7 +184,7 @@ pub fn derive_command(input: TokenStream) -> TokenStream {
 ///
 /// | Key | Required | Meaning |
 /// |---|---|---|
-/// | `name = "..."` | yes | The aggregate's stable name; its streams are `"{name}-{id}"`. Same characters as event names. |
+/// | `name = "..."` | yes | The aggregate's stable name; its streams are `"{name}-{id}"`. Same characters as event names except `-`, which separates the name from the id in a stream id (so `user` and `user-admin` cannot share streams). |
 /// | `id = Type` | yes | The id type; every command's `#[id]` field has this type. |
 /// | `error = Type` | yes | The domain error of its `Handle` impls (a `std::error::Error`). |
 /// | `events(A, B, ..)` | yes | The event types (each deriving `Event`, with distinct wire names). One `Apply<E>` impl each. |
@@ -220,6 +220,7 @@ pub fn derive_aggregate(input: TokenStream) -> TokenStream {
 /// ```
 /// use std::collections::BTreeMap;
 ///
+/// use es_core::EventDescriptor;
 /// use es_core::prelude::*;
 /// use serde::{Deserialize, Serialize};
 ///
@@ -250,7 +251,10 @@ pub fn derive_aggregate(input: TokenStream) -> TokenStream {
 ///     }
 /// }
 ///
-/// assert_eq!(Revenue::EVENTS, ["order.placed", "customer.renamed"]);
+/// // The wire name and schema version of each listed event, in order.
+/// let names: Vec<_> = Revenue::EVENTS.iter().map(|event| event.name).collect();
+/// assert_eq!(names, ["order.placed", "customer.renamed"]);
+/// assert_eq!(Revenue::EVENTS[0], EventDescriptor::of::<OrderPlaced>());
 /// ```
 ///
 /// # `#[projection(..)]` keys

@@ -1,6 +1,10 @@
 //! The rules of each derive, checked on the IR. Every violation is recorded with the span of
 //! the offending token; the result is a checked form that expansion consumes without further
 //! failure paths.
+//!
+//! Names are the exception: es-core defines their rules once, as `const fn`s that its stores
+//! also run, and expansion emits a constant calling the rule (see `expand::name_check`), so
+//! a refused name fails to compile at its literal with the rule's message.
 
 use std::collections::HashSet;
 
@@ -13,13 +17,11 @@ use crate::attr::{PathList, Seen};
 use crate::ctxt::Ctxt;
 use crate::symbol::{self, Symbol};
 
-/// The longest event or aggregate name, in bytes (es-core's `limits::MAX_EVENT_NAME_LEN`).
-const MAX_NAME_LEN: usize = 255;
-
 /// A checked `derive(Event)` input.
 pub(crate) struct Event<'a> {
     pub(crate) ident: &'a Ident,
-    pub(crate) name: String,
+    /// The wire name as written; es-core's rule checks it when the generated code compiles.
+    pub(crate) name: &'a LitStr,
     pub(crate) version: u32,
     /// The type holding the previous schema version, if this one evolved from it.
     pub(crate) upcast_from: Option<&'a Path>,
@@ -41,7 +43,8 @@ pub(crate) struct Command<'a> {
 /// A checked `derive(Aggregate)` input.
 pub(crate) struct Aggregate<'a> {
     pub(crate) shape: Shape<'a>,
-    pub(crate) name: String,
+    /// The name as written; es-core's rule checks it when the generated code compiles.
+    pub(crate) name: &'a LitStr,
     pub(crate) id: &'a Type,
     pub(crate) error: &'a Type,
     /// `snapshot_every`, when set.
@@ -94,10 +97,7 @@ pub(crate) fn event<'a>(cx: &Ctxt, input: &'a ast::Event<'a>) -> Option<Event<'a
         }
         Some(_) => {}
     }
-    let name = attrs
-        .name
-        .as_ref()
-        .and_then(|lit| wire_name(cx, lit, "event"));
+    let name = attrs.name.as_ref();
     let version = match &attrs.version {
         Some(lit) => schema_version(cx, lit, symbol::VERSION),
         None => Some(1),
@@ -206,10 +206,7 @@ pub(crate) fn aggregate<'a>(cx: &Ctxt, input: &'a ast::Aggregate<'a>) -> Option<
             ),
         ],
     );
-    let name = attrs
-        .name
-        .as_ref()
-        .and_then(|lit| wire_name(cx, lit, "aggregate"));
+    let name = attrs.name.as_ref();
     let shape = shape(cx, input);
     entries(cx, attrs.events.as_ref(), "events", "event", true);
     entries(cx, attrs.commands.as_ref(), "commands", "command", true);
@@ -238,7 +235,8 @@ pub(crate) fn aggregate<'a>(cx: &Ctxt, input: &'a ast::Aggregate<'a>) -> Option<
 /// A checked `derive(Projection)` input.
 pub(crate) struct Projection<'a> {
     pub(crate) ident: &'a Ident,
-    pub(crate) name: String,
+    /// The name as written; es-core's rule checks it when the generated code compiles.
+    pub(crate) name: &'a LitStr,
     pub(crate) events: &'a [Path],
     pub(crate) krate: Path,
 }
@@ -273,10 +271,7 @@ pub(crate) fn projection<'a>(cx: &Ctxt, input: &'a ast::Projection<'a>) -> Optio
             ),
         ],
     );
-    let name = attrs
-        .name
-        .as_ref()
-        .and_then(|lit| wire_name(cx, lit, "projection"));
+    let name = attrs.name.as_ref();
     entries(cx, attrs.events.as_ref(), "events", "event", false);
     Some(Projection {
         ident: &original.ident,
@@ -418,42 +413,6 @@ fn entries(cx: &Ctxt, list: Option<&PathList>, key: &str, what: &str, variants: 
                 ),
             );
         }
-    }
-}
-
-/// Checks a wire name (`kind` is "event", "aggregate" or "projection") and returns it.
-fn wire_name(cx: &Ctxt, lit: &LitStr, kind: &str) -> Option<String> {
-    let name = lit.value();
-    let problem = if name.is_empty() {
-        Some(format!("{kind} name is empty"))
-    } else if name.len() > MAX_NAME_LEN {
-        Some(format!(
-            "{kind} name is {} bytes long; the limit is {MAX_NAME_LEN}",
-            name.len()
-        ))
-    } else if !name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | ':'))
-    {
-        let example = if kind == "projection" {
-            "user-directory"
-        } else {
-            "user.created"
-        };
-        Some(format!(
-            "malformed {kind} name {name:?}: use ASCII letters, digits and `.` `_` `-` `/` `:`, \
-             starting with a letter or digit (such as {example:?})"
-        ))
-    } else {
-        None
-    };
-    match problem {
-        Some(problem) => {
-            cx.error_spanned_by(lit, problem);
-            None
-        }
-        None => Some(name),
     }
 }
 

@@ -38,7 +38,8 @@
 //!   lends the stored envelopes instead, under the read lock, one page (at most
 //!   `max_count` events) at a time.
 //! - The limits of [`es_core::store::limits`] apply: payloads up to 16 MiB, 10,000 events per
-//!   append, event names up to 255 bytes. Everything is kept until the store is dropped.
+//!   append, event names within the rule of [`es_core::names`] (up to 255 bytes). Everything
+//!   is kept until the store is dropped.
 //! - No user code runs under the write lock, so a panic in an aggregate or projection cannot
 //!   poison it; the store stays usable. (Replay runs decoding and `Apply` under the read
 //!   lock, and a panic under a read lock poisons nothing.)

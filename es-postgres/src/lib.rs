@@ -226,8 +226,8 @@
 //! # Limits
 //!
 //! - es-core's [`limits`](es_core::store::limits), checked before anything is sent: at most
-//!   16 MiB per payload, 10,000 events and 64 MiB of payloads per append, event names of 1
-//!   to 255 bytes. The bytes limit keeps an append's payload array well under PostgreSQL's
+//!   16 MiB per payload, 10,000 events and 64 MiB of payloads per append, event names within
+//!   the rule of [`es_core::names`] (1 to 255 bytes). The bytes limit keeps an append's payload array well under PostgreSQL's
 //!   1 GiB per parameter.
 //! - Positions, versions and checkpoints are `bigint`: up to `i64::MAX`.
 //! - Event ids are unique (`UNIQUE (event_id)`): appending an event id twice is a

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use es_core::projection::{InMemory, Target};
 use es_core::{
-    Codec, DecodeError, EventId, EventStore, Position, Projection, ProjectionError,
-    ProjectionRunner, RecordedEvent, RetryPolicy, StoreError,
+    Codec, DecodeError, EventDescriptor, EventId, EventStore, Position, Projection,
+    ProjectionError, ProjectionRunner, RecordedEvent, RetryPolicy, StoreError,
 };
 use es_postgres::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use es_postgres::sqlx::{self, PgConnection, PgPool};
@@ -194,7 +194,10 @@ struct CountedRows {
 
 impl Projection for CountedRows {
     const NAME: &'static str = "fault-counted-rows";
-    const EVENTS: &'static [&'static str] = &["test.happened"];
+    const EVENTS: &'static [EventDescriptor] = &[EventDescriptor {
+        name: "test.happened",
+        version: 1,
+    }];
 
     fn project<C: Codec>(&mut self, _: &C, event: &RecordedEvent) -> Result<bool, DecodeError> {
         self.positions

@@ -95,8 +95,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let reached = sheet.catch_up().await?;
     let sheet = sheet.read().clone();
     println!("\nBalance sheet at position {reached}");
-    for (stream, (owner, balance)) in &sheet.open {
-        println!("  {stream:<10} {owner:<6} {balance:>7} cents");
+    for (account, (owner, balance)) in &sheet.open {
+        println!("  account {account:<3} {owner:<6} {balance:>7} cents");
     }
     println!(
         "  total held: {} cents; accounts closed: {}",

@@ -123,9 +123,7 @@ fn closing_with_a_balance_is_refused_and_a_closed_account_takes_nothing() {
 #[test]
 fn the_balance_sheet_follows_every_account() {
     let mut expected = Balances::default();
-    expected
-        .open
-        .insert("account-1".into(), ("Alice".into(), 700));
+    expected.open.insert(AccountId(1), ("Alice".into(), 700));
     expected.total = 700;
     expected.closed = 1;
     projection::<Balances>()

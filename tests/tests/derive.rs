@@ -5,6 +5,7 @@ use es_core::codec::{Codec, JsonCodec};
 use es_core::error::DecodeErrorKind;
 use es_core::prelude::*;
 use es_core::{EventDescriptor, RecordedEvent};
+use es_examples::user::views::{UserDirectory, UserStats};
 use es_examples::user::{
     ChangeEmail, DeleteUser, EmailChanged, RegisterUser, RenameUser, User, UserCommand,
     UserCreated, UserCreatedV1, UserDeleted, UserError, UserEvent, UserId, UserRenamed,
@@ -62,6 +63,45 @@ fn event_derive_carries_name_and_version() {
         ]
     );
     assert_eq!(<User as Aggregate>::NAME, "user");
+}
+
+#[test]
+fn projection_derive_lists_its_events_with_their_versions() {
+    assert_eq!(UserDirectory::NAME, "user-directory");
+    // In the order of `events(..)`: the upcast events at their current version.
+    assert_eq!(
+        UserDirectory::EVENTS,
+        [
+            EventDescriptor::of::<UserCreated>(),
+            EventDescriptor::of::<EmailChanged>(),
+            EventDescriptor::of::<UserRenamed>(),
+            EventDescriptor::of::<UserDeleted>(),
+        ]
+    );
+    assert_eq!(
+        (
+            UserDirectory::EVENTS[0].name,
+            UserDirectory::EVENTS[0].version
+        ),
+        ("user.created", 2)
+    );
+    assert_eq!(
+        UserStats::EVENTS,
+        [
+            EventDescriptor {
+                name: "user.created",
+                version: 2
+            },
+            EventDescriptor {
+                name: "user.email_changed",
+                version: 1
+            },
+            EventDescriptor {
+                name: "user.deleted",
+                version: 1
+            },
+        ]
+    );
 }
 
 #[test]

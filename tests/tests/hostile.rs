@@ -9,7 +9,7 @@
 //! - payload: `limits::MAX_PAYLOAD_LEN` (16 MiB) per event;
 //! - batch: `limits::MAX_BATCH_LEN` (10,000) events per append, so per command;
 //! - bytes: `limits::MAX_BATCH_BYTES` (64 MiB) of payloads per append;
-//! - event name: `limits::MAX_EVENT_NAME_LEN` (255) bytes.
+//! - event name: `limits::MAX_EVENT_NAME_LEN` (255) bytes, within `es_core::names`' rule.
 
 use es_core::envelope::{InvalidStreamId, StreamIdProblem};
 use es_core::prelude::*;

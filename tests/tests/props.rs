@@ -704,7 +704,7 @@ async fn projections_agree(steps: &[Step], batch: usize) -> Checked {
             balances.closed += 1;
         } else if loaded.exists() {
             let entry = (account.owner().to_owned(), account.balance());
-            balances.open.insert(loaded.stream_id.to_string(), entry);
+            balances.open.insert(*id, entry);
         }
     }
     prop_assert_eq!(&piecemeal.0, &balances, "balances against the accounts");

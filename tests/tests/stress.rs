@@ -103,7 +103,7 @@ fn owner(account: AccountId) -> String {
 struct Workload {
     outcomes: Outcomes,
     /// The final (owner, balance) of each account it left open.
-    open: BTreeMap<String, (String, Cents)>,
+    open: BTreeMap<AccountId, (String, Cents)>,
     closed: u32,
     /// Money left in its own accounts.
     total: Cents,
@@ -158,7 +158,6 @@ async fn live_projections_follow_many_parallel_writers_and_equal_a_rebuild() {
                 for i in 0..per_task {
                     let account = AccountId(u32::try_from(task * per_task + i + 1).unwrap());
                     let n = Cents::from(account.0);
-                    let stream = format!("account-{account}");
                     let open = OpenAccount {
                         account,
                         owner: owner(account),
@@ -203,7 +202,7 @@ async fn live_projections_follow_many_parallel_writers_and_equal_a_rebuild() {
                         balance = 0;
                         done.closed += 1;
                     } else {
-                        done.open.insert(stream.clone(), (owner(account), balance));
+                        done.open.insert(account, (owner(account), balance));
                         done.total += balance;
                     }
                     if i % 10 == 0 {
@@ -227,9 +226,9 @@ async fn live_projections_follow_many_parallel_writers_and_equal_a_rebuild() {
                             .unwrap();
                         let view = balances.read();
                         assert_eq!(
-                            view.open.get(&stream).map(|(_, balance)| *balance),
+                            view.open.get(&account).map(|(_, balance)| *balance),
                             (balance > 0).then_some(balance),
-                            "{stream} as seen after waiting for its last write"
+                            "account {account} as seen after waiting for its last write"
                         );
                         done.checked += 1;
                     }
@@ -262,9 +261,7 @@ async fn live_projections_follow_many_parallel_writers_and_equal_a_rebuild() {
         TASKS * per_task,
         "only the overdrafts were refused"
     );
-    expected
-        .open
-        .insert(format!("account-{SHARED}"), (owner(SHARED), shared_total));
+    expected.open.insert(SHARED, (owner(SHARED), shared_total));
     expected.total += shared_total;
 
     // The live runners reach the head of the log...

@@ -170,10 +170,8 @@ fn recorded(stream: &str, position: u64, event: (&str, u32), payload: &[u8]) -> 
 
 fn main() {
     assert_eq!(ShopStats::NAME, "shop-stats");
-    assert_eq!(
-        ShopStats::EVENTS,
-        ["user.registered", "order.placed", "admin.registered"]
-    );
+    let names: Vec<_> = ShopStats::EVENTS.iter().map(|event| event.name).collect();
+    assert_eq!(names, ["user.registered", "order.placed", "admin.registered"]);
 
     let mut stats = ShopStats::default();
     let log = [

@@ -12,29 +12,67 @@
 //! plain, pure code either way; the runner (reading, decoding, dispatching, committing,
 //! retrying, halting, read-your-writes) is the same for every target.
 //!
+//! Which aggregate instance an event is about is in its envelope: `meta.aggregate_id::<A>()`
+//! ([`RecordedEvent::aggregate_id`]) reads the typed id of aggregate `A` back from the stream
+//! id (for an id type with `FromStr`), or says whether the stream is another aggregate's or
+//! the id did not parse. An `On` impl cannot fail: skip such an event, or panic to stop the
+//! runner with a [`ProjectionError::Panicked`] naming it.
+//!
 //! ```
 //! use std::collections::BTreeMap;
 //!
 //! use es_core::prelude::*;
+//! use es_core::EventDescriptor;
 //! use es_core::projection::EventMeta;
 //! use serde::{Deserialize, Serialize};
 //!
 //! #[derive(Event, Debug, Serialize, Deserialize)]
 //! #[event(name = "user.created")]
 //! struct UserCreated { email: String }
+//! # #[derive(Command, Debug)]
+//! # struct CreateUser { #[id] id: u64, email: String }
+//! # #[derive(Debug, thiserror::Error)]
+//! # #[error("never")]
+//! # struct Never;
+//! # impl Apply<UserCreated> for User { fn apply(&mut self, _: &UserCreated) {} }
+//! # impl Handle<CreateUser> for User {
+//! #     fn handle(&self, cmd: &CreateUser) -> Result<Vec<UserEvent>, Never> {
+//! #         Ok(vec![UserCreated { email: cmd.email.clone() }.into()])
+//! #     }
+//! # }
+//!
+//! // The aggregate whose streams (`user-{id}`) hold the `user.created` events.
+//! #[derive(Aggregate, Default, Debug)]
+//! #[aggregate(name = "user", id = u64, error = Never,
+//!             events(UserCreated), commands(CreateUser))]
+//! struct User;
 //!
 //! #[derive(Projection, Default, Debug)]
 //! #[projection(name = "user-directory", events(UserCreated))]
-//! struct Directory { by_email: BTreeMap<String, String> }
+//! struct Directory { by_email: BTreeMap<String, u64> }
 //!
 //! impl On<UserCreated> for Directory {
 //!     fn on(&mut self, event: &UserCreated, meta: &EventMeta) {
-//!         self.by_email.insert(event.email.clone(), meta.stream_id.to_string());
+//!         // The user whose stream holds the event: `user-42` gives 42.
+//!         if let Ok(user) = meta.aggregate_id::<User>() {
+//!             self.by_email.insert(event.email.clone(), user);
+//!         }
 //!     }
 //! }
 //!
 //! assert_eq!(Directory::NAME, "user-directory");
-//! assert_eq!(Directory::EVENTS, ["user.created"]);
+//! assert_eq!(Directory::EVENTS, [EventDescriptor { name: "user.created", version: 1 }]);
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let store = es_memstore::MemStore::new();
+//! let users = Repository::<User, _>::new(store.clone());
+//! users.execute(CreateUser { id: 42, email: "ada@example.com".into() }).await?;
+//!
+//! let directory = ProjectionRunner::new(store, Directory::default());
+//! directory.catch_up().await?;
+//! assert_eq!(directory.read().by_email["ada@example.com"], 42);
+//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! # }).unwrap();
 //! ```
 
 mod control;
@@ -53,7 +91,7 @@ pub use target::{Advance, Committed, IntoTarget, Target};
 use crate::codec::Codec;
 use crate::envelope::RecordedEvent;
 use crate::error::DecodeError;
-use crate::event::Event;
+use crate::event::{Event, EventDescriptor};
 
 /// The envelope of the event being projected: stream, stream version, global position, event
 /// id, recorded time and [`Metadata`](crate::Metadata).
@@ -66,8 +104,10 @@ pub type EventMeta = RecordedEvent;
 pub trait Projection: Send + Sync + 'static {
     /// The projection's stable name, under which its checkpoint is saved.
     const NAME: &'static str;
-    /// The wire names of the events it listens to.
-    const EVENTS: &'static [&'static str];
+    /// The events it listens to, in the order of its `events(..)` list: the wire name and
+    /// schema version of each, as [`EventSet::EVENTS`](crate::EventSet::EVENTS) lists an
+    /// aggregate's.
+    const EVENTS: &'static [EventDescriptor];
 
     /// Decodes `event` and hands it to the matching `On` impl if the projection listens to
     /// its name. Returns whether it did.

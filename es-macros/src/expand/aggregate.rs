@@ -9,7 +9,9 @@ use quote::{quote, quote_spanned};
 use syn::Path;
 use syn::spanned::Spanned;
 
-use crate::expand::{as_event, dummy_const, fq, path_text, unique_wire_names, vec};
+use crate::expand::{
+    NameRule, as_event, dummy_const, fq, name_check, path_text, unique_wire_names, vec,
+};
 use crate::valid::{self, Entry, Shape};
 
 pub(crate) fn expand(input: &valid::Aggregate<'_>) -> TokenStream {
@@ -20,6 +22,7 @@ pub(crate) fn expand(input: &valid::Aggregate<'_>) -> TokenStream {
         event_set(shape),
         command_set(shape, input.id),
         aggregate_impl(input),
+        name_check(&shape.krate, input.name, NameRule::Aggregate),
         checks(shape),
     ];
     let body = quote!(#(#body)*);
@@ -321,7 +324,7 @@ fn aggregate_impl(input: &valid::Aggregate<'_>) -> TokenStream {
             }
         }
     });
-    let doc = format!("Stored in streams named `\"{name}-{{id}}\"`.");
+    let doc = format!("Stored in streams named `\"{}-{{id}}\"`.", name.value());
     let snapshot_every = snapshot_every.map(|every| {
         quote!(const SNAPSHOT_EVERY: ::core::option::Option<u64> = ::core::option::Option::Some(#every);)
     });

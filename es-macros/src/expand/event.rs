@@ -7,7 +7,7 @@ use quote::{quote, quote_spanned};
 use syn::Path;
 use syn::spanned::Spanned;
 
-use crate::expand::{as_event, dummy_const, fq, path_text};
+use crate::expand::{NameRule, as_event, dummy_const, fq, name_check, path_text};
 use crate::valid;
 
 pub(crate) fn expand(input: &valid::Event<'_>) -> TokenStream {
@@ -22,8 +22,12 @@ pub(crate) fn expand(input: &valid::Event<'_>) -> TokenStream {
         let previous = path_text(previous);
         format!(" Older versions decode as [`{previous}`] and convert with `From`.")
     });
-    let doc = format!("Stored under the wire name `\"{name}\"`, schema version {version}.{older}");
+    let doc = format!(
+        "Stored under the wire name `\"{}\"`, schema version {version}.{older}",
+        name.value()
+    );
     let upcast = upcast_from.map(|previous| upcast(input, previous));
+    let check = name_check(krate, name, NameRule::Event);
     dummy_const(&quote! {
         #[doc = #doc]
         #[automatically_derived]
@@ -32,6 +36,8 @@ pub(crate) fn expand(input: &valid::Event<'_>) -> TokenStream {
             const VERSION: u32 = #version;
             #upcast
         }
+
+        #check
     })
 }
 

@@ -7,10 +7,10 @@ pub(crate) mod command;
 pub(crate) mod event;
 pub(crate) mod projection;
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
-use syn::Path;
 use syn::spanned::Spanned;
+use syn::{Ident, LitStr, Path};
 
 /// Absolute paths of the standard items generated code uses.
 pub(crate) mod fq {
@@ -30,6 +30,34 @@ pub(crate) fn dummy_const(body: &TokenStream) -> TokenStream {
     quote! {
         const _: () = {
             #body
+        };
+    }
+}
+
+/// The rules of names, each a `const fn` of es-core's `names` module.
+#[derive(Clone, Copy)]
+pub(crate) enum NameRule {
+    Event,
+    Aggregate,
+    Projection,
+}
+
+/// A constant that fails to compile, spanned at the name literal `name`, when es-core's
+/// `rule` refuses the name, with the rule's message (what is wrong, what is allowed). The
+/// rule is defined once, in es-core, and the stores run the same one.
+pub(crate) fn name_check(krate: &Path, name: &LitStr, rule: NameRule) -> TokenStream {
+    let check = Ident::new(
+        match rule {
+            NameRule::Event => "check_event_name",
+            NameRule::Aggregate => "check_aggregate_name",
+            NameRule::Projection => "check_projection_name",
+        },
+        Span::call_site(),
+    );
+    quote_spanned! {name.span()=>
+        const _: () = match #krate::__private::#check(#name) {
+            ::core::result::Result::Ok(()) => {}
+            ::core::result::Result::Err(__refused) => ::core::panic!("{}", __refused.message()),
         };
     }
 }

@@ -5,7 +5,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use crate::expand::{as_event, dummy_const, fq, unique_wire_names};
+use crate::expand::{NameRule, as_event, dummy_const, fq, name_check, unique_wire_names};
 use crate::valid;
 
 pub(crate) fn expand(input: &valid::Projection<'_>) -> TokenStream {
@@ -17,6 +17,9 @@ pub(crate) fn expand(input: &valid::Projection<'_>) -> TokenStream {
     } = input;
     let result = fq::result();
     let as_events: Vec<_> = events.iter().map(|path| as_event(krate, path)).collect();
+    let descriptors = events
+        .iter()
+        .map(|path| quote_spanned!(path.span()=> #krate::EventDescriptor::of::<#path>()));
     let arms = events.iter().zip(&as_events).map(|(path, as_event)| {
         let decode = quote_spanned!(path.span()=> #krate::__private::decode_as::<#path, __Codec>);
         let on = quote_spanned!(path.span()=> <Self as #krate::On<#path>>::on);
@@ -32,15 +35,24 @@ pub(crate) fn expand(input: &valid::Projection<'_>) -> TokenStream {
     let entries: Vec<&syn::Path> = events.iter().collect();
     let checks = unique_wire_names(&owner, &entries, krate);
     let doc = format!(
-        "Checkpointed as `\"{name}\"`; reads only the events listed in its `events(..)`, each \
-         through its `On` impl."
+        "Checkpointed as `\"{}\"`; reads only the events listed in its `events(..)`, each \
+         through its `On` impl.",
+        name.value()
     );
+    let name_check = name_check(krate, name, NameRule::Projection);
     dummy_const(&quote! {
         #[doc = #doc]
         #[automatically_derived]
         impl #krate::Projection for #ident {
             const NAME: &'static str = #name;
-            const EVENTS: &'static [&'static str] = &[#( #as_events::NAME ),*];
+            const EVENTS: &'static [#krate::EventDescriptor] = &[
+                #(
+                    {
+                        let _ = #as_events::NAME;
+                        #descriptors
+                    },
+                )*
+            ];
 
             fn project<__Codec: #krate::Codec>(
                 &mut self,
@@ -53,6 +65,7 @@ pub(crate) fn expand(input: &valid::Projection<'_>) -> TokenStream {
             }
         }
 
+        #name_check
         #checks
     })
 }

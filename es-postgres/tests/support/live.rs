@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use es_core::store::CheckpointStore;
 use es_core::{
-    Codec, DecodeError, EventStore, ExpectedVersion, NewEvent, Position, Projection, RecordedEvent,
-    StoreError, StreamId, Subscription,
+    Codec, DecodeError, EventDescriptor, EventStore, ExpectedVersion, NewEvent, Position,
+    Projection, RecordedEvent, StoreError, StreamId, Subscription,
 };
 use es_postgres::sqlx::postgres::PgPoolOptions;
 use es_postgres::sqlx::{self, PgPool};
@@ -124,7 +124,10 @@ pub(crate) struct Counter {
 
 impl Projection for Counter {
     const NAME: &'static str = "fault-counter";
-    const EVENTS: &'static [&'static str] = &["test.happened"];
+    const EVENTS: &'static [EventDescriptor] = &[EventDescriptor {
+        name: "test.happened",
+        version: 1,
+    }];
 
     fn project<C: Codec>(
         &mut self,

@@ -5,6 +5,8 @@
 pub mod views;
 
 use std::fmt;
+use std::num::ParseIntError;
+use std::str::FromStr;
 
 use es_core::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -19,6 +21,16 @@ pub struct AccountId(pub u32);
 impl fmt::Display for AccountId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// The inverse of `Display`, so that a projection reads the id back from a stream id
+/// (`meta.aggregate_id::<Account>()`).
+impl FromStr for AccountId {
+    type Err = ParseIntError;
+
+    fn from_str(id: &str) -> Result<Self, ParseIntError> {
+        id.parse().map(Self)
     }
 }
 

@@ -4,17 +4,22 @@ use std::collections::BTreeMap;
 
 use es_core::prelude::*;
 
-use super::{AccountClosed, AccountOpened, Cents, MoneyDeposited, MoneyWithdrawn};
+use super::{
+    Account, AccountClosed, AccountId, AccountOpened, Cents, MoneyDeposited, MoneyWithdrawn,
+};
 
-/// Balances of open accounts, by stream, and the bank's totals.
+/// Balances of open accounts, and the bank's totals.
+///
+/// The events do not carry the account's id: it is read from the stream of each event
+/// (`meta.aggregate_id::<Account>()`, `account-7` → `AccountId(7)`).
 #[derive(Projection, Default, Debug, Clone, PartialEq, Eq)]
 #[projection(
     name = "balances",
     events(AccountOpened, MoneyDeposited, MoneyWithdrawn, AccountClosed)
 )]
 pub struct Balances {
-    /// Owner and balance of each open account, by stream id (`account-7`).
-    pub open: BTreeMap<String, (String, Cents)>,
+    /// Owner and balance of each open account.
+    pub open: BTreeMap<AccountId, (String, Cents)>,
     /// Money held across all accounts.
     pub total: Cents,
     /// Accounts closed.
@@ -22,17 +27,24 @@ pub struct Balances {
 }
 
 impl Balances {
+    /// The account whose stream delivered `meta`, or `None` for a stream that is not an
+    /// account's: the `account.*` events are only ever appended by [`Account`], so such an
+    /// event is skipped.
+    fn account(meta: &EventMeta) -> Option<AccountId> {
+        meta.aggregate_id::<Account>().ok()
+    }
+
     fn balance(&mut self, meta: &EventMeta) -> Option<&mut Cents> {
-        self.open
-            .get_mut(meta.stream_id.as_str())
-            .map(|(_, balance)| balance)
+        let account = Self::account(meta)?;
+        self.open.get_mut(&account).map(|(_, balance)| balance)
     }
 }
 
 impl On<AccountOpened> for Balances {
     fn on(&mut self, event: &AccountOpened, meta: &EventMeta) {
-        self.open
-            .insert(meta.stream_id.to_string(), (event.owner.clone(), 0));
+        if let Some(account) = Self::account(meta) {
+            self.open.insert(account, (event.owner.clone(), 0));
+        }
     }
 }
 
@@ -56,7 +68,9 @@ impl On<MoneyWithdrawn> for Balances {
 
 impl On<AccountClosed> for Balances {
     fn on(&mut self, _: &AccountClosed, meta: &EventMeta) {
-        self.open.remove(meta.stream_id.as_str());
+        if let Some(account) = Self::account(meta) {
+            self.open.remove(&account);
+        }
         self.closed += 1;
     }
 }

@@ -17,7 +17,9 @@
 pub mod table;
 pub mod views;
 
+use std::convert::Infallible;
 use std::fmt;
+use std::str::FromStr;
 
 use es_core::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -36,6 +38,16 @@ impl UserId {
 impl fmt::Display for UserId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// The inverse of `Display`, so that a projection reads the id back from a stream id
+/// (`meta.aggregate_id::<User>()`). Every string is a user id.
+impl FromStr for UserId {
+    type Err = Infallible;
+
+    fn from_str(id: &str) -> Result<Self, Infallible> {
+        Ok(Self::new(id))
     }
 }
 

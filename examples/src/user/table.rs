@@ -63,8 +63,9 @@ pub struct DirectoryChanges {
 
 impl On<UserCreated> for DirectoryChanges {
     fn on(&mut self, event: &UserCreated, meta: &EventMeta) {
+        let Some(id) = user_id(meta) else { return };
         self.changes.push(Change::Register {
-            id: user_id(meta),
+            id,
             name: full_name(&event.first_name, &event.last_name),
             email: event.email.clone(),
         });
@@ -73,8 +74,9 @@ impl On<UserCreated> for DirectoryChanges {
 
 impl On<EmailChanged> for DirectoryChanges {
     fn on(&mut self, event: &EmailChanged, meta: &EventMeta) {
+        let Some(id) = user_id(meta) else { return };
         self.changes.push(Change::ChangeEmail {
-            id: user_id(meta),
+            id,
             email: event.email.clone(),
         });
     }
@@ -82,8 +84,9 @@ impl On<EmailChanged> for DirectoryChanges {
 
 impl On<UserRenamed> for DirectoryChanges {
     fn on(&mut self, event: &UserRenamed, meta: &EventMeta) {
+        let Some(id) = user_id(meta) else { return };
         self.changes.push(Change::Rename {
-            id: user_id(meta),
+            id,
             name: full_name(&event.first_name, &event.last_name),
         });
     }
@@ -91,7 +94,9 @@ impl On<UserRenamed> for DirectoryChanges {
 
 impl On<UserDeleted> for DirectoryChanges {
     fn on(&mut self, _: &UserDeleted, meta: &EventMeta) {
-        self.changes.push(Change::Remove { id: user_id(meta) });
+        if let Some(id) = user_id(meta) {
+            self.changes.push(Change::Remove { id });
+        }
     }
 }
 

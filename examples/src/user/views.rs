@@ -4,12 +4,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use es_core::prelude::*;
 
-use super::{EmailChanged, UserCreated, UserDeleted, UserId, UserRenamed, full_name};
+use super::{EmailChanged, User, UserCreated, UserDeleted, UserId, UserRenamed, full_name};
 
-/// The user id in a user stream id (`"user-ada"` → `ada`).
-pub(crate) fn user_id(meta: &EventMeta) -> UserId {
-    let stream = meta.stream_id.as_str();
-    UserId::new(stream.strip_prefix("user-").unwrap_or(stream))
+/// The user whose stream delivered `meta` (`"user-ada"` → `ada`), or `None` for a stream
+/// that is not a user's. The `user.*` events are only ever appended by [`User`], so the
+/// views skip such an event.
+pub(crate) fn user_id(meta: &EventMeta) -> Option<UserId> {
+    meta.aggregate_id::<User>().ok()
 }
 
 /// Finds live users by email address.
@@ -80,7 +81,7 @@ impl UserDirectory {
 
 impl On<UserCreated> for UserDirectory {
     fn on(&mut self, event: &UserCreated, meta: &EventMeta) {
-        let id = user_id(meta);
+        let Some(id) = user_id(meta) else { return };
         self.index(&event.email, &id);
         let entry = Entry {
             name: full_name(&event.first_name, &event.last_name),
@@ -92,7 +93,7 @@ impl On<UserCreated> for UserDirectory {
 
 impl On<EmailChanged> for UserDirectory {
     fn on(&mut self, event: &EmailChanged, meta: &EventMeta) {
-        let id = user_id(meta);
+        let Some(id) = user_id(meta) else { return };
         let Some(entry) = self.entries.get_mut(&id) else {
             return;
         };
@@ -104,7 +105,7 @@ impl On<EmailChanged> for UserDirectory {
 
 impl On<UserRenamed> for UserDirectory {
     fn on(&mut self, event: &UserRenamed, meta: &EventMeta) {
-        if let Some(entry) = self.entries.get_mut(&user_id(meta)) {
+        if let Some(entry) = user_id(meta).and_then(|id| self.entries.get_mut(&id)) {
             entry.name = full_name(&event.first_name, &event.last_name);
         }
     }
@@ -112,7 +113,7 @@ impl On<UserRenamed> for UserDirectory {
 
 impl On<UserDeleted> for UserDirectory {
     fn on(&mut self, _: &UserDeleted, meta: &EventMeta) {
-        let id = user_id(meta);
+        let Some(id) = user_id(meta) else { return };
         if let Some(entry) = self.entries.remove(&id) {
             self.unindex(&entry.email, &id);
         }

@@ -70,17 +70,9 @@ impl Loans {
 }
 
 /// The catalogue number of the book whose stream delivered `meta` (`"book-7"` -> 7), or
-/// `None` for a stream that is not a book stream.
-///
-/// Streams are named `"{aggregate name}-{id}"` (`StreamId::for_aggregate`), so this is the
-/// inverse for [`Book`], whose id is a `u64`.
+/// `None` for a stream that is not a book stream (or holds no number).
 fn book_id(meta: &EventMeta) -> Option<u64> {
-    meta.stream_id
-        .as_str()
-        .strip_prefix(<Book as Aggregate>::NAME)?
-        .strip_prefix('-')?
-        .parse()
-        .ok()
+    meta.aggregate_id::<Book>().ok()
 }
 
 impl On<BookAdded> for Loans {
