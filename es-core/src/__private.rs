@@ -9,7 +9,8 @@ pub use crate::event::{decode_as, encode_event};
 pub use crate::names::{check_aggregate_name, check_event_name, check_projection_name};
 
 use crate::command::Command;
-use crate::event::{Event, PayloadError};
+use crate::error::PayloadError;
+use crate::event::Event;
 use crate::validation::ValidationErrors;
 
 /// The aggregate id of `command`. Its bound is how a derived aggregate checks, at each

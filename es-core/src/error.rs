@@ -1,4 +1,5 @@
-//! Errors about stored data that cannot be turned back into events.
+//! Errors about stored data that cannot be turned back into events: [`DecodeError`] (which
+//! event, where, and why) and [`PayloadError`] (why a payload did not become its type).
 
 use std::sync::Arc;
 
@@ -67,4 +68,21 @@ pub enum DecodeErrorKind {
     /// The payload does not decode into the event type.
     #[error("the payload does not decode: {0}")]
     Payload(CodecError),
+}
+
+/// Why an event payload could not be turned into its type.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PayloadError {
+    /// The stored schema version is one this type cannot read.
+    #[error("schema version {found} cannot be decoded (current version is {current})")]
+    UnsupportedVersion {
+        /// The version found in the store.
+        found: u32,
+        /// The version of the Rust type.
+        current: u32,
+    },
+    /// The codec refused the bytes.
+    #[error(transparent)]
+    Codec(CodecError),
 }

@@ -30,7 +30,7 @@ use serde::de::DeserializeOwned;
 
 use crate::codec::{Codec, CodecError, Encoded};
 use crate::envelope::RecordedEvent;
-use crate::error::{DecodeError, DecodeErrorKind};
+use crate::error::{DecodeError, DecodeErrorKind, PayloadError};
 
 /// A domain event: a fact with a stable wire name and a schema version.
 ///
@@ -86,23 +86,6 @@ pub(crate) fn decode_version<E: Event, C: Codec>(
             current: E::VERSION,
         }),
     }
-}
-
-/// Why an event payload could not be turned into its type.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum PayloadError {
-    /// The stored schema version is one this type cannot read.
-    #[error("schema version {found} cannot be decoded (current version is {current})")]
-    UnsupportedVersion {
-        /// The version found in the store.
-        found: u32,
-        /// The version of the Rust type.
-        current: u32,
-    },
-    /// The codec refused the bytes.
-    #[error(transparent)]
-    Codec(CodecError),
 }
 
 /// Describes one event type of an [`EventSet`]: its wire name and schema version.

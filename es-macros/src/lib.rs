@@ -193,7 +193,7 @@ pub fn derive_command(input: TokenStream) -> TokenStream {
 /// | `command_enum = Name` | no, default `{Aggregate}Command` | The generated command enum's name. |
 /// | `event_derive(..)` | no | Extra derives for the event enum, such as `Clone, PartialEq` (it always derives `Debug`). |
 /// | `command_derive(..)` | no | Extra derives for the command enum. |
-/// | `snapshot_every = N` | no, default: the repository's | Snapshot every `N` events (`0`: never), overriding `Repository::snapshot_every`. |
+/// | `snapshot_every = N` | no, default: the repository's | Snapshot every `N` events (`0`: never), overriding `Repository::with_snapshot_every`. |
 /// | `snapshot_version = N` | no, default `1` | The schema version of the snapshotted state; bump it when the state's serialized shape changes, and older snapshots are ignored. |
 /// | `crate = "path"` | no, default `"::es_core"` | Where es-core is, when re-exported. |
 ///

@@ -289,11 +289,11 @@ async fn events_carry_the_command_metadata_and_inherit_the_correlation_id() {
 
     let store = MemStore::new();
     let users = Repository::<User, _>::new(store.clone());
-    let first = CommandMeta::new().header("actor", "admin");
+    let first = CommandMeta::new().with_header("actor", "admin");
     let (first_id, conversation) = (first.command_id, first.command_id);
     users.execute_with(register("ada"), first).await.unwrap();
     // A follow-up in the same conversation (say, caused by the first event).
-    let second = CommandMeta::new().correlation_id(conversation);
+    let second = CommandMeta::new().with_correlation_id(conversation);
     let second_id = second.command_id;
     users
         .execute_with(change_email("ada", "ada@new.org"), second)

@@ -212,7 +212,7 @@ fn execute_opens_a_span_with_its_append_inside() {
     recorded(&recorder, || async {
         let counters = Repository::<Counter, _>::new(MemStore::new());
         counters.execute(add(7, 1)).await.expect("adds");
-        let meta = CommandMeta::new().command_id(command_id);
+        let meta = CommandMeta::new().with_command_id(command_id);
         counters.execute_with(add(7, 2), meta).await.expect("adds");
     });
     let spans = recorder.seen();

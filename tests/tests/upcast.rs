@@ -3,7 +3,8 @@
 
 use es_core::codec::JsonCodec;
 use es_core::error::DecodeErrorKind;
-use es_core::event::{Event, PayloadError};
+use es_core::error::PayloadError;
+use es_core::event::Event;
 use es_core::prelude::*;
 use es_memstore::MemStore;
 use es_tests::plant;

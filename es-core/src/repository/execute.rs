@@ -129,7 +129,7 @@ impl<A: Aggregate, S: EventStore, N: Snapshotting<A, C>, C: Codec> Repository<A,
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let store = MemStore::new();
     /// let counters = Repository::<Counter, _>::new(store.clone());
-    /// let meta = CommandMeta::new().header("actor", "ada");
+    /// let meta = CommandMeta::new().with_header("actor", "ada");
     /// let command_id = meta.command_id;
     /// counters.execute_with(Increment { id: 1, by: 2 }, meta).await?;
     ///

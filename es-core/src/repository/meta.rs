@@ -7,8 +7,10 @@ use uuid::Uuid;
 use crate::envelope::Metadata;
 
 /// Who and what a command comes from; see
-/// [`Repository::execute_with`](super::Repository::execute_with).
+/// [`Repository::execute_with`](super::Repository::execute_with). Made with
+/// [`new`](Self::new) and the `with_*` setters (more fields may come).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CommandMeta {
     /// The command's unique id: the command id and causation id of its events.
     pub command_id: Uuid,
@@ -33,7 +35,7 @@ impl CommandMeta {
     /// Uses `id` as the command id, such as an id the client sent (so a retried request
     /// keeps its id).
     #[must_use]
-    pub fn command_id(mut self, id: Uuid) -> Self {
+    pub fn with_command_id(mut self, id: Uuid) -> Self {
         self.command_id = id;
         self
     }
@@ -41,14 +43,14 @@ impl CommandMeta {
     /// Continues the conversation `id`, such as the correlation id of the event or request
     /// that caused this command.
     #[must_use]
-    pub fn correlation_id(mut self, id: Uuid) -> Self {
+    pub fn with_correlation_id(mut self, id: Uuid) -> Self {
         self.correlation_id = Some(id);
         self
     }
 
     /// Adds a header.
     #[must_use]
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.insert(name.into(), value.into());
         self
     }

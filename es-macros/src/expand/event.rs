@@ -71,7 +71,7 @@ fn upcast(input: &valid::Event<'_>, previous: &Path) -> TokenStream {
             __codec: &__Codec,
             __version: u32,
             __payload: &[u8],
-        ) -> #result<Self, #krate::event::PayloadError> {
+        ) -> #result<Self, #krate::error::PayloadError> {
             #checks
             #decode
         }
