@@ -170,7 +170,8 @@ pub use repository::{CommandMeta, ExecuteError, Executed, LoadError, Loaded, Rep
 pub use retry::RetryPolicy;
 pub use snapshot::{NoSnapshots, SnapshotStore};
 pub use store::{
-    Appended, BATCH_SIZE, CheckpointStore, EventStore, ExpectedVersion, NoCheckpoints, StoreError,
+    Appended, BATCH_SIZE, CheckpointStore, EventStore, ExpectedVersion, NoCheckpoints, Recorded,
+    Refusal, StoreError,
 };
 pub use subscription::Subscription;
 pub use validation::{FieldError, ValidationErrors};

@@ -57,11 +57,12 @@ use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::SystemTime;
 
+use bytes::Bytes;
 use es_core::snapshot::Snapshot;
 use es_core::store::{check_batch, visit_each};
 use es_core::{
-    Appended, CheckpointStore, EventStore, ExpectedVersion, NewEvent, Position, RecordedEvent,
-    SnapshotStore, StoreError, StreamId, Version,
+    Appended, CheckpointStore, EventStore, ExpectedVersion, NewEvent, Position, Recorded,
+    RecordedEvent, Refusal, SnapshotStore, StoreError, StreamId, Version,
 };
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -100,8 +101,8 @@ struct State {
 struct Stream {
     /// The log indexes of its events, in version order.
     events: Vec<usize>,
-    /// Its appends that carried a command id (for idempotency).
-    commands: Map<Uuid, Appended>,
+    /// What the command ids it was given produced: appends and refusals (for idempotency).
+    commands: Map<Uuid, Recorded>,
 }
 
 impl State {
@@ -192,8 +193,16 @@ impl MemStore {
             }
             Entry::Vacant(entry) => (entry.key().clone(), entry.insert(Stream::default())),
         };
-        if let Some(earlier) = command_id.and_then(|id| stream.commands.get(&id)) {
-            return Ok(earlier.as_duplicate());
+        if let Some((id, earlier)) = command_id.and_then(|id| Some((id, stream.commands.get(&id)?)))
+        {
+            return match earlier {
+                Recorded::Appended(appended) => Ok(appended.as_duplicate()),
+                Recorded::Refused(refusal) => Err(StoreError::AlreadyRefused {
+                    stream_id: shared_id,
+                    command_id: id,
+                    refusal: refusal.clone(),
+                }),
+            };
         }
         let actual = Version(stream.events.len() as u64);
         if !expected.accepts(actual) {
@@ -230,9 +239,52 @@ impl MemStore {
             Position(log.len() as u64),
         );
         if let Some(id) = command_id {
-            stream.commands.insert(id, appended);
+            stream.commands.insert(id, Recorded::Appended(appended));
         }
         Ok(appended)
+    }
+
+    /// [`EventStore::refuse`], under the write lock: the command id's outcome, the version
+    /// check and the record are one step.
+    fn refuse_now(
+        &self,
+        stream_id: &StreamId,
+        expected: ExpectedVersion,
+        command_id: Uuid,
+        payload: Bytes,
+    ) -> Result<Recorded, StoreError> {
+        let mut state = self.write();
+        let actual = state.stream_version(stream_id);
+        if let Some(earlier) = state
+            .streams
+            .get(stream_id)
+            .and_then(|stream| stream.commands.get(&command_id))
+        {
+            return Ok(duplicate(earlier));
+        }
+        if !expected.accepts(actual) {
+            return Err(StoreError::Conflict {
+                stream_id: stream_id.clone(),
+                expected,
+                actual,
+            });
+        }
+        let refused = Recorded::Refused(Refusal::new(actual, payload));
+        state
+            .streams
+            .entry(stream_id.clone())
+            .or_default()
+            .commands
+            .insert(command_id, refused.clone());
+        Ok(refused)
+    }
+}
+
+/// `recorded`, reported again: an append as a duplicate.
+fn duplicate(recorded: &Recorded) -> Recorded {
+    match recorded {
+        Recorded::Appended(appended) => Recorded::Appended(appended.as_duplicate()),
+        Recorded::Refused(refusal) => Recorded::Refused(refusal.clone()),
     }
 }
 
@@ -305,13 +357,23 @@ impl EventStore for MemStore {
         &self,
         stream_id: &StreamId,
         command_id: Uuid,
-    ) -> Result<Option<Appended>, StoreError> {
+    ) -> Result<Option<Recorded>, StoreError> {
         let state = self.read();
         let earlier = state
             .streams
             .get(stream_id)
             .and_then(|stream| stream.commands.get(&command_id));
-        Ok(earlier.map(|appended| appended.as_duplicate()))
+        Ok(earlier.map(duplicate))
+    }
+
+    async fn refuse(
+        &self,
+        stream_id: &StreamId,
+        expected: ExpectedVersion,
+        command_id: Uuid,
+        refusal: Bytes,
+    ) -> Result<Recorded, StoreError> {
+        self.refuse_now(stream_id, expected, command_id, refusal)
     }
 
     async fn wait_for_events(&self, after: Position) -> Result<(), StoreError> {

@@ -9,7 +9,7 @@ async fn memstore_keeps_the_store_contract() {
     let report = contract::all(|| async { MemStore::new() }).await;
     println!("MemStore: {report}");
     report.assert_passed();
-    assert_eq!(report.checks(), 24, "every check ran: {report}");
+    assert_eq!(report.checks(), 27, "every check ran: {report}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -343,9 +343,11 @@ async fn a_repeated_command_id_is_a_duplicate_whatever_the_expected_version() {
         )
     );
     assert_eq!(store.len(), 2);
-    let found = store.find_command(&s, command).await.unwrap().unwrap();
-    assert!(found.duplicate);
-    assert_eq!(found.last_position, first.last_position);
+    let found = store.find_command(&s, command).await.unwrap();
+    assert_eq!(
+        found,
+        Some(es_core::Recorded::Appended(first.as_duplicate()))
+    );
     assert!(
         store
             .find_command(&stream("idem-2"), command)

@@ -1,10 +1,11 @@
 //! [`EventStore`] on PostgreSQL: appends through the `append_one` function (one event) or
 //! the `append` function (any other batch), reads of streams and of the global log.
 
+use bytes::Bytes;
 use es_core::store::check_batch;
 use es_core::{
-    Appended, EventStore, ExpectedVersion, NewEvent, Position, RecordedEvent, StoreError, StreamId,
-    Version,
+    Appended, EventStore, ExpectedVersion, NewEvent, Position, Recorded, RecordedEvent, Refusal,
+    StoreError, StreamId, Version,
 };
 use uuid::Uuid;
 
@@ -59,6 +60,32 @@ impl PgStore {
         Ok(answer.and_then(|answer| answer.outcome(&place)))
     }
 
+    /// The error of an append whose command id has an earlier outcome other than an append:
+    /// [`StoreError::AlreadyRefused`] with the refusal `find_command` found.
+    fn answer_earlier(
+        &self,
+        stream_id: &StreamId,
+        command_id: Uuid,
+        earlier: Option<Recorded>,
+    ) -> StoreError {
+        match earlier {
+            Some(Recorded::Refused(refusal)) => StoreError::AlreadyRefused {
+                stream_id: stream_id.clone(),
+                command_id,
+                refusal,
+            },
+            other => Place::new(
+                &self.inner.schema,
+                "refusals",
+                Key::Command(stream_id.as_str(), command_id),
+            )
+            .corrupt(
+                "stream_version",
+                format!("the append answered refused, and the command id's outcome is {other:?}"),
+            ),
+        }
+    }
+
     /// Events of `stream_id` from `from`, decoded.
     async fn fetch_events(
         &self,
@@ -76,6 +103,8 @@ impl PgStore {
 enum Outcome {
     Appended(Appended),
     Conflict(Version),
+    /// The command id was refused on the stream, at this version.
+    Refused,
 }
 
 /// The outcomes of the append functions: `append` names them in its text OUT column,
@@ -85,6 +114,7 @@ enum Kind {
     Appended,
     Duplicate,
     Conflict,
+    Refused,
 }
 
 /// What an append function answered, as sent: the outcome, the stream version, the first and
@@ -115,7 +145,7 @@ const ARRAY_FIELDS: &[&str; 4] = &[
 ];
 
 impl Answer {
-    /// `append`'s row: `o_outcome` (`'appended'`, `'duplicate'` or `'conflict'`),
+    /// `append`'s row: `o_outcome` (`'appended'`, `'duplicate'`, `'conflict'` or `'refused'`),
     /// `o_stream_version`, `o_first_position`, `o_last_position`.
     fn from_row(row: &sqlx::postgres::PgRow, place: &Place<'_>) -> Result<Self, StoreError> {
         let [outcome, version, first, last] = ROW_FIELDS;
@@ -123,6 +153,7 @@ impl Answer {
             "appended" => Kind::Appended,
             "duplicate" => Kind::Duplicate,
             "conflict" => Kind::Conflict,
+            "refused" => Kind::Refused,
             other => {
                 return Err(place.corrupt(outcome, format!("the unknown outcome {other:?}")));
             }
@@ -137,7 +168,7 @@ impl Answer {
     }
 
     /// `append_one`'s array: `[outcome, stream_version, first_position, last_position]`,
-    /// the outcome 1 (appended), 2 (duplicate) or 3 (conflict).
+    /// the outcome 1 (appended), 2 (duplicate), 3 (conflict) or 4 (refused).
     fn from_array(answer: &[Option<i64>], place: &Place<'_>) -> Result<Self, StoreError> {
         let &[Some(kind), Some(version), first, last] = answer else {
             return Err(place.corrupt(
@@ -149,10 +180,14 @@ impl Answer {
             1 => Kind::Appended,
             2 => Kind::Duplicate,
             3 => Kind::Conflict,
+            4 => Kind::Refused,
             other => {
                 return Err(place.corrupt(
                     ARRAY_FIELDS[0],
-                    format!("the unknown outcome {other} (1 appended, 2 duplicate, 3 conflict)"),
+                    format!(
+                        "the unknown outcome {other} (1 appended, 2 duplicate, 3 conflict, \
+                         4 refused)"
+                    ),
                 ));
             }
         };
@@ -186,6 +221,7 @@ impl Answer {
             Kind::Appended => Outcome::Appended(appended()?),
             Kind::Duplicate => Outcome::Appended(appended()?.as_duplicate()),
             Kind::Conflict => Outcome::Conflict(version),
+            Kind::Refused => Outcome::Refused,
         })
     }
 }
@@ -242,6 +278,15 @@ impl<'a> Batch<'a> {
     }
 }
 
+/// An expected version as the functions' parameter: -1 for any version.
+fn expected_param(expected: ExpectedVersion) -> i64 {
+    match expected {
+        ExpectedVersion::Any => -1,
+        ExpectedVersion::NoStream => 0,
+        ExpectedVersion::Exact(version) => saturating_i64(version.0),
+    }
+}
+
 /// Whether `error` is the unique violation of `(stream_id, stream_version)`: a concurrent
 /// append took the version first.
 fn is_version_taken(error: &sqlx::Error) -> bool {
@@ -265,11 +310,7 @@ impl EventStore for PgStore {
         let command_id = events.first().and_then(|event| event.metadata.command_id);
         let params = Params::new(&events)
             .map_err(|error| backend(encode_error(format!("es-postgres: metadata: {error}"))))?;
-        let expected_param = match expected {
-            ExpectedVersion::Any => -1,
-            ExpectedVersion::NoStream => 0,
-            ExpectedVersion::Exact(version) => saturating_i64(version.0),
-        };
+        let expected_param = expected_param(expected);
         let conflict = |actual| StoreError::Conflict {
             stream_id: stream_id.clone(),
             expected,
@@ -286,7 +327,7 @@ impl EventStore for PgStore {
             // took no position.
             let quiet = match &outcome {
                 Ok(Ok(Outcome::Appended(appended))) => appended.duplicate,
-                Ok(Ok(Outcome::Conflict(_))) => true,
+                Ok(Ok(Outcome::Conflict(_) | Outcome::Refused)) => true,
                 Ok(Err(_)) | Err(_) => false,
             };
             if !quiet {
@@ -298,6 +339,11 @@ impl EventStore for PgStore {
             match outcome {
                 Ok(Ok(Outcome::Appended(appended))) => return Ok(appended),
                 Ok(Ok(Outcome::Conflict(actual))) => return Err(conflict(actual)),
+                Ok(Ok(Outcome::Refused)) => {
+                    let command_id = command_id.unwrap_or_default();
+                    let earlier = self.find_command(stream_id, command_id).await?;
+                    return Err(self.answer_earlier(stream_id, command_id, earlier));
+                }
                 Ok(Err(corrupt)) => return Err(corrupt),
                 Err(error) if is_version_taken(&error) => {
                     // Another append won the race for the next version; answer as if the two
@@ -305,7 +351,12 @@ impl EventStore for PgStore {
                     if let Some(command_id) = command_id
                         && let Some(earlier) = self.find_command(stream_id, command_id).await?
                     {
-                        return Ok(earlier);
+                        return match earlier {
+                            Recorded::Appended(appended) => Ok(appended),
+                            refused => {
+                                Err(self.answer_earlier(stream_id, command_id, Some(refused)))
+                            }
+                        };
                     }
                     if expected == ExpectedVersion::Any && retries < MAX_ANY_RETRIES {
                         retries += 1;
@@ -352,32 +403,90 @@ impl EventStore for PgStore {
         &self,
         stream_id: &StreamId,
         command_id: Uuid,
-    ) -> Result<Option<Appended>, StoreError> {
+    ) -> Result<Option<Recorded>, StoreError> {
         let row = sqlx::query(&self.inner.sql.find_command)
             .bind(stream_id.as_str())
             .bind(command_id)
             .fetch_one(&self.inner.pool)
             .await
             .map_err(backend)?;
+        let key = Key::Command(stream_id.as_str(), command_id);
+        let events = Place::new(&self.inner.schema, "events", key);
+        let version: Option<i64> = events.get(&row, 0, "max(stream_version)")?;
+        let first: Option<i64> = events.get(&row, 1, "min(position)")?;
+        let last: Option<i64> = events.get(&row, 2, "max(position)")?;
+        if let (Some(version), Some(first), Some(last)) = (version, first, last) {
+            return Ok(Some(Recorded::Appended(
+                Appended::new(
+                    Version(events.unsigned(version, "max(stream_version)")?),
+                    Position(events.unsigned(first, "min(position)")?),
+                    Position(events.unsigned(last, "max(position)")?),
+                )
+                .as_duplicate(),
+            )));
+        }
+        let refusals = Place::new(&self.inner.schema, "refusals", key);
+        let version: Option<i64> = refusals.get(&row, 3, "stream_version")?;
+        let payload: Option<Vec<u8>> = refusals.get(&row, 4, "payload")?;
+        match (version, payload) {
+            (Some(version), Some(payload)) => Ok(Some(Recorded::Refused(Refusal::new(
+                Version(refusals.unsigned(version, "stream_version")?),
+                Bytes::from(payload),
+            )))),
+            _ => Ok(None),
+        }
+    }
+
+    async fn refuse(
+        &self,
+        stream_id: &StreamId,
+        expected: ExpectedVersion,
+        command_id: Uuid,
+        refusal: Bytes,
+    ) -> Result<Recorded, StoreError> {
+        let row = sqlx::query(&self.inner.sql.refuse)
+            .bind(stream_id.as_str())
+            .bind(expected_param(expected))
+            .bind(command_id)
+            .bind(&refusal[..])
+            .fetch_one(&self.inner.pool)
+            .await
+            .map_err(backend)?;
         let place = Place::new(
             &self.inner.schema,
-            "events",
+            "refuse()",
             Key::Command(stream_id.as_str(), command_id),
         );
-        let version: Option<i64> = place.get(&row, 0, "max(stream_version)")?;
-        let first: Option<i64> = place.get(&row, 1, "min(position)")?;
-        let last: Option<i64> = place.get(&row, 2, "max(position)")?;
-        let (Some(version), Some(first), Some(last)) = (version, first, last) else {
-            return Ok(None);
-        };
-        Ok(Some(
-            Appended::new(
-                Version(place.unsigned(version, "max(stream_version)")?),
-                Position(place.unsigned(first, "min(position)")?),
-                Position(place.unsigned(last, "max(position)")?),
-            )
-            .as_duplicate(),
-        ))
+        let outcome: &str = place.get(&row, 0, "o_outcome")?;
+        let version: i64 = place.get(&row, 1, "o_stream_version")?;
+        let version = Version(place.unsigned(version, "o_stream_version")?);
+        match outcome {
+            "appended" => {
+                let first: i64 = place.get(&row, 2, "o_first_position")?;
+                let last: i64 = place.get(&row, 3, "o_last_position")?;
+                Ok(Recorded::Appended(
+                    Appended::new(
+                        version,
+                        Position(place.unsigned(first, "o_first_position")?),
+                        Position(place.unsigned(last, "o_last_position")?),
+                    )
+                    .as_duplicate(),
+                ))
+            }
+            "refused" => {
+                let payload: Vec<u8> = place.get(&row, 4, "o_payload")?;
+                Ok(Recorded::Refused(Refusal::new(
+                    version,
+                    Bytes::from(payload),
+                )))
+            }
+            "conflict" => Err(StoreError::Conflict {
+                stream_id: stream_id.clone(),
+                expected,
+                actual: version,
+            }),
+            other => Err(place.corrupt("o_outcome", format!("the unknown outcome {other:?}"))),
+        }
     }
 
     async fn stream_version(&self, stream_id: &StreamId) -> Result<Version, StoreError> {

@@ -2,7 +2,7 @@
 //! fits one to a schema, and [`PgStore::migrate`], which applies them.
 //!
 //! A migration runs as one simple-protocol batch inside the migration transaction, with
-//! `{schema}`, `{lock_class}` and `{lock_key}` replaced. A released migration is never
+//! `{schema}`, `{lock_class}`, `{command_lock_class}` and `{lock_key}` replaced. A released migration is never
 //! edited, not even its comments or its whitespace: databases ran its exact text, and
 //! changes are new versions. The test `released_migrations_are_unchanged` pins each released
 //! file's length and checksum.
@@ -21,6 +21,9 @@ use crate::values::{Key, Place, backend};
 pub(crate) const ALLOCATE_LOCK_CLASS: i32 = 0x6573_0001;
 /// The first half of the advisory lock key that serializes migrations.
 pub(crate) const MIGRATE_LOCK_CLASS: i32 = 0x6573_0002;
+/// The first half of the advisory lock key that serializes a stream's appends and refusals
+/// that carry a command id (the second half: the stream id's hash, with the schema's key).
+pub(crate) const COMMAND_LOCK_CLASS: i32 = 0x6573_0004;
 
 /// The migrations, in order: `(version, SQL)`.
 pub(crate) const MIGRATIONS: &[(i32, &str)] = &[
@@ -53,12 +56,21 @@ pub(crate) const MIGRATIONS: &[(i32, &str)] = &[
         3,
         include_str!("../migrations/0003_append_one_and_allocate_lock_fix.sql"),
     ),
+    // Remembered refusals: the `refusals` table and the `refuse` function, and the two
+    // append functions again, refusing a command id that was refused on the stream. The
+    // appends and refusals that carry a command id take a transaction lock on their stream
+    // first, so that a command id gets one outcome when two of them race.
+    (
+        4,
+        include_str!("../migrations/0004_remembered_refusals.sql"),
+    ),
 ];
 
 /// A migration's SQL with the schema and lock key in place.
 pub(crate) fn migration_sql(sql: &str, schema: &SchemaName) -> String {
     sql.replace("{schema}", schema.as_str())
         .replace("{lock_class}", &ALLOCATE_LOCK_CLASS.to_string())
+        .replace("{command_lock_class}", &COMMAND_LOCK_CLASS.to_string())
         .replace("{lock_key}", &schema.lock_key().to_string())
 }
 

@@ -30,8 +30,10 @@ pub(crate) struct Queries {
     pub(crate) any_after: String,
     /// A stream's version (0 for no stream).
     pub(crate) stream_version: String,
-    /// The append of a stream that carried a command id.
+    /// What a command id produced on a stream: the append that carried it, or its refusal.
     pub(crate) find_command: String,
+    /// Records a command id's refusal, through the `refuse` function.
+    pub(crate) refuse: String,
     /// A stream's snapshot.
     pub(crate) load_snapshot: String,
     /// Saves a snapshot unless a newer one is stored.
@@ -82,6 +84,7 @@ impl Queries {
             any_after: sql(include_str!("../sql/any_after.sql")),
             stream_version: sql(include_str!("../sql/stream_version.sql")),
             find_command: sql(include_str!("../sql/find_command.sql")),
+            refuse: sql(include_str!("../sql/refuse.sql")),
             load_snapshot: sql(include_str!("../sql/load_snapshot.sql")),
             save_snapshot: sql(include_str!("../sql/save_snapshot.sql")),
             load_checkpoint: sql(include_str!("../sql/load_checkpoint.sql")),

@@ -30,7 +30,7 @@ struct Add {
     by: u32,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, Serialize, Deserialize)]
 #[error("adding zero changes nothing")]
 struct AddedZero;
 

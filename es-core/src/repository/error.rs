@@ -66,6 +66,15 @@ pub enum ExecuteError<E> {
         /// The codec's error.
         cause: CodecError,
     },
+    /// The aggregate's refusal could not be encoded, to be remembered under the command id
+    /// ([`Repository::execute_with`](super::Repository::execute_with)); nothing was recorded.
+    #[error("cannot encode the refusal of a command on stream {stream_id}: {cause}")]
+    EncodeRefusal {
+        /// The aggregate's stream.
+        stream_id: StreamId,
+        /// The codec's error.
+        cause: CodecError,
+    },
     /// A stored event of the aggregate does not decode.
     #[error(transparent)]
     Decode(DecodeError),

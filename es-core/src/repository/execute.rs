@@ -4,14 +4,19 @@
 
 use std::fmt;
 
+use bytes::Bytes;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
 use crate::aggregate::Aggregate;
-use crate::codec::Codec;
+use crate::codec::{Codec, CodecError};
 use crate::command::CommandSet;
 use crate::envelope::{Metadata, NewEvent, Position, StreamId, Version};
 use crate::event::EventSet;
 use crate::retry;
 use crate::snapshot::Snapshotting;
-use crate::store::{Appended, EventStore, ExpectedVersion, StoreError};
+use crate::store::{Appended, EventStore, ExpectedVersion, Recorded, StoreError};
 use crate::trace::{in_span, record, span};
 use crate::util::YieldNow;
 
@@ -90,7 +95,7 @@ impl<A: Aggregate, S: EventStore, N: Snapshotting<A, C>, C: Codec> Repository<A,
     ) -> Result<Executed<A>, ExecuteError<A::Error>> {
         let (command, meta) = (command.into(), CommandMeta::new());
         let span = execute_span::<A>(&command, &meta);
-        in_span(self.run(command, meta, true), span).await
+        in_span(self.run(command, meta, None), span).await
     }
 
     /// [`execute`](Self::execute) with the command's metadata: every event it appends
@@ -101,6 +106,13 @@ impl<A: Aggregate, S: EventStore, N: Snapshotting<A, C>, C: Codec> Repository<A,
     /// the target stream (through any repository on the store), nothing is decided or
     /// appended and the earlier outcome is returned with [`Executed::duplicate`] set. Reuse a
     /// client's request id as the command id to make retried requests safe.
+    ///
+    /// A refusal is remembered the same way: the aggregate's error is encoded with the
+    /// repository's codec (hence the serde bounds) and recorded under the command id
+    /// ([`EventStore::refuse`]), so executing the same command id again returns the same
+    /// [`ExecuteError::Domain`] without deciding again, on every repository of the store,
+    /// also when two of them execute it at once. (Validation refusals need no memory: they
+    /// depend on the command alone. A decision that produces no events is not recorded.)
     ///
     /// ```
     /// # use es_core::prelude::*;
@@ -148,18 +160,24 @@ impl<A: Aggregate, S: EventStore, N: Snapshotting<A, C>, C: Codec> Repository<A,
         &self,
         command: impl Into<A::Command>,
         meta: CommandMeta,
-    ) -> Result<Executed<A>, ExecuteError<A::Error>> {
+    ) -> Result<Executed<A>, ExecuteError<A::Error>>
+    where
+        A::Error: Serialize + DeserializeOwned,
+    {
         let command = command.into();
         let span = execute_span::<A>(&command, &meta);
-        in_span(self.run(command, meta, false), span).await
+        let refusals = CodecRefusals(&self.codec);
+        in_span(self.run(command, meta, Some(&refusals)), span).await
     }
 
-    /// The write path; `fresh_id` says the command id was drawn for this call alone.
+    /// The write path. `refusals` is how refusals are remembered under the command id, and
+    /// `None` when the id was drawn for this call alone: nobody can ask for it again, so
+    /// there is nothing to look up or remember.
     async fn run(
         &self,
         command: A::Command,
         meta: CommandMeta,
-        fresh_id: bool,
+        refusals: Option<&dyn Refusals<A::Error>>,
     ) -> Result<Executed<A>, ExecuteError<A::Error>> {
         command.validate().map_err(|errors| ExecuteError::Invalid {
             command: command.name(),
@@ -169,16 +187,16 @@ impl<A: Aggregate, S: EventStore, N: Snapshotting<A, C>, C: Codec> Repository<A,
         let stream_id = self.stream_id(command.aggregate_id())?;
         record!(stream = %stream_id);
         // A command id seen before gets its first outcome, before any decision: deciding
-        // again could refuse it (a repeated registration is "already registered"). The id
-        // `execute` draws itself is new by construction: no lookup for it.
-        if !fresh_id
+        // again could refuse it (a repeated registration is "already registered"), or accept
+        // what was refused. The id `execute` draws itself is new by construction: no lookup.
+        if let Some(refusals) = refusals
             && let Some(earlier) = self
                 .store
                 .find_command(&stream_id, meta.command_id)
                 .await
                 .map_err(ExecuteError::Store)?
         {
-            return Ok(Executed::from_earlier(stream_id, earlier, 0));
+            return earlier_outcome(refusals, stream_id, meta.command_id, earlier, 0);
         }
         let (mut state, mut version, mut cached) = match self.cache.take(&stream_id) {
             Some((state, version)) => (state, version, true),
@@ -209,8 +227,53 @@ impl<A: Aggregate, S: EventStore, N: Snapshotting<A, C>, C: Codec> Repository<A,
             }
             let events = match decision {
                 Err(error) => {
-                    self.cache.put(stream_id, version, state);
-                    return Err(ExecuteError::Domain(error));
+                    let Some(refusals) = refusals else {
+                        self.cache.put(stream_id, version, state);
+                        return Err(ExecuteError::Domain(error));
+                    };
+                    let payload =
+                        refusals
+                            .encode(&error)
+                            .map_err(|cause| ExecuteError::EncodeRefusal {
+                                stream_id: stream_id.clone(),
+                                cause,
+                            })?;
+                    let expected = ExpectedVersion::at(version);
+                    match self
+                        .store
+                        .refuse(&stream_id, expected, meta.command_id, payload)
+                        .await
+                    {
+                        // Recorded, or another execution's outcome recorded first: either way
+                        // the recorded one is the answer.
+                        Ok(recorded) => {
+                            self.cache.put(stream_id.clone(), version, state);
+                            return earlier_outcome(
+                                refusals,
+                                stream_id,
+                                meta.command_id,
+                                recorded,
+                                attempts,
+                            );
+                        }
+                        Err(StoreError::Conflict { actual, .. }) => {
+                            if !self.retry.allows_retry(attempts) {
+                                return Err(ExecuteError::Conflict {
+                                    stream_id,
+                                    attempts,
+                                    expected: version,
+                                    actual,
+                                });
+                            }
+                            // The refusal was decided on a state that is no longer current.
+                            retry::sleep(self.retry.delay(attempts)).await;
+                            self.fold(&stream_id, &mut state, &mut version, Until::End)
+                                .await?;
+                            cached = false;
+                            continue;
+                        }
+                        Err(other) => return Err(ExecuteError::Store(other)),
+                    }
                 }
                 Ok(events) if events.is_empty() => {
                     self.cache.put(stream_id.clone(), version, state);
@@ -233,7 +296,24 @@ impl<A: Aggregate, S: EventStore, N: Snapshotting<A, C>, C: Codec> Repository<A,
                 expected = version.0,
                 events = batch.len(),
             );
-            match in_span(self.store.append(&stream_id, expected, batch), span).await {
+            let appended = in_span(self.store.append(&stream_id, expected, batch), span).await;
+            let appended = match (appended, refusals) {
+                // Another execution of the same command id was refused first. (A fresh id
+                // cannot have been: that error is the store's, below.)
+                (
+                    Err(StoreError::AlreadyRefused {
+                        stream_id,
+                        command_id,
+                        refusal,
+                    }),
+                    Some(refusals),
+                ) => {
+                    let refused = Recorded::Refused(refusal);
+                    return earlier_outcome(refusals, stream_id, command_id, refused, attempts);
+                }
+                (appended, _) => appended,
+            };
+            match appended {
                 // A concurrent execution of the same command id won the race; the state
                 // misses its events, so it is not cached.
                 Ok(appended) if appended.duplicate => {
@@ -320,6 +400,49 @@ impl<A: Aggregate, S: EventStore, N: Snapshotting<A, C>, C: Codec> Repository<A,
                     })
             })
             .collect()
+    }
+}
+
+/// The answer of a command id's recorded outcome: the earlier append (a duplicate), or the
+/// earlier refusal decoded as the aggregate's error.
+fn earlier_outcome<A: Aggregate>(
+    refusals: &dyn Refusals<A::Error>,
+    stream_id: StreamId,
+    command_id: Uuid,
+    recorded: Recorded,
+    attempts: u32,
+) -> Result<Executed<A>, ExecuteError<A::Error>> {
+    match recorded {
+        Recorded::Appended(earlier) => Ok(Executed::from_earlier(stream_id, earlier, attempts)),
+        Recorded::Refused(refusal) => match refusals.decode(&refusal.payload) {
+            Ok(error) => Err(ExecuteError::Domain(error)),
+            Err(cause) => Err(ExecuteError::Store(StoreError::Corrupt {
+                location: format!("the refusal of command {command_id} on stream {stream_id}"),
+                problem: format!(
+                    "it does not decode as {}: {cause}",
+                    std::any::type_name::<A::Error>()
+                ),
+            })),
+        },
+    }
+}
+
+/// How a repository turns its aggregate's refusals into bytes and back, to remember them.
+trait Refusals<E>: Sync {
+    fn encode(&self, error: &E) -> Result<Bytes, CodecError>;
+    fn decode(&self, payload: &[u8]) -> Result<E, CodecError>;
+}
+
+/// Refusals encoded with the repository's codec.
+struct CodecRefusals<'a, C>(&'a C);
+
+impl<E: Serialize + DeserializeOwned, C: Codec> Refusals<E> for CodecRefusals<'_, C> {
+    fn encode(&self, error: &E) -> Result<Bytes, CodecError> {
+        self.0.encode(error).map(Bytes::from)
+    }
+
+    fn decode(&self, payload: &[u8]) -> Result<E, CodecError> {
+        self.0.decode(payload)
     }
 }
 

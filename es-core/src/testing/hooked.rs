@@ -38,10 +38,11 @@
 
 use std::future::Future;
 
+use bytes::Bytes;
 use uuid::Uuid;
 
 use crate::envelope::{NewEvent, Position, RecordedEvent, StreamId, Version};
-use crate::store::{Appended, EventStore, ExpectedVersion, StoreError};
+use crate::store::{Appended, EventStore, ExpectedVersion, Recorded, StoreError};
 
 /// What a [`Hooked`] store does in each [`EventStore`] method, given the inner store. Every
 /// method passes the call through unless overridden. `visit_stream` and `subscribe` are
@@ -85,8 +86,20 @@ pub trait StoreHooks<S: EventStore>: Clone + Send + Sync + 'static {
         inner: &S,
         stream_id: &StreamId,
         command_id: Uuid,
-    ) -> impl Future<Output = Result<Option<Appended>, StoreError>> + Send {
+    ) -> impl Future<Output = Result<Option<Recorded>, StoreError>> + Send {
         inner.find_command(stream_id, command_id)
+    }
+
+    /// [`EventStore::refuse`].
+    fn refuse(
+        &self,
+        inner: &S,
+        stream_id: &StreamId,
+        expected: ExpectedVersion,
+        command_id: Uuid,
+        refusal: Bytes,
+    ) -> impl Future<Output = Result<Recorded, StoreError>> + Send {
+        inner.refuse(stream_id, expected, command_id, refusal)
     }
 
     /// [`EventStore::stream_version`].
@@ -156,8 +169,19 @@ impl<S: EventStore, H: StoreHooks<S>> EventStore for Hooked<S, H> {
         &self,
         stream_id: &StreamId,
         command_id: Uuid,
-    ) -> impl Future<Output = Result<Option<Appended>, StoreError>> + Send {
+    ) -> impl Future<Output = Result<Option<Recorded>, StoreError>> + Send {
         self.hooks.find_command(&self.inner, stream_id, command_id)
+    }
+
+    fn refuse(
+        &self,
+        stream_id: &StreamId,
+        expected: ExpectedVersion,
+        command_id: Uuid,
+        refusal: Bytes,
+    ) -> impl Future<Output = Result<Recorded, StoreError>> + Send {
+        self.hooks
+            .refuse(&self.inner, stream_id, expected, command_id, refusal)
     }
 
     fn stream_version(

@@ -102,7 +102,7 @@ pub struct CloseAccount {
 }
 
 /// Why an account command was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum AccountError {
     /// The owner's name is empty or only whitespace.
     #[error("the owner must not be blank")]

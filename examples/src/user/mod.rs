@@ -215,7 +215,7 @@ pub struct DeleteUser {
 }
 
 /// Why a user command was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum UserError {
     /// A user with this id already exists (or existed).
     #[error("user already registered")]

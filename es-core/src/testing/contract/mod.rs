@@ -27,7 +27,7 @@
 //! | atomic batches, typed refusals | `empty_append_is_refused`, `invalid_batch_writes_nothing`, `limits_are_enforced` |
 //! | contiguous versions, strictly increasing positions | `stream_versions_are_contiguous`, `global_positions_strictly_increase` |
 //! | reads: paging, repeatability, lending | `read_stream_pages`, `read_all_pages`, `reads_are_repeatable`, `visit_stream_matches_read_stream` |
-//! | idempotent command ids | `repeated_command_id_is_a_duplicate`, `command_ids_are_per_stream` |
+//! | idempotent command ids, appended or refused | `repeated_command_id_is_a_duplicate`, `command_ids_are_per_stream`, `a_refused_command_id_keeps_its_refusal`, `refusals_check_versions_and_earlier_appends`, `racing_refusal_and_append_have_one_outcome` |
 //! | subscriptions without gap or duplicate | `subscription_catches_up_then_follows`, `subscription_from_a_position`, `subscription_with_concurrent_writers`, `wait_for_events_sees_stored_events` |
 //! | snapshots keep the newest per stream | `snapshots_round_trip`, `older_snapshot_never_replaces_newer` |
 //! | checkpoints per projection | `checkpoints_round_trip` |
@@ -108,7 +108,11 @@ use concurrency::{
     expected_any, expected_exact, expected_no_stream, racing_appends_have_one_winner,
 };
 use events::{append_and_read_back, unknown_stream_reads_empty};
-use idempotency::{command_ids_are_per_stream, repeated_command_id_is_a_duplicate};
+use idempotency::{
+    a_refused_command_id_keeps_its_refusal, command_ids_are_per_stream,
+    racing_refusal_and_append_have_one_outcome, refusals_check_versions_and_earlier_appends,
+    repeated_command_id_is_a_duplicate,
+};
 use order::{global_positions_strictly_increase, stream_versions_are_contiguous};
 use reads::{
     read_all_pages, read_stream_pages, reads_are_repeatable, visit_stream_matches_read_stream,
@@ -236,6 +240,9 @@ where
             visit_stream_matches_read_stream,
             repeated_command_id_is_a_duplicate,
             command_ids_are_per_stream,
+            a_refused_command_id_keeps_its_refusal,
+            refusals_check_versions_and_earlier_appends,
+            racing_refusal_and_append_have_one_outcome,
             subscription_catches_up_then_follows,
             subscription_from_a_position,
             subscription_with_concurrent_writers,

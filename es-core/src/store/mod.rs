@@ -17,6 +17,13 @@
 //!   stream carried writes nothing and returns that earlier [`Appended`], marked
 //!   [`duplicate`](Appended::duplicate). This is checked before the expected version, so a
 //!   retried request gets its first outcome rather than a conflict.
+//! - **Remembered refusals**: a command id can also be recorded as refused
+//!   ([`refuse`](EventStore::refuse)), at the stream version its refusal was decided at. A
+//!   command id has one outcome per stream, whichever was recorded first: an append carrying
+//!   a refused command id writes nothing and fails with [`StoreError::AlreadyRefused`], a
+//!   refusal of an appended one records nothing and returns the append, and
+//!   [`find_command`](EventStore::find_command) returns the outcome. So the same command id
+//!   always gets the same answer, also when two workers execute it at once.
 //! - **No skipped positions**: once [`read_all`](EventStore::read_all) has returned an event
 //!   at position `p`, no event with a position below `p` can appear later. This is what lets
 //!   a [`Subscription`] follow the log by position alone,
@@ -45,7 +52,12 @@ use std::ops::ControlFlow;
 use crate::envelope::{InvalidStreamId, NewEvent, Position, RecordedEvent, StreamId, Version};
 use crate::names::{NameError, NameProblem, check_event_name};
 use crate::subscription::Subscription;
+use bytes::Bytes;
 use uuid::Uuid;
+
+mod recorded;
+
+pub use recorded::{Appended, Recorded, Refusal};
 
 /// How many events a reader asks a store for per round trip, unless told otherwise: the
 /// [`Repository`](crate::Repository) replaying a stream, a [`Subscription`] and a
@@ -93,46 +105,6 @@ impl fmt::Display for ExpectedVersion {
             Self::Any => f.write_str("any version"),
             Self::NoStream => f.write_str("no stream"),
             Self::Exact(version) => write!(f, "version {version}"),
-        }
-    }
-}
-
-/// Where an append landed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Appended {
-    /// The stream's version after the append (the version of its last new event).
-    pub stream_version: Version,
-    /// The global position of the first appended event.
-    pub first_position: Position,
-    /// The global position of the last appended event.
-    pub last_position: Position,
-    /// Whether nothing was written because the command id already produced this append.
-    pub duplicate: bool,
-}
-
-impl Appended {
-    /// Describes an append; for store implementations.
-    #[must_use]
-    pub const fn new(
-        stream_version: Version,
-        first_position: Position,
-        last_position: Position,
-    ) -> Self {
-        Self {
-            stream_version,
-            first_position,
-            last_position,
-            duplicate: false,
-        }
-    }
-
-    /// The same append, reported again for a repeated command id.
-    #[must_use]
-    pub const fn as_duplicate(self) -> Self {
-        Self {
-            duplicate: true,
-            ..self
         }
     }
 }
@@ -245,6 +217,17 @@ pub enum StoreError {
         /// What is wrong with the value.
         problem: String,
     },
+    /// An append carried a command id that was refused on the stream before
+    /// ([`EventStore::refuse`]): nothing was written. The refusal is the command's answer.
+    #[error("command {command_id} was refused on stream {stream_id} before; nothing was appended")]
+    AlreadyRefused {
+        /// The stream appended to.
+        stream_id: StreamId,
+        /// The command id.
+        command_id: Uuid,
+        /// The earlier refusal.
+        refusal: Refusal,
+    },
 }
 
 /// A store of event streams with a global, ordered log.
@@ -321,8 +304,8 @@ pub trait EventStore: Clone + Send + Sync + 'static {
         max_count: usize,
     ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
 
-    /// The append to `stream_id` that carried `command_id`, if any (reported as a
-    /// [`duplicate`](Appended::duplicate)).
+    /// What `command_id` produced on `stream_id`, if anything: the append that carried it
+    /// (reported as a [`duplicate`](Appended::duplicate)), or its recorded refusal.
     ///
     /// # Errors
     /// [`StoreError::Backend`] when the backend fails, [`StoreError::Corrupt`] when a stored
@@ -331,7 +314,27 @@ pub trait EventStore: Clone + Send + Sync + 'static {
         &self,
         stream_id: &StreamId,
         command_id: Uuid,
-    ) -> impl Future<Output = Result<Option<Appended>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<Recorded>, StoreError>> + Send;
+
+    /// Records that `command_id` was refused on `stream_id`, decided on the stream at
+    /// `expected`, with `refusal` (the encoded domain error), so that the same command id
+    /// gets the same answer later.
+    ///
+    /// If the command id already has an outcome on the stream, nothing is recorded and that
+    /// outcome is returned: the earlier append ([`Recorded::Appended`], a duplicate) or the
+    /// earlier refusal. Otherwise the refusal is recorded if the stream is at `expected` (its
+    /// version is unchanged by it) and returned.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the stream is not at `expected` (nothing is recorded:
+    /// the command should be decided again), [`StoreError::Backend`] when the backend fails.
+    fn refuse(
+        &self,
+        stream_id: &StreamId,
+        expected: ExpectedVersion,
+        command_id: Uuid,
+        refusal: Bytes,
+    ) -> impl Future<Output = Result<Recorded, StoreError>> + Send;
 
     /// The current version of `stream_id` ([`Version::EMPTY`] when it has no events).
     ///

@@ -1,0 +1,174 @@
+//! Remembered refusals: a command id refused once gets the same refusal every time after,
+//! through any repository of the store, without being decided again, also once the state
+//! would accept it; and two repositories executing the same command id at once get one
+//! answer. On the in-memory store and on PostgreSQL.
+#![allow(clippy::unwrap_used)]
+
+use es_core::prelude::*;
+use es_examples::bank::{Account, AccountError, AccountId, Deposit, OpenAccount, Withdraw};
+use es_memstore::MemStore;
+use es_postgres::{PgStore, testing};
+
+/// How many tests of this binary need PostgreSQL (for the skip notice).
+const PG_TESTS: usize = 2;
+
+async fn pg_store() -> Option<PgStore> {
+    let database = testing::database_or_skip(PG_TESTS)?;
+    let pool = database.pool().await.expect("a pool");
+    Some(testing::fresh_store(&pool).await.expect("a fresh store"))
+}
+
+/// An overdraft refused under a command id stays refused after a deposit would let it
+/// through: the same id, asked again (here and through another repository), gets the first
+/// refusal, and nothing is appended.
+async fn a_refusal_is_answered_again<S: EventStore>(store: S) {
+    let accounts = Repository::<Account, _>::new(store.clone());
+    let account = AccountId(1);
+    accounts
+        .execute(OpenAccount {
+            account,
+            owner: "Ada".into(),
+        })
+        .await
+        .unwrap();
+    let overdraft = Withdraw {
+        account,
+        amount: 100,
+    };
+    let meta = CommandMeta::new();
+    let refusal = AccountError::Overdraw {
+        balance: 0,
+        requested: 100,
+    };
+    let first = accounts.execute_with(overdraft.clone(), meta.clone()).await;
+    assert!(
+        matches!(&first, Err(ExecuteError::Domain(error)) if *error == refusal),
+        "{first:?}"
+    );
+    accounts
+        .execute(Deposit {
+            account,
+            amount: 500,
+        })
+        .await
+        .unwrap();
+    let stream = accounts.stream_id(&account).unwrap();
+    let version = store.stream_version(&stream).await.unwrap();
+    // Decided again, the withdrawal would now be accepted.
+    for repository in [
+        accounts.clone(),
+        Repository::<Account, _>::new(store.clone()),
+    ] {
+        let again = repository
+            .execute_with(overdraft.clone(), meta.clone())
+            .await;
+        assert!(
+            matches!(&again, Err(ExecuteError::Domain(error)) if *error == refusal),
+            "the same refusal: {again:?}"
+        );
+    }
+    assert_eq!(
+        store.stream_version(&stream).await.unwrap(),
+        version,
+        "nothing was decided again"
+    );
+    let loaded = accounts.load(&account).await.unwrap();
+    assert_eq!(loaded.state.balance(), 500);
+    // A new command id is decided as usual.
+    accounts
+        .execute_with(overdraft, CommandMeta::new())
+        .await
+        .unwrap();
+    assert_eq!(accounts.load(&account).await.unwrap().state.balance(), 400);
+}
+
+/// Two repositories (two workers) execute the same command ids at once, each with a cache
+/// of its own, while deposits change the balance under them: each command id gets one answer
+/// from both, and a withdrawal appended once at most.
+async fn racing_workers_get_one_answer<S: EventStore>(store: S) {
+    let account = AccountId(2);
+    let setup = Repository::<Account, _>::new(store.clone());
+    setup
+        .execute(OpenAccount {
+            account,
+            owner: "Bob".into(),
+        })
+        .await
+        .unwrap();
+    let (first, second) = (
+        Repository::<Account, _>::new(store.clone()),
+        Repository::<Account, _>::new(store.clone()),
+    );
+    let mut withdrawn = 0;
+    for round in 0..30_i64 {
+        let meta = CommandMeta::new();
+        let withdraw = Withdraw {
+            account,
+            amount: 10,
+        };
+        let deposit = setup.execute(Deposit {
+            account,
+            amount: 10 * (round % 2),
+        });
+        let (a, b, _) = tokio::join!(
+            first.execute_with(withdraw.clone(), meta.clone()),
+            second.execute_with(withdraw, meta.clone()),
+            deposit,
+        );
+        match (&a, &b) {
+            (Ok(a), Ok(b)) => {
+                assert_eq!(
+                    (a.stream_version, a.last_position),
+                    (b.stream_version, b.last_position),
+                    "round {round}: one append"
+                );
+                assert!(
+                    a.duplicate || b.duplicate,
+                    "round {round}: one of them is the repeat"
+                );
+                withdrawn += 10;
+            }
+            (Err(ExecuteError::Domain(a)), Err(ExecuteError::Domain(b))) => {
+                assert_eq!(a, b, "round {round}: one refusal");
+            }
+            _ => panic!("round {round}: two answers: {a:?} and {b:?}"),
+        }
+    }
+    let events = store
+        .read_stream(&setup.stream_id(&account).unwrap(), Version(1), 1000)
+        .await
+        .unwrap();
+    let withdrawals = events
+        .iter()
+        .filter(|event| &*event.name == "account.withdrawn")
+        .count();
+    assert_eq!(
+        withdrawals * 10,
+        withdrawn,
+        "every accepted command appended once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_is_answered_again_in_memory() {
+    a_refusal_is_answered_again(MemStore::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_is_answered_again_on_postgres() {
+    if let Some(store) = pg_store().await {
+        a_refusal_is_answered_again(store).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_workers_get_one_answer_in_memory() {
+    racing_workers_get_one_answer(MemStore::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_workers_get_one_answer_on_postgres() {
+    if let Some(store) = pg_store().await {
+        racing_workers_get_one_answer(store).await;
+    }
+}
