@@ -146,6 +146,7 @@ pub mod event;
 #[doc = include_str!("../../docs/modelling.md")]
 pub mod guide {}
 pub mod names;
+pub mod process;
 pub mod projection;
 pub mod repository;
 pub mod retry;

@@ -45,8 +45,10 @@
 //!   lock, and a panic under a read lock poisons nothing.)
 //! - Live subscribers wait on a watch of the head position, never on a per-subscriber
 //!   buffer: a slow subscriber costs writers nothing and memory stays bounded.
-//! - Checkpoints ([`CheckpointStore`]) and snapshots ([`SnapshotStore`], the latest of each
-//!   stream) are kept in memory too.
+//! - Checkpoints ([`CheckpointStore`]), snapshots ([`SnapshotStore`], the latest of each
+//!   stream) and process managers' instances and timers
+//!   ([`ProcessStore`](es_core::process::ProcessStore)) are kept in memory too; a process's
+//!   commit is atomic under one lock with its checkpoint.
 //! - Idempotency costs one map entry per append that carries a command id.
 #![deny(missing_docs)]
 
@@ -67,6 +69,8 @@ use es_core::{
 use tokio::sync::watch;
 use uuid::Uuid;
 
+mod processes;
+
 /// An in-memory [`EventStore`]. Cloning is cheap and shares the same store; it is safe to use
 /// from many threads and tasks at once.
 #[derive(Clone, Default)]
@@ -77,6 +81,9 @@ pub struct MemStore {
     /// is subscribed, so it may lag behind the log when nobody is.
     head: Arc<watch::Sender<Position>>,
     checkpoints: Arc<Mutex<HashMap<String, Position>>>,
+    /// The instances and timers of process managers, by process name. Locked after
+    /// `checkpoints` when both are needed (a process's commit moves its checkpoint).
+    processes: Arc<Mutex<HashMap<String, processes::Process>>>,
     /// The latest snapshot of each stream.
     snapshots: Arc<Mutex<HashMap<StreamId, Snapshot>>>,
 }

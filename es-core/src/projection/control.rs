@@ -218,8 +218,13 @@ pub(crate) trait Batches: Sync {
         position: Position,
     ) -> impl Future<Output = Result<Option<Position>, ProjectionError>> + Send;
 
+    /// Does one step of the target's own work (see [`Target::work`](crate::projection::Target::work));
+    /// returns whether there was something to do.
+    fn work(&self) -> impl Future<Output = Result<bool, ProjectionError>> + Send;
+
     /// Completes when there may be events after `position` (see
-    /// [`EventStore::wait_for_events`](crate::EventStore::wait_for_events)).
+    /// [`EventStore::wait_for_events`](crate::EventStore::wait_for_events)), or work of the
+    /// target's own.
     fn wait(&self, position: Position) -> impl Future<Output = Result<(), ProjectionError>> + Send;
 }
 
@@ -253,28 +258,33 @@ impl Processing<'_> {
     }
 
     /// Processes batches with `batches` from `position` until there is nothing left
-    /// (`Ok(None)`), and returns the position reached: a catch-up.
+    /// (`Ok(None)`) and no work of the target's own either, and returns the position reached:
+    /// a catch-up.
     ///
     /// # Errors
-    /// The first error of [`Batches::step`].
+    /// The first error of [`Batches::step`] or [`Batches::work`].
     pub(crate) async fn drain(
         &mut self,
         mut position: Position,
         batches: &impl Batches,
     ) -> Result<Position, ProjectionError> {
-        while let Some(reached) = batches.step(self, position).await? {
-            position = reached;
+        loop {
+            while let Some(reached) = batches.step(self, position).await? {
+                position = reached;
+            }
+            if !batches.work().await? {
+                return Ok(position);
+            }
         }
-        Ok(position)
     }
 
     /// The `run` loop: marks the runner live (other processing calls are refused until this
-    /// guard is dropped), then processes batches while there is something to process and
-    /// waits for appends when there is not, until `shutdown` completes. Shutdown is observed
-    /// between batches only. Returns the position reached.
+    /// guard is dropped), then processes batches and the target's own work while there is
+    /// something to do and waits for appends (or work) when there is not, until `shutdown`
+    /// completes. Shutdown is observed between steps only. Returns the position reached.
     ///
     /// # Errors
-    /// The first error of [`Batches::step`] or [`Batches::wait`].
+    /// The first error of [`Batches::step`], [`Batches::work`] or [`Batches::wait`].
     pub(crate) async fn follow(
         &mut self,
         mut position: Position,
@@ -289,6 +299,9 @@ impl Processing<'_> {
             }
             if let Some(reached) = batches.step(self, position).await? {
                 position = reached;
+                continue;
+            }
+            if batches.work().await? {
                 continue;
             }
             match race(shutdown.as_mut(), batches.wait(position)).await {

@@ -487,12 +487,16 @@ impl<T: Target, S: EventStore, C: Codec> Batches for Steps<'_, T, S, C> {
         self.0.step(processing, position).await
     }
 
+    async fn work(&self) -> Result<bool, ProjectionError> {
+        self.0.shared.target.work().await.map_err(store_error::<T>)
+    }
+
     async fn wait(&self, position: Position) -> Result<(), ProjectionError> {
-        self.0
-            .store
-            .wait_for_events(position)
-            .await
-            .map_err(store_error::<T>)
+        let appended = self.0.store.wait_for_events(position);
+        match race(appended, self.0.shared.target.wake()).await {
+            Either::Left(woken) => woken.map_err(store_error::<T>),
+            Either::Right(()) => Ok(()),
+        }
     }
 }
 

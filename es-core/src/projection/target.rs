@@ -100,6 +100,23 @@ pub trait Target: Send + Sync + 'static {
     /// # Errors
     /// The storage's error; the read model and the checkpoint are then as they were.
     fn reset(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Does one step of work of the target's own, besides the log's events: a process
+    /// manager fires its due timers and retries the instances it was asked to. Returns whether
+    /// there was something to do (the runner then asks again). The runner calls it when it
+    /// has caught up with the log, in `catch_up` and in `run`. Nothing by default.
+    ///
+    /// # Errors
+    /// The storage's error; the runner treats it as a batch's.
+    fn work(&self) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        async { Ok(false) }
+    }
+
+    /// Completes when [`work`](Self::work) may have something to do (a timer coming due),
+    /// for a live `run` waiting for appends. Never, by default.
+    fn wake(&self) -> impl Future<Output = ()> + Send {
+        std::future::pending()
+    }
 }
 
 /// What [`ProjectionRunner::new`](crate::ProjectionRunner::new) accepts: a [`Target`], or a

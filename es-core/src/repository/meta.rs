@@ -12,11 +12,15 @@ use crate::envelope::Metadata;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CommandMeta {
-    /// The command's unique id: the command id and causation id of its events.
+    /// The command's unique id: the command id of its events (and their causation id, unless
+    /// [`causation_id`](Self::causation_id) names another cause).
     pub command_id: Uuid,
     /// The id grouping everything caused by one original request; `None` makes the command
     /// id the correlation id (the command starts a new conversation).
     pub correlation_id: Option<Uuid>,
+    /// The id of the message that caused the command, such as the event a process manager
+    /// reacted to: the causation id of the command's events. `None` makes it the command id.
+    pub causation_id: Option<Uuid>,
     /// Headers copied to every event, such as who acted.
     pub headers: BTreeMap<String, String>,
 }
@@ -28,6 +32,7 @@ impl CommandMeta {
         Self {
             command_id: Uuid::now_v7(),
             correlation_id: None,
+            causation_id: None,
             headers: BTreeMap::new(),
         }
     }
@@ -48,6 +53,14 @@ impl CommandMeta {
         self
     }
 
+    /// Records `id` as the cause of the command (such as the event that triggered it): the
+    /// causation id of its events, instead of the command id.
+    #[must_use]
+    pub fn with_causation_id(mut self, id: Uuid) -> Self {
+        self.causation_id = Some(id);
+        self
+    }
+
     /// Adds a header.
     #[must_use]
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
@@ -59,7 +72,7 @@ impl CommandMeta {
     pub(super) fn event_metadata(&self) -> Metadata {
         Metadata {
             correlation_id: Some(self.correlation_id.unwrap_or(self.command_id)),
-            causation_id: Some(self.command_id),
+            causation_id: Some(self.causation_id.unwrap_or(self.command_id)),
             command_id: Some(self.command_id),
             headers: self.headers.clone(),
         }
