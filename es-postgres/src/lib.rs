@@ -334,6 +334,7 @@ mod checkpoints;
 mod events;
 mod listen;
 mod migrations;
+mod processes;
 mod queries;
 mod schema;
 mod snapshots;

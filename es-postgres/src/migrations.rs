@@ -64,6 +64,8 @@ pub(crate) const MIGRATIONS: &[(i32, &str)] = &[
         4,
         include_str!("../migrations/0004_remembered_refusals.sql"),
     ),
+    // Process managers: the `process_instances` and `process_timers` tables.
+    (5, include_str!("../migrations/0005_process_managers.sql")),
 ];
 
 /// A migration's SQL with the schema and lock key in place.

@@ -54,16 +54,41 @@ pub(crate) struct Queries {
     pub(crate) applied_migrations: String,
     /// Records an applied migration.
     pub(crate) record_migration: String,
-    /// A table projection's first batch: creates its checkpoint row, or moves it from 0.
-    pub(crate) tables_advance_from_start: String,
-    /// Moves a table projection's checkpoint from where its batch started.
-    pub(crate) tables_advance: String,
+    /// A consumer's first batch (a table projection's, a process manager's): creates its
+    /// checkpoint row, or moves it from 0.
+    pub(crate) checkpoint_advance_from_start: String,
+    /// Moves a consumer's checkpoint from where its batch started.
+    pub(crate) checkpoint_advance: String,
     /// Puts a table projection's checkpoint back to the start, before a rebuild.
-    pub(crate) tables_reset: String,
+    pub(crate) checkpoint_reset: String,
     /// The store's schema first on the `search_path` of a table projection's transaction.
     pub(crate) tables_search_path: String,
     /// The lock that serializes the set-up of table projections, `($1, $2)` its key.
     pub(crate) tables_setup_lock: String,
+    /// A process manager's instances, by key.
+    pub(crate) process_load: String,
+    /// A process manager's parked instances.
+    pub(crate) process_parked: String,
+    /// Inserts new instances (none that exists).
+    pub(crate) process_insert: String,
+    /// Updates instances at the revisions they were read at.
+    pub(crate) process_update: String,
+    /// Deletes timers that fired, by id.
+    pub(crate) process_fire: String,
+    /// Deletes every timer of some instances.
+    pub(crate) process_clear_timers: String,
+    /// Deletes timers by key and name.
+    pub(crate) process_cancel_timers: String,
+    /// Sets timers, replacing those of the same key and name.
+    pub(crate) process_set_timers: String,
+    /// A process manager's due timers, earliest first.
+    pub(crate) process_due: String,
+    /// When a process manager's earliest timer is due.
+    pub(crate) process_next_timer: String,
+    /// Deletes a process manager's instances.
+    pub(crate) process_reset_instances: String,
+    /// Deletes a process manager's timers.
+    pub(crate) process_reset_timers: String,
     /// Drops the schema with everything in it (test clean-up).
     #[cfg(all(feature = "testing", unix))]
     pub(crate) drop_schema: String,
@@ -95,11 +120,25 @@ impl Queries {
             create_migrations: sql(include_str!("../sql/create_migrations.sql")),
             applied_migrations: sql(include_str!("../sql/applied_migrations.sql")),
             record_migration: sql(include_str!("../sql/record_migration.sql")),
-            tables_advance_from_start: sql(include_str!("../sql/tables_advance_from_start.sql")),
-            tables_advance: sql(include_str!("../sql/tables_advance.sql")),
-            tables_reset: sql(include_str!("../sql/tables_reset.sql")),
+            checkpoint_advance_from_start: sql(include_str!(
+                "../sql/checkpoint_advance_from_start.sql"
+            )),
+            checkpoint_advance: sql(include_str!("../sql/checkpoint_advance.sql")),
+            checkpoint_reset: sql(include_str!("../sql/checkpoint_reset.sql")),
             tables_search_path: sql(include_str!("../sql/tables_search_path.sql")),
             tables_setup_lock: sql(include_str!("../sql/tables_setup_lock.sql")),
+            process_load: sql(include_str!("../sql/process_load.sql")),
+            process_parked: sql(include_str!("../sql/process_parked.sql")),
+            process_insert: sql(include_str!("../sql/process_insert.sql")),
+            process_update: sql(include_str!("../sql/process_update.sql")),
+            process_fire: sql(include_str!("../sql/process_fire.sql")),
+            process_clear_timers: sql(include_str!("../sql/process_clear_timers.sql")),
+            process_cancel_timers: sql(include_str!("../sql/process_cancel_timers.sql")),
+            process_set_timers: sql(include_str!("../sql/process_set_timers.sql")),
+            process_due: sql(include_str!("../sql/process_due.sql")),
+            process_next_timer: sql(include_str!("../sql/process_next_timer.sql")),
+            process_reset_instances: sql(include_str!("../sql/process_reset_instances.sql")),
+            process_reset_timers: sql(include_str!("../sql/process_reset_timers.sql")),
             #[cfg(all(feature = "testing", unix))]
             drop_schema: sql(include_str!("../sql/drop_schema.sql")),
         }

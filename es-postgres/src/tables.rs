@@ -259,11 +259,11 @@ impl<P: PgProjection> PgTables<P> {
         let mut tx = self.store.pool().begin().await?;
         let conn: &mut PgConnection = &mut tx;
         let advance = if from == 0 {
-            sqlx::query(&sql.tables_advance_from_start)
+            sqlx::query(&sql.checkpoint_advance_from_start)
                 .bind(P::NAME)
                 .bind(to)
         } else {
-            sqlx::query(&sql.tables_advance)
+            sqlx::query(&sql.checkpoint_advance)
                 .bind(P::NAME)
                 .bind(to)
                 .bind(from)
@@ -283,7 +283,7 @@ impl<P: PgProjection> PgTables<P> {
         let sql = self.sql();
         let mut tx = self.store.pool().begin().await?;
         let conn: &mut PgConnection = &mut tx;
-        conn.execute(sqlx::query(&sql.tables_reset).bind(P::NAME))
+        conn.execute(sqlx::query(&sql.checkpoint_reset).bind(P::NAME))
             .await?;
         conn.execute(sql.tables_search_path.as_str()).await?;
         P::clear(conn).await?;

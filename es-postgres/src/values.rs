@@ -57,6 +57,10 @@ pub(crate) enum Key<'a> {
     Projection(&'a str),
     /// The answer of an append function to an append to a stream.
     Answer(&'a str),
+    /// An instance of a process manager (of `process_instances`): process, key.
+    Instance(&'a str, &'a str),
+    /// A timer of a process manager (of `process_timers`): process, key, name.
+    Timer(&'a str, &'a str, &'a str),
 }
 
 impl fmt::Display for Place<'_> {
@@ -69,6 +73,10 @@ impl fmt::Display for Place<'_> {
             Key::Command(stream, command) => write!(f, ", stream {stream:?}, command id {command}"),
             Key::Projection(projection) => write!(f, ", projection {projection:?}"),
             Key::Answer(stream) => write!(f, ", its answer to an append to stream {stream:?}"),
+            Key::Instance(process, key) => write!(f, ", process {process:?}, key {key:?}"),
+            Key::Timer(process, key, name) => {
+                write!(f, ", process {process:?}, key {key:?}, timer {name:?}")
+            }
         }
     }
 }
@@ -170,9 +178,24 @@ pub(crate) fn to_micros(time: SystemTime) -> i64 {
     }
 }
 
+/// Microseconds since the Unix epoch, rounded up: a due time stored this way is never earlier
+/// than the time it was given.
+pub(crate) fn to_micros_up(time: SystemTime) -> i64 {
+    let micros = to_micros(time);
+    let exact = match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => after.subsec_nanos() % 1_000 == 0,
+        Err(before) => before.duration().subsec_nanos() % 1_000 == 0,
+    };
+    if exact || micros < 0 {
+        micros
+    } else {
+        micros.saturating_add(1)
+    }
+}
+
 /// The time `micros` microseconds after (or before) the Unix epoch, if the platform's clock
 /// can hold it.
-fn from_micros(micros: i64) -> Option<SystemTime> {
+pub(crate) fn from_micros(micros: i64) -> Option<SystemTime> {
     let offset = Duration::from_micros(micros.unsigned_abs());
     if micros >= 0 {
         UNIX_EPOCH.checked_add(offset)

@@ -18,7 +18,7 @@
 //!
 //! What is checked, one check per rule (the names appear in the report; each row's checks
 //! are a file of this module: `events`, `concurrency`, `batches`, `order`, `reads`,
-//! `idempotency`, `subscriptions`, `snapshots`, `checkpoints`):
+//! `idempotency`, `subscriptions`, `snapshots`, `checkpoints`, `processes`):
 //!
 //! | rule | checks |
 //! |---|---|
@@ -31,6 +31,7 @@
 //! | subscriptions without gap or duplicate | `subscription_catches_up_then_follows`, `subscription_from_a_position`, `subscription_with_concurrent_writers`, `wait_for_events_sees_stored_events` |
 //! | snapshots keep the newest per stream | `snapshots_round_trip`, `older_snapshot_never_replaces_newer` |
 //! | checkpoints per projection | `checkpoints_round_trip` |
+//! | process managers' work commits with its checkpoint, timers fire once ([`process_store`], for a [`ProcessStore`](crate::process::ProcessStore)) | `process_work_commits_with_its_checkpoint`, `process_timers_fire_once_in_order`, `parked_instances_are_listed_and_reset_clears_all` |
 //!
 //! Waits are bounded by [`TIMEOUT`]: a store that misses a wake-up fails a check instead of
 //! hanging the test run.
@@ -98,6 +99,7 @@ mod concurrency;
 mod events;
 mod idempotency;
 mod order;
+mod processes;
 mod reads;
 mod snapshots;
 mod subscriptions;
@@ -114,6 +116,10 @@ use idempotency::{
     repeated_command_id_is_a_duplicate,
 };
 use order::{global_positions_strictly_increase, stream_versions_are_contiguous};
+use processes::{
+    parked_instances_are_listed_and_reset_clears_all, process_timers_fire_once_in_order,
+    process_work_commits_with_its_checkpoint,
+};
 use reads::{
     read_all_pages, read_stream_pages, reads_are_repeatable, visit_stream_matches_read_stream,
 };
@@ -277,6 +283,27 @@ where
 {
     let mut report = Runner::default();
     run!(report, new_store, [checkpoints_round_trip]);
+    report.finish()
+}
+
+/// Runs the [`ProcessStore`](crate::process::ProcessStore) checks, each on a fresh store
+/// from `new_store`.
+pub async fn process_store<S, F, Fut>(mut new_store: F) -> ContractReport
+where
+    S: crate::process::ProcessStore,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = S>,
+{
+    let mut report = Runner::default();
+    run!(
+        report,
+        new_store,
+        [
+            process_work_commits_with_its_checkpoint,
+            process_timers_fire_once_in_order,
+            parked_instances_are_listed_and_reset_clears_all,
+        ]
+    );
     report.finish()
 }
 

@@ -1,0 +1,1 @@
+SELECT min(due) FROM {schema}.process_timers WHERE process = $1

@@ -1,0 +1,1 @@
+DELETE FROM {schema}.process_instances WHERE process = $1
