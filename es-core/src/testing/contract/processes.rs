@@ -40,10 +40,11 @@ fn timer(key: &str, name: &str, due: SystemTime) -> TimerRow {
 }
 
 fn work(advance: Option<Advance>, instances: Vec<InstanceRow>) -> ProcessWork {
-    let mut work = ProcessWork::default();
-    work.advance = advance;
-    work.instances = instances;
-    work
+    ProcessWork {
+        advance,
+        instances,
+        ..ProcessWork::default()
+    }
 }
 
 pub(super) async fn process_work_commits_with_its_checkpoint<S: ProcessStore>(
@@ -154,8 +155,10 @@ pub(super) async fn process_timers_fire_once_in_order<S: ProcessStore>(
         timer("\"b\"", "Deadline", at(20)),
         timer("\"a\"", "Reminder", at(30)),
     );
-    let mut set = ProcessWork::default();
-    set.set_timers = vec![later.clone(), early.clone(), late.clone()];
+    let set = ProcessWork {
+        set_timers: vec![later.clone(), early.clone(), late.clone()],
+        ..ProcessWork::default()
+    };
     store.commit_process(PROCESS, set).await?;
     ensure_eq!(
         t,
@@ -181,8 +184,10 @@ pub(super) async fn process_timers_fire_once_in_order<S: ProcessStore>(
         vec![early.clone()],
         "the limit"
     );
-    let mut fire = ProcessWork::default();
-    fire.fired = vec![early.id];
+    let fire = ProcessWork {
+        fired: vec![early.id],
+        ..ProcessWork::default()
+    };
     ensure_eq!(
         t,
         store.commit_process(PROCESS, fire.clone()).await?,
@@ -197,9 +202,11 @@ pub(super) async fn process_timers_fire_once_in_order<S: ProcessStore>(
     );
     // Replaced by name; cancelled by name; cleared by key.
     let replacement = timer("\"b\"", "Deadline", at(25));
-    let mut change = ProcessWork::default();
-    change.set_timers = vec![replacement.clone()];
-    change.cancelled_timers = vec![("\"a\"".to_owned(), "Reminder".to_owned())];
+    let change = ProcessWork {
+        set_timers: vec![replacement.clone()],
+        cancelled_timers: vec![("\"a\"".to_owned(), "Reminder".to_owned())],
+        ..ProcessWork::default()
+    };
     store.commit_process(PROCESS, change).await?;
     ensure_eq!(
         t,
@@ -207,16 +214,20 @@ pub(super) async fn process_timers_fire_once_in_order<S: ProcessStore>(
         vec![replacement.clone()],
         "the replaced timer, the cancelled one gone"
     );
-    let mut stale = ProcessWork::default();
-    stale.fired = vec![late.id];
+    let stale = ProcessWork {
+        fired: vec![late.id],
+        ..ProcessWork::default()
+    };
     ensure_eq!(
         t,
         store.commit_process(PROCESS, stale).await?,
         Committed::Moved,
         "a replaced timer's old id does not fire"
     );
-    let mut clear = ProcessWork::default();
-    clear.cleared_timers = vec!["\"b\"".to_owned()];
+    let clear = ProcessWork {
+        cleared_timers: vec!["\"b\"".to_owned()],
+        ..ProcessWork::default()
+    };
     store.commit_process(PROCESS, clear).await?;
     ensure_eq!(t, store.next_timer(PROCESS).await?, None, "no timer left");
     Ok(())
