@@ -1,7 +1,11 @@
 //! The bank account domain: accounts are opened for an owner, take deposits and withdrawals,
-//! and are closed. Amounts are whole cents and must be positive; a withdrawal that would
-//! overdraw the account is refused, and so is closing an account that still holds money.
+//! are frozen for a while, and are closed. Amounts are whole cents and must be positive; a
+//! withdrawal that would overdraw the account is refused, so is closing an account that still
+//! holds money, and so is moving money in or out of a frozen account. Money moves between
+//! accounts through [`transfer`]s, which a process manager carries out.
 
+pub mod process;
+pub mod transfer;
 pub mod views;
 
 use std::fmt;
@@ -58,6 +62,16 @@ pub struct MoneyWithdrawn {
     pub amount: Cents,
 }
 
+/// The account was frozen: money cannot move in or out until it is unfrozen.
+#[derive(Event, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[event(name = "account.frozen")]
+pub struct AccountFrozen {}
+
+/// The account was unfrozen.
+#[derive(Event, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[event(name = "account.unfrozen")]
+pub struct AccountUnfrozen {}
+
 /// The account was closed; nothing can be done with it afterwards.
 #[derive(Event, Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[event(name = "account.closed")]
@@ -93,6 +107,22 @@ pub struct Withdraw {
     pub amount: Cents,
 }
 
+/// Freeze an account: no money moves in or out until it is unfrozen.
+#[derive(Command, Debug, Clone)]
+pub struct FreezeAccount {
+    /// The account.
+    #[id]
+    pub account: AccountId,
+}
+
+/// Unfreeze a frozen account.
+#[derive(Command, Debug, Clone)]
+pub struct UnfreezeAccount {
+    /// The account.
+    #[id]
+    pub account: AccountId,
+}
+
 /// Close an account whose balance is zero.
 #[derive(Command, Debug, Clone)]
 pub struct CloseAccount {
@@ -116,6 +146,9 @@ pub enum AccountError {
     /// The account was closed.
     #[error("the account is closed")]
     Closed,
+    /// The account is frozen: money cannot move in or out for now.
+    #[error("the account is frozen")]
+    Frozen,
     /// An amount of zero or less.
     #[error("amounts must be positive, got {0} cents")]
     NonPositiveAmount(Cents),
@@ -138,14 +171,15 @@ pub enum AccountError {
     name = "account",
     id = AccountId,
     error = AccountError,
-    events(AccountOpened, MoneyDeposited, MoneyWithdrawn, AccountClosed),
-    commands(OpenAccount, Deposit, Withdraw, CloseAccount),
+    events(AccountOpened, MoneyDeposited, MoneyWithdrawn, AccountFrozen, AccountUnfrozen, AccountClosed),
+    commands(OpenAccount, Deposit, Withdraw, FreezeAccount, UnfreezeAccount, CloseAccount),
     event_derive(Clone, PartialEq),
     command_derive(Clone)
 )]
 pub struct Account {
     open: bool,
     closed: bool,
+    frozen: bool,
     owner: String,
     balance: Cents,
 }
@@ -166,13 +200,27 @@ impl Account {
         self.closed
     }
 
-    /// An account money can move in and out of: opened and not closed.
-    fn usable(&self) -> Result<(), AccountError> {
+    /// Whether the account is frozen.
+    pub fn is_frozen(&self) -> bool {
+        self.frozen
+    }
+
+    /// An account that exists and is not closed.
+    fn active(&self) -> Result<(), AccountError> {
         match (self.open, self.closed) {
             (false, _) => Err(AccountError::NotFound),
             (true, true) => Err(AccountError::Closed),
             (true, false) => Ok(()),
         }
+    }
+
+    /// An account money can move in and out of: active and not frozen.
+    fn usable(&self) -> Result<(), AccountError> {
+        self.active()?;
+        if self.frozen {
+            return Err(AccountError::Frozen);
+        }
+        Ok(())
     }
 }
 
@@ -200,6 +248,18 @@ impl Apply<MoneyDeposited> for Account {
 impl Apply<MoneyWithdrawn> for Account {
     fn apply(&mut self, event: &MoneyWithdrawn) {
         self.balance -= event.amount;
+    }
+}
+
+impl Apply<AccountFrozen> for Account {
+    fn apply(&mut self, _: &AccountFrozen) {
+        self.frozen = true;
+    }
+}
+
+impl Apply<AccountUnfrozen> for Account {
+    fn apply(&mut self, _: &AccountUnfrozen) {
+        self.frozen = false;
     }
 }
 
@@ -246,6 +306,28 @@ impl Handle<Withdraw> for Account {
             });
         }
         Ok(vec![MoneyWithdrawn { amount }.into()])
+    }
+}
+
+impl Handle<FreezeAccount> for Account {
+    fn handle(&self, _: &FreezeAccount) -> Result<Vec<AccountEvent>, AccountError> {
+        self.active()?;
+        Ok(if self.frozen {
+            Vec::new()
+        } else {
+            vec![AccountFrozen {}.into()]
+        })
+    }
+}
+
+impl Handle<UnfreezeAccount> for Account {
+    fn handle(&self, _: &UnfreezeAccount) -> Result<Vec<AccountEvent>, AccountError> {
+        self.active()?;
+        Ok(if self.frozen {
+            vec![AccountUnfrozen {}.into()]
+        } else {
+            Vec::new()
+        })
     }
 }
 

@@ -1,87 +1,14 @@
-//! A given/when/then fixture for aggregates and projections: no store, no async runtime.
-//!
-//! ```
-//! # use es_core::prelude::*;
-//! # use serde::{Deserialize, Serialize};
-//! # #[derive(Event, Debug, Serialize, Deserialize)]
-//! # #[event(name = "counter.incremented")]
-//! # struct Incremented { by: u32 }
-//! # #[derive(Command, Debug)]
-//! # struct Increment { #[id] id: u64, by: u32 }
-//! # #[derive(Debug, PartialEq, thiserror::Error)]
-//! # #[error("increments must be positive")]
-//! # struct ZeroIncrement;
-//! # #[derive(Aggregate, Default, Debug)]
-//! # #[aggregate(name = "counter", id = u64, error = ZeroIncrement,
-//! #             events(Incremented), commands(Increment))]
-//! # struct Counter { total: u64 }
-//! # impl Apply<Incremented> for Counter {
-//! #     fn apply(&mut self, event: &Incremented) { self.total += u64::from(event.by); }
-//! # }
-//! # impl Handle<Increment> for Counter {
-//! #     fn handle(&self, cmd: &Increment) -> Result<Vec<CounterEvent>, ZeroIncrement> {
-//! #         if cmd.by == 0 { return Err(ZeroIncrement); }
-//! #         Ok(vec![Incremented { by: cmd.by }.into()])
-//! #     }
-//! # }
-//! use es_core::testing::given;
-//!
-//! given::<Counter>([Incremented { by: 2 }.into()])
-//!     .when(Increment { id: 1, by: 3 })
-//!     .then([Incremented { by: 3 }.into()])
-//!     .then_state(|counter| assert_eq!(counter.total, 5));
-//!
-//! given::<Counter>([])
-//!     .when(Increment { id: 1, by: 0 })
-//!     .then_error(ZeroIncrement);
-//! ```
-//!
-//! Projections get the same treatment: feed events by stream, then check the state.
-//!
-//! ```
-//! # use es_core::prelude::*;
-//! # use serde::{Deserialize, Serialize};
-//! # #[derive(Event, Debug, Serialize, Deserialize)]
-//! # #[event(name = "counter.incremented")]
-//! # struct Incremented { by: u32 }
-//! #[derive(Projection, Default, Debug, PartialEq)]
-//! #[projection(name = "totals", events(Incremented))]
-//! struct Totals { sum: u64, last_stream: String }
-//!
-//! impl On<Incremented> for Totals {
-//!     fn on(&mut self, e: &Incremented, meta: &EventMeta) {
-//!         self.sum += u64::from(e.by);
-//!         self.last_stream = meta.stream_id.to_string();
-//!     }
-//! }
-//!
-//! es_core::testing::projection::<Totals>()
-//!     .given("counter-1", Incremented { by: 2 })
-//!     .given("counter-2", Incremented { by: 5 })
-//!     .then(Totals { sum: 7, last_stream: "counter-2".into() });
-//! ```
-//!
-//! Events are compared the way they are stored: by wire name, schema version and encoded
-//! payload (JSON), so event types need not implement `PartialEq`. A failure panics at the
-//! calling line with a line-per-event diff of expected and actual events.
-
-pub mod contract;
-pub mod hooked;
+//! The aggregate kit: [`given`] events, [`when`](Given::when) a command, then events or an
+//! error.
 
 use std::fmt::{self, Debug, Write as _};
 
 use serde_json::Value;
 
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::SystemTime;
-
 use crate::aggregate::Aggregate;
 use crate::codec::{Codec, JsonCodec};
 use crate::command::CommandSet;
-use crate::envelope::{EventId, Metadata, Position, RecordedEvent, StreamId, Version};
-use crate::event::{Event, EventSet, encode_event};
-use crate::projection::Projection;
+use crate::event::EventSet;
 use crate::validation::ValidationErrors;
 
 /// Starts a scenario: the aggregate `A` after `events` (in order, from `A::default()`).
@@ -351,85 +278,4 @@ fn diff<E: EventSet>(expected: &[E], actual: &[E]) -> Option<String> {
         }
     }
     Some(out)
-}
-
-/// Starts a projection scenario from `P::default()`.
-pub fn projection<P: Projection + Default>() -> ProjectionScenario<P> {
-    ProjectionScenario {
-        state: P::default(),
-        versions: HashMap::new(),
-        position: Position::START,
-    }
-}
-
-/// A projection fed events one by one, as the runner would, then checked.
-#[derive(Debug)]
-pub struct ProjectionScenario<P> {
-    state: P,
-    versions: HashMap<StreamId, Version>,
-    position: Position,
-}
-
-impl<P: Projection> ProjectionScenario<P> {
-    /// Stores `event` in `stream` (at the stream's next version and the log's next position)
-    /// and hands it to the projection, encoded and decoded as a store would. Events the
-    /// projection does not listen to are skipped, as by the runner.
-    ///
-    /// # Panics
-    /// When `stream` is not a valid stream id, or the event does not encode or decode.
-    #[track_caller]
-    #[must_use]
-    pub fn given<E: Event>(mut self, stream: &str, event: E) -> Self {
-        let stream_id = StreamId::new(stream).unwrap_or_else(|err| panic!("{err}"));
-        let version = self.versions.entry(stream_id.clone()).or_default();
-        *version = version.next();
-        self.position = self.position.next();
-        let encoded = encode_event(&JsonCodec, &event)
-            .unwrap_or_else(|err| panic!("event {} does not encode: {err}", E::NAME));
-        let recorded = RecordedEvent {
-            stream_id,
-            stream_version: *version,
-            position: self.position,
-            event_id: EventId::new(),
-            recorded_at: SystemTime::now(),
-            name: Arc::from(E::NAME),
-            schema_version: E::VERSION,
-            payload: encoded.payload,
-            metadata: Metadata::default(),
-        };
-        if let Err(err) = self.state.project(&JsonCodec, &recorded) {
-            panic!("projection {}: {err}", P::NAME);
-        }
-        self
-    }
-
-    /// Asserts that the state equals `expected`.
-    ///
-    /// # Panics
-    /// When it does not; the message shows both states, pretty-printed.
-    #[track_caller]
-    pub fn then(self, expected: P) -> Self
-    where
-        P: PartialEq + Debug,
-    {
-        assert!(
-            self.state == expected,
-            "projection {} after {} event(s):\nexpected state: {expected:#?}\n  actual state: {:#?}",
-            P::NAME,
-            self.position,
-            self.state
-        );
-        self
-    }
-
-    /// Runs `check` on the state.
-    pub fn then_state(self, check: impl FnOnce(&P)) -> Self {
-        check(&self.state);
-        self
-    }
-
-    /// The state so far.
-    pub fn state(&self) -> &P {
-        &self.state
-    }
 }
