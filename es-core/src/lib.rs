@@ -85,6 +85,7 @@
 //!
 //! # Learn more
 //!
+//! - [`guide::workflows`]: process managers, workflows across aggregates with timers.
 //! - [`guide`]: how to model with events: aggregate boundaries, what goes in an event, how
 //!   to evolve events.
 //! - [`projection`]: read models fed from the global log, and the [`ProjectionRunner`].
@@ -144,7 +145,10 @@ pub mod envelope;
 pub mod error;
 pub mod event;
 #[doc = include_str!("../../docs/modelling.md")]
-pub mod guide {}
+pub mod guide {
+    #[doc = include_str!("../../docs/workflows.md")]
+    pub mod workflows {}
+}
 pub mod names;
 pub mod process;
 pub mod projection;

@@ -73,9 +73,20 @@ pub struct TransferProcess {
     pub amount: Cents,
     /// Where the money is.
     pub step: Step,
+    /// How many deposits into the account paid were sent.
+    pub credit_attempts: u32,
 }
 
 impl TransferProcess {
+    /// Deposits the amount into the account paid.
+    fn credit(&mut self, out: &mut Reaction<Self>) {
+        self.credit_attempts += 1;
+        out.send(Deposit {
+            account: self.to,
+            amount: self.amount,
+        });
+    }
+
     /// Pays the amount back to the account paying; the transfer is then cancelled for
     /// `reason`.
     fn refund(&mut self, reason: String, out: &mut Reaction<Self>) {
@@ -113,6 +124,7 @@ impl React<TransferRequested> for TransferProcess {
             to: event.to,
             amount: event.amount,
             step: Step::Debiting,
+            credit_attempts: 0,
         };
         out.send(Withdraw {
             account: event.from,
@@ -129,10 +141,7 @@ impl Answer<Withdraw> for TransferProcess {
         match outcome {
             Outcome::Accepted(_) => {
                 self.step = Step::Crediting;
-                out.send(Deposit {
-                    account: self.to,
-                    amount: self.amount,
-                });
+                self.credit(out);
             }
             Outcome::Refused(error) => self.cancel(format!("not withdrawn: {error}"), out),
             Outcome::Invalid(errors) => self.cancel(format!("not withdrawn: {errors}"), out),
@@ -201,10 +210,7 @@ impl Answer<CancelTransfer> for TransferProcess {
 impl OnTimer<RetryCredit> for TransferProcess {
     fn on_timer(&mut self, _: &RetryCredit, out: &mut Reaction<Self>) {
         if self.step == Step::Crediting {
-            out.send(Deposit {
-                account: self.to,
-                amount: self.amount,
-            });
+            self.credit(out);
         }
     }
 }
