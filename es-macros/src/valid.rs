@@ -17,6 +17,10 @@ use crate::attr::{PathList, Seen};
 use crate::ctxt::Ctxt;
 use crate::symbol::{self, Symbol};
 
+mod process;
+
+pub(crate) use process::{Process, ProcessShape, process, process_shape};
+
 /// A checked `derive(Event)` input.
 pub(crate) struct Event<'a> {
     pub(crate) ident: &'a Ident,
