@@ -594,7 +594,7 @@ async fn bank() -> (MemStore, Router) {
 
 #[tokio::test]
 async fn send_executes_through_the_router_and_answers_accepted() {
-    let (_store, router) = bank().await;
+    let (store, router) = bank().await;
     let mut transfer = transfer(1, 2);
     let mut out = Reaction::new(SystemTime::UNIX_EPOCH);
     let withdraw = TransferCommand::from(Withdraw {
@@ -618,7 +618,7 @@ async fn send_executes_through_the_router_and_answers_accepted() {
         .unwrap();
     assert_eq!(transfer.log[1], "deposit accepted");
 
-    let accounts = Repository::<Account, _>::new(_store.clone());
+    let accounts = Repository::<Account, _>::new(store);
     assert_eq!(accounts.load(&1).await.unwrap().version, Version(2));
     assert_eq!(accounts.load(&2).await.unwrap().version, Version(2));
 }
@@ -646,7 +646,7 @@ async fn send_answers_a_refusal_with_the_aggregates_error() {
             amount: 500
         }
     );
-    assert_eq!(transfer.log, [refusal.clone()]);
+    assert_eq!(transfer.log, std::slice::from_ref(&refusal));
 
     // Sent again under the same id, it gets the same refusal (remembered, not decided again).
     let mut out = Reaction::new(SystemTime::UNIX_EPOCH);
