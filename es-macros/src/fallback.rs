@@ -189,7 +189,21 @@ pub(crate) fn process(error: &syn::Error, ir: Option<&ast::Process<'_>>) -> Toke
     let enums = process::enums(&shape);
     let conversions = process::conversions(&shape);
     let timer_set = process::timer_set(&shape);
-    let stub = ir.attrs.key.as_ref().map(|key| process_stub(&shape, key));
+    // Without `key`, a path that does not resolve: rustc does not report it once a macro
+    // reported an error, and takes it for an error type that agrees with every use of the
+    // key (each `React::key` impl names it), where any stand-in type would contradict them.
+    let missing_key = || -> syn::Type {
+        let at = ir
+            .attrs
+            .seen
+            .first
+            .as_ref()
+            .map_or_else(|| ir.original.ident.span(), syn::spanned::Spanned::span);
+        let ident = syn::Ident::new("KeyType", at);
+        syn::parse_quote!(#ident)
+    };
+    let key = ir.attrs.key.clone().unwrap_or_else(missing_key);
+    let stub = process_stub(&shape, &key);
     let wrapped = dummy_const(&quote!(#conversions #timer_set #stub));
     quote!(#errors #enums #wrapped)
 }

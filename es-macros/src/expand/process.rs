@@ -117,12 +117,7 @@ pub(crate) fn enums(shape: &ProcessShape<'_>) -> TokenStream {
         let serde_path = format!("{}::__private::serde", path_text(krate));
         quote! {
             #[doc = #timer_doc]
-            #[derive(
-                ::core::fmt::Debug,
-                ::core::clone::Clone,
-                #serde::Serialize,
-                #serde::Deserialize
-            )]
+            #[derive(::core::fmt::Debug, ::core::clone::Clone, #serde::Deserialize)]
             #[serde(crate = #serde_path)]
             // Variants wrap the user's timer types as they are.
             #[allow(clippy::large_enum_variant)]
@@ -141,7 +136,7 @@ pub(crate) fn enums(shape: &ProcessShape<'_>) -> TokenStream {
         }
 
         #[doc = #command_doc]
-        #[derive(::core::fmt::Debug, ::core::clone::Clone)]
+        #[derive(::core::fmt::Debug)]
         // Variants wrap the user's command types as they are.
         #[allow(clippy::large_enum_variant)]
         #vis enum #command_enum {
@@ -152,15 +147,106 @@ pub(crate) fn enums(shape: &ProcessShape<'_>) -> TokenStream {
     }
 }
 
-/// `From<P> for TheEnum` for each entry of the three enums.
+/// `From<P> for TheEnum` for each entry of the three enums, `Clone` for the command enum and
+/// `Serialize` for the timer enum.
 pub(crate) fn conversions(shape: &ProcessShape<'_>) -> TokenStream {
     let events = from_impls(&shape.event_enum, &shape.events);
     let commands = from_impls(&shape.command_enum, &shape.commands);
-    let timers = shape
-        .timer_enum
-        .as_ref()
-        .map(|timer_enum| from_impls(timer_enum, &shape.timers));
-    quote!(#events #commands #timers)
+    let clone = command_clone(shape);
+    let timers = shape.timer_enum.as_ref().map(|timer_enum| {
+        let from = from_impls(timer_enum, &shape.timers);
+        let serialize = timer_serialize(shape, timer_enum);
+        quote!(#from #serialize)
+    });
+    quote!(#events #commands #clone #timers)
+}
+
+/// `<P as Clone>::clone` for a `commands(..)` entry, spanned at the entry. The command enum's
+/// `Clone` impl and `send` (before `Router::execute`, which needs it too) both name it so: a
+/// command that is not `Clone` fails with one diagnostic, at the entry.
+fn command_clone_fn(path: &Path) -> TokenStream {
+    quote_spanned!(path.span()=> <#path as ::core::clone::Clone>::clone)
+}
+
+/// `Clone` for the command enum, cloning each command with [`command_clone_fn`].
+fn command_clone(shape: &ProcessShape<'_>) -> TokenStream {
+    let ProcessShape {
+        command_enum,
+        commands,
+        ..
+    } = shape;
+    let body = if commands.is_empty() {
+        quote!(match *self {})
+    } else {
+        let arms = commands.iter().map(|Entry { path, variant }| {
+            let clone = command_clone_fn(path);
+            quote!(Self::#variant(__command) => Self::#variant(#clone(__command)),)
+        });
+        quote! {
+            match self {
+                #(#arms)*
+            }
+        }
+    };
+    quote! {
+        #[automatically_derived]
+        impl ::core::clone::Clone for #command_enum {
+            #[inline]
+            fn clone(&self) -> Self {
+                #body
+            }
+        }
+    }
+}
+
+/// `Serialize` for the timer enum: each variant as serde's externally tagged newtype variant
+/// (what serde's derive writes, and its `Deserialize` derive reads), the call spanned at the
+/// entry so that a timer that is not `Serialize` is reported there.
+fn timer_serialize(shape: &ProcessShape<'_>, timer_enum: &syn::Ident) -> TokenStream {
+    let ProcessShape { timers, krate, .. } = shape;
+    let serde = quote!(#krate::__private::serde);
+    let result = fq::result();
+    let enum_name = timer_enum.to_string();
+    let body = if timers.is_empty() {
+        quote!(match *self {})
+    } else {
+        let arms = timers
+            .iter()
+            .zip(0_u32..)
+            .map(|(Entry { path, variant }, index)| {
+                let name = variant.to_string();
+                // The bound first, as a path: the call's own failure at the same place is
+                // then not reported again.
+                let bound = quote_spanned!(path.span()=> <#path as #serde::Serialize>::serialize);
+                let call = quote_spanned! {path.span()=>
+                    #serde::Serializer::serialize_newtype_variant(
+                        __serializer, #enum_name, #index, #name, __timer,
+                    )
+                };
+                quote! {
+                    Self::#variant(__timer) => {
+                        let _ = #bound::<__Serializer>;
+                        #call
+                    }
+                }
+            });
+        quote! {
+            match self {
+                #(#arms)*
+            }
+        }
+    };
+    quote! {
+        #[automatically_derived]
+        impl #serde::Serialize for #timer_enum {
+            fn serialize<__Serializer: #serde::Serializer>(
+                &self,
+                __serializer: __Serializer,
+            ) -> #result<__Serializer::Ok, __Serializer::Error> {
+                #body
+            }
+        }
+    }
 }
 
 /// `TimerSet` for the timer enum (each timer named after its variant), and `TimerOf` for
@@ -273,15 +359,22 @@ fn process_impl(input: &valid::Process<'_>) -> TokenStream {
     } else {
         let arms = commands.iter().map(|Entry { path, variant }| {
             let as_command = as_command(krate, path);
+            // Spanned at the entry, `.await` included: the bounds of `Router::execute` (the
+            // command's `Clone`, the `Answer` impl's aggregate) are checked there too.
             let answer = quote_spanned!(path.span()=> <Self as #process::Answer<#path>>);
             let execute = quote_spanned! {path.span()=>
-                __router.execute::<#answer::Aggregate, #path>(__command, __meta)
+                __router.execute::<#answer::Aggregate, #path>(__command, __meta).await?
             };
+            let answer_call = quote_spanned! {path.span()=>
+                #answer::answer(self, __command, &__outcome, __out)
+            };
+            let clone = command_clone_fn(path);
             quote! {
                 #command_enum::#variant(__command) => {
                     let _ = #as_command::NAME;
-                    let __outcome = #execute.await?;
-                    #answer::answer(self, __command, &__outcome, __out);
+                    let _ = #clone;
+                    let __outcome = #execute;
+                    #answer_call;
                     #result::Ok(())
                 }
             }

@@ -90,7 +90,8 @@ pub(crate) fn process<'a>(cx: &Ctxt, input: &'a ast::Process<'a>) -> Option<Proc
 }
 
 /// The enums' names and variants. Also used by the fallback, so it only reports problems of
-/// the names; entries are checked by [`entries`].
+/// the names; entries are checked by [`entries`]. A name written in conflict with another is
+/// reported and replaced by its default, so that the fallback still declares every enum.
 pub(crate) fn process_shape<'a>(
     cx: &Ctxt,
     input: &'a ast::Process<'a>,
@@ -98,74 +99,66 @@ pub(crate) fn process_shape<'a>(
     let original = input.original;
     let attrs = &input.attrs;
     let ident = &original.ident;
-    let named = |written: Option<&Ident>, suffix: &str| {
-        written
-            .cloned()
-            .unwrap_or_else(|| Ident::new(&format!("{ident}{suffix}"), ident.span()))
-    };
-    let event_enum = named(attrs.event_enum.as_ref(), "Event");
-    let command_enum = named(attrs.command_enum.as_ref(), "Command");
-    // A timer enum exists with `timers(..)`; `timer_enum` alone is an error, but the fallback
-    // still declares the enum it names, so that code naming it compiles.
-    let timer_enum = (attrs.timers.is_some() || attrs.timer_enum.is_some())
-        .then(|| named(attrs.timer_enum.as_ref(), "Timer"));
-    // (name, key, kind, whether the user wrote it)
+    let default = |suffix: &str| Ident::new(&format!("{ident}{suffix}"), ident.span());
+    // (key, kind, written, default); a timer enum exists with `timers(..)` (`timer_enum`
+    // alone is an error, but the fallback still declares the enum it names).
     let mut enums = vec![
         (
-            &event_enum,
             "event_enum",
             "event",
-            attrs.event_enum.is_some(),
+            attrs.event_enum.as_ref(),
+            default("Event"),
         ),
         (
-            &command_enum,
             "command_enum",
             "command",
-            attrs.command_enum.is_some(),
+            attrs.command_enum.as_ref(),
+            default("Command"),
         ),
     ];
-    if let Some(timer_enum) = &timer_enum {
+    if attrs.timers.is_some() || attrs.timer_enum.is_some() {
         enums.push((
-            timer_enum,
             "timer_enum",
             "timer",
-            attrs.timer_enum.is_some(),
+            attrs.timer_enum.as_ref(),
+            default("Timer"),
         ));
     }
-    let mut ok = true;
-    for &(name, key, _, written) in &enums {
-        if written && name == ident {
-            cx.error_spanned_by(
-                name,
-                format!("`{key}` must differ from the process manager's own name `{ident}`"),
-            );
-            ok = false;
-        }
+    let mut names: Vec<Ident> = enums
+        .iter()
+        .map(|(_, _, written, default)| written.map_or_else(|| default.clone(), Clone::clone))
+        .collect();
+    for (i, &(key, _, written, ref default)) in enums.iter().enumerate() {
+        let Some(written) = written else { continue };
+        // Of two written names, the later is reported; a default never collides with
+        // another default nor with the process's own name.
+        let other = enums
+            .iter()
+            .enumerate()
+            .find(|&(j, (_, _, other_written, _))| {
+                j != i && names[j] == *written && (j < i || other_written.is_none())
+            });
+        let message = if written == ident {
+            format!("`{key}` must differ from the process manager's own name `{ident}`")
+        } else if let Some((_, &(_, kind, _, _))) = other {
+            format!("`{key}` must differ from the {kind} enum's name `{written}`")
+        } else {
+            continue;
+        };
+        cx.error_spanned_by(written, message);
+        names[i] = default.clone();
     }
-    for (i, &later) in enums.iter().enumerate() {
-        for &earlier in &enums[..i] {
-            if earlier.0 != later.0 {
-                continue;
-            }
-            // Point at a name the user wrote (the defaults never collide).
-            let ((at, key, _, _), (_, _, other, _)) = if later.3 {
-                (later, earlier)
-            } else {
-                (earlier, later)
-            };
-            cx.error_spanned_by(
-                at,
-                format!("`{key}` must differ from the {other} enum's name `{at}`"),
-            );
-            ok = false;
-        }
+    if (1..names.len()).any(|i| names[..i].contains(&names[i])) {
+        return None;
     }
-    ok.then(|| ProcessShape {
+    let mut names = names.into_iter();
+    let (event_enum, command_enum) = (names.next()?, names.next()?);
+    Some(ProcessShape {
         vis: &original.vis,
         ident,
-        event_enum: event_enum.clone(),
-        command_enum: command_enum.clone(),
-        timer_enum: timer_enum.clone(),
+        event_enum,
+        command_enum,
+        timer_enum: names.next(),
         events: variants(attrs.events.as_ref()),
         commands: variants(attrs.commands.as_ref()),
         timers: variants(attrs.timers.as_ref()),
