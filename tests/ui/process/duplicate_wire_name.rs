@@ -103,7 +103,9 @@ impl React<TransferAsked> for Transfer {
 
 fn main() {
     // The generated items exist even when the attribute has errors.
-    let _routed = es_core::process::Routed::<Transfer>::default();
+    let _workflow = |store: es_memstore::MemStore| {
+        es_core::process::Workflow::<Transfer, _>::new(store, es_core::process::Router::new())
+    };
     let _command = TransferCommand::from(Withdraw { account: 1, amount: 1 });
     let _timer = TransferTimer::from(Deadline);
 }
