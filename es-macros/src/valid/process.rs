@@ -43,7 +43,8 @@ pub(crate) fn process<'a>(cx: &Ctxt, input: &'a ast::Process<'a>) -> Option<Proc
     let Some(at) = &attrs.seen.first else {
         cx.error_spanned_by(
             &original.ident,
-            "missing `#[process(name = \"...\", key = .., events(..), commands(..))]`",
+            "missing `#[process(name = \"...\", key = .., events(..))]`, with `commands(..)` \
+             and `timers(..)` for the commands it sends and the timers it sets",
         );
         return None;
     };
