@@ -2,6 +2,10 @@
 
 pub use std::vec::Vec;
 
+/// The serde of es-core, for the derives of generated serde types (a process manager's
+/// timers), so that they do not depend on the user's own `serde` import.
+pub use serde;
+
 pub use crate::codec::{Codec, CodecError, Encoded};
 pub use crate::envelope::RecordedEvent;
 pub use crate::error::{DecodeError, DecodeErrorKind};

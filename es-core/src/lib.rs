@@ -187,7 +187,7 @@ pub use uuid::Uuid;
 
 #[cfg(feature = "derive")]
 #[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
-pub use es_macros::{Aggregate, Command, Event, Projection};
+pub use es_macros::{Aggregate, Command, Event, ProcessManager, Projection};
 
 /// The types and traits most programs need: `use es_core::prelude::*;`.
 pub mod prelude {
@@ -195,6 +195,7 @@ pub mod prelude {
     pub use crate::command::{Command, CommandSet};
     pub use crate::envelope::{NewEvent, Position, RecordedEvent, StreamId, Version};
     pub use crate::event::{Event, EventSet};
+    pub use crate::process::{Answer, Instance, OnTimer, Outcome, ProcessManager, React, Reaction};
     pub use crate::projection::{
         EventMeta, InMemory, On, Projection, ProjectionError, ProjectionRunner,
     };
@@ -207,7 +208,7 @@ pub mod prelude {
     pub use uuid::Uuid;
 
     #[cfg(feature = "derive")]
-    pub use es_macros::{Aggregate, Command, Event, Projection};
+    pub use es_macros::{Aggregate, Command, Event, ProcessManager, Projection};
 }
 
 /// Items the derives' generated code refers to. Not public API: no stability promise.

@@ -4,7 +4,7 @@
 
 use syn::{Attribute, Data, DeriveInput, Field, Fields, Member, Type};
 
-use crate::attr::{self, AggregateAttrs, CommandAttrs, EventAttrs, ProjectionAttrs};
+use crate::attr::{self, AggregateAttrs, CommandAttrs, EventAttrs, ProcessAttrs, ProjectionAttrs};
 use crate::ctxt::Ctxt;
 
 /// Input of `derive(Event)`.
@@ -38,6 +38,12 @@ pub(crate) struct Aggregate<'a> {
 pub(crate) struct Projection<'a> {
     pub(crate) original: &'a DeriveInput,
     pub(crate) attrs: ProjectionAttrs,
+}
+
+/// Input of `derive(ProcessManager)`.
+pub(crate) struct Process<'a> {
+    pub(crate) original: &'a DeriveInput,
+    pub(crate) attrs: ProcessAttrs,
 }
 
 impl<'a> Event<'a> {
@@ -114,6 +120,24 @@ impl<'a> Projection<'a> {
             "Projection",
             "a projection is its read model's state: derive `Projection` on a struct and list \
              its events in `#[projection(events(..))]`",
+        )?;
+        Some(Self {
+            original: input,
+            attrs,
+        })
+    }
+}
+
+impl<'a> Process<'a> {
+    pub(crate) fn from_syn(cx: &Ctxt, input: &'a DeriveInput) -> Option<Self> {
+        let attrs = attr::process(cx, &input.attrs);
+        require_struct(
+            cx,
+            input,
+            "ProcessManager",
+            "a process manager is the state of one instance of a workflow: derive \
+             `ProcessManager` on a struct and list what it reacts to in \
+             `#[process(events(..), commands(..), timers(..))]`",
         )?;
         Some(Self {
             original: input,

@@ -1,5 +1,6 @@
 //! Parsing of the derive attributes (`#[event(..)]`, `#[command(..)]`, `#[aggregate(..)]`,
-//! `#[projection(..)]`, `#[id]`) into plain values that keep their tokens, so later checks can point at them.
+//! `#[projection(..)]`, `#[process(..)]`, `#[id]`) into plain values that keep their tokens,
+//! so later checks can point at them.
 //!
 //! Parsing records every problem in the [`Ctxt`] and goes on: an unknown or duplicate key is
 //! reported at the key and skipped, so one pass reports all of them.
@@ -105,6 +106,20 @@ pub(crate) struct ProjectionAttrs {
     pub(crate) seen: Seen,
     pub(crate) name: Option<LitStr>,
     pub(crate) events: Option<PathList>,
+    pub(crate) krate: Option<Path>,
+}
+
+/// The keys of `#[process(..)]`.
+pub(crate) struct ProcessAttrs {
+    pub(crate) seen: Seen,
+    pub(crate) name: Option<LitStr>,
+    pub(crate) key: Option<Type>,
+    pub(crate) events: Option<PathList>,
+    pub(crate) commands: Option<PathList>,
+    pub(crate) timers: Option<PathList>,
+    pub(crate) event_enum: Option<Ident>,
+    pub(crate) command_enum: Option<Ident>,
+    pub(crate) timer_enum: Option<Ident>,
     pub(crate) krate: Option<Path>,
 }
 
@@ -240,6 +255,46 @@ pub(crate) fn projection(cx: &Ctxt, attrs: &[Attribute]) -> ProjectionAttrs {
         seen,
         name: name.get(),
         events: events.get(),
+        krate: krate.get(),
+    }
+}
+
+pub(crate) fn process(cx: &Ctxt, attrs: &[Attribute]) -> ProcessAttrs {
+    let ns = symbol::PROCESS;
+    let mut name = Attr::none(cx, ns, symbol::NAME);
+    let mut key_type = Attr::none(cx, ns, symbol::KEY);
+    let mut events = Attr::none(cx, ns, symbol::EVENTS);
+    let mut commands = Attr::none(cx, ns, symbol::COMMANDS);
+    let mut timers = Attr::none(cx, ns, symbol::TIMERS);
+    let mut event_enum = Attr::none(cx, ns, symbol::EVENT_ENUM);
+    let mut command_enum = Attr::none(cx, ns, symbol::COMMAND_ENUM);
+    let mut timer_enum = Attr::none(cx, ns, symbol::TIMER_ENUM);
+    let mut krate = Attr::none(cx, ns, symbol::CRATE);
+    let seen = each_key(cx, attrs, ns, symbol::PROCESS_KEYS, |key, meta| {
+        let at = &meta.path;
+        match key {
+            symbol::NAME => name.set(at, meta.value()?.parse()?),
+            symbol::KEY => key_type.set(at, meta.value()?.parse()?),
+            symbol::EVENTS => events.set(at, parse_list(meta)?),
+            symbol::COMMANDS => commands.set(at, parse_list(meta)?),
+            symbol::TIMERS => timers.set(at, parse_list(meta)?),
+            symbol::EVENT_ENUM => event_enum.set(at, meta.value()?.parse()?),
+            symbol::COMMAND_ENUM => command_enum.set(at, meta.value()?.parse()?),
+            symbol::TIMER_ENUM => timer_enum.set(at, meta.value()?.parse()?),
+            _ => krate.set(at, parse_crate(meta)?),
+        }
+        Ok(())
+    });
+    ProcessAttrs {
+        seen,
+        name: name.get(),
+        key: key_type.get(),
+        events: events.get(),
+        commands: commands.get(),
+        timers: timers.get(),
+        event_enum: event_enum.get(),
+        command_enum: command_enum.get(),
+        timer_enum: timer_enum.get(),
         krate: krate.get(),
     }
 }

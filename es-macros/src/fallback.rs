@@ -8,7 +8,7 @@ use quote::quote;
 
 use crate::ast;
 use crate::ctxt::Ctxt;
-use crate::expand::{NameRule, aggregate, dummy_const, fq, name_check};
+use crate::expand::{NameRule, aggregate, dummy_const, fq, name_check, process};
 use crate::valid;
 
 pub(crate) fn event(error: &syn::Error, ir: Option<&ast::Event<'_>>) -> TokenStream {
@@ -165,6 +165,95 @@ pub(crate) fn projection(error: &syn::Error, ir: Option<&ast::Projection<'_>>) -
         }
     });
     quote!(#errors #stub)
+}
+
+pub(crate) fn process(error: &syn::Error, ir: Option<&ast::Process<'_>>) -> TokenStream {
+    let errors = error.to_compile_error();
+    let Some(ir) = ir.filter(|ir| ir.original.generics.params.is_empty()) else {
+        return errors;
+    };
+    let krate = valid::krate(ir.attrs.krate.as_ref());
+    let check = ir
+        .attrs
+        .name
+        .as_ref()
+        .map(|lit| dummy_const(&name_check(&krate, lit, NameRule::Projection)));
+    let errors = quote!(#errors #check);
+    // The problems were reported already; this pass only recovers the enums' shape.
+    let scratch = Ctxt::new();
+    let shape = valid::process_shape(&scratch, ir);
+    let _already_reported = scratch.check();
+    let Some(shape) = shape else {
+        return errors;
+    };
+    let enums = process::enums(&shape);
+    let conversions = process::conversions(&shape);
+    let timer_set = process::timer_set(&shape);
+    // Without `key`, a path that does not resolve: rustc does not report it once a macro
+    // reported an error, and takes it for an error type that agrees with every use of the
+    // key (each `React::key` impl names it), where any stand-in type would contradict them.
+    let missing_key = || -> syn::Type {
+        let at = ir
+            .attrs
+            .seen
+            .first
+            .as_ref()
+            .map_or_else(|| ir.original.ident.span(), syn::spanned::Spanned::span);
+        let ident = syn::Ident::new("KeyType", at);
+        syn::parse_quote!(#ident)
+    };
+    let key = ir.attrs.key.clone().unwrap_or_else(missing_key);
+    let stub = process_stub(&shape, &key);
+    let wrapped = dummy_const(&quote!(#conversions #timer_set #stub));
+    quote!(#errors #enums #wrapped)
+}
+
+/// A `ProcessManager` impl whose bodies are never reached.
+fn process_stub(shape: &valid::ProcessShape<'_>, key: &syn::Type) -> TokenStream {
+    let valid::ProcessShape {
+        ident,
+        event_enum,
+        command_enum,
+        krate,
+        ..
+    } = shape;
+    let result = fq::result();
+    let process = quote!(#krate::process);
+    let timer = process::timer_type(shape);
+    quote! {
+        impl #process::ProcessManager for #ident {
+            const NAME: &'static str = "";
+            const EVENTS: &'static [#krate::EventDescriptor] = &[];
+            type Key = #key;
+            type Event = #event_enum;
+            type Command = #command_enum;
+            type Timer = #timer;
+            fn route<__Codec: #krate::Codec>(_: &__Codec, _: &#krate::RecordedEvent)
+                -> #result<::core::option::Option<#process::Routing<Self>>, #krate::DecodeError> {
+                ::core::unreachable!()
+            }
+            fn react(
+                &mut self,
+                _: &#event_enum,
+                _: &#krate::projection::EventMeta,
+                _: &mut #process::Reaction<Self>,
+            ) {
+                ::core::unreachable!()
+            }
+            async fn send(
+                &mut self,
+                _: &#command_enum,
+                _: &#process::Router,
+                _: #krate::CommandMeta,
+                _: &mut #process::Reaction<Self>,
+            ) -> #result<(), #process::SendError> {
+                ::core::unreachable!()
+            }
+            fn on_timer(&mut self, _: &#timer, _: &mut #process::Reaction<Self>) {
+                ::core::unreachable!()
+            }
+        }
+    }
 }
 
 /// An error for input the checks accepted but could not turn into code; never expected.

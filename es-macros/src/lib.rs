@@ -1,5 +1,5 @@
-//! Derive macros of [es-core](https://docs.rs/es-core): `Event`, `Command`, `Aggregate` and
-//! `Projection`.
+//! Derive macros of [es-core](https://docs.rs/es-core): `Event`, `Command`, `Aggregate`,
+//! `Projection` and `ProcessManager`.
 //!
 //! Use them through es-core (`use es_core::prelude::*;`), which re-exports them under its
 //! default `derive` feature. Each derive parses its input into a small intermediate
@@ -277,6 +277,152 @@ pub fn derive_projection(input: TokenStream) -> TokenStream {
         (Ok(()), Some(checked)) => expand::projection::expand(&checked),
         (Ok(()), None) => fallback::internal(&input, "Projection"),
         (Err(err), _) => fallback::projection(&err, ir.as_ref()),
+    }
+    .into()
+}
+
+/// Derives [`ProcessManager`](https://docs.rs/es-core/latest/es_core/process/trait.ProcessManager.html):
+/// a workflow across aggregates, and generates its event, command and timer enums.
+///
+/// The struct is the state of one instance (stored as its serde form). It reacts to each
+/// listed event with a `React<E>` impl, which also says which instance the event belongs to
+/// (`key`); to the outcome of each listed command it sends with an `Answer<C>` impl, which
+/// names the aggregate that executes the command; and to each listed timer with an
+/// `OnTimer<T>` impl. A [`Workflow`](https://docs.rs/es-core/latest/es_core/process/struct.Workflow.html)
+/// runs it.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+///
+/// use es_core::prelude::*;
+/// use es_core::process::{TimerOf, TimerSet};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Event, Debug, Serialize, Deserialize)]
+/// #[event(name = "order.placed")]
+/// pub struct OrderPlaced { pub order: u64 }
+///
+/// #[derive(Event, Debug, Serialize, Deserialize)]
+/// #[event(name = "order.paid")]
+/// pub struct OrderPaid { pub order: u64 }
+///
+/// #[derive(Command, Debug, Clone)]
+/// pub struct Ship { #[id] pub order: u64 }
+///
+/// #[derive(Command, Debug, Clone)]
+/// pub struct Cancel { #[id] pub order: u64 }
+///
+/// // The aggregate that executes the commands. Its error is a serde type: refusals are
+/// // remembered under their command ids.
+/// #[derive(Debug, thiserror::Error, Serialize, Deserialize)]
+/// #[error("the order is closed")]
+/// pub struct Closed;
+///
+/// #[derive(Aggregate, Default, Debug)]
+/// #[aggregate(name = "order", id = u64, error = Closed,
+///             events(OrderPlaced, OrderPaid), commands(Ship, Cancel))]
+/// pub struct Order { closed: bool }
+/// # impl Apply<OrderPlaced> for Order { fn apply(&mut self, _: &OrderPlaced) {} }
+/// # impl Apply<OrderPaid> for Order { fn apply(&mut self, _: &OrderPaid) {} }
+/// # impl Handle<Ship> for Order {
+/// #     fn handle(&self, _: &Ship) -> Result<Vec<OrderEvent>, Closed> { Ok(vec![]) }
+/// # }
+/// # impl Handle<Cancel> for Order {
+/// #     fn handle(&self, _: &Cancel) -> Result<Vec<OrderEvent>, Closed> { Ok(vec![]) }
+/// # }
+///
+/// /// Fires when an order stays unpaid for an hour.
+/// #[derive(Debug, Clone, Serialize, Deserialize)]
+/// pub struct PaymentDue;
+///
+/// #[derive(ProcessManager, Default, Debug, Serialize, Deserialize)]
+/// #[process(name = "fulfilment", key = u64,
+///           events(OrderPlaced, OrderPaid), commands(Ship, Cancel), timers(PaymentDue))]
+/// pub struct Fulfilment { order: u64 }
+///
+/// impl React<OrderPlaced> for Fulfilment {
+///     fn key(event: &OrderPlaced, _: &EventMeta) -> Instance<u64> {
+///         Instance::start(event.order)
+///     }
+///     fn react(&mut self, event: &OrderPlaced, _: &EventMeta, out: &mut Reaction<Self>) {
+///         self.order = event.order;
+///         out.timer_after(Duration::from_secs(3600), PaymentDue);
+///     }
+/// }
+///
+/// impl React<OrderPaid> for Fulfilment {
+///     fn key(event: &OrderPaid, _: &EventMeta) -> Instance<u64> {
+///         Instance::existing(event.order)
+///     }
+///     fn react(&mut self, _: &OrderPaid, _: &EventMeta, out: &mut Reaction<Self>) {
+///         out.cancel_timer::<PaymentDue>().send(Ship { order: self.order });
+///     }
+/// }
+///
+/// impl OnTimer<PaymentDue> for Fulfilment {
+///     fn on_timer(&mut self, _: &PaymentDue, out: &mut Reaction<Self>) {
+///         out.send(Cancel { order: self.order });
+///     }
+/// }
+///
+/// impl Answer<Ship> for Fulfilment {
+///     type Aggregate = Order;
+///     fn answer(&mut self, _: &Ship, _: &Outcome<Closed>, out: &mut Reaction<Self>) {
+///         out.finish();
+///     }
+/// }
+///
+/// impl Answer<Cancel> for Fulfilment {
+///     type Aggregate = Order;
+///     fn answer(&mut self, _: &Cancel, _: &Outcome<Closed>, out: &mut Reaction<Self>) {
+///         out.finish();
+///     }
+/// }
+///
+/// // Generated: `FulfilmentEvent`, `FulfilmentCommand` and `FulfilmentTimer`, their `From`
+/// // conversions, the timers' names, and `ProcessManager for Fulfilment` dispatching to the
+/// // impls above.
+/// let names: Vec<_> = Fulfilment::EVENTS.iter().map(|event| event.name).collect();
+/// assert_eq!(names, ["order.placed", "order.paid"]);
+/// assert_eq!(FulfilmentTimer::from(PaymentDue).name(), "PaymentDue");
+/// assert_eq!(<PaymentDue as TimerOf<Fulfilment>>::NAME, "PaymentDue");
+///
+/// let mut fulfilment = Fulfilment { order: 7 };
+/// let mut out = Reaction::new(SystemTime::UNIX_EPOCH);
+/// // The dispatching `ProcessManager::on_timer` (by path: `OnTimer::on_timer` shares its name).
+/// ProcessManager::on_timer(&mut fulfilment, &PaymentDue.into(), &mut out);
+/// assert!(matches!(out.commands(), [FulfilmentCommand::Cancel(Cancel { order: 7 })]));
+/// ```
+///
+/// # `#[process(..)]` keys
+///
+/// | Key | Required | Meaning |
+/// |---|---|---|
+/// | `name = "..."` | yes | The process's stable name: its checkpoint, its stored instances and the ids of the commands it sends are named after it. Same rule as projection names. |
+/// | `key = Type` | yes | What identifies an instance, such as an order id (`Serialize`, `Deserialize`, `Clone`, `Eq`, `Hash`, `Debug`). |
+/// | `events(A, B, ..)` | yes | The event types it reacts to, from any aggregates (each deriving `Event`, with distinct wire names). One `React<E>` impl each. Other events are skipped without being decoded. |
+/// | `commands(A, B, ..)` | no | The command types it sends (each deriving `Command`, and `Clone`). One `Answer<C>` impl each, naming the aggregate that executes it. Without it, the process sends nothing. |
+/// | `timers(A, B, ..)` | no | Its timer types (each `Serialize`, `Deserialize`, `Debug` and `Clone`), named after their types. One `OnTimer<T>` impl each. Without it, the process has no timers. |
+/// | `event_enum = Name` | no, default `{Process}Event` | The generated event enum's name. |
+/// | `command_enum = Name` | no, default `{Process}Command` | The generated command enum's name. |
+/// | `timer_enum = Name` | no, default `{Process}Timer` | The generated timer enum's name (with `timers(..)` only). |
+/// | `crate = "path"` | no, default `"::es_core"` | Where es-core is, when re-exported. |
+///
+/// Variants are named after the last path segment of each listed type. The enums get the
+/// process manager's visibility and docs listing every variant with the impl it needs; the
+/// timer enum is stored as its serde form, externally tagged by the variant's name, so a
+/// timer type keeps its name once instances are stored. The type must be a non-generic
+/// struct implementing `Default`, `Serialize` and `Deserialize`, `Send` and `Sync`.
+#[proc_macro_derive(ProcessManager, attributes(process))]
+pub fn derive_process_manager(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    let cx = Ctxt::new();
+    let ir = ast::Process::from_syn(&cx, &input);
+    let checked = ir.as_ref().and_then(|ir| valid::process(&cx, ir));
+    match (cx.check(), checked) {
+        (Ok(()), Some(checked)) => expand::process::expand(&checked),
+        (Ok(()), None) => fallback::internal(&input, "ProcessManager"),
+        (Err(err), _) => fallback::process(&err, ir.as_ref()),
     }
     .into()
 }

@@ -13,6 +13,7 @@ pub(crate) const EVENT: Symbol = Symbol("event");
 pub(crate) const COMMAND: Symbol = Symbol("command");
 pub(crate) const AGGREGATE: Symbol = Symbol("aggregate");
 pub(crate) const PROJECTION: Symbol = Symbol("projection");
+pub(crate) const PROCESS: Symbol = Symbol("process");
 pub(crate) const ID: Symbol = Symbol("id");
 
 // Keys.
@@ -31,6 +32,9 @@ pub(crate) const SNAPSHOT_EVERY: Symbol = Symbol("snapshot_every");
 pub(crate) const SNAPSHOT_VERSION: Symbol = Symbol("snapshot_version");
 pub(crate) const VALIDATE: Symbol = Symbol("validate");
 pub(crate) const GARDE: Symbol = Symbol("garde");
+pub(crate) const KEY: Symbol = Symbol("key");
+pub(crate) const TIMERS: Symbol = Symbol("timers");
+pub(crate) const TIMER_ENUM: Symbol = Symbol("timer_enum");
 
 /// The keys of `#[event(..)]`.
 pub(crate) const EVENT_KEYS: &[Symbol] = &[NAME, VERSION, UPCAST_FROM, CRATE];
@@ -51,6 +55,19 @@ pub(crate) const AGGREGATE_KEYS: &[Symbol] = &[
     COMMAND_DERIVE,
     SNAPSHOT_EVERY,
     SNAPSHOT_VERSION,
+    CRATE,
+];
+
+/// The keys of `#[process(..)]`.
+pub(crate) const PROCESS_KEYS: &[Symbol] = &[
+    NAME,
+    KEY,
+    EVENTS,
+    COMMANDS,
+    TIMERS,
+    EVENT_ENUM,
+    COMMAND_ENUM,
+    TIMER_ENUM,
     CRATE,
 ];
 

@@ -17,6 +17,10 @@ use crate::attr::{PathList, Seen};
 use crate::ctxt::Ctxt;
 use crate::symbol::{self, Symbol};
 
+mod process;
+
+pub(crate) use process::{Process, ProcessShape, process, process_shape};
+
 /// A checked `derive(Event)` input.
 pub(crate) struct Event<'a> {
     pub(crate) ident: &'a Ident,
@@ -317,30 +321,33 @@ pub(crate) fn shape<'a>(cx: &Ctxt, input: &'a ast::Aggregate<'a>) -> Option<Shap
         );
         ok = false;
     }
-    let list = |list: Option<&'a PathList>| -> Vec<Entry<'a>> {
-        let mut seen = HashSet::new();
-        list.map(|list| list.items.as_slice())
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|path| {
-                let variant = &path.segments.last()?.ident;
-                seen.insert(variant.to_string())
-                    .then_some(Entry { path, variant })
-            })
-            .collect()
-    };
     let derives = |list: Option<&'a PathList>| list.map_or(&[][..], |l| l.items.as_slice());
     ok.then(|| Shape {
         vis: &original.vis,
         ident,
         event_enum,
         command_enum,
-        events: list(attrs.events.as_ref()),
-        commands: list(attrs.commands.as_ref()),
+        events: variants(attrs.events.as_ref()),
+        commands: variants(attrs.commands.as_ref()),
         event_derive: derives(attrs.event_derive.as_ref()),
         command_derive: derives(attrs.command_derive.as_ref()),
         krate: krate(attrs.krate.as_ref()),
     })
+}
+
+/// The entries of a list with their variant names: the last segment of each path, the first
+/// of each name only (a repeated name is reported by [`entries`]).
+fn variants(list: Option<&PathList>) -> Vec<Entry<'_>> {
+    let mut seen = HashSet::new();
+    list.map(|list| list.items.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|path| {
+            let variant = &path.segments.last()?.ident;
+            seen.insert(variant.to_string())
+                .then_some(Entry { path, variant })
+        })
+        .collect()
 }
 
 /// One error at `at` listing every required key that is absent and not already reported.
@@ -383,6 +390,12 @@ fn entries(cx: &Ctxt, list: Option<&PathList>, key: &str, what: &str, variants: 
             format!("`{key}(..)` is empty: list at least one {what} type"),
         );
     }
+    entry_rules(cx, list, key, what, variants);
+}
+
+/// The rules of [`entries`] but the first: plain type paths, no type twice, and with
+/// `variants`, no two with the same last segment.
+fn entry_rules(cx: &Ctxt, list: &PathList, key: &str, what: &str, variants: bool) {
     let mut seen_paths = HashSet::new();
     let mut seen_variants = HashSet::new();
     for path in &list.items {

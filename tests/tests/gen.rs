@@ -40,7 +40,7 @@ pub mod domain {
     pub struct Broken;
 
     /// Make a thing.
-    #[derive(Command, Debug)]
+    #[derive(Command, Debug, Clone)]
     #[command(validate = check_make)]
     pub struct Make(#[id] pub u64, pub u32);
 
@@ -56,7 +56,7 @@ pub mod domain {
     pub use super::garded::Break;
 
     /// Why a thing refused.
-    #[derive(Debug, thiserror::Error)]
+    #[derive(Debug, thiserror::Error, Serialize, Deserialize)]
     #[error("refused")]
     pub struct Refused;
 
@@ -120,6 +120,103 @@ pub mod domain {
         }
     }
 
+    /// Time to look at a thing again.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct Inspect {
+        /// Which thing.
+        pub id: u64,
+    }
+
+    /// Keeps things: remakes a thing made too small, and breaks it when an inspection finds it
+    /// still too small.
+    #[derive(ProcessManager, Default, Debug, Serialize, Deserialize)]
+    #[process(
+        name = "thing-keeper",
+        key = u64,
+        events(Made, Broken),
+        commands(Make, Break),
+        timers(Inspect),
+        event_enum = KeeperHeard,
+        command_enum = KeeperOrder,
+        timer_enum = KeeperAlarm,
+        crate = "::es_core"
+    )]
+    pub struct Keeper {
+        /// The size last seen.
+        pub size: u32,
+        /// Answers received.
+        pub answers: u32,
+    }
+
+    impl React<Made> for Keeper {
+        fn key(made: &Made, _: &EventMeta) -> Instance<u64> {
+            Instance::start(u64::from(made.size))
+        }
+
+        fn react(&mut self, made: &Made, _: &EventMeta, out: &mut Reaction<Self>) {
+            self.size = made.size;
+            if made.size < 2 {
+                out.send(Make(1, 2))
+                    .timer_after(::core::time::Duration::from_secs(60), Inspect { id: 1 });
+            }
+        }
+    }
+
+    impl React<Broken> for Keeper {
+        fn key(_: &Broken, _: &EventMeta) -> Instance<u64> {
+            Instance::ignore()
+        }
+
+        fn react(&mut self, _: &Broken, _: &EventMeta, out: &mut Reaction<Self>) {
+            out.cancel_timer::<Inspect>().finish();
+        }
+    }
+
+    impl Answer<Make> for Keeper {
+        type Aggregate = Thing;
+
+        fn answer(&mut self, _: &Make, _: &Outcome<Refused>, _: &mut Reaction<Self>) {
+            self.answers += 1;
+        }
+    }
+
+    impl Answer<Break> for Keeper {
+        type Aggregate = Thing;
+
+        fn answer(&mut self, _: &Break, outcome: &Outcome<Refused>, out: &mut Reaction<Self>) {
+            self.answers += 1;
+            if outcome.is_accepted() {
+                out.finish();
+            }
+        }
+    }
+
+    impl OnTimer<Inspect> for Keeper {
+        fn on_timer(&mut self, inspect: &Inspect, out: &mut Reaction<Self>) {
+            if self.size < 2 {
+                out.send(Break { id: inspect.id });
+            }
+        }
+    }
+
+    /// Counts things made; sends nothing and sets no timers.
+    #[derive(ProcessManager, Default, Debug, Serialize, Deserialize)]
+    #[process(name = "thing-tally", key = u64, events(Made))]
+    pub struct Tally {
+        /// Things made.
+        pub made: u64,
+    }
+
+    impl React<Made> for Tally {
+        fn key(_: &Made, _: &EventMeta) -> Instance<u64> {
+            Instance::start(0)
+        }
+
+        fn react(&mut self, _: &Made, _: &EventMeta, _: &mut Reaction<Self>) {
+            self.made += 1;
+        }
+    }
+
     impl Handle<Break> for Thing {
         fn handle(
             &self,
@@ -148,7 +245,7 @@ pub mod garded {
     const command: () = ();
 
     /// Break a thing.
-    #[derive(Command, garde::Validate, Debug)]
+    #[derive(Command, garde::Validate, Debug, Clone)]
     #[command(garde, validate = check_break, crate = "::es_core")]
     pub struct Break {
         /// Which thing.
@@ -167,6 +264,20 @@ pub mod garded {
 }
 
 use es_core::prelude::*;
+
+fn recorded(name: &str, version: u32, payload: &[u8]) -> RecordedEvent {
+    RecordedEvent {
+        stream_id: StreamId::new("thing-1").expect("valid stream id"),
+        stream_version: Version(1),
+        position: Position(1),
+        event_id: es_core::EventId::new(),
+        recorded_at: std::time::SystemTime::now(),
+        name: name.into(),
+        schema_version: version,
+        payload: payload.to_vec().into(),
+        metadata: es_core::Metadata::default(),
+    }
+}
 
 #[test]
 fn decoys_do_not_capture_generated_code() {
@@ -204,20 +315,8 @@ fn decoys_do_not_capture_generated_code() {
 #[test]
 fn decoys_do_not_capture_generated_projection_code() {
     use es_core::codec::JsonCodec;
-    use es_core::{EventId, Metadata, RecordedEvent};
 
     let mut counts = domain::Counts::default();
-    let recorded = |name: &str, version: u32, payload: &[u8]| RecordedEvent {
-        stream_id: StreamId::new("thing-1").expect("valid stream id"),
-        stream_version: Version(1),
-        position: Position(1),
-        event_id: EventId::new(),
-        recorded_at: std::time::SystemTime::now(),
-        name: name.into(),
-        schema_version: version,
-        payload: payload.to_vec().into(),
-        metadata: Metadata::default(),
-    };
     let made = recorded("thing.made", 3, br#"{"size":4}"#);
     assert!(counts.project(&JsonCodec, &made).expect("decodes"));
     let other = recorded("thing.sold", 1, b"garbage");
@@ -229,4 +328,56 @@ fn decoys_do_not_capture_generated_projection_code() {
     assert_eq!((counts.sizes, counts.broken), (4, 0));
     let names: Vec<_> = domain::Counts::EVENTS.iter().map(|e| e.name).collect();
     assert_eq!(names, ["thing.made", "thing.broken"]);
+}
+
+#[tokio::test]
+async fn decoys_do_not_capture_generated_process_code() {
+    use domain::{Inspect, Keeper, KeeperAlarm, KeeperHeard, KeeperOrder, Make, Tally, Thing};
+    use es_core::codec::JsonCodec;
+    use es_core::process::{Router, TimerSet};
+
+    let made = recorded("thing.made", 3, br#"{"size":1}"#);
+    let (instance, heard) = Keeper::route(&JsonCodec, &made)
+        .expect("decodes")
+        .expect("listed");
+    assert_eq!(instance, Instance::Start(1));
+    assert!(matches!(heard, KeeperHeard::Made(_)));
+    assert!(
+        Keeper::route(&JsonCodec, &recorded("thing.sold", 1, b"garbage"))
+            .expect("skipped undecoded")
+            .is_none()
+    );
+
+    let mut keeper = Keeper::default();
+    let mut out = Reaction::new(made.recorded_at);
+    ProcessManager::react(&mut keeper, &heard, &made, &mut out);
+    assert!(matches!(out.commands(), [KeeperOrder::Make(Make(1, 2))]));
+    assert_eq!(out.timers()[0].name(), "Inspect");
+
+    let store = es_memstore::MemStore::new();
+    let router = Router::new().with(Repository::<Thing, _>::new(store));
+    let order = out.commands()[0].clone();
+    keeper
+        .send(&order, &router, CommandMeta::new(), &mut out)
+        .await
+        .expect("an outcome");
+    assert_eq!(keeper.answers, 1);
+
+    let mut out = Reaction::new(made.recorded_at);
+    let alarm = KeeperAlarm::from(Inspect { id: 1 });
+    assert_eq!(alarm.name(), "Inspect");
+    ProcessManager::on_timer(&mut keeper, &alarm, &mut out);
+    assert!(matches!(out.commands(), [KeeperOrder::Break(_)]));
+
+    let (_, heard) = Tally::route(&JsonCodec, &made)
+        .expect("decodes")
+        .expect("listed");
+    let mut tally = Tally::default();
+    ProcessManager::react(
+        &mut tally,
+        &heard,
+        &made,
+        &mut Reaction::new(made.recorded_at),
+    );
+    assert_eq!(tally.made, 1);
 }

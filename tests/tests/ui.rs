@@ -1,6 +1,7 @@
-//! Compile-fail ("UI") tests of the `Event`, `Command`, `Aggregate` and `Projection` derives: each file of
-//! `tests/ui/*/` is one misuse, checked against the compiler output in its `.stderr`; each
-//! file of `tests/ui-pass/` is a tricky but valid input that must compile.
+//! Compile-fail ("UI") tests of the `Event`, `Command`, `Aggregate`, `Projection` and
+//! `ProcessManager` derives: each file of `tests/ui/*/` is one misuse, checked against the
+//! compiler output in its `.stderr`; each file of `tests/ui-pass/` is a tricky but valid
+//! input that must compile.
 //!
 //! The snapshots depend on the exact compiler output, so the test runs only on the CI
 //! toolchain (stable 1.95) and is ignored elsewhere. After changing a diagnostic, bless the

@@ -1,11 +1,15 @@
 //! The derives used through a re-export of es-core under another path (`crate = "..."`),
-//! with no `es_core` import in scope at the derive sites.
+//! with no `es_core` import in scope at the derive sites (the process manager's timer enum
+//! finds serde through it too).
 pub mod framework {
     pub use es_core as core_reexport;
 }
 
 mod domain {
-    use crate::framework::core_reexport::{Aggregate, Command, Event};
+    use crate::framework::core_reexport::process::{Answer, Instance, OnTimer, Outcome};
+    use crate::framework::core_reexport::process::{React, Reaction};
+    use crate::framework::core_reexport::projection::EventMeta;
+    use crate::framework::core_reexport::{Aggregate, Command, Event, ProcessManager};
     use crate::framework::core_reexport::{Apply, Handle};
     use serde::{Deserialize, Serialize};
 
@@ -18,7 +22,7 @@ mod domain {
         pub by: u32,
     }
 
-    #[derive(Command, Debug)]
+    #[derive(Command, Debug, Clone)]
     #[command(crate = "crate::framework::core_reexport")]
     pub struct Increment {
         #[id]
@@ -26,7 +30,7 @@ mod domain {
         pub by: u32,
     }
 
-    #[derive(Debug, thiserror::Error)]
+    #[derive(Debug, thiserror::Error, Serialize, Deserialize)]
     #[error("increments must be positive")]
     pub struct ZeroIncrement;
 
@@ -57,6 +61,49 @@ mod domain {
             Ok(vec![Incremented { by: cmd.by }.into()])
         }
     }
+
+    /// Time to increment again.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct Tick;
+
+    #[derive(ProcessManager, Default, Debug, Serialize, Deserialize)]
+    #[process(
+        name = "doubler",
+        key = String,
+        events(Incremented),
+        commands(Increment),
+        timers(Tick),
+        crate = "crate::framework::core_reexport"
+    )]
+    pub struct Doubler {
+        pub seen: u32,
+    }
+
+    impl React<Incremented> for Doubler {
+        fn key(_: &Incremented, meta: &EventMeta) -> Instance<String> {
+            Instance::start(meta.stream_id.to_string())
+        }
+
+        fn react(&mut self, event: &Incremented, _: &EventMeta, out: &mut Reaction<Self>) {
+            self.seen += event.by;
+            out.timer_after(std::time::Duration::from_secs(1), Tick);
+        }
+    }
+
+    impl Answer<Increment> for Doubler {
+        type Aggregate = Counter;
+
+        fn answer(&mut self, _: &Increment, _: &Outcome<ZeroIncrement>, _: &mut Reaction<Self>) {}
+    }
+
+    impl OnTimer<Tick> for Doubler {
+        fn on_timer(&mut self, _: &Tick, out: &mut Reaction<Self>) {
+            out.send(Increment {
+                counter: "c1".into(),
+                by: self.seen,
+            });
+        }
+    }
 }
 
 fn main() {
@@ -72,4 +119,10 @@ fn main() {
     }
     assert_eq!(counter.total, 2);
     assert_eq!(domain::Incremented::NAME, "counter.incremented");
+
+    use es_core::process::{ProcessManager, TimerSet};
+    assert_eq!(domain::Doubler::NAME, "doubler");
+    let timer = domain::DoublerTimer::from(domain::Tick);
+    assert_eq!(timer.name(), "Tick");
+    assert_eq!(serde_json::to_string(&timer).expect("serializes"), r#"{"Tick":null}"#);
 }

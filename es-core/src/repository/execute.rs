@@ -123,7 +123,7 @@ impl<A: Aggregate, S: EventStore, N: Snapshotting<A, C>, C: Codec> Repository<A,
     /// # struct Incremented { by: u32 }
     /// # #[derive(Command, Debug)]
     /// # struct Increment { #[id] id: u64, by: u32 }
-    /// # #[derive(Debug, thiserror::Error)]
+    /// # #[derive(Debug, thiserror::Error, Serialize, Deserialize)]
     /// # #[error("never")]
     /// # struct Never;
     /// # #[derive(Aggregate, Default, Debug)]

@@ -10,7 +10,7 @@ use syn::Path;
 use syn::spanned::Spanned;
 
 use crate::expand::{
-    NameRule, as_event, dummy_const, fq, name_check, path_text, unique_wire_names, vec,
+    NameRule, as_command, as_event, dummy_const, fq, name_check, path_text, unique_wire_names, vec,
 };
 use crate::valid::{self, Entry, Shape};
 
@@ -104,7 +104,9 @@ pub(crate) fn enums(shape: &Shape<'_>) -> TokenStream {
     }
 }
 
-fn enum_doc(
+/// An enum's docs: `intro`, then a table of its variants, the listed types and the impl
+/// each needs (`impl_of`, from the type's path).
+pub(crate) fn enum_doc(
     intro: &str,
     (kind, by): (&str, &str),
     entries: &[Entry<'_>],
@@ -123,7 +125,8 @@ fn enum_doc(
     doc
 }
 
-fn variant(entry: &Entry<'_>, doc: &str) -> TokenStream {
+/// A documented variant wrapping the entry's type.
+pub(crate) fn variant(entry: &Entry<'_>, doc: &str) -> TokenStream {
     let Entry { path, variant } = entry;
     quote! {
         #[doc = #doc]
@@ -133,32 +136,28 @@ fn variant(entry: &Entry<'_>, doc: &str) -> TokenStream {
 
 /// `From<E> for TheEnum` for each entry of both enums.
 pub(crate) fn conversions(shape: &Shape<'_>) -> TokenStream {
-    let from = fq::from();
-    let one = |target: &syn::Ident, entries: &[Entry<'_>]| {
-        entries
-            .iter()
-            .map(|Entry { path, variant }| {
-                quote! {
-                    #[automatically_derived]
-                    impl #from<#path> for #target {
-                        #[inline]
-                        fn from(__value: #path) -> Self {
-                            Self::#variant(__value)
-                        }
-                    }
-                }
-            })
-            .collect::<TokenStream>()
-    };
-    let events = one(&shape.event_enum, &shape.events);
-    let commands = one(&shape.command_enum, &shape.commands);
+    let events = from_impls(&shape.event_enum, &shape.events);
+    let commands = from_impls(&shape.command_enum, &shape.commands);
     quote!(#events #commands)
 }
 
-/// `<P as es_core::Command>` for a `commands(..)` entry, spanned at the entry; see
-/// [`as_event`](crate::expand::as_event).
-fn as_command(krate: &Path, path: &Path) -> TokenStream {
-    quote_spanned!(path.span()=> <#path as #krate::Command>)
+/// `From<P> for target` for each entry, wrapping it in its variant.
+pub(crate) fn from_impls(target: &syn::Ident, entries: &[Entry<'_>]) -> TokenStream {
+    let from = fq::from();
+    entries
+        .iter()
+        .map(|Entry { path, variant }| {
+            quote! {
+                #[automatically_derived]
+                impl #from<#path> for #target {
+                    #[inline]
+                    fn from(__value: #path) -> Self {
+                        Self::#variant(__value)
+                    }
+                }
+            }
+        })
+        .collect()
 }
 
 fn event_set(shape: &Shape<'_>) -> TokenStream {

@@ -5,6 +5,7 @@
 pub(crate) mod aggregate;
 pub(crate) mod command;
 pub(crate) mod event;
+pub(crate) mod process;
 pub(crate) mod projection;
 
 use proc_macro2::{Span, TokenStream};
@@ -92,8 +93,14 @@ pub(crate) fn as_event(krate: &Path, path: &Path) -> TokenStream {
     quote_spanned!(path.span()=> <#path as #krate::Event>)
 }
 
+/// `<P as es_core::Command>` for a `commands(..)` entry, spanned at the entry; see
+/// [`as_event`].
+pub(crate) fn as_command(krate: &Path, path: &Path) -> TokenStream {
+    quote_spanned!(path.span()=> <#path as #krate::Command>)
+}
+
 /// Const assertions that no two of `events` share a wire name, each spanned at the later of
-/// the pair; `owner` names the aggregate or projection listing them.
+/// the pair; `owner` names the aggregate, projection or process manager listing them.
 pub(crate) fn unique_wire_names(owner: &str, events: &[&Path], krate: &Path) -> TokenStream {
     let mut asserts = Vec::new();
     for (i, later) in events.iter().enumerate() {

@@ -1,0 +1,10 @@
+use es_core::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(ProcessManager, Default, Debug, Serialize, Deserialize)]
+#[process]
+pub struct Transfer {
+    amount: u64,
+}
+
+fn main() {}
