@@ -331,6 +331,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod checkpoints;
+mod detached;
 mod events;
 mod listen;
 mod migrations;

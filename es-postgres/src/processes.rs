@@ -13,6 +13,7 @@ use sqlx::postgres::{PgConnection, PgRow};
 use uuid::Uuid;
 
 use crate::PgStore;
+use crate::detached::detached;
 use crate::values::{Key, Place, backend, checkpoint_param, from_micros, to_micros, to_micros_up};
 
 /// The columns of an instance, as `process_load.sql` and `process_parked.sql` select them.
@@ -257,17 +258,21 @@ impl ProcessStore for PgStore {
         process: &str,
         work: ProcessWork,
     ) -> Result<Committed, StoreError> {
-        // Executor's boxed futures: see `PgStore::migrate`.
-        let mut tx = self.inner.pool.begin().await.map_err(backend)?;
-        let committed = self
-            .write_process(&mut tx, process, work)
-            .await
-            .map_err(backend)?;
-        if committed == Committed::Done {
-            tx.commit().await.map_err(backend)?;
-        }
-        // Otherwise dropping the transaction rolls it back.
-        Ok(committed)
+        let (store, process) = (self.clone(), process.to_owned());
+        detached(async move {
+            // Executor's boxed futures: see `PgStore::migrate`.
+            let mut tx = store.inner.pool.begin().await.map_err(backend)?;
+            let committed = store
+                .write_process(&mut tx, &process, work)
+                .await
+                .map_err(backend)?;
+            if committed == Committed::Done {
+                tx.commit().await.map_err(backend)?;
+            }
+            // Otherwise dropping the transaction rolls it back.
+            Ok(committed)
+        })
+        .await
     }
 
     async fn due_timers(
@@ -305,18 +310,22 @@ impl ProcessStore for PgStore {
     }
 
     async fn reset_process(&self, process: &str) -> Result<(), StoreError> {
-        let sql = &self.inner.sql;
-        let mut tx = self.inner.pool.begin().await.map_err(backend)?;
-        let conn: &mut PgConnection = &mut tx;
-        for statement in [
-            &sql.process_reset_instances,
-            &sql.process_reset_timers,
-            &sql.delete_checkpoint,
-        ] {
-            conn.execute(sqlx::query(statement).bind(process))
-                .await
-                .map_err(backend)?;
-        }
-        tx.commit().await.map_err(backend)
+        let (store, process) = (self.clone(), process.to_owned());
+        detached(async move {
+            let sql = &store.inner.sql;
+            let mut tx = store.inner.pool.begin().await.map_err(backend)?;
+            let conn: &mut PgConnection = &mut tx;
+            for statement in [
+                &sql.process_reset_instances,
+                &sql.process_reset_timers,
+                &sql.delete_checkpoint,
+            ] {
+                conn.execute(sqlx::query(statement).bind(&process))
+                    .await
+                    .map_err(backend)?;
+            }
+            tx.commit().await.map_err(backend)
+        })
+        .await
     }
 }

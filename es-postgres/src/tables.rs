@@ -125,6 +125,7 @@ use sqlx::Executor as _;
 use sqlx::postgres::PgConnection;
 
 use crate::PgStore;
+use crate::detached::detached;
 use crate::queries::Queries;
 use crate::values::{backend, checkpoint_param};
 
@@ -298,7 +299,8 @@ impl<P: PgProjection> Target for PgTables<P> {
     const SHARED: bool = true;
 
     async fn setup(&self) -> Result<(), StoreError> {
-        self.set_up().await.map_err(backend)
+        let tables = self.clone();
+        detached(async move { tables.set_up().await.map_err(backend) }).await
     }
 
     fn project<R>(&self, f: impl FnOnce(&mut P) -> R) -> (P, R) {
@@ -308,9 +310,14 @@ impl<P: PgProjection> Target for PgTables<P> {
     }
 
     async fn commit(&self, changes: P, advance: Advance) -> Result<Committed, StoreError> {
-        self.write(changes, advance.from, advance.to)
-            .await
-            .map_err(backend)
+        let tables = self.clone();
+        detached(async move {
+            tables
+                .write(changes, advance.from, advance.to)
+                .await
+                .map_err(backend)
+        })
+        .await
     }
 
     async fn checkpoint(&self) -> Result<Option<Position>, StoreError> {
@@ -318,7 +325,8 @@ impl<P: PgProjection> Target for PgTables<P> {
     }
 
     async fn reset(&self) -> Result<(), StoreError> {
-        self.clear().await.map_err(backend)
+        let tables = self.clone();
+        detached(async move { tables.clear().await.map_err(backend) }).await
     }
 }
 

@@ -111,6 +111,8 @@ fn describe(command: &AccountCommand) -> String {
         AccountCommand::OpenAccount(c) => format!("OpenAccount {} for {}", c.account, c.owner),
         AccountCommand::Deposit(c) => format!("Deposit {} into {}", c.amount, c.account),
         AccountCommand::Withdraw(c) => format!("Withdraw {} from {}", c.amount, c.account),
+        AccountCommand::FreezeAccount(c) => format!("FreezeAccount {}", c.account),
+        AccountCommand::UnfreezeAccount(c) => format!("UnfreezeAccount {}", c.account),
         AccountCommand::CloseAccount(c) => format!("CloseAccount {}", c.account),
     }
 }

@@ -822,6 +822,8 @@ fn encode_account_event(event: &AccountEvent) -> Encoded {
         AccountEvent::AccountOpened(e) => encode_event(&JsonCodec, e),
         AccountEvent::MoneyDeposited(e) => encode_event(&JsonCodec, e),
         AccountEvent::MoneyWithdrawn(e) => encode_event(&JsonCodec, e),
+        AccountEvent::AccountFrozen(e) => encode_event(&JsonCodec, e),
+        AccountEvent::AccountUnfrozen(e) => encode_event(&JsonCodec, e),
         AccountEvent::AccountClosed(e) => encode_event(&JsonCodec, e),
     }
     .unwrap()

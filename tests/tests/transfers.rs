@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use es_core::prelude::*;
 use es_core::process::{Router, Workflow};
+use es_core::testing::hooked::{Hooked, StoreHooks};
+use es_core::{NewEvent, RecordedEvent};
 use es_examples::bank::process::TransferProcess;
 use es_examples::bank::transfer::{RequestTransfer, Transfer, TransferId, TransferStatus};
 use es_examples::bank::{Account, AccountId, CloseAccount, Deposit, OpenAccount};
@@ -110,29 +112,41 @@ async fn request<S: EventStore>(store: S, seed: u64, count: usize) -> Vec<(Trans
         };
         transfers.execute_with(command, meta).await.unwrap();
         requested.push((transfer, command_id));
-        tokio::time::sleep(Duration::from_micros(300)).await;
+        // In bursts, which keep the process manager busy for a while.
+        if requested.len() % 25 == 0 {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
     }
     requested
 }
 
 /// Runs the runner in a task, drops it at a random moment, starts a new one, until `done`
-/// and at least [`RESTARTS`] restarts; returns how many restarts there were.
+/// and at least [`RESTARTS`] runners were dropped with work left (events after their
+/// position); returns how many were, and how many restarts there were in all.
 async fn restart_until_done<S: es_core::process::ProcessStore>(
     store: S,
     done: Arc<AtomicBool>,
-) -> u32 {
+) -> (u32, u32) {
     let mut rng = Rng(0x5eed);
-    let mut restarts = 0;
+    let (mut busy, mut restarts) = (0, 0);
     loop {
         let live = runner(&store);
-        let task = tokio::spawn(async move { live.run(std::future::pending()).await });
-        tokio::time::sleep(Duration::from_millis(5 + rng.below(40))).await;
+        let task = tokio::spawn({
+            let live = live.clone();
+            async move { live.run(std::future::pending()).await }
+        });
+        tokio::time::sleep(Duration::from_millis(2 + rng.below(20))).await;
         // Dropped wherever it is: reading, handling an instance, sending, committing.
         task.abort();
         let _ = task.await;
         restarts += 1;
-        if done.load(Ordering::SeqCst) && restarts >= RESTARTS {
-            return restarts;
+        let left = store.read_all(live.position(), 1).await.unwrap();
+        if !left.is_empty() {
+            busy += 1;
+        }
+        // Enough, or no more work to drop a runner in the middle of.
+        if done.load(Ordering::SeqCst) && (busy >= RESTARTS || left.is_empty()) {
+            return (busy, restarts);
         }
     }
 }
@@ -154,8 +168,8 @@ async fn transfers_conserve_money<S: es_core::process::ProcessStore>(store: S) {
         requested.extend(requester.await.unwrap());
     }
     done.store(true, Ordering::SeqCst);
-    let restarts = restarter.await.unwrap();
-    assert!(restarts >= RESTARTS, "{restarts} restarts");
+    let (busy, restarts) = restarter.await.unwrap();
+    assert!(busy >= RESTARTS, "{busy} runners dropped with work left");
 
     // A last runner finishes the work.
     let last = runner(&store);
@@ -212,15 +226,57 @@ async fn transfers_conserve_money<S: es_core::process::ProcessStore>(store: S) {
         }
     }
     eprintln!(
-        "{} transfers: {completed} completed, {cancelled} cancelled; {restarts} restarts",
+        "{} transfers: {completed} completed, {cancelled} cancelled; {restarts} restarts, \
+         {busy} of them with work left",
         requested.len()
     );
     assert!(completed > 0 && cancelled > 0);
 }
 
+/// Calls that take a few polls, like a round trip, so that a runner dropped at a random
+/// moment is often dropped in the middle of a batch, a command or a commit.
+#[derive(Debug, Clone, Default)]
+struct RoundTrips;
+
+impl<S: EventStore> StoreHooks<S> for RoundTrips {
+    async fn append(
+        &self,
+        inner: &S,
+        stream_id: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<es_core::Appended, es_core::StoreError> {
+        tokio::task::yield_now().await;
+        let appended = inner.append(stream_id, expected, events).await;
+        tokio::task::yield_now().await;
+        appended
+    }
+
+    async fn read_stream(
+        &self,
+        inner: &S,
+        stream_id: &StreamId,
+        from: Version,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, es_core::StoreError> {
+        tokio::task::yield_now().await;
+        inner.read_stream(stream_id, from, max_count).await
+    }
+
+    async fn read_all(
+        &self,
+        inner: &S,
+        after: Position,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, es_core::StoreError> {
+        tokio::task::yield_now().await;
+        inner.read_all(after, max_count).await
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transfers_conserve_money_in_memory() {
-    transfers_conserve_money(MemStore::new()).await;
+    transfers_conserve_money(Hooked::new(MemStore::new(), RoundTrips)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,7 +10,7 @@ use tokio::sync::{Mutex, MutexGuard, watch};
 
 use crate::envelope::Position;
 use crate::projection::ProjectionError;
-use crate::util::{Either, race};
+use crate::util::{Either, YieldNow, race};
 
 /// What a projection runner's handles share: the position processed, whether a `run` is
 /// live, whether a panic halted it, and the lock that lets one call process at a time.
@@ -271,6 +271,9 @@ impl Processing<'_> {
         loop {
             while let Some(reached) = batches.step(self, position).await? {
                 position = reached;
+                // A store in memory answers at once: let the executor run other tasks
+                // between batches.
+                YieldNow(false).await;
             }
             if !batches.work().await? {
                 return Ok(position);
@@ -299,9 +302,11 @@ impl Processing<'_> {
             }
             if let Some(reached) = batches.step(self, position).await? {
                 position = reached;
+                YieldNow(false).await;
                 continue;
             }
             if batches.work().await? {
+                YieldNow(false).await;
                 continue;
             }
             match race(shutdown.as_mut(), batches.wait(position)).await {

@@ -1,5 +1,6 @@
 //! Store wrappers for tests: change what one or two methods of a store do (count reads,
-//! inject a fault, interleave another writer) and pass the rest through.
+//! inject a fault, interleave another writer) and pass the rest through. Checkpoints and
+//! process managers' storage pass through unhooked.
 //!
 //! Implement [`StoreHooks`] for a type holding the test's state, overriding only the methods
 //! it changes, and wrap the store in [`Hooked`]:
@@ -42,7 +43,11 @@ use bytes::Bytes;
 use uuid::Uuid;
 
 use crate::envelope::{NewEvent, Position, RecordedEvent, StreamId, Version};
-use crate::store::{Appended, EventStore, ExpectedVersion, Recorded, StoreError};
+use std::time::SystemTime;
+
+use crate::process::{InstanceRow, ProcessStore, ProcessWork, TimerRow};
+use crate::projection::Committed;
+use crate::store::{Appended, CheckpointStore, EventStore, ExpectedVersion, Recorded, StoreError};
 
 /// What a [`Hooked`] store does in each [`EventStore`] method, given the inner store. Every
 /// method passes the call through unless overridden. `visit_stream` and `subscribe` are
@@ -196,5 +201,76 @@ impl<S: EventStore, H: StoreHooks<S>> EventStore for Hooked<S, H> {
         after: Position,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         self.hooks.wait_for_events(&self.inner, after)
+    }
+}
+
+/// Checkpoints pass through to the inner store, unhooked.
+impl<S: CheckpointStore, H: Clone + Send + Sync + 'static> CheckpointStore for Hooked<S, H> {
+    fn load_checkpoint(
+        &self,
+        projection: &str,
+    ) -> impl Future<Output = Result<Option<Position>, StoreError>> + Send {
+        self.inner.load_checkpoint(projection)
+    }
+
+    fn save_checkpoint(
+        &self,
+        projection: &str,
+        position: Position,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.inner.save_checkpoint(projection, position)
+    }
+
+    fn delete_checkpoint(
+        &self,
+        projection: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.inner.delete_checkpoint(projection)
+    }
+}
+
+/// Process managers' storage passes through to the inner store, unhooked.
+impl<S: ProcessStore, H: StoreHooks<S>> ProcessStore for Hooked<S, H> {
+    fn load_instances(
+        &self,
+        process: &str,
+        keys: &[String],
+    ) -> impl Future<Output = Result<Vec<InstanceRow>, StoreError>> + Send {
+        self.inner.load_instances(process, keys)
+    }
+
+    fn commit_process(
+        &self,
+        process: &str,
+        work: ProcessWork,
+    ) -> impl Future<Output = Result<Committed, StoreError>> + Send {
+        self.inner.commit_process(process, work)
+    }
+
+    fn due_timers(
+        &self,
+        process: &str,
+        now: SystemTime,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<TimerRow>, StoreError>> + Send {
+        self.inner.due_timers(process, now, limit)
+    }
+
+    fn next_timer(
+        &self,
+        process: &str,
+    ) -> impl Future<Output = Result<Option<SystemTime>, StoreError>> + Send {
+        self.inner.next_timer(process)
+    }
+
+    fn parked_instances(
+        &self,
+        process: &str,
+    ) -> impl Future<Output = Result<Vec<InstanceRow>, StoreError>> + Send {
+        self.inner.parked_instances(process)
+    }
+
+    fn reset_process(&self, process: &str) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.inner.reset_process(process)
     }
 }

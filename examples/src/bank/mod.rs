@@ -19,7 +19,9 @@ use serde::{Deserialize, Serialize};
 pub type Cents = i64;
 
 /// The id of an account, such as `AccountId(7)`; its stream is `account-7`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct AccountId(pub u32);
 
 impl fmt::Display for AccountId {
