@@ -46,3 +46,24 @@ async fn sqlite_store_keeps_the_store_contract_on_a_multi_threaded_runtime() {
     let report = run_contract("contract-mt").await;
     report.assert_passed();
 }
+
+/// The faster, less durable setting keeps the same contract: it changes what a power loss
+/// can take, not what the store does.
+#[tokio::test]
+async fn sqlite_store_with_normal_durability_keeps_the_store_contract() {
+    let scratch = Scratch::new("contract-normal");
+    let next = Mutex::new(0u32);
+    let options = es_sqlite::SqliteOptions::new().with_durability(es_sqlite::Durability::Normal);
+    let report = contract::all(|| async {
+        let n = {
+            let mut next = next.lock().expect("not poisoned");
+            *next += 1;
+            *next
+        };
+        SqliteStore::open_with(scratch.path(&format!("check-{n}.db")), options.clone())
+            .await
+            .expect("a fresh store")
+    })
+    .await;
+    report.assert_passed();
+}
