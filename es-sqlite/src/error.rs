@@ -34,6 +34,12 @@ pub enum ErrorKind {
     /// The store's writer or reader threads have stopped (a bug, or the process is
     /// shutting down); nothing more can be done with this handle.
     Stopped,
+    /// The write was rolled back with the transaction it shared with another caller's write
+    /// that failed (SQLite rolls a whole transaction back on some errors, such as a full
+    /// disk), and could not be run again. Nothing of it was written; a retry may succeed. (An
+    /// append is run again in a new transaction instead; a table projection's batch is
+    /// written again by its runner.)
+    Aborted,
     /// User code run by the store (a table projection's `setup`, `write` or `clear`, or a
     /// [`SqliteStore::query`](crate::SqliteStore::query) closure) panicked; its writes were
     /// rolled back and the store goes on.
@@ -50,6 +56,7 @@ impl fmt::Display for ErrorKind {
             Self::Busy => "busy",
             Self::Io => "I/O error",
             Self::Stopped => "store stopped",
+            Self::Aborted => "rolled back with another write",
             Self::Panicked => "user code panicked",
             Self::Other => "SQLite error",
         })

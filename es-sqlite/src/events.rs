@@ -23,7 +23,7 @@ fn append_in(
     tx: &mut Tx<'_>,
     stream_id: &StreamId,
     expected: ExpectedVersion,
-    events: Vec<NewEvent>,
+    events: &[NewEvent],
     recorded_at: SystemTime,
 ) -> Result<Appended, StoreError> {
     let (conn, path) = (tx.conn(), tx.path());
@@ -47,7 +47,7 @@ fn append_in(
     let recorded_at = to_micros(recorded_at);
     let mut insert = conn.prepare_cached(queries::INSERT_EVENT).map_err(fail)?;
     let mut version = actual.0;
-    for (offset, event) in (0..).zip(events) {
+    for (offset, event) in (0..).zip(events.iter()) {
         version += 1;
         let metadata = &event.metadata;
         insert
@@ -168,7 +168,7 @@ impl EventStore for SqliteStore {
         self.inner
             .writer
             .run("appending", move |tx| {
-                append_in(tx, &stream_id, expected, events, recorded_at)
+                append_in(tx, &stream_id, expected, &events, recorded_at)
             })
             .await
     }

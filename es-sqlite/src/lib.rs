@@ -64,9 +64,18 @@
 //! so an acknowledged append is on disk. There is no timer: a caller alone is committed at
 //! once, and callers that arrive while a commit is under way form the next group.
 //!
-//! If the transaction cannot begin or commit (the disk is full at commit time, an I/O error,
-//! another process holding the write lock past the busy timeout), SQLite rolls it back whole
-//! and every append of the group fails with that error: nothing of any of them was written.
+//! On some errors (a full disk, an I/O error) SQLite rolls back the whole transaction rather
+//! than the failing statement; the appends that had run before in it lost their writes, so
+//! they run again, with the rest of the group, in a new transaction: the failing append still
+//! fails alone. If the transaction cannot begin or commit (the disk is full at commit time, an
+//! I/O error, another process holding the write lock past the busy timeout), SQLite rolls it
+//! back whole and every append of the group fails with that error: nothing of any of them was
+//! written.
+//!
+//! An append is a request to the writer: a caller that stops waiting (its future dropped)
+//! does not withdraw it, and it may still be committed. Retry with the same command id
+//! ([`Metadata::command_id`](es_core::Metadata::command_id)) and idempotency answers either
+//! way.
 //!
 //! # Durability
 //!
@@ -183,7 +192,7 @@ mod writer;
 
 use std::fmt;
 use std::path::Path;
-use std::sync::{Arc, mpsc};
+use std::sync::Arc;
 use std::thread;
 
 #[cfg(doc)]
@@ -216,8 +225,8 @@ struct Inner {
     readers: Readers,
     /// The position of the last event known to be committed, for live subscribers.
     head: Arc<watch::Sender<Position>>,
-    /// Stops the poller when dropped.
-    poller: std::sync::Mutex<Option<mpsc::Sender<()>>>,
+    /// Stops the poller when told to, or when dropped.
+    poller: wake::Stop,
     options: SqliteOptions,
 }
 
@@ -275,7 +284,7 @@ impl SqliteStore {
                 writer,
                 readers,
                 head,
-                poller: std::sync::Mutex::new(Some(poller)),
+                poller,
                 options,
             }),
         })
@@ -353,10 +362,12 @@ impl SqliteStore {
     /// does the same without waiting; `close` is for a clean shutdown, or before copying the
     /// file.
     pub async fn close(&self) {
-        if let Ok(mut poller) = self.inner.poller.lock() {
-            poller.take();
+        let (reply, stopped) = oneshot::channel();
+        if self.inner.poller.send(reply).is_ok() {
+            let _ = stopped.await;
         }
         self.inner.readers.close().await;
+        // The writer last: the last connection to close folds the WAL into the file.
         self.inner.writer.close().await;
     }
 }

@@ -4,7 +4,7 @@
 //! its statement began with).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
@@ -29,7 +29,7 @@ enum Message {
 pub(crate) struct Readers {
     messages: mpsc::Sender<Message>,
     threads: usize,
-    path: PathBuf,
+    path: Arc<Path>,
 }
 
 impl Readers {
@@ -47,7 +47,7 @@ impl Readers {
         Ok(Self {
             messages,
             threads,
-            path: path.to_owned(),
+            path: Arc::from(path),
         })
     }
 
@@ -62,7 +62,7 @@ impl Readers {
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let path = self.path.clone();
+        let path = Arc::clone(&self.path);
         let job: ReadJob = Box::new(move |conn| {
             let result = catch_unwind(AssertUnwindSafe(|| read(conn))).unwrap_or_else(|panic| {
                 Err(StoreError::Backend(Box::new(SqliteError::new(

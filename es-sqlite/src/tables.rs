@@ -232,11 +232,22 @@ impl<P: SqliteProjection> Target for SqliteTables<P> {
 
     async fn commit(&self, changes: P, advance: Advance) -> Result<Committed, StoreError> {
         const OPERATION: &str = "writing a table projection's batch";
+        // `write` takes the change set: a second run (see `Writer::run`) has none left.
+        let mut changes = Some(changes);
         self.store
             .inner
             .writer
             .run(OPERATION, move |tx| {
                 let (conn, path) = (tx.conn(), tx.path());
+                let Some(changes) = changes.take() else {
+                    return Err(StoreError::Backend(Box::new(SqliteError::new(
+                        ErrorKind::Aborted,
+                        path,
+                        OPERATION,
+                        "rolled back with another write of its transaction; the runner writes \
+                         the batch again",
+                    ))));
+                };
                 let now = now_micros();
                 let (to, from) = (saturating_i64(advance.to.0), saturating_i64(advance.from.0));
                 let moved = if from == 0 {

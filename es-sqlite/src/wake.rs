@@ -16,36 +16,44 @@ use std::time::Duration;
 
 use es_core::Position;
 use rusqlite::Connection;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 use crate::queries;
 
-/// Starts the poller thread on its own read-only connection. It stops when the returned
-/// sender is dropped.
+/// The poller's stop channel: a message stops it, closes its connection, then answers.
+pub(crate) type Stop = mpsc::Sender<oneshot::Sender<()>>;
+
+/// Starts the poller thread on its own read-only connection. It stops when told to, or when
+/// the returned sender is dropped.
 pub(crate) fn spawn_poller(
     conn: Connection,
     head: Arc<watch::Sender<Position>>,
     interval: Duration,
-) -> std::io::Result<mpsc::Sender<()>> {
-    let (stop, stopped) = mpsc::channel::<()>();
+) -> std::io::Result<Stop> {
+    let (stop, stopped) = mpsc::channel();
     thread::Builder::new()
         .name("es-sqlite-poller".to_owned())
-        .spawn(move || poll_loop(&conn, &head, interval, &stopped))?;
+        .spawn(move || poll_loop(conn, &head, interval, &stopped))?;
     Ok(stop)
 }
 
 fn poll_loop(
-    conn: &Connection,
+    conn: Connection,
     head: &watch::Sender<Position>,
     interval: Duration,
-    stopped: &mpsc::Receiver<()>,
+    stopped: &mpsc::Receiver<oneshot::Sender<()>>,
 ) {
     let mut seen: Option<i64> = None;
     loop {
         match stopped.recv_timeout(interval) {
             Err(RecvTimeoutError::Timeout) => {}
-            // Stopped, or the store is gone.
-            Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+            Ok(reply) => {
+                drop(conn);
+                let _ = reply.send(());
+                return;
+            }
+            // The store is gone.
+            Err(RecvTimeoutError::Disconnected) => return,
         }
         if head.receiver_count() == 0 {
             continue;

@@ -15,7 +15,11 @@
 //!
 //! A job that fails (an append's version conflict, a disk that filled during its inserts, a
 //! table projection's error or panic) is rolled back to its savepoint and answered with its
-//! error; the other jobs of the group are committed. Answers go out only after `COMMIT` has
+//! error; the other jobs of the group are committed. On some errors (a full disk, an I/O
+//! error) SQLite rolls back the whole transaction rather than the failing statement: then the
+//! jobs that had run before in it lost their writes, and they run again, in a new transaction
+//! with the jobs not yet run (a job is a closure that can run again; one that cannot, a table
+//! batch, answers [`ErrorKind::Aborted`] and its runner writes it again). Answers go out only after `COMMIT` has
 //! returned, so a caller that hears "appended" has a durable append. If `BEGIN` or `COMMIT`
 //! fails, SQLite rolls the whole transaction back and every job of the group gets the error:
 //! nothing of any of them was written.
@@ -35,8 +39,9 @@
 //! here.
 
 use std::any::Any;
+use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread;
@@ -98,31 +103,29 @@ trait Work: Send {
     /// savepoint is rolled back).
     fn run(&mut self, tx: &mut Tx<'_>) -> bool;
 
-    /// Answers the caller with the outcome of the group's commit (and of the run, if the
+    /// Answers the caller with the outcome of the group's commit (and of the last run, if the
     /// job ran).
     fn answer(self: Box<Self>, committed: Result<(), SqliteError>);
 }
 
 type Job = Box<dyn Work>;
 
-/// A job: its closure until it runs, then its result, and the caller's reply channel.
+/// A job: its closure, its result once it ran, and the caller's reply channel.
 struct Pending<R, F> {
-    work: Option<F>,
+    work: F,
     result: Option<Result<R, StoreError>>,
     reply: oneshot::Sender<Result<R, StoreError>>,
-    path: PathBuf,
+    path: Arc<Path>,
     operation: &'static str,
 }
 
 impl<R, F> Work for Pending<R, F>
 where
     R: Send + 'static,
-    F: FnOnce(&mut Tx<'_>) -> Result<R, StoreError> + Send + 'static,
+    F: FnMut(&mut Tx<'_>) -> Result<R, StoreError> + Send + 'static,
 {
     fn run(&mut self, tx: &mut Tx<'_>) -> bool {
-        let Some(work) = self.work.take() else {
-            return false;
-        };
+        let work = &mut self.work;
         let result = catch_unwind(AssertUnwindSafe(|| work(tx))).unwrap_or_else(|panic| {
             Err(StoreError::Backend(Box::new(SqliteError::new(
                 ErrorKind::Panicked,
@@ -165,7 +168,7 @@ enum Message {
 #[derive(Debug)]
 pub(crate) struct Writer {
     messages: mpsc::Sender<Message>,
-    path: PathBuf,
+    path: Arc<Path>,
 }
 
 impl Writer {
@@ -183,13 +186,15 @@ impl Writer {
             .spawn(move || write_loop(conn, &thread_path, &inbox, &head))?;
         Ok(Self {
             messages,
-            path: path.to_owned(),
+            path: Arc::from(path),
         })
     }
 
     /// Runs `work` in the next group's transaction, inside a savepoint of its own, and returns
     /// its result once the group has committed. An `Err` from `work` (or a panic in it) rolls
-    /// its writes back; other jobs of the group are unaffected.
+    /// its writes back; other jobs of the group are unaffected. `work` may be run again, in a
+    /// new transaction, when SQLite rolled a transaction back whole on another job's failure
+    /// (it does so for some errors, such as a full disk); only its last run counts.
     ///
     /// # Errors
     /// `work`'s error; [`StoreError::Backend`] when the group's transaction fails to begin or
@@ -197,14 +202,14 @@ impl Writer {
     pub(crate) async fn run<R, F>(&self, operation: &'static str, work: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
-        F: FnOnce(&mut Tx<'_>) -> Result<R, StoreError> + Send + 'static,
+        F: FnMut(&mut Tx<'_>) -> Result<R, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let job: Job = Box::new(Pending {
-            work: Some(work),
+            work,
             result: None,
             reply,
-            path: self.path.clone(),
+            path: Arc::clone(&self.path),
             operation,
         });
         if self.messages.send(Message::Job(job)).is_err() {
@@ -295,58 +300,113 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Runs `group` in one transaction and answers every job.
+/// How one transaction of a group ended.
+enum Ended {
+    /// Committed: the jobs that ran in it are answered.
+    Committed,
+    /// A job failed and SQLite rolled the whole transaction back with it (it does so for
+    /// some errors, such as a full disk): the other jobs that ran in it lost their writes
+    /// and run again, in a new transaction.
+    RolledBack,
+    /// Beginning, a savepoint or committing failed: nothing of the transaction was written.
+    Failed(SqliteError),
+}
+
+/// Runs `group` in as few transactions as it takes (one, unless SQLite rolls a transaction
+/// back on a job's failure) and answers every job, exactly once.
 fn commit_group(
     conn: &Connection,
     path: &Path,
     group: &mut Vec<Job>,
     head: &watch::Sender<Position>,
 ) {
-    let mut ran: Vec<Job> = Vec::with_capacity(group.len());
-    let mut tx = Tx {
-        conn,
-        path,
-        next_position: None,
-    };
-    let outcome = (|| -> Result<(), SqliteError> {
-        exec(conn, "BEGIN IMMEDIATE").map_err(|e| sqlite_error(path, "beginning a write", &e))?;
-        for mut job in group.drain(..) {
-            let before = tx.next_position;
-            exec(conn, "SAVEPOINT job").map_err(|e| sqlite_error(path, "writing", &e))?;
-            let ok = job.run(&mut tx);
+    // Jobs answered with their own failure once the group is done.
+    let mut failed: Vec<Job> = Vec::new();
+    let mut pending: VecDeque<Job> = group.drain(..).collect();
+    loop {
+        let mut ran: Vec<Job> = Vec::with_capacity(pending.len());
+        let mut tx = Tx {
+            conn,
+            path,
+            next_position: None,
+        };
+        match run_transaction(&mut tx, &mut pending, &mut ran, &mut failed) {
+            Ended::Committed => {
+                if let Some(last) = tx.last_taken() {
+                    head.send_if_modified(|head| {
+                        let moved = head.0 < last;
+                        if moved {
+                            *head = Position(last);
+                        }
+                        moved
+                    });
+                }
+                for job in ran {
+                    job.answer(Ok(()));
+                }
+                break;
+            }
+            Ended::RolledBack => {
+                // Run again, first, in a fresh transaction.
+                for job in ran.into_iter().rev() {
+                    pending.push_front(job);
+                }
+            }
+            Ended::Failed(error) => {
+                if !conn.is_autocommit() {
+                    // The transaction may still be open (a failed COMMIT can leave it so).
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+                // Nothing of the transaction was written, run or not.
+                for job in ran.into_iter().chain(pending.drain(..)) {
+                    job.answer(Err(error.clone()));
+                }
+                break;
+            }
+        }
+    }
+    for job in failed {
+        // Its own error stands; nothing of it was written.
+        job.answer(Ok(()));
+    }
+}
+
+/// One transaction: runs the `pending` jobs, each in a savepoint, moving each into `ran` (or,
+/// when it failed, into `failed`) as soon as it is taken, so none is lost on an early return.
+fn run_transaction(
+    tx: &mut Tx<'_>,
+    pending: &mut VecDeque<Job>,
+    ran: &mut Vec<Job>,
+    failed: &mut Vec<Job>,
+) -> Ended {
+    let (conn, path) = (tx.conn, tx.path);
+    if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
+        return Ended::Failed(sqlite_error(path, "beginning a write", &e));
+    }
+    while let Some(mut job) = pending.pop_front() {
+        let before = tx.next_position;
+        if let Err(e) = exec(conn, "SAVEPOINT job") {
             ran.push(job);
-            if !ok {
-                tx.next_position = before;
-                exec(conn, "ROLLBACK TO job").map_err(|e| sqlite_error(path, "writing", &e))?;
-            }
-            exec(conn, "RELEASE job").map_err(|e| sqlite_error(path, "writing", &e))?;
+            return Ended::Failed(sqlite_error(path, "writing", &e));
         }
-        exec(conn, "COMMIT").map_err(|e| sqlite_error(path, "committing", &e))
-    })();
-    match outcome {
-        Ok(()) => {
-            if let Some(last) = tx.last_taken() {
-                head.send_if_modified(|head| {
-                    let moved = head.0 < last;
-                    if moved {
-                        *head = Position(last);
-                    }
-                    moved
-                });
+        if job.run(tx) {
+            ran.push(job);
+        } else {
+            tx.next_position = before;
+            failed.push(job);
+            if conn.is_autocommit() {
+                return Ended::RolledBack;
             }
-            for job in ran {
-                job.answer(Ok(()));
+            if let Err(e) = exec(conn, "ROLLBACK TO job") {
+                return Ended::Failed(sqlite_error(path, "writing", &e));
             }
         }
-        Err(error) => {
-            if !conn.is_autocommit() {
-                // The transaction may still be open (a failed COMMIT can leave it so).
-                let _ = conn.execute_batch("ROLLBACK");
-            }
-            // Nothing of the group was written, run or not.
-            for job in ran.into_iter().chain(group.drain(..)) {
-                job.answer(Err(error.clone()));
-            }
+        if let Err(e) = exec(conn, "RELEASE job") {
+            return Ended::Failed(sqlite_error(path, "writing", &e));
         }
+    }
+    match exec(conn, "COMMIT") {
+        Ok(()) => Ended::Committed,
+        Err(e) => Ended::Failed(sqlite_error(path, "committing", &e)),
     }
 }

@@ -130,33 +130,46 @@ async fn a_full_disk_fails_the_append_alone_and_writes_nothing() {
         .await
         .expect("a small append fits");
 
-    // Appends sent together share a group commit: the one that does not fit fails alone.
+    // Appends queued together share a group commit: the one that does not fit fails alone.
+    // Another connection holds the file's write lock while they queue, so that they form one
+    // group, the big one in the middle. (SQLite rolls the whole transaction back on a full
+    // disk: the appends before the big one run again.)
+    let blocker = Connection::open(&path).expect("another connection");
+    blocker
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("hold the write lock");
     let big_stream = stream("big-1");
-    let big = NewEvent::new(Encoded {
-        name: "big",
-        version: 1,
-        payload: vec![b'x'; 1024 * 1024].into(),
-    });
     let mut appends = Vec::new();
-    for n in 0..8u64 {
+    for n in 0..17u64 {
         let store = store.clone();
-        let small = stream(&format!("small-{}", n + 2));
+        let (target, events) = if n == 8 {
+            let big = NewEvent::new(Encoded {
+                name: "big",
+                version: 1,
+                payload: vec![b'x'; 1024 * 1024].into(),
+            });
+            (big_stream.clone(), vec![big])
+        } else {
+            (stream(&format!("small-{}", n + 2)), vec![event("small", n)])
+        };
         appends.push(tokio::spawn(async move {
             store
-                .append(&small, ExpectedVersion::NoStream, vec![event("small", n)])
+                .append(&target, ExpectedVersion::NoStream, events)
                 .await
         }));
     }
-    let refused = store
-        .append(&big_stream, ExpectedVersion::NoStream, vec![big])
-        .await
-        .expect_err("a megabyte does not fit in 256 KiB");
-    assert_eq!(kind(&refused), Some(ErrorKind::DiskFull), "{refused:?}");
-    for append in appends {
-        append
-            .await
-            .expect("a task")
-            .expect("the small appends fit");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    blocker
+        .execute_batch("COMMIT")
+        .expect("release the write lock");
+    for (n, append) in appends.into_iter().enumerate() {
+        let outcome = append.await.expect("a task");
+        if n == 8 {
+            let refused = outcome.expect_err("a megabyte does not fit in 256 KiB");
+            assert_eq!(kind(&refused), Some(ErrorKind::DiskFull), "{refused:?}");
+        } else {
+            outcome.expect("the small appends fit");
+        }
     }
     assert_eq!(
         store.stream_version(&big_stream).await.expect("version"),
@@ -164,7 +177,7 @@ async fn a_full_disk_fails_the_append_alone_and_writes_nothing() {
         "nothing of the refused append was written"
     );
     let log = store.read_all(Position::START, 100).await.expect("read");
-    assert_eq!(log.len(), 9, "the nine small appends, and nothing else");
+    assert_eq!(log.len(), 17, "the 17 small appends, and nothing else");
     for (n, event) in (1u64..).zip(&log) {
         assert_eq!(
             event.position,
