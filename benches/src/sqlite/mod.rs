@@ -10,7 +10,9 @@
 //!
 //! - appends of 1 event with [`ExpectedVersion::Any`] to [`MANY`] streams, from 1 task and
 //!   from [`TASKS`] tasks; baseline: one transaction per append (`BEGIN IMMEDIATE`, read the
-//!   stream's version, `INSERT`, `COMMIT`), the tasks sharing one connection;
+//!   stream's version, `INSERT`, `COMMIT`), the tasks sharing one connection; then the same
+//!   with the framework on [`Durability::Normal`] against the same durable baseline, to show
+//!   what durability costs;
 //! - commands through `Repository` on [`MANY`] aggregates from [`TASKS`] tasks (default
 //!   cache); baseline: `BEGIN IMMEDIATE`, read the stream's rows, fold, decide, `INSERT`,
 //!   `COMMIT`;
@@ -30,7 +32,7 @@ use es_bench::Step;
 use es_bench::domain::Account;
 use es_core::store::BATCH_SIZE;
 use es_core::{EventStore, ExpectedVersion, NewEvent, Position, Repository, StreamId};
-use es_sqlite::SqliteStore;
+use es_sqlite::{Durability, SqliteOptions, SqliteStore};
 use tokio::runtime::Runtime;
 
 use crate::report::{Row, Verdict, thousands};
@@ -167,88 +169,114 @@ fn ratio(framework: Duration, baseline: Duration) -> f64 {
 
 fn appends(config: &Config, rt: &Runtime, scratch: &Scratch) -> BoxResult<Vec<Row>> {
     crate::progress("(sqlite) appends");
-    let encoded = Step::Deposit(2).encoded()?;
     let mut rows = Vec::new();
-    for (tasks, goal) in [(1, 0.8), (TASKS, 3.0)] {
-        let appends = if tasks == 1 {
-            config.n(2_000, 100)
-        } else {
-            config.n(8_000, 400) / tasks * tasks
-        };
-        let streams = MANY.min(appends);
-        let per_task = appends / tasks;
-        // Append `i` of task `t` goes to stream `(t * per_task + i) % streams`.
-        let stream_of = move |task: u64, i: u64| ((task * per_task + i) % streams) as usize;
-        let (fw, bl) = alternate(
-            config.reps,
-            || {
-                let path = scratch.file("appends");
-                let time = rt.block_on(async {
-                    let store = SqliteStore::open(&path).await?;
-                    let ids: Arc<Vec<StreamId>> = Arc::new(
-                        (0..streams)
-                            .map(|s| StreamId::for_aggregate("account", &s))
-                            .collect::<Result<_, _>>()?,
-                    );
-                    let time = timed_tasks(tasks, |t| {
-                        let (store, ids, encoded) =
-                            (store.clone(), Arc::clone(&ids), encoded.clone());
-                        async move {
-                            for i in 0..per_task {
-                                let events = vec![NewEvent::new(encoded.clone())];
-                                store
-                                    .append(&ids[stream_of(t, i)], ExpectedVersion::Any, events)
-                                    .await?;
-                            }
-                            Ok(())
-                        }
-                    })
-                    .await?;
-                    store.close().await;
-                    BoxResult::Ok(time)
-                })?;
-                Plain::open(&path)?.check(appends)?;
-                remove(&path);
-                Ok(time)
-            },
-            || {
-                let path = scratch.file("appends-plain");
-                let plain = Plain::create(&path)?;
-                let keys: Vec<String> = (0..streams).map(|s| format!("account-{s}")).collect();
-                let time = timed_threads(tasks, |t| {
-                    for i in 0..per_task {
-                        plain.append_any(&keys[stream_of(t, i)], encoded.name, &encoded.payload)?;
-                    }
-                    Ok(())
-                })?;
-                plain.check(appends)?;
-                drop(plain);
-                remove(&path);
-                Ok(time)
-            },
-        )?;
+    for (tasks, durability, goal) in [
+        (1, Durability::Full, Some(0.8)),
+        (TASKS, Durability::Full, Some(3.0)),
+        (1, Durability::Normal, None),
+        (TASKS, Durability::Normal, None),
+    ] {
+        let (appends, fw, bl) = appends_run(config, rt, scratch, tasks, durability)?;
         let r = ratio(fw, bl);
-        rows.push(
-            Row::rate(
+        let setting = match durability {
+            Durability::Normal => ", framework with Durability::Normal (not power-loss safe)",
+            _ => "",
+        };
+        let row = Row::rate(
+            format!(
+                "{}{setting}",
                 crate::appends::appends_workload(
                     "(sqlite)",
                     appends,
-                    streams,
+                    MANY.min(appends),
                     tasks,
                     "one transaction per append",
-                ),
-                "append",
-                appends,
-                fw,
-                bl,
-            )
-            .goal(
+                )
+            ),
+            "append",
+            appends,
+            fw,
+            bl,
+        );
+        rows.push(match goal {
+            Some(goal) => row.goal(
                 format!("{r:.2}x baseline (>= {goal}x)"),
                 Verdict::of(r >= goal),
             ),
-        );
+            None => row,
+        });
     }
     Ok(rows)
+}
+
+/// Appends of one event from `tasks` tasks: how many, and the framework's and the baseline's
+/// fastest times.
+fn appends_run(
+    config: &Config,
+    rt: &Runtime,
+    scratch: &Scratch,
+    tasks: u64,
+    durability: Durability,
+) -> BoxResult<(u64, Duration, Duration)> {
+    let encoded = Step::Deposit(2).encoded()?;
+    let appends = if tasks == 1 {
+        config.n(2_000, 100)
+    } else {
+        config.n(8_000, 400) / tasks * tasks
+    };
+    let streams = MANY.min(appends);
+    let per_task = appends / tasks;
+    // Append `i` of task `t` goes to stream `(t * per_task + i) % streams`.
+    let stream_of = move |task: u64, i: u64| ((task * per_task + i) % streams) as usize;
+    let (fw, bl) = alternate(
+        config.reps,
+        || {
+            let path = scratch.file("appends");
+            let time = rt.block_on(async {
+                let options = SqliteOptions::new().with_durability(durability);
+                let store = SqliteStore::open_with(&path, options).await?;
+                let ids: Arc<Vec<StreamId>> = Arc::new(
+                    (0..streams)
+                        .map(|s| StreamId::for_aggregate("account", &s))
+                        .collect::<Result<_, _>>()?,
+                );
+                let time = timed_tasks(tasks, |t| {
+                    let (store, ids, encoded) = (store.clone(), Arc::clone(&ids), encoded.clone());
+                    async move {
+                        for i in 0..per_task {
+                            let events = vec![NewEvent::new(encoded.clone())];
+                            store
+                                .append(&ids[stream_of(t, i)], ExpectedVersion::Any, events)
+                                .await?;
+                        }
+                        Ok(())
+                    }
+                })
+                .await?;
+                store.close().await;
+                BoxResult::Ok(time)
+            })?;
+            Plain::open(&path)?.check(appends)?;
+            remove(&path);
+            Ok(time)
+        },
+        || {
+            let path = scratch.file("appends-plain");
+            let plain = Plain::create(&path)?;
+            let keys: Vec<String> = (0..streams).map(|s| format!("account-{s}")).collect();
+            let time = timed_threads(tasks, |t| {
+                for i in 0..per_task {
+                    plain.append_any(&keys[stream_of(t, i)], encoded.name, &encoded.payload)?;
+                }
+                Ok(())
+            })?;
+            plain.check(appends)?;
+            drop(plain);
+            remove(&path);
+            Ok(time)
+        },
+    )?;
+    Ok((appends, fw, bl))
 }
 
 // ------------------------------------------------------------------------------------------
