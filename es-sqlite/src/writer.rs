@@ -275,9 +275,11 @@ fn write_loop(
             }
         }
         if let Some(reply) = closing.take() {
-            // Closing the last connection checkpoints the WAL into the file.
+            // Closing the last connection checkpoints the WAL into the file. Jobs sent after
+            // the close are dropped with the inbox: their callers hear that the writer stopped.
             drop(conn.take());
             let _ = reply.send(());
+            return;
         }
     }
 }

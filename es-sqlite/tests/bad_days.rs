@@ -397,3 +397,44 @@ async fn a_conflict_in_a_group_commit_fails_that_caller_alone() {
     assert_eq!(log.len(), 17, "the winner and the 16 others");
     store.close().await;
 }
+
+#[tokio::test]
+async fn a_closed_store_refuses_every_call_as_stopped() {
+    let scratch = Scratch::new("closed");
+    let store = SqliteStore::open(scratch.path("app.db"))
+        .await
+        .expect("open");
+    store
+        .append(
+            &stream("a-1"),
+            ExpectedVersion::NoStream,
+            vec![event("x", 1)],
+        )
+        .await
+        .expect("append");
+    let other = store.clone();
+    store.close().await;
+    let append = other
+        .append(&stream("a-1"), ExpectedVersion::Any, vec![event("x", 2)])
+        .await
+        .expect_err("closed");
+    assert_eq!(kind(&append), Some(ErrorKind::Stopped), "{append:?}");
+    let read = other
+        .read_all(Position::START, 10)
+        .await
+        .expect_err("closed");
+    assert_eq!(kind(&read), Some(ErrorKind::Stopped), "{read:?}");
+    // The file holds what was appended before the close.
+    let reopened = SqliteStore::open(scratch.path("app.db"))
+        .await
+        .expect("reopen");
+    assert_eq!(
+        reopened
+            .read_all(Position::START, 10)
+            .await
+            .expect("read")
+            .len(),
+        1
+    );
+    reopened.close().await;
+}

@@ -46,7 +46,8 @@ fn stream_of(task: u64, k: u64) -> StreamId {
 
 /// The child: appends until killed. Each task appends batches of 1 to 5 events to its
 /// streams in turn, with the stream's exact version expected and a command id, and prints
-/// `ack <stream> <version> <first> <last> <batch>` once the append returned.
+/// `ack <stream> <version> <first> <last> <batch> end` once the append returned (the last
+/// word marks a whole line).
 #[test]
 fn crash_child() {
     let Ok(path) = std::env::var(CHILD) else {
@@ -98,7 +99,7 @@ fn crash_child() {
                         let mut out = std::io::stdout().lock();
                         let _ = writeln!(
                             out,
-                            "ack {stream} {} {} {} {batch}",
+                            "ack {stream} {} {} {} {batch} end",
                             appended.stream_version,
                             appended.first_position,
                             appended.last_position
@@ -133,6 +134,7 @@ fn parse_ack(line: &str) -> Option<Ack> {
         last: words.next()?.parse().ok()?,
         batch: words.next()?.to_owned(),
     })
+    .filter(|_| words.next() == Some("end") && words.next().is_none())
 }
 
 /// A small random number generator (xorshift), seeded from the clock; the seed is printed.
@@ -188,8 +190,8 @@ fn run_and_kill(path: &std::path::Path, rng: &mut Rng) -> Vec<Ack> {
         "the child was killed, not finished: {status}"
     );
     reader.join().expect("the reader thread");
-    // Only whole lines: a line cut by the kill has no newline and was not yielded... unless
-    // it parses; an ack is printed after its append returned, so any parsed line counts.
+    // Only whole lines count (they end with `end`); an ack is printed after its append
+    // returned, so every whole line is an acknowledged append.
     acks.extend(received.try_iter().filter_map(|line| parse_ack(&line)));
     acks
 }
