@@ -5,6 +5,7 @@
 //! cargo run --release -p es-bench                     # the whole table
 //! cargo run --release -p es-bench -- table a c         # only the sections (a) and (c)
 //! cargo run --release -p es-bench -- table pg          # only PostgreSQL (see the `pg` module)
+//! cargo run --release -p es-bench -- table sqlite      # only SQLite (see the `sqlite` module)
 //! cargo run --release -p es-bench -- memory           # only the peak-RSS figure of the store
 //! ES_BENCH_SCALE=0.1 ES_BENCH_REPS=1 cargo run --release -p es-bench   # a quick run
 //! ```
@@ -24,6 +25,7 @@ mod memory;
 mod pg;
 mod projection;
 mod report;
+mod sqlite;
 
 use std::error::Error;
 use std::time::{Duration, Instant};
@@ -42,7 +44,7 @@ type BoxResult<T> = Result<T, BoxError>;
 /// The store-backed repository of the benchmarks, with snapshot policy `N`.
 type Repo<N> = Repository<Account, MemStore, N>;
 
-const USAGE: &str = "usage: es-bench [table [memory|a|b|c|d|e|pg]...] | es-bench memory [framework|appends|baseline]";
+const USAGE: &str = "usage: es-bench [table [memory|a|b|c|d|e|pg|sqlite]...] | es-bench memory [framework|appends|baseline]";
 
 fn main() -> BoxResult<()> {
     let config = Config::from_env()?;
@@ -101,7 +103,7 @@ impl Config {
 
 /// Measures the sections named in `only` (all when empty) and prints the table.
 fn table(config: &Config, only: &[String]) -> BoxResult<()> {
-    const SECTIONS: [&str; 7] = ["memory", "a", "b", "c", "d", "e", "pg"];
+    const SECTIONS: [&str; 8] = ["memory", "a", "b", "c", "d", "e", "pg", "sqlite"];
     if let Some(unknown) = only.iter().find(|s| !SECTIONS.contains(&s.as_str())) {
         return Err(format!("unknown section {unknown:?}; {USAGE}").into());
     }
@@ -148,6 +150,12 @@ fn table(config: &Config, only: &[String]) -> BoxResult<()> {
              which exists on Unix only"
                 .to_owned(),
         );
+    }
+    if wanted("sqlite") {
+        progress("(sqlite) SQLite");
+        let (sqlite_rows, note) = sqlite::rows(config)?;
+        rows.extend(sqlite_rows);
+        notes.push(note);
     }
     print_table(config, &rows, &notes);
     Ok(())

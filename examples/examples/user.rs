@@ -13,6 +13,13 @@
 //! checkpoint. The run uses a schema of its own and removes it at the end. It needs a Unix
 //! machine: it sets up and removes the schema with es-postgres's test harness, which exists
 //! on Unix only.
+//!
+//! With `--sqlite PATH` (`cargo run --example user -- --sqlite users.db`) the same scenario
+//! runs on an SQLite file (es-sqlite), created if missing. The directory is then a table,
+//! `user_directory`, in the same file, written in the same transaction as its checkpoint. The
+//! file is kept: run the example again on it and the second run continues the history of the
+//! first (its commands meet the users the first run left, the stored events of both runs are
+//! listed, and the directory's runner resumes from its checkpoint).
 
 use std::error::Error;
 use std::time::Duration;
@@ -21,6 +28,7 @@ use es_core::codec::{Encoded, JsonCodec};
 use es_core::prelude::*;
 use es_core::projection::Target;
 use es_core::{CommandSet, ExecuteError, NewEvent, RecordedEvent};
+use es_examples::user::sqlite_table::SqliteDirectory;
 #[cfg(unix)]
 use es_examples::user::table::DirectoryChanges;
 use es_examples::user::table::DirectoryTable;
@@ -33,12 +41,19 @@ use es_memstore::MemStore;
 use es_postgres::testing::{self, TestServer};
 #[cfg(unix)]
 use es_postgres::{PgStore, PgStoreOptions, PgTables, SchemaName};
+use es_sqlite::{SqliteStore, SqliteTables};
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), BoxError> {
-    if std::env::args().skip(1).any(|arg| arg == "--postgres") {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(at) = args.iter().position(|arg| arg == "--sqlite") {
+        let path = args
+            .get(at + 1)
+            .ok_or("--sqlite needs the path of the file: --sqlite PATH")?;
+        on_sqlite(path).await
+    } else if args.iter().any(|arg| arg == "--postgres") {
         on_postgres().await
     } else {
         println!("Store: in memory\n");
@@ -46,6 +61,21 @@ async fn main() -> Result<(), BoxError> {
         let directory = ProjectionRunner::new(store.clone(), UserDirectory::default());
         scenario(store, directory.clone(), directory).await
     }
+}
+
+/// The `--sqlite PATH` run: the file is created if missing and kept, so a second run
+/// continues the first's history.
+async fn on_sqlite(path: &str) -> Result<(), BoxError> {
+    let store = SqliteStore::open(path).await?;
+    let earlier = store.read_all(Position::START, usize::MAX).await?.len();
+    println!("Store: SQLite file {path}, {earlier} event(s) from earlier runs\n");
+    // The directory's runner creates its table before its first batch, and resumes from its
+    // checkpoint on a later run.
+    let table = SqliteTables::<DirectoryChanges>::new(store.clone());
+    let directory = ProjectionRunner::new(store.clone(), table);
+    let outcome = scenario(store.clone(), directory, SqliteDirectory::new(&store)).await;
+    store.close().await;
+    outcome
 }
 
 /// The `--postgres` run.
@@ -141,6 +171,27 @@ impl Lookup for ProjectionRunner<InMemory<UserDirectory>, MemStore> {
         Ok(directory
             .find_by_email(email)
             .map(|id| format!("{id} ({})", directory.get(id).map_or("?", |e| &e.name))))
+    }
+}
+
+/// The directory as a table in the SQLite file.
+impl Lookup for SqliteDirectory {
+    async fn describe(&self) -> Result<String, BoxError> {
+        Ok(format!(
+            "table user_directory, {} rows",
+            self.count().await?
+        ))
+    }
+
+    async fn find_by_email(&self, email: &str) -> Result<Option<String>, BoxError> {
+        let Some(id) = SqliteDirectory::find_by_email(self, email).await? else {
+            return Ok(None);
+        };
+        let name = self
+            .get(&id)
+            .await?
+            .map_or_else(|| "?".to_owned(), |e| e.name);
+        Ok(Some(format!("{id} ({name})")))
     }
 }
 
@@ -270,8 +321,10 @@ where
         "  {:<10} {:>3} {:>4}  {:<22} payload",
         "stream", "ver", "pos", "event"
     );
+    let mut head = Position::START;
     for event in store.read_all(Position::START, usize::MAX).await? {
         print_stored(&event);
+        head = event.position;
     }
 
     let user = users.load(&ada).await?;
@@ -291,6 +344,8 @@ where
     println!("\nWritten by an older release (schema version 1), read as version 2");
     let alan = UserId::new("alan");
     let stream = users.stream_id(&alan)?;
+    // A file kept from an earlier run (`--sqlite`) holds the stream already.
+    let earlier_run = store.stream_version(&stream).await? != Version(0);
     let written_by_v1 = |name: &'static str, json: &str| {
         NewEvent::new(Encoded {
             name,
@@ -298,19 +353,23 @@ where
             payload: json.as_bytes().to_vec().into(),
         })
     };
-    store
-        .append(
-            &stream,
-            ExpectedVersion::NoStream,
-            vec![
-                written_by_v1(
-                    "user.created",
-                    r#"{"name":"Alan Mathison Turing","email":"alan@bletchley.park"}"#,
-                ),
-                written_by_v1("user.renamed", r#"{"name":"Alan Turing"}"#),
-            ],
-        )
-        .await?;
+    if earlier_run {
+        println!("  (the stream was written by an earlier run on this file)");
+    } else {
+        store
+            .append(
+                &stream,
+                ExpectedVersion::NoStream,
+                vec![
+                    written_by_v1(
+                        "user.created",
+                        r#"{"name":"Alan Mathison Turing","email":"alan@bletchley.park"}"#,
+                    ),
+                    written_by_v1("user.renamed", r#"{"name":"Alan Turing"}"#),
+                ],
+            )
+            .await?;
+    }
     for event in store.read_stream(&stream, Version(1), usize::MAX).await? {
         print_stored(&event);
         // The upcast event, under the stored payload.
@@ -334,11 +393,29 @@ where
         last_name: "Hopper".into(),
         email: "grace@navy.mil".into(),
     };
-    let done = users.execute(grace).await?;
+    let mut registered = users.execute(grace).await;
+    if let Err(ExecuteError::Domain(refusal)) = &registered {
+        // A file kept from an earlier run (`--sqlite`) knows grace already: this run
+        // registers a newcomer of its own, so each run adds to the history.
+        println!("  refused  RegisterUser grace   -> {refusal}");
+        let n = head.0 + 1;
+        registered = users
+            .execute(RegisterUser {
+                user_id: UserId::new(format!("grace{n}")),
+                first_name: "Grace".into(),
+                last_name: format!("the {n}th"),
+                email: format!("grace{n}@navy.mil"),
+            })
+            .await;
+    }
+    let done = registered?;
     let position = done
         .last_position
         .ok_or("registering a user appends an event")?;
-    println!("  ok       RegisterUser grace   -> appended at position {position}");
+    println!(
+        "  ok       RegisterUser {:<7} -> appended at position {position}",
+        done.stream_id.aggregate_id::<User>()?.to_string()
+    );
     directory.wait_for(position, Duration::from_secs(5)).await?;
     println!(
         "  directory reached position {} ({})",

@@ -1,0 +1,1 @@
+SELECT version FROM es_migrations ORDER BY version

@@ -1,0 +1,1 @@
+DELETE FROM es_checkpoints WHERE projection = ?1

@@ -1,0 +1,1 @@
+SELECT position FROM es_checkpoints WHERE projection = ?1

@@ -1,0 +1,5 @@
+SELECT {event_columns}
+  FROM es_events
+ WHERE position > ?1
+ ORDER BY position
+ LIMIT ?2

@@ -1,0 +1,1 @@
+INSERT INTO es_migrations (version, applied_at) VALUES (?1, ?2)

@@ -1,0 +1,78 @@
+//! [`CheckpointStore`] for [`SqliteStore`]: one row per projection in `es_checkpoints`.
+
+use es_core::{CheckpointStore, Position, StoreError};
+use rusqlite::{Connection, OptionalExtension as _};
+
+use crate::SqliteStore;
+use crate::error::store_error;
+use crate::queries;
+use crate::values::{Key, Place, now_micros, saturating_i64};
+
+/// The checkpoint of `projection`, read on `conn`.
+pub(crate) fn load_checkpoint_in(
+    conn: &Connection,
+    path: &std::path::Path,
+    projection: &str,
+) -> Result<Option<Position>, StoreError> {
+    let place = Place::new(path, "es_checkpoints", Key::Projection(projection));
+    let found = conn
+        .prepare_cached(queries::LOAD_CHECKPOINT)
+        .and_then(|mut statement| {
+            statement
+                .query_row([projection], |row| Ok(place.unsigned(row, 0, "position")))
+                .optional()
+        })
+        .map_err(|error| store_error(path, "loading a checkpoint", &error))?;
+    Ok(found.transpose()?.map(Position))
+}
+
+impl CheckpointStore for SqliteStore {
+    async fn load_checkpoint(&self, projection: &str) -> Result<Option<Position>, StoreError> {
+        let path = self.inner.path.clone();
+        let projection = projection.to_owned();
+        self.inner
+            .readers
+            .run("loading a checkpoint", move |conn| {
+                load_checkpoint_in(conn, &path, &projection)
+            })
+            .await
+    }
+
+    async fn save_checkpoint(
+        &self,
+        projection: &str,
+        position: Position,
+    ) -> Result<(), StoreError> {
+        let projection = projection.to_owned();
+        self.inner
+            .writer
+            .run("saving a checkpoint", move |tx| {
+                tx.conn()
+                    .prepare_cached(queries::SAVE_CHECKPOINT)
+                    .and_then(|mut statement| {
+                        statement.execute((
+                            projection.as_str(),
+                            saturating_i64(position.0),
+                            now_micros(),
+                        ))
+                    })
+                    .map_err(|error| store_error(tx.path(), "saving a checkpoint", &error))?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn delete_checkpoint(&self, projection: &str) -> Result<(), StoreError> {
+        let projection = projection.to_owned();
+        self.inner
+            .writer
+            .run("deleting a checkpoint", move |tx| {
+                tx.conn()
+                    .prepare_cached(queries::DELETE_CHECKPOINT)
+                    .and_then(|mut statement| statement.execute([projection.as_str()]))
+                    .map_err(|error| store_error(tx.path(), "deleting a checkpoint", &error))?;
+                Ok(())
+            })
+            .await
+    }
+}

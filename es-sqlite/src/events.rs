@@ -1,0 +1,262 @@
+//! [`EventStore`] for [`SqliteStore`]: appends through the writer, reads on the reader
+//! threads, live subscriptions woken by the head.
+
+use std::time::SystemTime;
+
+use es_core::store::check_batch;
+use es_core::{
+    Appended, EventStore, ExpectedVersion, NewEvent, Position, RecordedEvent, StoreError, StreamId,
+    Version,
+};
+use rusqlite::{Connection, OptionalExtension as _};
+use uuid::Uuid;
+
+use crate::SqliteStore;
+use crate::error::store_error;
+use crate::queries;
+use crate::values::{Decoder, Key, Place, headers_text, limit, saturating_i64, to_micros};
+use crate::writer::Tx;
+
+/// One append, in the writer's transaction: idempotency, then the expected version, then the
+/// rows. Nothing is written unless every check passes.
+fn append_in(
+    tx: &mut Tx<'_>,
+    stream_id: &StreamId,
+    expected: ExpectedVersion,
+    events: &[NewEvent],
+    recorded_at: SystemTime,
+) -> Result<Appended, StoreError> {
+    let (conn, path) = (tx.conn(), tx.path());
+    let fail = |error: rusqlite::Error| store_error(path, "appending", &error);
+    let command_id = events.first().and_then(|event| event.metadata.command_id);
+    if let Some(command_id) = command_id
+        && let Some(earlier) = find_command_in(conn, path, stream_id, command_id)?
+    {
+        return Ok(earlier);
+    }
+    let actual = stream_version_in(conn, path, stream_id)?;
+    if !expected.accepts(actual) {
+        return Err(StoreError::Conflict {
+            stream_id: stream_id.clone(),
+            expected,
+            actual,
+        });
+    }
+    let count = events.len() as u64;
+    let first = tx.take_positions(count)?;
+    let recorded_at = to_micros(recorded_at);
+    let mut insert = conn.prepare_cached(queries::INSERT_EVENT).map_err(fail)?;
+    let mut version = actual.0;
+    for (offset, event) in (0..).zip(events.iter()) {
+        version += 1;
+        let metadata = &event.metadata;
+        insert
+            .execute((
+                saturating_i64(first + offset),
+                stream_id.as_str(),
+                saturating_i64(version),
+                event.event_id.0.as_bytes(),
+                &*event.name,
+                i64::from(event.schema_version),
+                &event.payload[..],
+                metadata.correlation_id.as_ref().map(Uuid::as_bytes),
+                metadata.causation_id.as_ref().map(Uuid::as_bytes),
+                metadata.command_id.as_ref().map(Uuid::as_bytes),
+                headers_text(&metadata.headers),
+                recorded_at,
+            ))
+            .map_err(fail)?;
+    }
+    let last = first + count - 1;
+    let appended = Appended::new(Version(version), Position(first), Position(last));
+    if let Some(command_id) = command_id {
+        conn.prepare_cached(queries::INSERT_COMMAND)
+            .and_then(|mut statement| {
+                statement.execute((
+                    stream_id.as_str(),
+                    command_id.as_bytes(),
+                    saturating_i64(version),
+                    saturating_i64(first),
+                    saturating_i64(last),
+                ))
+            })
+            .map_err(fail)?;
+    }
+    Ok(appended)
+}
+
+/// The version of `stream_id` (0 when it has no events).
+fn stream_version_in(
+    conn: &Connection,
+    path: &std::path::Path,
+    stream_id: &StreamId,
+) -> Result<Version, StoreError> {
+    let place = Place::new(path, "es_events", Key::Stream(stream_id.as_str()));
+    conn.prepare_cached(queries::STREAM_VERSION)
+        .and_then(|mut statement| {
+            statement.query_row([stream_id.as_str()], |row| {
+                Ok(place.unsigned(row, 0, "stream_version"))
+            })
+        })
+        .map_err(|error| store_error(path, "reading a stream's version", &error))?
+        .map(Version)
+}
+
+/// The append to `stream_id` that carried `command_id`, if any, as a duplicate.
+fn find_command_in(
+    conn: &Connection,
+    path: &std::path::Path,
+    stream_id: &StreamId,
+    command_id: Uuid,
+) -> Result<Option<Appended>, StoreError> {
+    let place = Place::new(
+        path,
+        "es_commands",
+        Key::Command(stream_id.as_str(), command_id),
+    );
+    let found = conn
+        .prepare_cached(queries::FIND_COMMAND)
+        .and_then(|mut statement| {
+            statement
+                .query_row((stream_id.as_str(), command_id.as_bytes()), |row| {
+                    Ok((|| {
+                        let version = place.unsigned(row, 0, "stream_version")?;
+                        let first = place.unsigned(row, 1, "first_position")?;
+                        let last = place.unsigned(row, 2, "last_position")?;
+                        Ok::<_, StoreError>(
+                            Appended::new(Version(version), Position(first), Position(last))
+                                .as_duplicate(),
+                        )
+                    })())
+                })
+                .optional()
+        })
+        .map_err(|error| store_error(path, "looking up a command id", &error))?;
+    found.transpose()
+}
+
+/// Up to `max_count` events from a statement's rows.
+fn read_events(
+    conn: &Connection,
+    path: &std::path::Path,
+    sql: &str,
+    params: impl rusqlite::Params,
+    max_count: usize,
+    operation: &'static str,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let fail = |error: rusqlite::Error| store_error(path, operation, &error);
+    let mut statement = conn.prepare_cached(sql).map_err(fail)?;
+    let mut rows = statement.query(params).map_err(fail)?;
+    let mut decoder = Decoder::new(path);
+    let mut events = Vec::with_capacity(max_count.min(es_core::BATCH_SIZE));
+    while let Some(row) = rows.next().map_err(fail)? {
+        events.push(decoder.event(row)?);
+    }
+    Ok(events)
+}
+
+impl EventStore for SqliteStore {
+    async fn append(
+        &self,
+        stream_id: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<Appended, StoreError> {
+        check_batch(stream_id, &events)?;
+        let stream_id = stream_id.clone();
+        let recorded_at = SystemTime::now();
+        self.inner
+            .writer
+            .run("appending", move |tx| {
+                append_in(tx, &stream_id, expected, &events, recorded_at)
+            })
+            .await
+    }
+
+    async fn read_stream(
+        &self,
+        stream_id: &StreamId,
+        from: Version,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        if max_count == 0 {
+            return Ok(Vec::new());
+        }
+        let path = self.inner.path.clone();
+        let stream_id = stream_id.clone();
+        self.inner
+            .readers
+            .run("reading a stream", move |conn| {
+                read_events(
+                    conn,
+                    &path,
+                    &queries::READ_STREAM,
+                    (
+                        stream_id.as_str(),
+                        saturating_i64(from.0.max(1)),
+                        limit(max_count),
+                    ),
+                    max_count,
+                    "reading a stream",
+                )
+            })
+            .await
+    }
+
+    async fn read_all(
+        &self,
+        after: Position,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        if max_count == 0 {
+            return Ok(Vec::new());
+        }
+        let path = self.inner.path.clone();
+        self.inner
+            .readers
+            .run("reading the log", move |conn| {
+                read_events(
+                    conn,
+                    &path,
+                    &queries::READ_ALL,
+                    (saturating_i64(after.0), limit(max_count)),
+                    max_count,
+                    "reading the log",
+                )
+            })
+            .await
+    }
+
+    async fn find_command(
+        &self,
+        stream_id: &StreamId,
+        command_id: Uuid,
+    ) -> Result<Option<Appended>, StoreError> {
+        let path = self.inner.path.clone();
+        let stream_id = stream_id.clone();
+        self.inner
+            .readers
+            .run("looking up a command id", move |conn| {
+                find_command_in(conn, &path, &stream_id, command_id)
+            })
+            .await
+    }
+
+    async fn stream_version(&self, stream_id: &StreamId) -> Result<Version, StoreError> {
+        let path = self.inner.path.clone();
+        let stream_id = stream_id.clone();
+        self.inner
+            .readers
+            .run("reading a stream's version", move |conn| {
+                stream_version_in(conn, &path, &stream_id)
+            })
+            .await
+    }
+
+    async fn wait_for_events(&self, after: Position) -> Result<(), StoreError> {
+        let mut head = self.inner.head.subscribe();
+        // The sender lives as long as the store, so waiting cannot fail.
+        let _ = head.wait_for(|head| *head > after).await;
+        Ok(())
+    }
+}

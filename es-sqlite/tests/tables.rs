@@ -1,0 +1,269 @@
+//! `SqliteTables`: rows and checkpoint in one transaction, so every event reaches the tables
+//! exactly once, through failing writes, panics, racing runners on two stores opened on the
+//! same file, restarts and rebuilds.
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use es_core::codec::Encoded;
+use es_core::prelude::*;
+use es_core::projection::EventMeta;
+use es_sqlite::rusqlite::{self, Connection};
+use es_sqlite::{ErrorKind, SqliteError, SqliteProjection, SqliteStore, SqliteTables};
+use serde::{Deserialize, Serialize};
+use support::{Scratch, stream};
+
+/// The value whose row the table refuses while its trigger exists.
+const REFUSED: i64 = -1;
+/// The value whose row makes `write` panic while [`PANIC_IN_WRITE`] is set.
+const PANICS: i64 = -2;
+
+#[derive(Event, Debug, Serialize, Deserialize)]
+#[event(name = "applied.n")]
+struct Numbered {
+    n: i64,
+}
+
+/// Makes `write` panic at the row of [`PANICS`] while set.
+static PANIC_IN_WRITE: AtomicBool = AtomicBool::new(false);
+
+/// The rows one batch adds to `applied`: `(position, n)` per event.
+#[derive(Projection, Default, Debug)]
+#[projection(name = "applied", events(Numbered))]
+struct Applied {
+    rows: Vec<(i64, i64)>,
+}
+
+impl On<Numbered> for Applied {
+    fn on(&mut self, event: &Numbered, meta: &EventMeta) {
+        self.rows.push((meta.position.0 as i64, event.n));
+    }
+}
+
+impl SqliteProjection for Applied {
+    fn setup(conn: &Connection) -> rusqlite::Result<()> {
+        // No key: a row written twice would show.
+        conn.execute_batch("CREATE TABLE IF NOT EXISTS applied (position INTEGER, n INTEGER)")
+    }
+
+    fn write(self, conn: &Connection) -> rusqlite::Result<()> {
+        let mut insert = conn.prepare_cached("INSERT INTO applied VALUES (?1, ?2)")?;
+        for (position, n) in self.rows {
+            insert.execute((position, n))?;
+            assert!(
+                n != PANICS || !PANIC_IN_WRITE.load(Ordering::SeqCst),
+                "write panicked after a row"
+            );
+        }
+        Ok(())
+    }
+
+    fn clear(conn: &Connection) -> rusqlite::Result<()> {
+        conn.execute_batch("DELETE FROM applied")
+    }
+}
+
+fn runner(store: &SqliteStore) -> ProjectionRunner<SqliteTables<Applied>, SqliteStore> {
+    ProjectionRunner::new(store.clone(), SqliteTables::<Applied>::new(store.clone()))
+}
+
+async fn append(
+    store: &SqliteStore,
+    stream_name: &str,
+    ns: impl IntoIterator<Item = i64>,
+) -> Position {
+    let events = ns
+        .into_iter()
+        .map(|n| {
+            NewEvent::new(Encoded {
+                name: "applied.n",
+                version: 1,
+                payload: format!("{{\"n\":{n}}}").into_bytes().into(),
+            })
+        })
+        .collect();
+    store
+        .append(&stream(stream_name), ExpectedVersion::Any, events)
+        .await
+        .expect("append")
+        .last_position
+}
+
+async fn rows(store: &SqliteStore) -> Vec<(i64, i64)> {
+    store
+        .query(|conn| {
+            let mut select =
+                conn.prepare("SELECT position, n FROM applied ORDER BY position, n")?;
+            let rows = select.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            rows.collect()
+        })
+        .await
+        .expect("rows")
+}
+
+/// The rows the log says the table must hold: one per event.
+async fn expected_rows(store: &SqliteStore) -> Vec<(i64, i64)> {
+    let log = store
+        .read_all(Position::START, usize::MAX)
+        .await
+        .expect("log");
+    log.iter()
+        .map(|event| {
+            let n: serde_json::Value = serde_json::from_slice(&event.payload).expect("json");
+            (event.position.0 as i64, n["n"].as_i64().expect("n"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn catch_up_writes_rows_and_checkpoint_together_and_resumes() {
+    let scratch = Scratch::new("tables-resume");
+    let store = SqliteStore::open(scratch.path("app.db"))
+        .await
+        .expect("open");
+    append(&store, "a-1", 0..5).await;
+    append(&store, "b-1", 10..13).await;
+    let first = runner(&store).with_batch_size(3);
+    assert_eq!(first.catch_up().await.expect("catch up"), Position(8));
+    assert_eq!(first.checkpoint().await.expect("checkpoint"), Position(8));
+    assert_eq!(rows(&store).await, expected_rows(&store).await);
+    store.close().await;
+
+    // A restarted process resumes after the checkpoint: nothing twice.
+    let store = SqliteStore::open(scratch.path("app.db"))
+        .await
+        .expect("reopen");
+    let head = append(&store, "a-1", 5..7).await;
+    let restarted = runner(&store);
+    assert_eq!(restarted.catch_up().await.expect("catch up"), head);
+    assert_eq!(restarted.catch_up().await.expect("nothing new"), head);
+    assert_eq!(rows(&store).await, expected_rows(&store).await);
+    assert_eq!(rows(&store).await.len(), 10);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_failed_write_commits_nothing_of_its_batch_and_is_written_once_later() {
+    let scratch = Scratch::new("tables-fail");
+    let store = SqliteStore::open(scratch.path("app.db"))
+        .await
+        .expect("open");
+    append(&store, "a-1", [1, 2]).await;
+    append(&store, "a-1", [3, REFUSED, 5]).await;
+    // The table as setup makes it, and a trigger that refuses one value.
+    let conn = Connection::open(scratch.path("app.db")).expect("open");
+    conn.execute_batch(&format!(
+        "CREATE TABLE applied (position INTEGER, n INTEGER);
+         CREATE TRIGGER refuse BEFORE INSERT ON applied WHEN new.n = {REFUSED}
+         BEGIN SELECT RAISE(ABORT, 'refused by the trigger'); END;"
+    ))
+    .expect("the trigger");
+
+    // Batches of 2: [1, 2] commits; [3, -1] fails on its second row, after its first.
+    let runner = runner(&store).with_batch_size(2);
+    let failed = runner
+        .catch_up()
+        .await
+        .expect_err("the refused row fails its batch");
+    assert!(
+        failed.to_string().contains("refused by the trigger"),
+        "{failed}"
+    );
+    assert_eq!(
+        rows(&store).await,
+        [(1, 1), (2, 2)],
+        "row 3 was rolled back"
+    );
+    assert_eq!(runner.checkpoint().await.expect("checkpoint"), Position(2));
+
+    conn.execute_batch("DROP TRIGGER refuse")
+        .expect("drop the trigger");
+    assert_eq!(runner.catch_up().await.expect("catch up"), Position(5));
+    assert_eq!(rows(&store).await, expected_rows(&store).await);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_panic_in_write_rolls_its_batch_back_and_the_store_goes_on() {
+    let scratch = Scratch::new("tables-panic");
+    let store = SqliteStore::open(scratch.path("app.db"))
+        .await
+        .expect("open");
+    append(&store, "a-1", [1, PANICS, 3]).await;
+    let runner = runner(&store);
+    PANIC_IN_WRITE.store(true, Ordering::SeqCst);
+    let failed = runner.catch_up().await.expect_err("write panics");
+    PANIC_IN_WRITE.store(false, Ordering::SeqCst);
+    let ProjectionError::Store { source: error, .. } = &failed else {
+        panic!("expected a store error, got {failed:?}");
+    };
+    let StoreError::Backend(source) = error else {
+        panic!("expected a backend error, got {error:?}");
+    };
+    let sqlite = source
+        .downcast_ref::<SqliteError>()
+        .expect("an SqliteError");
+    assert_eq!(sqlite.kind(), ErrorKind::Panicked);
+    assert!(
+        rows(&store).await.is_empty(),
+        "the row before the panic was rolled back"
+    );
+    // The writer survived: appends and the batch go through.
+    let head = append(&store, "b-1", [4]).await;
+    assert_eq!(runner.catch_up().await.expect("catch up"), head);
+    assert_eq!(rows(&store).await, expected_rows(&store).await);
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_runners_on_two_stores_of_one_file_write_each_event_once() {
+    let scratch = Scratch::new("tables-race");
+    let path = scratch.path("app.db");
+    let one = SqliteStore::open(&path).await.expect("open");
+    let two = SqliteStore::open(&path).await.expect("open again");
+    for round in 0..20 {
+        append(
+            &one,
+            &format!("s-{}", round % 3),
+            (0..10).map(|n| round * 10 + n),
+        )
+        .await;
+    }
+    let runners = [
+        runner(&one).with_batch_size(7),
+        runner(&two).with_batch_size(5),
+        runner(&one).with_batch_size(3),
+    ];
+    let mut tasks = Vec::new();
+    for runner in runners {
+        tasks.push(tokio::spawn(async move { runner.catch_up().await }));
+    }
+    for task in tasks {
+        assert_eq!(
+            task.await.expect("a task").expect("catch up"),
+            Position(200)
+        );
+    }
+    assert_eq!(
+        rows(&one).await,
+        expected_rows(&one).await,
+        "each event once"
+    );
+    one.close().await;
+    two.close().await;
+}
+
+#[tokio::test]
+async fn rebuild_clears_the_tables_and_writes_everything_again() {
+    let scratch = Scratch::new("tables-rebuild");
+    let store = SqliteStore::open(scratch.path("app.db"))
+        .await
+        .expect("open");
+    append(&store, "a-1", 0..4).await;
+    let runner = runner(&store);
+    runner.catch_up().await.expect("catch up");
+    assert_eq!(runner.rebuild().await.expect("rebuild"), Position(4));
+    assert_eq!(rows(&store).await, expected_rows(&store).await);
+    store.close().await;
+}
