@@ -3,10 +3,11 @@
 
 use std::time::SystemTime;
 
+use bytes::Bytes;
 use es_core::store::check_batch;
 use es_core::{
-    Appended, EventStore, ExpectedVersion, NewEvent, Position, RecordedEvent, StoreError, StreamId,
-    Version,
+    Appended, EventStore, ExpectedVersion, NewEvent, Position, Recorded, RecordedEvent, Refusal,
+    StoreError, StreamId, Version,
 };
 use rusqlite::{Connection, OptionalExtension as _};
 use uuid::Uuid;
@@ -32,7 +33,14 @@ fn append_in(
     if let Some(command_id) = command_id
         && let Some(earlier) = find_command_in(conn, path, stream_id, command_id)?
     {
-        return Ok(earlier);
+        return match earlier {
+            Recorded::Appended(appended) => Ok(appended),
+            Recorded::Refused(refusal) => Err(StoreError::AlreadyRefused {
+                stream_id: stream_id.clone(),
+                command_id,
+                refusal,
+            }),
+        };
     }
     let actual = stream_version_in(conn, path, stream_id)?;
     if !expected.accepts(actual) {
@@ -102,27 +110,25 @@ fn stream_version_in(
         .map(Version)
 }
 
-/// The append to `stream_id` that carried `command_id`, if any, as a duplicate.
+/// What `command_id` produced on `stream_id`, if anything: the append that carried it (as a
+/// duplicate), or its refusal.
 fn find_command_in(
     conn: &Connection,
     path: &std::path::Path,
     stream_id: &StreamId,
     command_id: Uuid,
-) -> Result<Option<Appended>, StoreError> {
-    let place = Place::new(
-        path,
-        "es_commands",
-        Key::Command(stream_id.as_str(), command_id),
-    );
+) -> Result<Option<Recorded>, StoreError> {
+    let key = Key::Command(stream_id.as_str(), command_id);
+    let commands = Place::new(path, "es_commands", key);
     let found = conn
         .prepare_cached(queries::FIND_COMMAND)
         .and_then(|mut statement| {
             statement
                 .query_row((stream_id.as_str(), command_id.as_bytes()), |row| {
                     Ok((|| {
-                        let version = place.unsigned(row, 0, "stream_version")?;
-                        let first = place.unsigned(row, 1, "first_position")?;
-                        let last = place.unsigned(row, 2, "last_position")?;
+                        let version = commands.unsigned(row, 0, "stream_version")?;
+                        let first = commands.unsigned(row, 1, "first_position")?;
+                        let last = commands.unsigned(row, 2, "last_position")?;
                         Ok::<_, StoreError>(
                             Appended::new(Version(version), Position(first), Position(last))
                                 .as_duplicate(),
@@ -132,7 +138,63 @@ fn find_command_in(
                 .optional()
         })
         .map_err(|error| store_error(path, "looking up a command id", &error))?;
-    found.transpose()
+    if let Some(appended) = found.transpose()? {
+        return Ok(Some(Recorded::Appended(appended)));
+    }
+    let refusals = Place::new(path, "es_refusals", key);
+    let refused = conn
+        .prepare_cached(queries::FIND_REFUSAL)
+        .and_then(|mut statement| {
+            statement
+                .query_row((stream_id.as_str(), command_id.as_bytes()), |row| {
+                    Ok((|| {
+                        let version = refusals.unsigned(row, 0, "stream_version")?;
+                        let payload = refusals.blob(row, 1, "payload")?;
+                        Ok::<_, StoreError>(Refusal::new(
+                            Version(version),
+                            Bytes::copy_from_slice(payload),
+                        ))
+                    })())
+                })
+                .optional()
+        })
+        .map_err(|error| store_error(path, "looking up a refusal", &error))?;
+    Ok(refused.transpose()?.map(Recorded::Refused))
+}
+
+/// One refusal, in the writer's transaction: the command id's earlier outcome, or the
+/// version check, or the record.
+fn refuse_in(
+    tx: &mut Tx<'_>,
+    stream_id: &StreamId,
+    expected: ExpectedVersion,
+    command_id: Uuid,
+    payload: &Bytes,
+) -> Result<Recorded, StoreError> {
+    let (conn, path) = (tx.conn(), tx.path());
+    if let Some(earlier) = find_command_in(conn, path, stream_id, command_id)? {
+        return Ok(earlier);
+    }
+    let actual = stream_version_in(conn, path, stream_id)?;
+    if !expected.accepts(actual) {
+        return Err(StoreError::Conflict {
+            stream_id: stream_id.clone(),
+            expected,
+            actual,
+        });
+    }
+    conn.prepare_cached(queries::INSERT_REFUSAL)
+        .and_then(|mut statement| {
+            statement.execute((
+                stream_id.as_str(),
+                command_id.as_bytes(),
+                saturating_i64(actual.0),
+                &payload[..],
+                crate::values::now_micros(),
+            ))
+        })
+        .map_err(|error| store_error(path, "recording a refusal", &error))?;
+    Ok(Recorded::Refused(Refusal::new(actual, payload.clone())))
 }
 
 /// Up to `max_count` events from a statement's rows.
@@ -231,13 +293,29 @@ impl EventStore for SqliteStore {
         &self,
         stream_id: &StreamId,
         command_id: Uuid,
-    ) -> Result<Option<Appended>, StoreError> {
+    ) -> Result<Option<Recorded>, StoreError> {
         let path = self.inner.path.clone();
         let stream_id = stream_id.clone();
         self.inner
             .readers
             .run("looking up a command id", move |conn| {
                 find_command_in(conn, &path, &stream_id, command_id)
+            })
+            .await
+    }
+
+    async fn refuse(
+        &self,
+        stream_id: &StreamId,
+        expected: ExpectedVersion,
+        command_id: Uuid,
+        refusal: Bytes,
+    ) -> Result<Recorded, StoreError> {
+        let stream_id = stream_id.clone();
+        self.inner
+            .writer
+            .run("recording a refusal", move |tx| {
+                refuse_in(tx, &stream_id, expected, command_id, &refusal)
             })
             .await
     }

@@ -182,6 +182,7 @@ mod events;
 mod migrations;
 mod open;
 pub mod options;
+mod processes;
 mod queries;
 mod readers;
 mod snapshots;

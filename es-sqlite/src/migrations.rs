@@ -27,6 +27,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
         1,
         include_str!("../migrations/0001_events_snapshots_checkpoints.sql"),
     ),
+    // Remembered refusals, and process managers' instances and timers.
+    (
+        2,
+        include_str!("../migrations/0002_refusals_and_processes.sql"),
+    ),
 ];
 
 /// The highest schema version this release knows.

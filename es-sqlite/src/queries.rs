@@ -47,6 +47,38 @@ pub(crate) const TABLES_ADVANCE_FROM_START: &str =
 pub(crate) const TABLES_ADVANCE: &str = include_str!("../sql/tables_advance.sql");
 /// Puts a table projection's checkpoint back to the start, before a rebuild.
 pub(crate) const TABLES_RESET: &str = include_str!("../sql/tables_reset.sql");
+/// The refusal of a stream's command id.
+pub(crate) const FIND_REFUSAL: &str = include_str!("../sql/find_refusal.sql");
+/// Records a command id's refusal.
+pub(crate) const INSERT_REFUSAL: &str = include_str!("../sql/insert_refusal.sql");
+/// A process manager's instance, by key.
+pub(crate) const PROCESS_LOAD: &str = include_str!("../sql/process_load.sql");
+/// A process manager's parked instances.
+pub(crate) const PROCESS_PARKED: &str = include_str!("../sql/process_parked.sql");
+/// An instance's revision.
+pub(crate) const PROCESS_REVISION: &str = include_str!("../sql/process_revision.sql");
+/// A new instance.
+pub(crate) const PROCESS_INSERT: &str = include_str!("../sql/process_insert.sql");
+/// An instance at its next revision.
+pub(crate) const PROCESS_UPDATE: &str = include_str!("../sql/process_update.sql");
+/// Whether a timer of this id exists.
+pub(crate) const PROCESS_TIMER_EXISTS: &str = include_str!("../sql/process_timer_exists.sql");
+/// Deletes a timer that fired, by id.
+pub(crate) const PROCESS_FIRE: &str = include_str!("../sql/process_fire.sql");
+/// Deletes every timer of an instance.
+pub(crate) const PROCESS_CLEAR_TIMERS: &str = include_str!("../sql/process_clear_timers.sql");
+/// Deletes a timer by key and name.
+pub(crate) const PROCESS_CANCEL_TIMER: &str = include_str!("../sql/process_cancel_timer.sql");
+/// Sets a timer, replacing the one of the same key and name.
+pub(crate) const PROCESS_SET_TIMER: &str = include_str!("../sql/process_set_timer.sql");
+/// A process manager's due timers, earliest first.
+pub(crate) const PROCESS_DUE: &str = include_str!("../sql/process_due.sql");
+/// When a process manager's earliest timer is due.
+pub(crate) const PROCESS_NEXT_TIMER: &str = include_str!("../sql/process_next_timer.sql");
+/// Deletes a process manager's instances.
+pub(crate) const PROCESS_RESET_INSTANCES: &str = include_str!("../sql/process_reset_instances.sql");
+/// Deletes a process manager's timers.
+pub(crate) const PROCESS_RESET_TIMERS: &str = include_str!("../sql/process_reset_timers.sql");
 /// Creates the table of applied migrations if missing.
 pub(crate) const CREATE_MIGRATIONS: &str = include_str!("../sql/create_migrations.sql");
 /// The versions of the applied migrations.

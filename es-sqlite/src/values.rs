@@ -44,6 +44,10 @@ pub(crate) enum Key<'a> {
     Command(&'a str, Uuid),
     /// The row of a projection (of `es_checkpoints`).
     Projection(&'a str),
+    /// An instance of a process manager (of `es_process_instances`): process, key.
+    Instance(&'a str, &'a str),
+    /// A timer of a process manager (of `es_process_timers`): process, key, name.
+    Timer(&'a str, &'a str, &'a str),
 }
 
 impl fmt::Display for Place<'_> {
@@ -55,6 +59,10 @@ impl fmt::Display for Place<'_> {
             Key::Stream(stream) => write!(f, ", stream {stream:?}"),
             Key::Command(stream, command) => write!(f, ", stream {stream:?}, command id {command}"),
             Key::Projection(projection) => write!(f, ", projection {projection:?}"),
+            Key::Instance(process, key) => write!(f, ", process {process:?}, key {key:?}"),
+            Key::Timer(process, key, name) => {
+                write!(f, ", process {process:?}, key {key:?}, timer {name:?}")
+            }
         }
     }
 }

@@ -38,7 +38,7 @@ async fn sqlite_store_keeps_the_store_contract() {
     let report = run_contract("contract").await;
     println!("SqliteStore: {report}");
     report.assert_passed();
-    assert_eq!(report.checks(), 24, "every check ran: {report}");
+    assert_eq!(report.checks(), 27, "every check ran: {report}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,4 +66,30 @@ async fn sqlite_store_with_normal_durability_keeps_the_store_contract() {
     })
     .await;
     report.assert_passed();
+}
+
+#[tokio::test]
+async fn sqlite_store_keeps_the_process_store_contract() {
+    let scratch = Scratch::new("contract-processes");
+    let stores = Mutex::new(Vec::new());
+    let next = Mutex::new(0u32);
+    let report = contract::process_store(|| async {
+        let n = {
+            let mut next = next.lock().expect("not poisoned");
+            *next += 1;
+            *next
+        };
+        let store = SqliteStore::open(scratch.path(&format!("process-{n}.db")))
+            .await
+            .expect("a fresh store");
+        stores.lock().expect("not poisoned").push(store.clone());
+        store
+    })
+    .await;
+    for store in stores.into_inner().expect("not poisoned") {
+        store.close().await;
+    }
+    println!("SqliteStore processes: {report}");
+    report.assert_passed();
+    assert_eq!(report.checks(), 3, "every check ran: {report}");
 }

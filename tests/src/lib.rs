@@ -164,3 +164,42 @@ pub fn scaled(n: usize) -> usize {
     let scaled = (n as f64 * test_scale()).round() as usize;
     scaled.max(1)
 }
+
+/// A file path of its own under the system's temporary directory (for an SQLite store), with
+/// the file and SQLite's companions (`-wal`, `-shm`) removed when dropped.
+#[derive(Debug)]
+pub struct ScratchFile {
+    path: std::path::PathBuf,
+}
+
+impl ScratchFile {
+    /// A fresh path named after `what` and this process.
+    pub fn new(what: &str) -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("es-tests-{what}-{}-{n}.db", std::process::id()));
+        let file = Self { path };
+        file.remove();
+        file
+    }
+
+    /// The path.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    fn remove(&self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = self.path.clone().into_os_string();
+            name.push(suffix);
+            let _ = std::fs::remove_file(name);
+        }
+    }
+}
+
+impl Drop for ScratchFile {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}

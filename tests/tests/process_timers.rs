@@ -193,6 +193,14 @@ async fn timers_fire_once_on_time_and_after_restarts_in_memory() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timers_fire_once_on_time_and_after_restarts_in_an_sqlite_file() {
+    let file = es_tests::ScratchFile::new("timers");
+    let store = es_sqlite::SqliteStore::open(file.path()).await.unwrap();
+    timers_fire_once_on_time_and_after_restarts(store.clone()).await;
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timers_fire_once_on_time_and_after_restarts_on_postgres() {
     let Some(database) = testing::database_or_skip(PG_TESTS) else {
         return;

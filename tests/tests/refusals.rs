@@ -1,7 +1,7 @@
 //! Remembered refusals: a command id refused once gets the same refusal every time after,
 //! through any repository of the store, without being decided again, also once the state
 //! would accept it; and two repositories executing the same command id at once get one
-//! answer. On the in-memory store and on PostgreSQL.
+//! answer. On the in-memory store, on PostgreSQL and in an SQLite file.
 #![allow(clippy::unwrap_used)]
 
 use es_core::prelude::*;
@@ -171,4 +171,20 @@ async fn racing_workers_get_one_answer_on_postgres() {
     if let Some(store) = pg_store().await {
         racing_workers_get_one_answer(store).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_is_answered_again_in_an_sqlite_file() {
+    let file = es_tests::ScratchFile::new("refusals");
+    let store = es_sqlite::SqliteStore::open(file.path()).await.unwrap();
+    a_refusal_is_answered_again(store.clone()).await;
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_workers_get_one_answer_in_an_sqlite_file() {
+    let file = es_tests::ScratchFile::new("refusal-race");
+    let store = es_sqlite::SqliteStore::open(file.path()).await.unwrap();
+    racing_workers_get_one_answer(store.clone()).await;
+    store.close().await;
 }

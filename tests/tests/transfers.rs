@@ -3,7 +3,7 @@
 //! dropped at random moments (mid-batch, mid-command) and started again, at least 10 times.
 //! Afterwards money is conserved, every transfer has ended (completed, or cancelled with its
 //! money paid back), and no command took effect twice: each transfer's events are counted.
-//! On the in-memory store and on PostgreSQL.
+//! On the in-memory store, on PostgreSQL and in an SQLite file.
 //!
 //! Sizes scale with `ES_TEST_SCALE` (see `es_tests::scaled`).
 #![allow(clippy::unwrap_used)]
@@ -287,4 +287,12 @@ async fn transfers_conserve_money_on_postgres() {
     let pool = database.pool().await.expect("a pool");
     let store: PgStore = testing::fresh_store(&pool).await.expect("a fresh store");
     transfers_conserve_money(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfers_conserve_money_in_an_sqlite_file() {
+    let file = es_tests::ScratchFile::new("transfers");
+    let store = es_sqlite::SqliteStore::open(file.path()).await.unwrap();
+    transfers_conserve_money(store.clone()).await;
+    store.close().await;
 }

@@ -1,0 +1,1 @@
+DELETE FROM es_process_timers WHERE process = ?1 AND key = ?2

@@ -1,0 +1,1 @@
+DELETE FROM es_process_instances WHERE process = ?1

@@ -1,0 +1,1 @@
+SELECT count(*) FROM es_process_timers WHERE process = ?1 AND id = ?2
