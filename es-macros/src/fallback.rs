@@ -232,7 +232,7 @@ fn process_stub(shape: &valid::ProcessShape<'_>, key: &syn::Type) -> TokenStream
                 -> #result<::core::option::Option<#process::Routing<Self>>, #krate::DecodeError> {
                 ::core::unreachable!()
             }
-            fn react(
+            fn react_event(
                 &mut self,
                 _: &#event_enum,
                 _: &#krate::projection::EventMeta,
@@ -240,7 +240,7 @@ fn process_stub(shape: &valid::ProcessShape<'_>, key: &syn::Type) -> TokenStream
             ) {
                 ::core::unreachable!()
             }
-            async fn send(
+            async fn send_command(
                 &mut self,
                 _: &#command_enum,
                 _: &#process::Router,
@@ -249,7 +249,7 @@ fn process_stub(shape: &valid::ProcessShape<'_>, key: &syn::Type) -> TokenStream
             ) -> #result<(), #process::SendError> {
                 ::core::unreachable!()
             }
-            fn on_timer(&mut self, _: &#timer, _: &mut #process::Reaction<Self>) {
+            fn fire_timer(&mut self, _: &#timer, _: &mut #process::Reaction<Self>) {
                 ::core::unreachable!()
             }
         }

@@ -389,8 +389,8 @@ pub fn derive_projection(input: TokenStream) -> TokenStream {
 ///
 /// let mut fulfilment = Fulfilment { order: 7 };
 /// let mut out = Reaction::new(SystemTime::UNIX_EPOCH);
-/// // The dispatching `ProcessManager::on_timer` (by path: `OnTimer::on_timer` shares its name).
-/// ProcessManager::on_timer(&mut fulfilment, &PaymentDue.into(), &mut out);
+/// // The dispatching `ProcessManager::fire_timer`, as the runtime calls it.
+/// fulfilment.fire_timer(&PaymentDue.into(), &mut out);
 /// assert!(matches!(out.commands(), [FulfilmentCommand::Cancel(Cancel { order: 7 })]));
 /// ```
 ///

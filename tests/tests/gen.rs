@@ -350,7 +350,7 @@ async fn decoys_do_not_capture_generated_process_code() {
 
     let mut keeper = Keeper::default();
     let mut out = Reaction::new(made.recorded_at);
-    ProcessManager::react(&mut keeper, &heard, &made, &mut out);
+    keeper.react_event(&heard, &made, &mut out);
     assert!(matches!(out.commands(), [KeeperOrder::Make(Make(1, 2))]));
     assert_eq!(out.timers()[0].name(), "Inspect");
 
@@ -358,7 +358,7 @@ async fn decoys_do_not_capture_generated_process_code() {
     let router = Router::new().with(Repository::<Thing, _>::new(store));
     let order = out.commands()[0].clone();
     keeper
-        .send(&order, &router, CommandMeta::new(), &mut out)
+        .send_command(&order, &router, CommandMeta::new(), &mut out)
         .await
         .expect("an outcome");
     assert_eq!(keeper.answers, 1);
@@ -366,14 +366,14 @@ async fn decoys_do_not_capture_generated_process_code() {
     let mut out = Reaction::new(made.recorded_at);
     let alarm = KeeperAlarm::from(Inspect { id: 1 });
     assert_eq!(alarm.name(), "Inspect");
-    ProcessManager::on_timer(&mut keeper, &alarm, &mut out);
+    keeper.fire_timer(&alarm, &mut out);
     assert!(matches!(out.commands(), [KeeperOrder::Break(_)]));
 
     let (_, heard) = Tally::route(&JsonCodec, &made)
         .expect("decodes")
         .expect("listed");
     let mut tally = Tally::default();
-    ProcessManager::react(
+    ProcessManager::react_event(
         &mut tally,
         &heard,
         &made,

@@ -516,12 +516,11 @@ fn route_decodes_listed_events_and_keys_them() {
 
 #[test]
 fn react_and_on_timer_dispatch_to_the_impls() {
-    // `ProcessManager::react` and `React::react` (and the two `on_timer`s) share a name, so
-    // with the prelude in scope the dispatching ones are called by path.
+    // The dispatching methods, as the runtime calls them.
     let meta = recorded("pd.transfer.requested", b"{}");
     let mut transfer = Transfer::default();
     let mut out = Reaction::new(meta.recorded_at);
-    ProcessManager::react(&mut transfer, &requested().into(), &meta, &mut out);
+    transfer.react_event(&requested().into(), &meta, &mut out);
     assert_eq!((transfer.from, transfer.to, transfer.amount), (1, 2, 30));
     assert!(matches!(
         out.commands(),
@@ -542,7 +541,7 @@ fn react_and_on_timer_dispatch_to_the_impls() {
         amount: 30,
         transfer: Some(9),
     };
-    ProcessManager::react(&mut transfer, &deposited.into(), &meta, &mut out);
+    transfer.react_event(&deposited.into(), &meta, &mut out);
     assert!(out.is_finished());
     assert!(matches!(
         out.timers(),
@@ -550,7 +549,7 @@ fn react_and_on_timer_dispatch_to_the_impls() {
     ));
 
     let mut out = Reaction::new(SystemTime::UNIX_EPOCH);
-    ProcessManager::on_timer(&mut transfer, &Remind { times: 1 }.into(), &mut out);
+    transfer.fire_timer(&Remind { times: 1 }.into(), &mut out);
     assert!(matches!(
         out.timers(),
         [TimerChange::Set {
@@ -559,7 +558,7 @@ fn react_and_on_timer_dispatch_to_the_impls() {
         }]
     ));
     let mut out = Reaction::new(SystemTime::UNIX_EPOCH);
-    ProcessManager::on_timer(&mut transfer, &Deadline.into(), &mut out);
+    transfer.fire_timer(&Deadline.into(), &mut out);
     assert!(out.is_finished());
     assert_eq!(
         transfer.log,
@@ -568,7 +567,7 @@ fn react_and_on_timer_dispatch_to_the_impls() {
 
     let mut watch = Watch::default();
     let mut out = Reaction::new(SystemTime::UNIX_EPOCH);
-    ProcessManager::react(&mut watch, &Opened.into(), &meta, &mut out);
+    watch.react_event(&Opened.into(), &meta, &mut out);
     assert_eq!(watch.opened, 1);
     assert!(out.commands().is_empty() && out.timers().is_empty());
 }
@@ -603,7 +602,7 @@ async fn send_executes_through_the_router_and_answers_accepted() {
         transfer: 9,
     });
     transfer
-        .send(&withdraw, &router, CommandMeta::new(), &mut out)
+        .send_command(&withdraw, &router, CommandMeta::new(), &mut out)
         .await
         .unwrap();
     assert_eq!(transfer.log, ["withdraw accepted at 2"]);
@@ -613,7 +612,7 @@ async fn send_executes_through_the_router_and_answers_accepted() {
     };
     let next = TransferCommand::from(deposit.clone());
     transfer
-        .send(&next, &router, CommandMeta::new(), &mut out)
+        .send_command(&next, &router, CommandMeta::new(), &mut out)
         .await
         .unwrap();
     assert_eq!(transfer.log[1], "deposit accepted");
@@ -635,7 +634,7 @@ async fn send_answers_a_refusal_with_the_aggregates_error() {
     });
     let meta = CommandMeta::new().with_command_id(Uuid::from_u128(7));
     transfer
-        .send(&overdraft, &router, meta.clone(), &mut out)
+        .send_command(&overdraft, &router, meta.clone(), &mut out)
         .await
         .unwrap();
     assert!(out.is_finished());
@@ -651,7 +650,7 @@ async fn send_answers_a_refusal_with_the_aggregates_error() {
     // Sent again under the same id, it gets the same refusal (remembered, not decided again).
     let mut out = Reaction::new(SystemTime::UNIX_EPOCH);
     transfer
-        .send(&overdraft, &router, meta, &mut out)
+        .send_command(&overdraft, &router, meta, &mut out)
         .await
         .unwrap();
     assert_eq!(transfer.log, [refusal.clone(), refusal]);
@@ -663,7 +662,7 @@ async fn send_answers_a_refusal_with_the_aggregates_error() {
         transfer: 9,
     });
     transfer
-        .send(&deposit, &router, CommandMeta::new(), &mut out)
+        .send_command(&deposit, &router, CommandMeta::new(), &mut out)
         .await
         .unwrap();
     assert_eq!(transfer.log[2], "deposit refused: NotOpen");
@@ -680,7 +679,7 @@ async fn send_answers_an_invalid_command_with_its_errors() {
         transfer: 9,
     });
     transfer
-        .send(&empty, &router, CommandMeta::new(), &mut out)
+        .send_command(&empty, &router, CommandMeta::new(), &mut out)
         .await
         .unwrap();
     assert_eq!(transfer.log, ["withdraw invalid: amount: must be positive"]);
@@ -698,7 +697,7 @@ async fn send_without_a_route_is_an_error_and_answers_nothing() {
         transfer: 9,
     });
     let error = transfer
-        .send(&withdraw, &Router::new(), CommandMeta::new(), &mut out)
+        .send_command(&withdraw, &Router::new(), CommandMeta::new(), &mut out)
         .await
         .unwrap_err();
     assert!(matches!(
@@ -724,7 +723,7 @@ async fn send_runs_on_a_spawned_task() {
             transfer: 9,
         });
         transfer
-            .send(&withdraw, &router, CommandMeta::new(), &mut out)
+            .send_command(&withdraw, &router, CommandMeta::new(), &mut out)
             .await
             .unwrap();
         transfer.log

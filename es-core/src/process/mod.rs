@@ -102,14 +102,14 @@ pub trait ProcessManager: Default + Serialize + DeserializeOwned + Send + Sync +
     ) -> Result<Option<Routing<Self>>, DecodeError>;
 
     /// Hands `event` to the matching [`React::react`].
-    fn react(&mut self, event: &Self::Event, meta: &EventMeta, out: &mut Reaction<Self>);
+    fn react_event(&mut self, event: &Self::Event, meta: &EventMeta, out: &mut Reaction<Self>);
 
     /// Executes `command` through `router` with `meta`, and hands its outcome to the
     /// matching [`Answer::answer`].
     ///
     /// # Errors
     /// The router's, when the command has no outcome.
-    fn send(
+    fn send_command(
         &mut self,
         command: &Self::Command,
         router: &Router,
@@ -118,7 +118,7 @@ pub trait ProcessManager: Default + Serialize + DeserializeOwned + Send + Sync +
     ) -> impl Future<Output = Result<(), SendError>> + Send;
 
     /// Hands `timer` to the matching [`OnTimer::on_timer`].
-    fn on_timer(&mut self, timer: &Self::Timer, out: &mut Reaction<Self>);
+    fn fire_timer(&mut self, timer: &Self::Timer, out: &mut Reaction<Self>);
 }
 
 /// A decoded event with the instance it belongs to: what [`ProcessManager::route`] returns.

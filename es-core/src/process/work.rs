@@ -385,8 +385,8 @@ async fn reaction<P: ProcessManager>(
         Input::Event(_) => None,
     };
     let reacted = catch_unwind(AssertUnwindSafe(|| match (input, &timer) {
-        (Input::Event(routed), _) => state.react(&routed.event, &routed.meta, &mut out),
-        (Input::Timer(_), Some(timer)) => state.on_timer(timer, &mut out),
+        (Input::Event(routed), _) => state.react_event(&routed.event, &routed.meta, &mut out),
+        (Input::Timer(_), Some(timer)) => state.fire_timer(timer, &mut out),
         (Input::Timer(_), None) => {}
     }));
     if let Err(panic) = reacted {
@@ -407,7 +407,7 @@ async fn reaction<P: ProcessManager>(
             meta = meta.with_correlation_id(correlation);
         }
         sent += 1;
-        let sending = state.send(&command, router, meta, &mut out);
+        let sending = state.send_command(&command, router, meta, &mut out);
         match catch_future_unwind(sending).await {
             Ok(Ok(())) => {}
             Ok(Err(SendError::Unavailable { command, source })) => {

@@ -156,7 +156,7 @@ impl<P: ProcessManager> ProcessScenario<P> {
         };
         let mut out = Reaction::new(recorded.recorded_at);
         if !matches!(instance, Instance::Ignore) {
-            self.state.react(&decoded, &recorded, &mut out);
+            self.state.react_event(&decoded, &recorded, &mut out);
         }
         (instance, out)
     }
@@ -192,7 +192,7 @@ impl<P: ProcessManager> ProcessScenario<P> {
     #[must_use]
     pub fn when_timer(mut self, timer: impl Into<P::Timer>) -> ProcessThen<P> {
         let mut reaction = Reaction::new(self.now());
-        self.state.on_timer(&timer.into(), &mut reaction);
+        self.state.fire_timer(&timer.into(), &mut reaction);
         ProcessThen {
             state: self.state,
             reaction,
