@@ -1,14 +1,21 @@
 //! The bank account domain on the in-memory store: a scenario printing each command and its
-//! outcome, then the balance sheet read model.
+//! outcome; then transfers between accounts, carried out by the transfer process manager
+//! (completed, refused, paid back, retried into a frozen account, past their deadline); then
+//! the balance sheet read model.
 //!
 //! Run it with `cargo run --example bank`.
 
 use std::error::Error;
+use std::time::SystemTime;
 
 use es_core::prelude::*;
+use es_core::process::{ManualClock, Router, Workflow};
+use es_examples::bank::process::{DEADLINE, RETRY_CREDIT, TransferProcess};
+use es_examples::bank::transfer::{RequestTransfer, Transfer, TransferId};
 use es_examples::bank::views::Balances;
 use es_examples::bank::{
-    Account, AccountCommand, AccountId, CloseAccount, Deposit, OpenAccount, Withdraw,
+    Account, AccountCommand, AccountId, CloseAccount, Deposit, FreezeAccount, OpenAccount,
+    UnfreezeAccount, Withdraw,
 };
 use es_memstore::MemStore;
 
@@ -91,6 +98,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         }
     }
 
+    transfers(&store).await?;
+
     let sheet = ProjectionRunner::new(store.clone(), Balances::default());
     let reached = sheet.catch_up().await?;
     let sheet = sheet.read().clone();
@@ -102,6 +111,97 @@ async fn main() -> Result<(), Box<dyn Error>> {
         "  total held: {} cents; accounts closed: {}",
         sheet.total, sheet.closed
     );
+    Ok(())
+}
+
+/// Transfers between accounts, carried out by the transfer process manager. Its clock is
+/// moved by hand here, to show the retries and the deadline without waiting for them.
+async fn transfers(store: &MemStore) -> Result<(), Box<dyn Error>> {
+    let accounts = Repository::<Account, _>::new(store.clone());
+    let transfers = Repository::<Transfer, _>::new(store.clone());
+    let (alice, carol, dave, erin) = (AccountId(1), AccountId(3), AccountId(4), AccountId(5));
+    for (account, owner) in [(carol, "Carol"), (dave, "Dave"), (erin, "Erin")] {
+        let owner = owner.to_owned();
+        accounts.execute(OpenAccount { account, owner }).await?;
+    }
+    accounts.execute(FreezeAccount { account: dave }).await?;
+    accounts.execute(FreezeAccount { account: erin }).await?;
+
+    println!("\nTransfers");
+    let requests = [
+        ("Alice pays Carol", alice, carol, 1_500),
+        (
+            "Alice pays Bob, whose account is closed",
+            alice,
+            AccountId(2),
+            700,
+        ),
+        ("Carol pays Alice more than she has", carol, alice, 9_999),
+        ("Alice pays Dave, whose account is frozen", alice, dave, 300),
+        ("Alice pays Erin, frozen for good", alice, erin, 200),
+    ];
+    let mut requested = Vec::new();
+    for (what, from, to, amount) in requests {
+        let transfer = TransferId::new();
+        transfers
+            .execute(RequestTransfer {
+                transfer,
+                from,
+                to,
+                amount,
+            })
+            .await?;
+        requested.push((what, transfer));
+    }
+
+    let clock = ManualClock::new(SystemTime::now());
+    let router = Router::new().with(accounts.clone()).with(transfers.clone());
+    let workflow =
+        Workflow::<TransferProcess, _>::new(store.clone(), router).with_clock(clock.clone());
+    let process = ProjectionRunner::new(store.clone(), workflow);
+    process.catch_up().await?;
+    report(&process, &transfers, &requested, "at once").await?;
+
+    accounts.execute(UnfreezeAccount { account: dave }).await?;
+    clock.advance(RETRY_CREDIT);
+    process.catch_up().await?;
+    report(
+        &process,
+        &transfers,
+        &requested,
+        "Dave unfrozen, 30 s later",
+    )
+    .await?;
+
+    clock.advance(DEADLINE);
+    process.catch_up().await?;
+    report(&process, &transfers, &requested, "15 minutes later").await?;
+    Ok(())
+}
+
+/// One line per transfer: where it stands, and where its money is.
+async fn report(
+    process: &ProjectionRunner<Workflow<TransferProcess, MemStore>, MemStore>,
+    transfers: &Repository<Transfer, MemStore>,
+    requested: &[(&str, TransferId)],
+    when: &str,
+) -> Result<(), Box<dyn Error>> {
+    println!("  {when}:");
+    for (what, transfer) in requested {
+        let state = transfers.load(transfer).await?.state;
+        let status = match state.reason() {
+            Some(reason) => format!("{:?}: {reason}", state.status()),
+            None => format!("{:?}", state.status()),
+        };
+        let detail = match process.target().instance(transfer).await? {
+            Some(instance) => format!(
+                "{:?}, {} deposit(s) tried",
+                instance.step, instance.credit_attempts
+            ),
+            None => "done".to_owned(),
+        };
+        println!("    {what:<42} {status} ({detail})");
+    }
     Ok(())
 }
 

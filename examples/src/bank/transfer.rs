@@ -153,6 +153,7 @@ pub enum TransferStatus {
 pub struct Transfer {
     status: TransferStatus,
     amount: Cents,
+    reason: Option<String>,
 }
 
 impl Transfer {
@@ -164,6 +165,11 @@ impl Transfer {
     /// The amount.
     pub fn amount(&self) -> Cents {
         self.amount
+    }
+
+    /// Why it was cancelled, if it was.
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
     }
 
     fn pending(&self) -> Result<(), TransferError> {
@@ -189,8 +195,9 @@ impl Apply<TransferCompleted> for Transfer {
 }
 
 impl Apply<TransferCancelled> for Transfer {
-    fn apply(&mut self, _: &TransferCancelled) {
+    fn apply(&mut self, event: &TransferCancelled) {
         self.status = TransferStatus::Cancelled;
+        self.reason = Some(event.reason.clone());
     }
 }
 
