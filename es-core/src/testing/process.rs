@@ -227,7 +227,6 @@ impl<P: ProcessManager> ProcessThen<P> {
     /// # Panics
     /// When it did not; the message is a line-per-command diff.
     #[track_caller]
-    #[must_use]
     pub fn then_sends<C: Into<P::Command>>(self, expected: impl IntoIterator<Item = C>) -> Self {
         let expected: Vec<String> = expected
             .into_iter()
@@ -250,7 +249,6 @@ impl<P: ProcessManager> ProcessThen<P> {
     /// # Panics
     /// When it did not; the message lists the timers it set and cancelled.
     #[track_caller]
-    #[must_use]
     pub fn then_sets_timer(self, timer: impl Into<P::Timer>, after: Duration) -> Self {
         let at = self.reaction.now() + after;
         let expected = format!(
@@ -279,7 +277,6 @@ impl<P: ProcessManager> ProcessThen<P> {
     /// # Panics
     /// When it did not.
     #[track_caller]
-    #[must_use]
     pub fn then_cancels_timer<T: TimerOf<P>>(self) -> Self {
         let cancelled = self
             .reaction
@@ -301,7 +298,6 @@ impl<P: ProcessManager> ProcessThen<P> {
     /// # Panics
     /// When it did not.
     #[track_caller]
-    #[must_use]
     pub fn then_finished(self) -> Self {
         assert!(
             self.reaction.is_finished(),
@@ -317,7 +313,6 @@ impl<P: ProcessManager> ProcessThen<P> {
     /// # Panics
     /// When the input was not an event, or it went elsewhere.
     #[track_caller]
-    #[must_use]
     pub fn then_starts(self, key: P::Key) -> Self {
         assert_eq!(
             self.instance,
@@ -333,7 +328,6 @@ impl<P: ProcessManager> ProcessThen<P> {
     /// # Panics
     /// When the input was not an event, or its instance differs.
     #[track_caller]
-    #[must_use]
     pub fn then_instance(self, expected: Instance<P::Key>) -> Self {
         assert_eq!(
             self.instance,
@@ -345,7 +339,6 @@ impl<P: ProcessManager> ProcessThen<P> {
     }
 
     /// Runs `check` on the instance's state after the input.
-    #[must_use]
     pub fn then_state(self, check: impl FnOnce(&P)) -> Self {
         check(&self.state);
         self
