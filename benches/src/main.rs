@@ -23,6 +23,7 @@ mod load;
 mod memory;
 #[cfg(unix)]
 mod pg;
+mod process;
 mod projection;
 mod report;
 mod sqlite;
@@ -44,7 +45,7 @@ type BoxResult<T> = Result<T, BoxError>;
 /// The store-backed repository of the benchmarks, with snapshot policy `N`.
 type Repo<N> = Repository<Account, MemStore, N>;
 
-const USAGE: &str = "usage: es-bench [table [memory|a|b|c|d|e|pg|sqlite]...] | es-bench memory [framework|appends|baseline]";
+const USAGE: &str = "usage: es-bench [table [memory|a|b|c|d|e|f|pg|sqlite]...] | es-bench memory [framework|appends|baseline]";
 
 fn main() -> BoxResult<()> {
     let config = Config::from_env()?;
@@ -103,7 +104,9 @@ impl Config {
 
 /// Measures the sections named in `only` (all when empty) and prints the table.
 fn table(config: &Config, only: &[String]) -> BoxResult<()> {
-    const SECTIONS: [&str; 8] = ["memory", "a", "b", "c", "d", "e", "pg", "sqlite"];
+    const SECTIONS: [&str; 9] = [
+        "memory", "a", "b", "c", "d", "e", "f", "pg", "sqlite",
+    ];
     if let Some(unknown) = only.iter().find(|s| !SECTIONS.contains(&s.as_str())) {
         return Err(format!("unknown section {unknown:?}; {USAGE}").into());
     }
@@ -134,6 +137,13 @@ fn table(config: &Config, only: &[String]) -> BoxResult<()> {
     if wanted("e") {
         progress("(e) projection catch-up");
         rows.extend(projection::rows(config, &rt)?);
+    }
+    if wanted("f") {
+        progress("(f) the transfer process manager");
+        let multi = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        rows.extend(process::rows(config, &multi)?);
     }
     let mut notes = Vec::new();
     if wanted("pg") {

@@ -82,6 +82,21 @@ pub(crate) fn rows(config: &Config) -> BoxResult<(Vec<Row>, String)> {
     let mut rows = appends(config, &rt, &pool)?;
     rows.extend(commands(config, &rt, &pool)?);
     rows.extend(catch_up(config, &rt, &pool)?);
+    rows.push(crate::process::throughput(
+        "PostgreSQL",
+        config,
+        &rt,
+        config.n(1_000, 100),
+        || async { Ok(testing::fresh_store(&pool).await?) },
+    )?);
+    let store = rt.block_on(testing::fresh_store(&pool))?;
+    rows.push(crate::process::delay(
+        "PostgreSQL",
+        &rt,
+        store,
+        config.n(500, 50),
+        5,
+    )?);
     rt.block_on(pool.close());
     drop(server);
     Ok((rows, note))
