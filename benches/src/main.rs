@@ -104,9 +104,7 @@ impl Config {
 
 /// Measures the sections named in `only` (all when empty) and prints the table.
 fn table(config: &Config, only: &[String]) -> BoxResult<()> {
-    const SECTIONS: [&str; 9] = [
-        "memory", "a", "b", "c", "d", "e", "f", "pg", "sqlite",
-    ];
+    const SECTIONS: [&str; 9] = ["memory", "a", "b", "c", "d", "e", "f", "pg", "sqlite"];
     if let Some(unknown) = only.iter().find(|s| !SECTIONS.contains(&s.as_str())) {
         return Err(format!("unknown section {unknown:?}; {USAGE}").into());
     }

@@ -28,20 +28,25 @@ const ACCOUNTS: u32 = 100;
 /// Rows of the in-memory store.
 pub(crate) fn rows(config: &Config, rt: &Runtime) -> BoxResult<Vec<Row>> {
     let transfers = config.n(5_000, 200);
-    let mut rows = vec![throughput(
+    let mut rows = vec![throughput("MemStore", config, rt, transfers, || async {
+        Ok(MemStore::new())
+    })?];
+    rows.push(delay(
         "MemStore",
-        config,
         rt,
-        transfers,
-        || async { Ok(MemStore::new()) },
-    )?];
-    rows.push(delay("MemStore", rt, MemStore::new(), config.n(1_000, 100), 2)?);
+        MemStore::new(),
+        config.n(1_000, 100),
+        2,
+    )?);
     Ok(rows)
 }
 
 /// A store with [`ACCOUNTS`] accounts holding plenty, and `transfers` requested transfers
 /// between them; returns the requests' ids.
-pub(crate) async fn requested<S: EventStore>(store: &S, transfers: u64) -> BoxResult<Vec<TransferId>> {
+pub(crate) async fn requested<S: EventStore>(
+    store: &S,
+    transfers: u64,
+) -> BoxResult<Vec<TransferId>> {
     let accounts = Repository::<Account, _>::new(store.clone());
     for id in 1..=ACCOUNTS {
         let account = AccountId(id);
@@ -144,7 +149,10 @@ async fn all_completed<S: EventStore>(store: &S, ids: &[TransferId]) -> BoxResul
     let transfers = Repository::<Transfer, _>::new(store.clone());
     for id in ids {
         let status = transfers.load(id).await?.state.status();
-        check("(f) a transfer completed", status == TransferStatus::Completed)?;
+        check(
+            "(f) a transfer completed",
+            status == TransferStatus::Completed,
+        )?;
     }
     Ok(())
 }

@@ -163,7 +163,9 @@ fn ending_the_transfer_finishes_the_instance() {
 }
 
 #[test]
-#[should_panic(expected = "the commands sent differ:\n  - #0 Deposit(Deposit { account: AccountId(9)")]
+#[should_panic(
+    expected = "the commands sent differ:\n  - #0 Deposit(Deposit { account: AccountId(9)"
+)]
 fn the_kit_shows_a_diff_of_the_commands_sent() {
     process::<TransferProcess>()
         .with_state(crediting())
