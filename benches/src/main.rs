@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use es_bench::Step;
 use es_bench::domain::Account;
-use es_core::Repository;
+use es_core::{EventStore, Position, Repository};
 use es_memstore::MemStore;
 use tokio::runtime::Runtime;
 
@@ -180,6 +180,37 @@ fn repeat<T>(reps: usize, mut run: impl FnMut() -> BoxResult<T>) -> BoxResult<Ve
 
 fn fastest(times: impl IntoIterator<Item = Duration>) -> Duration {
     times.into_iter().min().unwrap_or(Duration::MAX)
+}
+
+/// Runs `framework` and `baseline` in turn, `reps` times each, so that load from elsewhere on
+/// the machine (another build, say) falls on both sides alike; returns the fastest time of
+/// each.
+fn alternate(
+    reps: usize,
+    mut framework: impl FnMut() -> BoxResult<Duration>,
+    mut baseline: impl FnMut() -> BoxResult<Duration>,
+) -> BoxResult<(Duration, Duration)> {
+    let (mut fw, mut bl) = (Vec::new(), Vec::new());
+    for _ in 0..reps {
+        fw.push(framework()?);
+        bl.push(baseline()?);
+    }
+    Ok((fastest(fw), fastest(bl)))
+}
+
+/// Follows `store` from the start until its `events` events are delivered; checks that every
+/// one came, in order, and returns the time it took.
+async fn timed_catch_up<S: EventStore>(store: &S, events: u64, what: &str) -> BoxResult<Duration> {
+    let start = Instant::now();
+    let mut subscription = store.subscribe(Position::START);
+    let (mut delivered, mut last) = (0u64, Position::START);
+    while let Some(event) = subscription.try_next().await? {
+        delivered += 1;
+        last = event.position;
+    }
+    let time = start.elapsed();
+    check(what, delivered == events && last == Position(events))?;
+    Ok(time)
 }
 
 /// Repeats `op` until `min_time` has passed; returns the time per call.

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use es_bench::Step;
 use es_bench::domain::Account;
 use es_core::store::BATCH_SIZE;
-use es_core::{EventStore, ExpectedVersion, NewEvent, Position, Repository, StreamId};
+use es_core::{EventStore, ExpectedVersion, NewEvent, Repository, StreamId};
 use es_postgres::sqlx::postgres::{PgPool, PgPoolOptions};
 use es_postgres::sqlx::{self, Row as _};
 use es_postgres::testing::{self, TestServer};
@@ -38,7 +38,7 @@ use es_postgres::{PgStore, SchemaName};
 use tokio::runtime::Runtime;
 
 use crate::report::{Row, Verdict, thousands};
-use crate::{BoxResult, Config, check, expected_account, fastest};
+use crate::{BoxResult, Config, alternate, check, expected_account, timed_catch_up};
 use plain::Plain;
 
 /// The tasks of the concurrent workloads.
@@ -141,22 +141,6 @@ where
         handle.await??;
     }
     Ok(start.elapsed())
-}
-
-/// Runs `framework` and `baseline` in turn, `reps` times each, so that load from elsewhere on
-/// the machine (another build, say) falls on both sides alike; returns the fastest time of
-/// each.
-fn alternate(
-    reps: usize,
-    mut framework: impl FnMut() -> BoxResult<Duration>,
-    mut baseline: impl FnMut() -> BoxResult<Duration>,
-) -> BoxResult<(Duration, Duration)> {
-    let (mut fw, mut bl) = (Vec::new(), Vec::new());
-    for _ in 0..reps {
-        fw.push(framework()?);
-        bl.push(baseline()?);
-    }
-    Ok((fastest(fw), fastest(bl)))
 }
 
 /// A fresh, migrated store on `pool` (a schema of its own).
@@ -425,23 +409,7 @@ fn catch_up(config: &Config, rt: &Runtime, pool: &PgPool) -> BoxResult<Vec<Row>>
     crate::progress("(pg) catch-up: reading");
     let (fw, bl) = alternate(
         config.reps,
-        || {
-            rt.block_on(async {
-                let start = Instant::now();
-                let mut subscription = store.subscribe(Position::START);
-                let (mut delivered, mut last) = (0u64, Position::START);
-                while let Some(event) = subscription.try_next().await? {
-                    delivered += 1;
-                    last = event.position;
-                }
-                let time = start.elapsed();
-                check(
-                    "(pg) catch-up",
-                    delivered == events && last == Position(events),
-                )?;
-                Ok(time)
-            })
-        },
+        || rt.block_on(timed_catch_up(&store, events, "(pg) catch-up")),
         || {
             rt.block_on(async {
                 let start = Instant::now();

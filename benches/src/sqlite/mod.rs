@@ -31,12 +31,12 @@ use std::time::{Duration, Instant};
 use es_bench::Step;
 use es_bench::domain::Account;
 use es_core::store::BATCH_SIZE;
-use es_core::{EventStore, ExpectedVersion, NewEvent, Position, Repository, StreamId};
+use es_core::{EventStore, ExpectedVersion, NewEvent, Repository, StreamId};
 use es_sqlite::{Durability, SqliteOptions, SqliteStore};
 use tokio::runtime::Runtime;
 
 use crate::report::{Row, Verdict, thousands};
-use crate::{BoxResult, Config, check, expected_account, fastest};
+use crate::{BoxResult, Config, alternate, check, expected_account, timed_catch_up};
 use plain::Plain;
 
 /// The tasks of the concurrent workloads.
@@ -143,20 +143,6 @@ where
         Ok::<_, String>(())
     })?;
     Ok(start.elapsed())
-}
-
-/// Runs `framework` and `baseline` in turn, `reps` times each; the fastest time of each.
-fn alternate(
-    reps: usize,
-    mut framework: impl FnMut() -> BoxResult<Duration>,
-    mut baseline: impl FnMut() -> BoxResult<Duration>,
-) -> BoxResult<(Duration, Duration)> {
-    let (mut fw, mut bl) = (Vec::new(), Vec::new());
-    for _ in 0..reps {
-        fw.push(framework()?);
-        bl.push(baseline()?);
-    }
-    Ok((fastest(fw), fastest(bl)))
 }
 
 fn ratio(framework: Duration, baseline: Duration) -> f64 {
@@ -467,23 +453,7 @@ fn catch_up(config: &Config, rt: &Runtime, scratch: &Scratch) -> BoxResult<Vec<R
     let plain = Plain::open(&path)?;
     let (fw, bl) = alternate(
         config.reps,
-        || {
-            rt.block_on(async {
-                let start = Instant::now();
-                let mut subscription = store.subscribe(Position::START);
-                let (mut delivered, mut last) = (0u64, Position::START);
-                while let Some(event) = subscription.try_next().await? {
-                    delivered += 1;
-                    last = event.position;
-                }
-                let time = start.elapsed();
-                check(
-                    "(sqlite) catch-up",
-                    delivered == events && last == Position(events),
-                )?;
-                Ok(time)
-            })
-        },
+        || rt.block_on(timed_catch_up(&store, events, "(sqlite) catch-up")),
         || {
             let start = Instant::now();
             let (delivered, last) = plain.read_all(BATCH_SIZE)?;
