@@ -10,7 +10,9 @@ pub use crate::codec::{Codec, CodecError, Encoded};
 pub use crate::envelope::RecordedEvent;
 pub use crate::error::{DecodeError, DecodeErrorKind};
 pub use crate::event::{decode_as, encode_event};
-pub use crate::names::{check_aggregate_name, check_event_name, check_projection_name};
+pub use crate::names::{
+    check_aggregate_name, check_event_name, check_process_name, check_projection_name,
+};
 
 use crate::command::Command;
 use crate::error::PayloadError;

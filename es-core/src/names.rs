@@ -1,10 +1,12 @@
-//! Names: the one rule for the names a domain gives its events, aggregates and projections.
+//! Names: the one rule for the names a domain gives its events, aggregates, projections and
+//! process managers.
 //!
 //! | Name | Allowed | Such as |
 //! |---|---|---|
 //! | event ([`check_event_name`]) | 1 to [`MAX_LEN`] bytes of ASCII letters, digits and `.` `_` `-` `/` `:`, starting with a letter or digit | `"user.created"` |
 //! | aggregate ([`check_aggregate_name`]) | the same without `-` | `"user"`, `"bank_account"` |
 //! | projection ([`check_projection_name`]) | as events | `"user-directory"` |
+//! | process manager ([`check_process_name`]) | as events | `"transfer-process"` |
 //!
 //! An aggregate name has no `-` because `-` separates the aggregate name from the id in a
 //! stream id (`user-42`, see [`StreamId::for_aggregate`](crate::StreamId::for_aggregate)):
@@ -53,6 +55,9 @@ pub enum NameKind {
     /// A projection's name ([`Projection::NAME`](crate::Projection::NAME)), under which its
     /// checkpoint is saved.
     Projection,
+    /// A process manager's name ([`ProcessManager::NAME`](crate::ProcessManager::NAME)),
+    /// under which its checkpoint, instances and timers are saved.
+    Process,
 }
 
 impl fmt::Display for NameKind {
@@ -61,6 +66,7 @@ impl fmt::Display for NameKind {
             Self::Event => "event",
             Self::Aggregate => "aggregate",
             Self::Projection => "projection",
+            Self::Process => "process manager",
         })
     }
 }
@@ -134,6 +140,13 @@ macro_rules! projection_rule {
     };
 }
 
+macro_rules! process_rule {
+    () => {
+        "use 1 to 255 bytes of ASCII letters, digits and `.` `_` `-` `/` `:`, starting with a \
+         letter or digit (such as \"transfer-process\")"
+    };
+}
+
 /// One message per kind of name: `"{before}{kind} name{after}: {the kind's rule}"`.
 macro_rules! per_kind {
     ($kind:expr, $before:literal, $after:literal) => {
@@ -144,6 +157,15 @@ macro_rules! per_kind {
             }
             NameKind::Projection => {
                 concat!($before, "projection name", $after, ": ", projection_rule!())
+            }
+            NameKind::Process => {
+                concat!(
+                    $before,
+                    "process manager name",
+                    $after,
+                    ": ",
+                    process_rule!()
+                )
             }
         }
     };
@@ -216,6 +238,14 @@ pub const fn check_aggregate_name(name: &str) -> Result<(), NameError> {
 /// A [`NameError`] of kind [`NameKind::Projection`] saying what is wrong.
 pub const fn check_projection_name(name: &str) -> Result<(), NameError> {
     check(name, NameKind::Projection)
+}
+
+/// Checks a process manager's name: as [`check_event_name`].
+///
+/// # Errors
+/// A [`NameError`] of kind [`NameKind::Process`] saying what is wrong.
+pub const fn check_process_name(name: &str) -> Result<(), NameError> {
+    check(name, NameKind::Process)
 }
 
 /// The rule of every kind: `-` is refused in aggregate names only.
@@ -305,6 +335,7 @@ mod tests {
         ] {
             assert_eq!(check_event_name(name), Ok(()), "{name:?}");
             assert_eq!(check_projection_name(name), Ok(()), "{name:?}");
+            assert_eq!(check_process_name(name), Ok(()), "{name:?}");
         }
     }
 
@@ -364,6 +395,7 @@ mod tests {
                 check_event_name,
                 check_aggregate_name,
                 check_projection_name,
+                check_process_name,
             ] {
                 assert_eq!(problem(check(name)), Some(expected), "{name:?}");
             }
@@ -388,6 +420,20 @@ mod tests {
             "{error}"
         );
         assert!(error.message().ends_with("(such as \"user-directory\")"));
+        let error = check_process_name("transfer process").unwrap_err();
+        assert_eq!(error.kind, NameKind::Process);
+        assert!(
+            error
+                .to_string()
+                .starts_with("malformed process manager name: use 1 to 255 bytes"),
+            "{error}"
+        );
+        assert!(
+            error
+                .to_string()
+                .ends_with("(such as \"transfer-process\"); found ' ' at byte 8"),
+            "{error}"
+        );
         let error = check_aggregate_name("user-admin").unwrap_err();
         assert!(
             error.message().starts_with("aggregate name holds `-`"),

@@ -177,7 +177,7 @@ pub(crate) fn process(error: &syn::Error, ir: Option<&ast::Process<'_>>) -> Toke
         .attrs
         .name
         .as_ref()
-        .map(|lit| dummy_const(&name_check(&krate, lit, NameRule::Projection)));
+        .map(|lit| dummy_const(&name_check(&krate, lit, NameRule::Process)));
     let errors = quote!(#errors #check);
     // The problems were reported already; this pass only recovers the enums' shape.
     let scratch = Ctxt::new();

@@ -41,6 +41,7 @@ pub(crate) enum NameRule {
     Event,
     Aggregate,
     Projection,
+    Process,
 }
 
 /// A constant that fails to compile, spanned at the name literal `name`, when es-core's
@@ -52,6 +53,7 @@ pub(crate) fn name_check(krate: &Path, name: &LitStr, rule: NameRule) -> TokenSt
             NameRule::Event => "check_event_name",
             NameRule::Aggregate => "check_aggregate_name",
             NameRule::Projection => "check_projection_name",
+            NameRule::Process => "check_process_name",
         },
         Span::call_site(),
     );

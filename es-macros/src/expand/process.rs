@@ -20,7 +20,7 @@ pub(crate) fn expand(input: &valid::Process<'_>) -> TokenStream {
         conversions(shape),
         timer_set(shape),
         process_impl(input),
-        name_check(&shape.krate, input.name, NameRule::Projection),
+        name_check(&shape.krate, input.name, NameRule::Process),
         checks(shape),
     ];
     let body = quote!(#(#body)*);
