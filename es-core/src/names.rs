@@ -55,7 +55,7 @@ pub enum NameKind {
     /// A projection's name ([`Projection::NAME`](crate::Projection::NAME)), under which its
     /// checkpoint is saved.
     Projection,
-    /// A process manager's name ([`ProcessManager::NAME`](crate::ProcessManager::NAME)),
+    /// A process manager's name ([`ProcessManager::NAME`](crate::process::ProcessManager::NAME)),
     /// under which its checkpoint, instances and timers are saved.
     Process,
 }
