@@ -52,12 +52,9 @@ pub(crate) enum Identity {
 
 /// Reads what the file is, without writing.
 pub(crate) fn identify(conn: &Connection, path: &Path) -> Result<Identity, OpenError> {
-    let application_id: i32 = conn
-        .query_row("PRAGMA application_id", [], |row| row.get(0))
-        .map_err(|e| OpenError::from_driver(path, "reading the file's header", &e))?;
-    let tables: i64 = conn
-        .query_row(queries::FOREIGN_TABLES, [], |row| row.get(0))
-        .map_err(|e| OpenError::from_driver(path, "listing the file's tables", &e))?;
+    let (application_id, tables): (i32, i64) = conn
+        .query_row(queries::IDENTIFY, [], |row| Ok((row.get(0)?, row.get(1)?)))
+        .map_err(|e| OpenError::from_driver(path, "reading the file's header and tables", &e))?;
     Ok(match (application_id, tables) {
         (APPLICATION_ID, _) => Identity::Store,
         (0, 0) => Identity::Empty,

@@ -85,5 +85,6 @@ pub(crate) const CREATE_MIGRATIONS: &str = include_str!("../sql/create_migration
 pub(crate) const APPLIED_MIGRATIONS: &str = include_str!("../sql/applied_migrations.sql");
 /// Records an applied migration.
 pub(crate) const RECORD_MIGRATION: &str = include_str!("../sql/record_migration.sql");
-/// How many tables the database holds besides SQLite's own.
-pub(crate) const FOREIGN_TABLES: &str = include_str!("../sql/foreign_tables.sql");
+/// The file's application id and how many tables it holds besides SQLite's own, read in one
+/// snapshot.
+pub(crate) const IDENTIFY: &str = include_str!("../sql/identify.sql");

@@ -1,6 +1,6 @@
-//! Bad days: files that are not stores, a newer schema, a full disk, a read-only store, a
-//! damaged page, values edited by hand, a conflict inside a group commit. Each is a typed
-//! error, nothing is half-written, and the store keeps working where the fault allows.
+//! Bad days: files that are not stores, a newer schema, a new file opened by many at once, a
+//! full disk, a read-only store, a damaged page, values edited by hand, a conflict inside a
+//! group commit. Each is a typed error, nothing is half-written, and the store keeps working where the fault allows.
 
 mod support;
 
@@ -12,7 +12,7 @@ use es_core::{
 };
 use es_sqlite::rusqlite::Connection;
 use es_sqlite::{ErrorKind, OpenError, SqliteError, SqliteOptions, SqliteStore};
-use support::{Scratch, event, stream};
+use support::{Scratch, event, scaled, stream};
 
 fn kind(error: &StoreError) -> Option<ErrorKind> {
     match error {
@@ -116,6 +116,49 @@ async fn a_newer_schema_is_refused_untouched() {
         );
     }
     assert_eq!(bytes(&path), before, "the file is untouched");
+}
+
+/// Many openers of one new file at once: each judges the file before taking the write lock,
+/// and none may take the store another is creating for a foreign database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_file_opened_by_many_at_once_becomes_one_store() {
+    let scratch = Scratch::new("openers");
+    for round in 0..scaled(30) {
+        let path = scratch.path(&format!("round-{round}.db"));
+        let opening: Vec<_> = (0..8)
+            .map(|_| tokio::spawn(SqliteStore::open(path.clone())))
+            .collect();
+        let mut stores = Vec::new();
+        for open in opening {
+            let opened = open.await.expect("an opening task");
+            stores.push(opened.unwrap_or_else(|e| panic!("round {round}: {e}")));
+        }
+        let appended = stores[0]
+            .append(
+                &stream("openers-1"),
+                ExpectedVersion::NoStream,
+                vec![event("opened", 1)],
+            )
+            .await
+            .expect("append");
+        for store in &stores {
+            let events = store.read_all(Position::START, 10).await.expect("read");
+            assert_eq!(events.len(), 1, "round {round}: one store, one log");
+            assert_eq!(events[0].position, appended.last_position);
+        }
+        for store in stores {
+            store.close().await;
+        }
+        let conn = Connection::open(&path).expect("open");
+        let migrations: i64 = conn
+            .query_row("SELECT count(*) FROM es_migrations", [], |row| row.get(0))
+            .expect("count the migrations");
+        assert_eq!(
+            usize::try_from(migrations).ok(),
+            Some(SqliteStore::migration_versions().len()),
+            "round {round}: each migration applied once"
+        );
+    }
 }
 
 #[tokio::test]
