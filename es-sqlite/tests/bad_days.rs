@@ -1,6 +1,7 @@
 //! Bad days: files that are not stores, a newer schema, a new file opened by many at once, a
 //! full disk, a read-only store, a damaged page, values edited by hand, a conflict inside a
-//! group commit. Each is a typed error, nothing is half-written, and the store keeps working where the fault allows.
+//! group commit. Each is a typed error, nothing is half-written, and the store keeps working
+//! where the fault allows.
 
 mod support;
 
