@@ -231,9 +231,12 @@ impl<A: Aggregate, S: EventStore, N: Snapshotting<A, C>, C: Codec> Repository<A,
                         .await
                     {
                         // Recorded, or another execution's outcome recorded first: either way
-                        // the recorded one is the answer.
+                        // the recorded one is the answer. An earlier append of the command
+                        // is missing from the state, so only a refusal leaves it cached.
                         Ok(recorded) => {
-                            self.cache.put(stream_id.clone(), version, state);
+                            if let Recorded::Refused(_) = recorded {
+                                self.cache.put(stream_id.clone(), version, state);
+                            }
                             return earlier_outcome(
                                 refusals,
                                 stream_id,
