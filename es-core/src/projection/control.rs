@@ -31,7 +31,7 @@ use crate::util::{Either, YieldNow, race};
 pub(crate) struct RunControl {
     /// Where processing continues. Held while processing.
     cursor: Mutex<Cursor>,
-    progress: watch::Sender<Progress>,
+    progress: watch::Sender<RunStatus>,
 }
 
 /// Where processing continues, behind [`RunControl`]'s lock.
@@ -41,19 +41,6 @@ struct Cursor {
     position: Option<Position>,
     /// Whether the target's storage is set up.
     set_up: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Progress {
-    position: Position,
-    /// A panic stopped the runner; only a rebuild restarts it.
-    halted: bool,
-    /// A `run` is following the log; other processing calls are refused meanwhile.
-    live: bool,
-    /// Store failures in a row that `run` is retrying; 0 once a batch commits.
-    failing: u32,
-    /// Store failures `run` retried, in all.
-    retried: u64,
 }
 
 /// How a [`ProjectionRunner`](crate::ProjectionRunner) is doing, from
@@ -80,10 +67,10 @@ impl RunControl {
     pub(crate) fn new() -> Self {
         Self {
             cursor: Mutex::new(Cursor::default()),
-            progress: watch::Sender::new(Progress {
+            progress: watch::Sender::new(RunStatus {
                 position: Position::START,
-                halted: false,
                 live: false,
+                halted: false,
                 failing: 0,
                 retried: 0,
             }),
@@ -97,14 +84,7 @@ impl RunControl {
 
     /// The runner's status.
     pub(crate) fn status(&self) -> RunStatus {
-        let progress = *self.progress.borrow();
-        RunStatus {
-            position: progress.position,
-            live: progress.live,
-            halted: progress.halted,
-            failing: progress.failing,
-            retried: progress.retried,
-        }
+        *self.progress.borrow()
     }
 
     /// Records that `run` is retrying its `failing`-th failure in a row.
@@ -231,7 +211,7 @@ pub(crate) trait Batches: Sync {
 /// The right to process, from [`RunControl::lock`]: the cursor, held until dropped.
 pub(crate) struct Processing<'a> {
     cursor: MutexGuard<'a, Cursor>,
-    progress: &'a watch::Sender<Progress>,
+    progress: &'a watch::Sender<RunStatus>,
     live: bool,
 }
 
