@@ -370,7 +370,13 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
         }
         let (changes, projected, failure) = self.project(&batch);
         let Some(last) = projected.checked_sub(1).map(|i| batch[i].position) else {
-            // The batch's first event failed: nothing to commit.
+            // The batch's first event failed: nothing to commit. (A batch that projected
+            // nothing has a failure; were it missing, it is reported as a halt rather than a
+            // panic.)
+            let failure = failure.unwrap_or(ProjectionError::Halted {
+                projection: name::<T>(),
+                position,
+            });
             return Err(self.fail(failure, position));
         };
         let advance = Advance::new(position, last);
@@ -403,7 +409,7 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
         }
         match failure {
             None => Ok(Some(last)),
-            Some(failure) => Err(self.fail(Some(failure), last)),
+            Some(failure) => Err(self.fail(failure, last)),
         }
     }
 
@@ -428,15 +434,7 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
 
     /// The error a batch stopped on, after `position`: a panic halts a target changed in
     /// place.
-    fn fail(&self, failure: Option<ProjectionError>, position: Position) -> ProjectionError {
-        let Some(failure) = failure else {
-            // Unreachable: a batch that projected nothing has a failure. Reported as a halt
-            // rather than a panic.
-            return ProjectionError::Halted {
-                projection: name::<T>(),
-                position,
-            };
-        };
+    fn fail(&self, failure: ProjectionError, position: Position) -> ProjectionError {
         if !T::TRANSACTIONAL && matches!(failure, ProjectionError::Panicked { .. }) {
             self.shared.control.halt(position);
         }
