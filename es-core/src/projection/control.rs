@@ -1,16 +1,13 @@
-//! [`RunControl`]: the bookkeeping a projection runner shares between its handles, and the
-//! catch-up and `run` loops over its batches.
+//! [`RunControl`]: the bookkeeping a projection runner shares between its handles.
 
 use std::fmt;
-use std::future::{Future, ready};
-use std::pin::pin;
 use std::time::Duration;
 
 use tokio::sync::{Mutex, MutexGuard, watch};
 
 use crate::envelope::Position;
 use crate::projection::ProjectionError;
-use crate::util::{Either, YieldNow, race};
+use crate::util::{Either, race};
 
 /// What a projection runner's handles share: the position processed, whether a `run` is
 /// live, whether a panic halted it, and the lock that lets one call process at a time.
@@ -22,9 +19,7 @@ use crate::util::{Either, YieldNow, race};
 ///   could never end);
 /// - [`wait_for`](Self::wait_for) waits for a position to be processed, or fails with
 ///   [`ProjectionError::Halted`] or [`ProjectionError::Timeout`];
-/// - [`Processing::follow`] is the `run` loop: process while there is something to
-///   process, wait for appends, stop between batches when told to; [`Processing::drain`]
-///   is the catch-up. Both drive the runner's [`Batches`].
+/// - [`Processing::go_live`] marks a `run` live for as long as it holds the lock.
 ///
 /// It needs no particular executor (its waits are tokio `sync` primitives and
 /// `futures-timer`).
@@ -186,28 +181,6 @@ impl fmt::Debug for RunControl {
     }
 }
 
-/// How a runner processes the log, one batch at a time: what [`Processing::drain`] and
-/// [`Processing::follow`] drive.
-pub(crate) trait Batches: Sync {
-    /// Processes one batch of the events after `position` (reading, projecting, committing,
-    /// moving the cursor), and returns the position to continue from, or `None` when there
-    /// was nothing to process.
-    fn step(
-        &self,
-        processing: &mut Processing<'_>,
-        position: Position,
-    ) -> impl Future<Output = Result<Option<Position>, ProjectionError>> + Send;
-
-    /// Does one step of the target's own work (see [`Target::work`](crate::projection::Target::work));
-    /// returns whether there was something to do.
-    fn work(&self) -> impl Future<Output = Result<bool, ProjectionError>> + Send;
-
-    /// Completes when there may be events after `position` (see
-    /// [`EventStore::wait_for_events`](crate::EventStore::wait_for_events)), or work of the
-    /// target's own.
-    fn wait(&self, position: Position) -> impl Future<Output = Result<(), ProjectionError>> + Send;
-}
-
 /// The right to process, from [`RunControl::lock`]: the cursor, held until dropped.
 pub(crate) struct Processing<'a> {
     cursor: MutexGuard<'a, Cursor>,
@@ -235,65 +208,6 @@ impl Processing<'_> {
     /// Records that the target's storage is set up.
     pub(crate) fn mark_set_up(&mut self) {
         self.cursor.set_up = true;
-    }
-
-    /// Processes batches with `batches` from `position` until there is nothing left
-    /// (`Ok(None)`) and no work of the target's own either, and returns the position reached:
-    /// a catch-up.
-    ///
-    /// # Errors
-    /// The first error of [`Batches::step`] or [`Batches::work`].
-    pub(crate) async fn drain(
-        &mut self,
-        mut position: Position,
-        batches: &impl Batches,
-    ) -> Result<Position, ProjectionError> {
-        loop {
-            while let Some(reached) = batches.step(self, position).await? {
-                position = reached;
-                // A store in memory answers at once: let the executor run other tasks
-                // between batches.
-                YieldNow(false).await;
-            }
-            if !batches.work().await? {
-                return Ok(position);
-            }
-        }
-    }
-
-    /// The `run` loop: marks the runner live (other processing calls are refused until this
-    /// guard is dropped), then processes batches and the target's own work while there is
-    /// something to do and waits for appends (or work) when there is not, until `shutdown`
-    /// completes. Shutdown is observed between steps only. Returns the position reached.
-    ///
-    /// # Errors
-    /// The first error of [`Batches::step`], [`Batches::work`] or [`Batches::wait`].
-    pub(crate) async fn follow(
-        &mut self,
-        mut position: Position,
-        shutdown: impl Future<Output = ()>,
-        batches: &impl Batches,
-    ) -> Result<Position, ProjectionError> {
-        self.go_live();
-        let mut shutdown = pin!(shutdown);
-        loop {
-            if let Either::Left(()) = race(shutdown.as_mut(), ready(())).await {
-                return Ok(position);
-            }
-            if let Some(reached) = batches.step(self, position).await? {
-                position = reached;
-                YieldNow(false).await;
-                continue;
-            }
-            if batches.work().await? {
-                YieldNow(false).await;
-                continue;
-            }
-            match race(shutdown.as_mut(), batches.wait(position)).await {
-                Either::Left(()) => return Ok(position),
-                Either::Right(woken) => woken?,
-            }
-        }
     }
 
     /// Marks the runner live until this guard is dropped: other processing calls are
