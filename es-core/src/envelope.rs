@@ -129,8 +129,8 @@ impl StreamId {
     }
 }
 
-/// Whether `text` holds a control character (`char::is_control`). Printable ASCII, the
-/// usual case for ids and event names, is ruled out without decoding characters.
+/// Whether `text` (a stream id) holds a control character (`char::is_control`). Printable
+/// ASCII, the usual case for ids, is ruled out without decoding characters.
 pub(crate) fn has_control_character(text: &str) -> bool {
     let printable_ascii = |byte: &u8| (0x20..0x7f).contains(byte);
     !text.as_bytes().iter().all(printable_ascii) && text.chars().any(char::is_control)

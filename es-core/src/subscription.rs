@@ -181,17 +181,14 @@ impl<S: EventStore> Subscription<S> {
 
     /// Polls for the next batch: the buffered events, or a read.
     fn poll_batch(&mut self, cx: &mut Context<'_>) -> Poll<Result<Vec<RecordedEvent>, StoreError>> {
-        if !self.buffer.is_empty() {
-            let batch: Vec<RecordedEvent> = self.buffer.drain(..).collect();
-            if let Some(last) = batch.last() {
-                self.position = last.position;
+        let batch: Vec<RecordedEvent> = if self.buffer.is_empty() {
+            self.drop_wait();
+            match ready!(self.poll_pending(cx)) {
+                Err(error) => return Poll::Ready(Err(error)),
+                Ok(batch) => batch.unwrap_or_default(),
             }
-            return Poll::Ready(Ok(batch));
-        }
-        self.drop_wait();
-        let batch = match ready!(self.poll_pending(cx)) {
-            Err(error) => return Poll::Ready(Err(error)),
-            Ok(batch) => batch.unwrap_or_default(),
+        } else {
+            self.buffer.drain(..).collect()
         };
         if let Some(last) = batch.last() {
             self.position = last.position;

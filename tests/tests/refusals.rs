@@ -4,7 +4,12 @@
 //! answer. On the in-memory store, on PostgreSQL and in an SQLite file.
 #![allow(clippy::unwrap_used)]
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use es_core::StoreError;
 use es_core::prelude::*;
+use es_core::testing::hooked::{Hooked, StoreHooks};
 use es_examples::bank::{Account, AccountError, AccountId, Deposit, OpenAccount, Withdraw};
 use es_memstore::MemStore;
 use es_postgres::{PgStore, testing};
@@ -146,6 +151,81 @@ async fn racing_workers_get_one_answer<S: EventStore>(store: S) {
         withdrawals * 10,
         withdrawn,
         "every accepted command appended once"
+    );
+}
+
+/// Right after the repository checks the stream's version before recording a refusal,
+/// another worker deposits and executes the refused command under the same command id,
+/// accepted now: the refusal meets that append.
+#[derive(Clone)]
+struct AcceptedMeanwhile {
+    withdraw: Withdraw,
+    meta: CommandMeta,
+    raced: Arc<AtomicBool>,
+}
+
+impl StoreHooks<MemStore> for AcceptedMeanwhile {
+    async fn stream_version(
+        &self,
+        inner: &MemStore,
+        stream_id: &StreamId,
+    ) -> Result<Version, StoreError> {
+        let version = inner.stream_version(stream_id).await;
+        if !self.raced.swap(true, Ordering::SeqCst) {
+            let other = Repository::<Account, _>::new(inner.clone());
+            let account = self.withdraw.account;
+            other
+                .execute(Deposit {
+                    account,
+                    amount: 500,
+                })
+                .await
+                .unwrap();
+            let withdraw = self.withdraw.clone();
+            other
+                .execute_with(withdraw, self.meta.clone())
+                .await
+                .unwrap();
+        }
+        version
+    }
+}
+
+/// A command refused on a state that its own append (by another worker) has left behind gets
+/// that append as its answer, and the refusing repository keeps no state it knows is stale:
+/// its next command is decided once.
+#[tokio::test]
+async fn a_refusal_that_meets_the_commands_append_leaves_no_stale_state() {
+    let account = AccountId(3);
+    let withdraw = Withdraw {
+        account,
+        amount: 100,
+    };
+    let meta = CommandMeta::new();
+    let hooks = AcceptedMeanwhile {
+        withdraw: withdraw.clone(),
+        meta: meta.clone(),
+        raced: Arc::default(),
+    };
+    let accounts = Repository::<Account, _>::new(Hooked::new(MemStore::new(), hooks));
+    accounts
+        .execute(OpenAccount {
+            account,
+            owner: "Cy".into(),
+        })
+        .await
+        .unwrap();
+    let refused = accounts.execute_with(withdraw, meta).await.unwrap();
+    assert!(refused.duplicate, "the other worker's append: {refused:?}");
+    assert_eq!(refused.stream_version, Version(3));
+    let next = accounts
+        .execute(Deposit { account, amount: 1 })
+        .await
+        .unwrap();
+    assert_eq!(
+        (next.stream_version, next.attempts),
+        (Version(4), 1),
+        "decided on the current state"
     );
 }
 

@@ -1,16 +1,13 @@
-//! [`RunControl`]: the bookkeeping a projection runner shares between its handles, and the
-//! catch-up and `run` loops over its batches.
+//! [`RunControl`]: the bookkeeping a projection runner shares between its handles.
 
 use std::fmt;
-use std::future::{Future, ready};
-use std::pin::pin;
 use std::time::Duration;
 
 use tokio::sync::{Mutex, MutexGuard, watch};
 
 use crate::envelope::Position;
 use crate::projection::ProjectionError;
-use crate::util::{Either, YieldNow, race};
+use crate::util::{Either, race};
 
 /// What a projection runner's handles share: the position processed, whether a `run` is
 /// live, whether a panic halted it, and the lock that lets one call process at a time.
@@ -22,16 +19,14 @@ use crate::util::{Either, YieldNow, race};
 ///   could never end);
 /// - [`wait_for`](Self::wait_for) waits for a position to be processed, or fails with
 ///   [`ProjectionError::Halted`] or [`ProjectionError::Timeout`];
-/// - [`Processing::follow`] is the `run` loop: process while there is something to
-///   process, wait for appends, stop between batches when told to; [`Processing::drain`]
-///   is the catch-up. Both drive the runner's [`Batches`].
+/// - [`Processing::go_live`] marks a `run` live for as long as it holds the lock.
 ///
 /// It needs no particular executor (its waits are tokio `sync` primitives and
 /// `futures-timer`).
 pub(crate) struct RunControl {
     /// Where processing continues. Held while processing.
     cursor: Mutex<Cursor>,
-    progress: watch::Sender<Progress>,
+    progress: watch::Sender<RunStatus>,
 }
 
 /// Where processing continues, behind [`RunControl`]'s lock.
@@ -41,19 +36,6 @@ struct Cursor {
     position: Option<Position>,
     /// Whether the target's storage is set up.
     set_up: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Progress {
-    position: Position,
-    /// A panic stopped the runner; only a rebuild restarts it.
-    halted: bool,
-    /// A `run` is following the log; other processing calls are refused meanwhile.
-    live: bool,
-    /// Store failures in a row that `run` is retrying; 0 once a batch commits.
-    failing: u32,
-    /// Store failures `run` retried, in all.
-    retried: u64,
 }
 
 /// How a [`ProjectionRunner`](crate::ProjectionRunner) is doing, from
@@ -80,10 +62,10 @@ impl RunControl {
     pub(crate) fn new() -> Self {
         Self {
             cursor: Mutex::new(Cursor::default()),
-            progress: watch::Sender::new(Progress {
+            progress: watch::Sender::new(RunStatus {
                 position: Position::START,
-                halted: false,
                 live: false,
+                halted: false,
                 failing: 0,
                 retried: 0,
             }),
@@ -97,14 +79,7 @@ impl RunControl {
 
     /// The runner's status.
     pub(crate) fn status(&self) -> RunStatus {
-        let progress = *self.progress.borrow();
-        RunStatus {
-            position: progress.position,
-            live: progress.live,
-            halted: progress.halted,
-            failing: progress.failing,
-            retried: progress.retried,
-        }
+        *self.progress.borrow()
     }
 
     /// Records that `run` is retrying its `failing`-th failure in a row.
@@ -206,32 +181,10 @@ impl fmt::Debug for RunControl {
     }
 }
 
-/// How a runner processes the log, one batch at a time: what [`Processing::drain`] and
-/// [`Processing::follow`] drive.
-pub(crate) trait Batches: Sync {
-    /// Processes one batch of the events after `position` (reading, projecting, committing,
-    /// moving the cursor), and returns the position to continue from, or `None` when there
-    /// was nothing to process.
-    fn step(
-        &self,
-        processing: &mut Processing<'_>,
-        position: Position,
-    ) -> impl Future<Output = Result<Option<Position>, ProjectionError>> + Send;
-
-    /// Does one step of the target's own work (see [`Target::work`](crate::projection::Target::work));
-    /// returns whether there was something to do.
-    fn work(&self) -> impl Future<Output = Result<bool, ProjectionError>> + Send;
-
-    /// Completes when there may be events after `position` (see
-    /// [`EventStore::wait_for_events`](crate::EventStore::wait_for_events)), or work of the
-    /// target's own.
-    fn wait(&self, position: Position) -> impl Future<Output = Result<(), ProjectionError>> + Send;
-}
-
 /// The right to process, from [`RunControl::lock`]: the cursor, held until dropped.
 pub(crate) struct Processing<'a> {
     cursor: MutexGuard<'a, Cursor>,
-    progress: &'a watch::Sender<Progress>,
+    progress: &'a watch::Sender<RunStatus>,
     live: bool,
 }
 
@@ -255,65 +208,6 @@ impl Processing<'_> {
     /// Records that the target's storage is set up.
     pub(crate) fn mark_set_up(&mut self) {
         self.cursor.set_up = true;
-    }
-
-    /// Processes batches with `batches` from `position` until there is nothing left
-    /// (`Ok(None)`) and no work of the target's own either, and returns the position reached:
-    /// a catch-up.
-    ///
-    /// # Errors
-    /// The first error of [`Batches::step`] or [`Batches::work`].
-    pub(crate) async fn drain(
-        &mut self,
-        mut position: Position,
-        batches: &impl Batches,
-    ) -> Result<Position, ProjectionError> {
-        loop {
-            while let Some(reached) = batches.step(self, position).await? {
-                position = reached;
-                // A store in memory answers at once: let the executor run other tasks
-                // between batches.
-                YieldNow(false).await;
-            }
-            if !batches.work().await? {
-                return Ok(position);
-            }
-        }
-    }
-
-    /// The `run` loop: marks the runner live (other processing calls are refused until this
-    /// guard is dropped), then processes batches and the target's own work while there is
-    /// something to do and waits for appends (or work) when there is not, until `shutdown`
-    /// completes. Shutdown is observed between steps only. Returns the position reached.
-    ///
-    /// # Errors
-    /// The first error of [`Batches::step`], [`Batches::work`] or [`Batches::wait`].
-    pub(crate) async fn follow(
-        &mut self,
-        mut position: Position,
-        shutdown: impl Future<Output = ()>,
-        batches: &impl Batches,
-    ) -> Result<Position, ProjectionError> {
-        self.go_live();
-        let mut shutdown = pin!(shutdown);
-        loop {
-            if let Either::Left(()) = race(shutdown.as_mut(), ready(())).await {
-                return Ok(position);
-            }
-            if let Some(reached) = batches.step(self, position).await? {
-                position = reached;
-                YieldNow(false).await;
-                continue;
-            }
-            if batches.work().await? {
-                YieldNow(false).await;
-                continue;
-            }
-            match race(shutdown.as_mut(), batches.wait(position)).await {
-                Either::Left(()) => return Ok(position),
-                Either::Right(woken) => woken?,
-            }
-        }
     }
 
     /// Marks the runner live until this guard is dropped: other processing calls are

@@ -2,7 +2,7 @@
 //! any [`Target`].
 
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, ready};
 use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLockReadGuard};
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::codec::{Codec, JsonCodec};
 use crate::envelope::{Position, RecordedEvent};
-use crate::projection::control::{Batches, Processing, RunControl, RunStatus};
+use crate::projection::control::{Processing, RunControl, RunStatus};
 use crate::projection::dispatch::project_batch;
 use crate::projection::{
     Advance, Committed, InMemory, IntoTarget, Projection, ProjectionError, Target,
@@ -18,7 +18,7 @@ use crate::projection::{
 use crate::retry::{RetryPolicy, sleep};
 use crate::store::{BATCH_SIZE, EventStore, StoreError};
 use crate::trace::warning;
-use crate::util::{Either, race};
+use crate::util::{Either, YieldNow, race};
 
 /// Runs a projection over the global log of store `S` into target `T`: one batch at a time,
 /// decoded with codec `C`, each committed with its checkpoint.
@@ -180,7 +180,7 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
     pub async fn catch_up(&self) -> Result<Position, ProjectionError> {
         let mut processing = self.shared.control.lock(name::<T>()).await?;
         let position = self.start(&mut processing).await?;
-        processing.drain(position, &Steps(self)).await
+        self.drain(&mut processing, position).await
     }
 
     /// Catches up, then follows live appends until `shutdown` completes; returns the position
@@ -245,7 +245,7 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
             Either::Left(()) => return Ok(self.position()),
             Either::Right(started) => started?,
         };
-        processing.follow(position, shutdown, &Steps(self)).await
+        self.follow(processing, position, shutdown).await
     }
 
     /// Empties the read model and forgets the checkpoint ([`Target::reset`]), then processes
@@ -261,7 +261,7 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
         self.shared.target.reset().await.map_err(store_error::<T>)?;
         processing.set_cursor(Some(Position::START));
         self.shared.control.publish(Position::START);
-        processing.drain(Position::START, &Steps(self)).await
+        self.drain(&mut processing, Position::START).await
     }
 
     /// Waits until `position` (such as the `last_position` of an executed command) is
@@ -353,6 +353,72 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
         Ok(position)
     }
 
+    /// Processes batches from `position` until there is nothing left and no work of the
+    /// target's own either, and returns the position reached: a catch-up.
+    async fn drain(
+        &self,
+        processing: &mut Processing<'_>,
+        mut position: Position,
+    ) -> Result<Position, ProjectionError> {
+        loop {
+            while let Some(reached) = self.step(processing, position).await? {
+                position = reached;
+                // A store in memory answers at once: let the executor run other tasks
+                // between batches.
+                YieldNow(false).await;
+            }
+            if !self.work().await? {
+                return Ok(position);
+            }
+        }
+    }
+
+    /// The loop of [`run`](Self::run), on a lock already [live](Processing::go_live):
+    /// processes batches and the target's own work while there is something to do and waits
+    /// for appends (or work) when there is not, until `shutdown` completes. Shutdown is
+    /// observed between steps only. Returns the position reached.
+    async fn follow(
+        &self,
+        processing: &mut Processing<'_>,
+        mut position: Position,
+        mut shutdown: Pin<&mut impl Future<Output = ()>>,
+    ) -> Result<Position, ProjectionError> {
+        loop {
+            if let Either::Left(()) = race(shutdown.as_mut(), ready(())).await {
+                return Ok(position);
+            }
+            if let Some(reached) = self.step(processing, position).await? {
+                position = reached;
+                YieldNow(false).await;
+                continue;
+            }
+            if self.work().await? {
+                YieldNow(false).await;
+                continue;
+            }
+            match race(shutdown.as_mut(), self.wait(position)).await {
+                Either::Left(()) => return Ok(position),
+                Either::Right(woken) => woken?,
+            }
+        }
+    }
+
+    /// Does one step of the target's own work (see [`Target::work`]); returns whether there
+    /// was something to do.
+    async fn work(&self) -> Result<bool, ProjectionError> {
+        self.shared.target.work().await.map_err(store_error::<T>)
+    }
+
+    /// Completes when there may be events after `position` (see
+    /// [`EventStore::wait_for_events`]), or work of the target's own.
+    async fn wait(&self, position: Position) -> Result<(), ProjectionError> {
+        let appended = self.store.wait_for_events(position);
+        match race(appended, self.shared.target.wake()).await {
+            Either::Left(woken) => woken.map_err(store_error::<T>),
+            Either::Right(()) => Ok(()),
+        }
+    }
+
     /// Processes one batch after `position`: returns where processing continues, or `None`
     /// when there was nothing to process.
     async fn step(
@@ -370,7 +436,13 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
         }
         let (changes, projected, failure) = self.project(&batch);
         let Some(last) = projected.checked_sub(1).map(|i| batch[i].position) else {
-            // The batch's first event failed: nothing to commit.
+            // The batch's first event failed: nothing to commit. (A batch that projected
+            // nothing has a failure; were it missing, it is reported as a halt rather than a
+            // panic.)
+            let failure = failure.unwrap_or(ProjectionError::Halted {
+                projection: name::<T>(),
+                position,
+            });
             return Err(self.fail(failure, position));
         };
         let advance = Advance::new(position, last);
@@ -403,7 +475,7 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
         }
         match failure {
             None => Ok(Some(last)),
-            Some(failure) => Err(self.fail(Some(failure), last)),
+            Some(failure) => Err(self.fail(failure, last)),
         }
     }
 
@@ -428,15 +500,7 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
 
     /// The error a batch stopped on, after `position`: a panic halts a target changed in
     /// place.
-    fn fail(&self, failure: Option<ProjectionError>, position: Position) -> ProjectionError {
-        let Some(failure) = failure else {
-            // Unreachable: a batch that projected nothing has a failure. Reported as a halt
-            // rather than a panic.
-            return ProjectionError::Halted {
-                projection: name::<T>(),
-                position,
-            };
-        };
+    fn fail(&self, failure: ProjectionError, position: Position) -> ProjectionError {
         if !T::TRANSACTIONAL && matches!(failure, ProjectionError::Panicked { .. }) {
             self.shared.control.halt(position);
         }
@@ -473,31 +537,6 @@ fn is_transient(error: &ProjectionError) -> bool {
             ..
         }
     )
-}
-
-/// The runner's batches, for [`Processing::drain`] and [`Processing::follow`].
-struct Steps<'a, T, S, C>(&'a ProjectionRunner<T, S, C>);
-
-impl<T: Target, S: EventStore, C: Codec> Batches for Steps<'_, T, S, C> {
-    async fn step(
-        &self,
-        processing: &mut Processing<'_>,
-        position: Position,
-    ) -> Result<Option<Position>, ProjectionError> {
-        self.0.step(processing, position).await
-    }
-
-    async fn work(&self) -> Result<bool, ProjectionError> {
-        self.0.shared.target.work().await.map_err(store_error::<T>)
-    }
-
-    async fn wait(&self, position: Position) -> Result<(), ProjectionError> {
-        let appended = self.0.store.wait_for_events(position);
-        match race(appended, self.0.shared.target.wake()).await {
-            Either::Left(woken) => woken.map_err(store_error::<T>),
-            Either::Right(()) => Ok(()),
-        }
-    }
 }
 
 impl<T, S: Clone, C: Clone> Clone for ProjectionRunner<T, S, C> {

@@ -2,8 +2,6 @@
 //! decide, append with the loaded version as the expected version, and on a version
 //! conflict catch up and decide again.
 
-use std::fmt;
-
 use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -27,6 +25,7 @@ use super::{CommandMeta, ExecuteError, Repository};
 ///
 /// Only the repository builds one; read its fields (more may be added, so a pattern needs
 /// `..`).
+#[derive(Debug)]
 #[non_exhaustive]
 pub struct Executed<A: Aggregate> {
     /// The aggregate's stream.
@@ -58,19 +57,6 @@ impl<A: Aggregate> Executed<A> {
             attempts,
             duplicate: true,
         }
-    }
-}
-
-impl<A: Aggregate> fmt::Debug for Executed<A> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Executed")
-            .field("stream_id", &self.stream_id)
-            .field("stream_version", &self.stream_version)
-            .field("last_position", &self.last_position)
-            .field("events", &self.events)
-            .field("attempts", &self.attempts)
-            .field("duplicate", &self.duplicate)
-            .finish()
     }
 }
 
@@ -225,7 +211,7 @@ impl<A: Aggregate, S: EventStore, N: Snapshotting<A, C>, C: Codec> Repository<A,
                     continue;
                 }
             }
-            let events = match decision {
+            let failure = match decision {
                 Err(error) => {
                     let Some(refusals) = refusals else {
                         self.cache.put(stream_id, version, state);
@@ -245,9 +231,12 @@ impl<A: Aggregate, S: EventStore, N: Snapshotting<A, C>, C: Codec> Repository<A,
                         .await
                     {
                         // Recorded, or another execution's outcome recorded first: either way
-                        // the recorded one is the answer.
+                        // the recorded one is the answer. An earlier append of the command
+                        // is missing from the state, so only a refusal leaves it cached.
                         Ok(recorded) => {
-                            self.cache.put(stream_id.clone(), version, state);
+                            if let Recorded::Refused(_) = recorded {
+                                self.cache.put(stream_id.clone(), version, state);
+                            }
                             return earlier_outcome(
                                 refusals,
                                 stream_id,
@@ -256,23 +245,7 @@ impl<A: Aggregate, S: EventStore, N: Snapshotting<A, C>, C: Codec> Repository<A,
                                 attempts,
                             );
                         }
-                        Err(StoreError::Conflict { actual, .. }) => {
-                            if !self.retry.allows_retry(attempts) {
-                                return Err(ExecuteError::Conflict {
-                                    stream_id,
-                                    attempts,
-                                    expected: version,
-                                    actual,
-                                });
-                            }
-                            // The refusal was decided on a state that is no longer current.
-                            retry::sleep(self.retry.delay(attempts)).await;
-                            self.fold(&stream_id, &mut state, &mut version, Until::End)
-                                .await?;
-                            cached = false;
-                            continue;
-                        }
-                        Err(other) => return Err(ExecuteError::Store(other)),
+                        Err(failure) => failure,
                     }
                 }
                 Ok(events) if events.is_empty() => {
@@ -286,83 +259,94 @@ impl<A: Aggregate, S: EventStore, N: Snapshotting<A, C>, C: Codec> Repository<A,
                         duplicate: false,
                     });
                 }
-                Ok(events) => events,
-            };
-            let batch = self.encode(&stream_id, &events, &metadata)?;
-            let expected = ExpectedVersion::at(version);
-            let span = span!(
-                "es.append",
-                stream = %stream_id,
-                expected = version.0,
-                events = batch.len(),
-            );
-            let appended = in_span(self.store.append(&stream_id, expected, batch), span).await;
-            let appended = match (appended, refusals) {
-                // Another execution of the same command id was refused first. (A fresh id
-                // cannot have been: that error is the store's, below.)
-                (
-                    Err(StoreError::AlreadyRefused {
-                        stream_id,
-                        command_id,
-                        refusal,
-                    }),
-                    Some(refusals),
-                ) => {
-                    let refused = Recorded::Refused(refusal);
-                    return earlier_outcome(refusals, stream_id, command_id, refused, attempts);
-                }
-                (appended, _) => appended,
-            };
-            match appended {
-                // A concurrent execution of the same command id won the race; the state
-                // misses its events, so it is not cached.
-                Ok(appended) if appended.duplicate => {
-                    return Ok(Executed::from_earlier(stream_id, appended, attempts));
-                }
-                Ok(appended) => {
-                    for event in &events {
-                        state.apply_event(event);
+                Ok(events) => {
+                    let batch = self.encode(&stream_id, &events, &metadata)?;
+                    match (self.append(&stream_id, version, batch).await, refusals) {
+                        // Another execution of the same command id was refused first. (A
+                        // fresh id cannot have been: that error is the store's, below.)
+                        (
+                            Err(StoreError::AlreadyRefused {
+                                stream_id,
+                                command_id,
+                                refusal,
+                            }),
+                            Some(refusals),
+                        ) => {
+                            let refused = Recorded::Refused(refusal);
+                            return earlier_outcome(
+                                refusals, stream_id, command_id, refused, attempts,
+                            );
+                        }
+                        // A concurrent execution of the same command id won the race; the
+                        // state misses its events, so it is not cached.
+                        (Ok(appended), _) if appended.duplicate => {
+                            return Ok(Executed::from_earlier(stream_id, appended, attempts));
+                        }
+                        (Ok(appended), _) => {
+                            for event in &events {
+                                state.apply_event(event);
+                            }
+                            let before = version;
+                            version = appended.stream_version;
+                            record!(version = version.0);
+                            record!(position = appended.last_position.0);
+                            record!(attempts = attempts);
+                            self.maybe_snapshot(&stream_id, before, version, &state)
+                                .await;
+                            self.cache.put(stream_id.clone(), version, state);
+                            return Ok(Executed {
+                                stream_id,
+                                stream_version: version,
+                                last_position: Some(appended.last_position),
+                                events,
+                                attempts,
+                                duplicate: false,
+                            });
+                        }
+                        (Err(failure), _) => failure,
                     }
-                    let before = version;
-                    version = appended.stream_version;
-                    record!(version = version.0);
-                    record!(position = appended.last_position.0);
-                    record!(attempts = attempts);
-                    self.maybe_snapshot(&stream_id, before, version, &state)
-                        .await;
-                    self.cache.put(stream_id.clone(), version, state);
-                    return Ok(Executed {
-                        stream_id,
-                        stream_version: version,
-                        last_position: Some(appended.last_position),
-                        events,
-                        attempts,
-                        duplicate: false,
-                    });
                 }
-                Err(StoreError::Conflict { .. }) if self.retry.allows_retry(attempts) => {
-                    // Let a conflicting writer on a single-threaded executor finish first.
-                    YieldNow(false).await;
-                    // Then step aside for a random while (this is retry number `attempts`),
-                    // so that writers who met here come back apart; catching up comes after
-                    // the wait, to decide on everything appended meanwhile.
-                    retry::sleep(self.retry.delay(attempts)).await;
-                    self.fold(&stream_id, &mut state, &mut version, Until::End)
-                        .await?;
-                    cached = false;
-                }
-                Err(StoreError::Conflict { actual, .. }) => {
-                    return Err(ExecuteError::Conflict {
-                        stream_id,
-                        attempts,
-                        expected: version,
-                        actual,
-                    });
-                }
-                // Whether the append happened is unknown: the state is not cached.
-                Err(other) => return Err(ExecuteError::Store(other)),
+            };
+            // Whether the append or the refusal was stored is unknown: the state is not cached.
+            let StoreError::Conflict { actual, .. } = failure else {
+                return Err(ExecuteError::Store(failure));
+            };
+            if !self.retry.allows_retry(attempts) {
+                return Err(ExecuteError::Conflict {
+                    stream_id,
+                    attempts,
+                    expected: version,
+                    actual,
+                });
             }
+            // The decision (events or a refusal) was made on a state that is no longer
+            // current. Let a conflicting writer on a single-threaded executor finish first.
+            YieldNow(false).await;
+            // Then step aside for a random while (this is retry number `attempts`), so that
+            // writers who met here come back apart; catching up comes after the wait, to
+            // decide on everything appended meanwhile.
+            retry::sleep(self.retry.delay(attempts)).await;
+            self.fold(&stream_id, &mut state, &mut version, Until::End)
+                .await?;
+            cached = false;
         }
+    }
+
+    /// Appends `batch` to `stream_id`, expected at `version`.
+    async fn append(
+        &self,
+        stream_id: &StreamId,
+        version: Version,
+        batch: Vec<NewEvent>,
+    ) -> Result<Appended, StoreError> {
+        let span = span!(
+            "es.append",
+            stream = %stream_id,
+            expected = version.0,
+            events = batch.len(),
+        );
+        let expected = ExpectedVersion::at(version);
+        in_span(self.store.append(stream_id, expected, batch), span).await
     }
 
     /// Saves a snapshot when the stream went from `before` past a multiple of the policy.
