@@ -154,6 +154,7 @@ impl<P: ProcessManager> Unit<P> {
         let slots = rows
             .into_iter()
             .map(|row| {
+                let state = stored_state(&row).cloned();
                 let parked = row.parked.map(|parked| Parking {
                     error: parked.error,
                     inputs: serde_json::from_slice(&parked.inputs).unwrap_or_default(),
@@ -162,7 +163,7 @@ impl<P: ProcessManager> Unit<P> {
                 });
                 let slot = Slot {
                     revision: row.revision,
-                    state: (!row.finished).then_some(row.state),
+                    state,
                     finished: row.finished,
                     parked,
                     dirty: false,
@@ -351,6 +352,12 @@ impl<P: ProcessManager> Unit<P> {
         work.fired = self.fired;
         work
     }
+}
+
+/// The state of the instance `row`: `None` when it has none, once finished or while parked
+/// on its first input (its row then holds an empty state).
+pub(crate) fn stored_state(row: &InstanceRow) -> Option<&Bytes> {
+    (!row.finished && !row.state.is_empty()).then_some(&row.state)
 }
 
 /// Parks the instance of `slot` with `error`, `input` first among what waits.

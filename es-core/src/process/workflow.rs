@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::codec::{Codec, JsonCodec};
 use crate::envelope::Position;
-use crate::process::work::{Input, Unit, queued_position, queued_timer, reread};
+use crate::process::work::{Input, Unit, queued_position, queued_timer, reread, stored_state};
 use crate::process::{
     Clock, Instance, ProcessManager, ProcessStore, ProcessWork, Routed, Router, SystemClock,
 };
@@ -133,7 +133,8 @@ impl<P: ProcessManager, S: ProcessStore, C: Codec> Workflow<P, S, C> {
         &self.store
     }
 
-    /// The state of the instance `key`, if it exists and has not finished.
+    /// The state of the instance `key`, if it has one: not when it does not exist, has
+    /// finished, or was parked on its first input.
     ///
     /// # Errors
     /// The store's error, or [`StoreError::Corrupt`] when the state does not decode.
@@ -143,14 +144,15 @@ impl<P: ProcessManager, S: ProcessStore, C: Codec> Workflow<P, S, C> {
             .store
             .load_instances(P::NAME, std::slice::from_ref(&key))
             .await?;
-        let Some(row) = rows.into_iter().find(|row| row.key == key) else {
+        let Some(state) = rows
+            .iter()
+            .find(|row| row.key == key)
+            .and_then(stored_state)
+        else {
             return Ok(None);
         };
-        if row.finished {
-            return Ok(None);
-        }
         JsonCodec
-            .decode(&row.state)
+            .decode(state)
             .map(Some)
             .map_err(|error| StoreError::Corrupt {
                 location: format!("process {}, instance {key}", P::NAME),
@@ -315,11 +317,18 @@ impl<P: ProcessManager, S: ProcessStore, C: Codec> Workflow<P, S, C> {
             location: format!("process {}, instance {key}", P::NAME),
             problem: format!("a waiting event no longer decodes: {error}"),
         })?;
-        if let Some(routed) = routed {
-            unit.handle(key, true, Input::Event(&routed), &self.router, now)
-                .await?;
-        }
-        Ok(())
+        let Some(routed) = routed else {
+            return Ok(());
+        };
+        // As the event's routing says now: a retry starts an instance only for an event
+        // that starts one.
+        let start = match routed.instance {
+            Instance::Start(_) => true,
+            Instance::Existing(_) => false,
+            Instance::Ignore => return Ok(()),
+        };
+        unit.handle(key, start, Input::Event(&routed), &self.router, now)
+            .await
     }
 }
 
