@@ -1,14 +1,17 @@
 //! Parked process manager instances: one parked on its very first input (before it has a
 //! state) is retried, or dismissed, and then goes on like any other; a retry routes each
-//! waiting event again with the process's current `key`. On the in-memory store and in an
-//! SQLite file.
+//! waiting event again with the process's current `key`; a parked record whose waiting
+//! inputs are damaged is reported as corrupt, not read as one with nothing waiting, and can
+//! be dismissed. On the in-memory store and in an SQLite file.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::HashSet;
 use std::sync::Mutex;
+use std::time::SystemTime;
 
 use es_core::prelude::*;
-use es_core::process::{ProcessStore, Router, Workflow};
+use es_core::process::{InstanceRow, ParkedRow, ProcessStore, ProcessWork, Router, Workflow};
+use es_core::projection::Committed;
 use es_memstore::MemStore;
 
 /// A notebook: each note names the instance it is for.
@@ -260,10 +263,58 @@ async fn a_retry_routes_again<S: ProcessStore>(store: S) {
     );
 }
 
+/// A parked record whose waiting inputs do not decode is reported, not taken for one with
+/// nothing waiting: listing the parked instances and handing the instance an event fail
+/// with [`StoreError::Corrupt`]. Dismissing it, which drops its inputs unread, sets the
+/// instance going again.
+async fn a_damaged_parked_record_is_corrupt<S: ProcessStore>(store: S) {
+    let [key] = fresh_keys(1)[..] else {
+        unreachable!()
+    };
+    let mut work = ProcessWork::default();
+    work.instances.push(InstanceRow::new(
+        key.to_string(),
+        serde_json::to_vec(&Collector::default()).unwrap().into(),
+        false,
+        0,
+        Some(ParkedRow::new(
+            "it panicked".into(),
+            b"not a list of inputs".to_vec().into(),
+            SystemTime::now(),
+            false,
+        )),
+    ));
+    assert_eq!(
+        store.commit_process(Collector::NAME, work).await.unwrap(),
+        Committed::Done
+    );
+    let runner = runner(&store);
+    let corrupt = |error: &StoreError| {
+        matches!(error, StoreError::Corrupt { location, problem }
+            if location == &format!("process pp-collector, instance {key}")
+                && problem.starts_with("its waiting inputs do not decode"))
+    };
+    let error = runner.target().parked().await.unwrap_err();
+    assert!(corrupt(&error), "{error}");
+
+    note(&store, key, "after").await;
+    let error = runner.catch_up().await.unwrap_err();
+    assert!(
+        matches!(&error, ProjectionError::Store { source, .. } if corrupt(source)),
+        "{error}"
+    );
+
+    assert!(runner.target().dismiss(&key).await.unwrap());
+    assert!(!parked_keys(&runner).await.contains(&key), "unparked");
+    runner.catch_up().await.unwrap();
+    assert_eq!(seen(&runner, key).await, Some(vec!["after".to_owned()]));
+}
+
 async fn all<S: ProcessStore>(store: S) {
     parked_at_start_then_retried(store.clone()).await;
     parked_at_start_then_dismissed(store.clone()).await;
-    a_retry_routes_again(store).await;
+    a_retry_routes_again(store.clone()).await;
+    a_damaged_parked_record_is_corrupt(store).await;
 }
 
 #[tokio::test]
@@ -279,6 +330,11 @@ async fn parked_at_start_then_dismissed_in_memory() {
 #[tokio::test]
 async fn a_retry_routes_again_in_memory() {
     a_retry_routes_again(MemStore::new()).await;
+}
+
+#[tokio::test]
+async fn a_damaged_parked_record_is_corrupt_in_memory() {
+    a_damaged_parked_record_is_corrupt(MemStore::new()).await;
 }
 
 #[tokio::test]

@@ -121,12 +121,49 @@ struct Slot {
     dirty: bool,
 }
 
-/// A parked instance's record, decoded.
+/// A parked instance's record.
 struct Parking {
     error: String,
-    inputs: Vec<Queued>,
+    inputs: Waiting,
     since: SystemTime,
     retry: bool,
+}
+
+/// The inputs a parked instance waits with: as stored, until they are read or added to.
+enum Waiting {
+    Stored(Bytes),
+    Decoded(Vec<Queued>),
+}
+
+impl Waiting {
+    /// Adds `input` last, for the instance `key` of process `P`.
+    fn push<P: ProcessManager>(&mut self, key: &str, input: Queued) -> Result<(), StoreError> {
+        match self {
+            Self::Decoded(inputs) => inputs.push(input),
+            Self::Stored(stored) => {
+                let mut inputs = decode_waiting::<P>(key, stored)?;
+                inputs.push(input);
+                *self = Self::Decoded(inputs);
+            }
+        }
+        Ok(())
+    }
+
+    /// The inputs, for the instance `key` of process `P`.
+    fn into_decoded<P: ProcessManager>(self, key: &str) -> Result<Vec<Queued>, StoreError> {
+        match self {
+            Self::Decoded(inputs) => Ok(inputs),
+            Self::Stored(stored) => decode_waiting::<P>(key, &stored),
+        }
+    }
+
+    /// The inputs as stored.
+    fn encoded(self) -> Bytes {
+        match self {
+            Self::Stored(stored) => stored,
+            Self::Decoded(inputs) => Bytes::from(serde_json::to_vec(&inputs).unwrap_or_default()),
+        }
+    }
 }
 
 /// The unit of work of process `P`.
@@ -157,7 +194,7 @@ impl<P: ProcessManager> Unit<P> {
                 let state = stored_state(&row).cloned();
                 let parked = row.parked.map(|parked| Parking {
                     error: parked.error,
-                    inputs: serde_json::from_slice(&parked.inputs).unwrap_or_default(),
+                    inputs: Waiting::Stored(parked.inputs),
                     since: parked.since,
                     retry: parked.retry,
                 });
@@ -187,16 +224,26 @@ impl<P: ProcessManager> Unit<P> {
 
     /// Takes the inputs a parked instance waits with, unparking it (for a retry); `None`
     /// when it is not parked.
-    pub(crate) fn unpark(&mut self, key: &str) -> Option<Vec<Queued>> {
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] when its waiting inputs do not decode.
+    pub(crate) fn unpark(&mut self, key: &str) -> Result<Option<Vec<Queued>>, StoreError> {
+        self.take_parking(key)
+            .map(|parking| parking.inputs.into_decoded::<P>(key))
+            .transpose()
+    }
+
+    /// Drops what a parked instance waits with (without reading it), and unparks it.
+    pub(crate) fn dismiss(&mut self, key: &str) -> bool {
+        self.take_parking(key).is_some()
+    }
+
+    /// Unparks the instance `key`, returning its parked record; `None` when it is not parked.
+    fn take_parking(&mut self, key: &str) -> Option<Parking> {
         let slot = self.slots.get_mut(key)?;
         let parking = slot.parked.take()?;
         slot.dirty = true;
-        Some(parking.inputs)
-    }
-
-    /// Drops what a parked instance waits with, and unparks it.
-    pub(crate) fn dismiss(&mut self, key: &str) -> bool {
-        self.unpark(key).is_some()
+        Some(parking)
     }
 
     /// Asks for a retry of a parked instance.
@@ -236,7 +283,7 @@ impl<P: ProcessManager> Unit<P> {
             return Ok(());
         }
         if let Some(parking) = slot.parked.as_mut() {
-            parking.inputs.push(input.queued());
+            parking.inputs.push::<P>(key, input.queued())?;
             slot.dirty = true;
             return Ok(());
         }
@@ -329,7 +376,7 @@ impl<P: ProcessManager> Unit<P> {
             let parked = slot.parked.map(|parking| {
                 ParkedRow::new(
                     parking.error,
-                    Bytes::from(serde_json::to_vec(&parking.inputs).unwrap_or_default()),
+                    parking.inputs.encoded(),
                     parking.since,
                     parking.retry,
                 )
@@ -360,11 +407,26 @@ pub(crate) fn stored_state(row: &InstanceRow) -> Option<&Bytes> {
     (!row.finished && !row.state.is_empty()).then_some(&row.state)
 }
 
+/// The inputs the parked instance `key` of process `P` waits with, decoded from `stored`
+/// (its parked record's).
+///
+/// # Errors
+/// [`StoreError::Corrupt`] when they do not decode.
+pub(crate) fn decode_waiting<P: ProcessManager>(
+    key: &str,
+    stored: &[u8],
+) -> Result<Vec<Queued>, StoreError> {
+    serde_json::from_slice(stored).map_err(|error| StoreError::Corrupt {
+        location: format!("process {}, instance {key}", P::NAME),
+        problem: format!("its waiting inputs do not decode: {error}"),
+    })
+}
+
 /// Parks the instance of `slot` with `error`, `input` first among what waits.
 fn park(slot: &mut Slot, error: String, input: Queued, now: SystemTime) {
     slot.parked = Some(Parking {
         error,
-        inputs: vec![input],
+        inputs: Waiting::Decoded(vec![input]),
         since: now,
         retry: false,
     });

@@ -8,7 +8,9 @@ use std::time::{Duration, SystemTime};
 
 use crate::codec::{Codec, JsonCodec};
 use crate::envelope::Position;
-use crate::process::work::{Input, Unit, queued_position, queued_timer, reread, stored_state};
+use crate::process::work::{
+    Input, Unit, decode_waiting, queued_position, queued_timer, reread, stored_state,
+};
 use crate::process::{
     Clock, Instance, ProcessManager, ProcessStore, ProcessWork, Routed, Router, SystemClock,
 };
@@ -163,14 +165,14 @@ impl<P: ProcessManager, S: ProcessStore, C: Codec> Workflow<P, S, C> {
     /// The parked instances: their keys, errors and how many inputs wait.
     ///
     /// # Errors
-    /// The store's error, or [`StoreError::Corrupt`] when a key does not decode.
+    /// The store's error, or [`StoreError::Corrupt`] when a key or a record's waiting inputs
+    /// do not decode.
     pub async fn parked(&self) -> Result<Vec<Parked<P::Key>>, StoreError> {
         let rows = self.store.parked_instances(P::NAME).await?;
         let mut parked = Vec::with_capacity(rows.len());
         for row in rows {
             let Some(record) = row.parked else { continue };
-            let waiting = serde_json::from_slice::<Vec<serde_json::Value>>(&record.inputs)
-                .map_or(0, |inputs| inputs.len());
+            let waiting = decode_waiting::<P>(&row.key, &record.inputs)?.len();
             parked.push(Parked {
                 key: decode_key::<P>(&row.key)?,
                 error: record.error,
@@ -287,7 +289,7 @@ impl<P: ProcessManager, S: ProcessStore, C: Codec> Workflow<P, S, C> {
             any = true;
             let key = row.key.clone();
             let mut unit = Unit::<P>::new(vec![row]);
-            for queued in unit.unpark(&key).unwrap_or_default() {
+            for queued in unit.unpark(&key)?.unwrap_or_default() {
                 if let Some(timer) = queued_timer(&key, &queued) {
                     unit.handle(&key, false, Input::Timer(&timer), &self.router, now)
                         .await?;
