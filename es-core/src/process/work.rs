@@ -13,8 +13,8 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::codec::{Codec, JsonCodec};
-use crate::envelope::{Position, RecordedEvent};
+use crate::codec::{Codec as _, JsonCodec};
+use crate::envelope::Position;
 use crate::process::ids::{command_id, timer_id};
 use crate::process::{
     InstanceRow, ParkedRow, ProcessManager, ProcessWork, Reaction, RoutedEvent, Router, SendError,
@@ -542,18 +542,4 @@ pub(crate) fn queued_timer(key: &str, queued: &Queued) -> Option<TimerRow> {
         )),
         Queued::Event { .. } => None,
     }
-}
-
-/// The event of a queued input, read again from the log and routed.
-pub(crate) fn reread<P: ProcessManager, C: Codec>(
-    codec: &C,
-    event: &RecordedEvent,
-) -> Result<Option<RoutedEvent<P>>, crate::error::DecodeError> {
-    Ok(
-        P::route(codec, event)?.map(|(instance, decoded)| RoutedEvent {
-            instance,
-            event: decoded,
-            meta: event.clone(),
-        }),
-    )
 }

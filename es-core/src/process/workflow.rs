@@ -9,10 +9,11 @@ use std::time::{Duration, SystemTime};
 use crate::codec::{Codec, JsonCodec};
 use crate::envelope::Position;
 use crate::process::work::{
-    Input, Unit, decode_waiting, queued_position, queued_timer, reread, stored_state,
+    Input, Unit, decode_waiting, queued_position, queued_timer, stored_state,
 };
 use crate::process::{
-    Clock, Instance, ProcessManager, ProcessStore, ProcessWork, Routed, Router, SystemClock,
+    Clock, Instance, ProcessManager, ProcessStore, ProcessWork, Routed, RoutedEvent, Router,
+    SystemClock,
 };
 use crate::projection::{Advance, Committed, IntoTarget, Target};
 use crate::store::StoreError;
@@ -315,10 +316,11 @@ impl<P: ProcessManager, S: ProcessStore, C: Codec> Workflow<P, S, C> {
         let Some(event) = events.into_iter().find(|event| event.position == position) else {
             return Ok(());
         };
-        let routed = reread::<P, C>(&self.codec, &event).map_err(|error| StoreError::Corrupt {
-            location: format!("process {}, instance {key}", P::NAME),
-            problem: format!("a waiting event no longer decodes: {error}"),
-        })?;
+        let routed =
+            RoutedEvent::<P>::route(&self.codec, &event).map_err(|error| StoreError::Corrupt {
+                location: format!("process {}, instance {key}", P::NAME),
+                problem: format!("a waiting event no longer decodes: {error}"),
+            })?;
         let Some(routed) = routed else {
             return Ok(());
         };
