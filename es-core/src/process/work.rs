@@ -479,10 +479,8 @@ async fn reaction<P: ProcessManager>(
         let sending = state.send_command(&command, router, meta, &mut out);
         match catch_future_unwind(sending).await {
             Ok(Ok(())) => {}
-            Ok(Err(SendError::Unavailable { command, source })) => {
-                return Err(Failure::Unavailable(StoreError::Backend(
-                    format!("command {command} could not be executed now: {source}").into(),
-                )));
+            Ok(Err(error @ SendError::Unavailable { .. })) => {
+                return Err(Failure::Unavailable(StoreError::Backend(Box::new(error))));
             }
             Ok(Err(error)) => return Err(Failure::Park(error.to_string())),
             Err(panic) => return Err(Failure::Park(panic_text(&*panic))),
