@@ -441,23 +441,19 @@ async fn reaction<P: ProcessManager>(
     router: &Router,
 ) -> Result<(P, Reaction<P>), Failure> {
     let mut out = Reaction::new(input.time());
-    let timer = match input {
-        Input::Timer(row) => match JsonCodec.decode::<P::Timer>(&row.payload) {
-            Ok(timer) => Some(timer),
-            Err(error) => {
-                return Err(Failure::Park(format!(
-                    "timer {} does not decode: {error}",
-                    row.name
-                )));
-            }
-        },
-        Input::Event(_) => None,
+    let reacted = match input {
+        Input::Event(routed) => catch_unwind(AssertUnwindSafe(|| {
+            state.react_event(&routed.event, &routed.meta, &mut out);
+        })),
+        Input::Timer(row) => {
+            let timer = JsonCodec
+                .decode::<P::Timer>(&row.payload)
+                .map_err(|error| {
+                    Failure::Park(format!("timer {} does not decode: {error}", row.name))
+                })?;
+            catch_unwind(AssertUnwindSafe(|| state.fire_timer(&timer, &mut out)))
+        }
     };
-    let reacted = catch_unwind(AssertUnwindSafe(|| match (input, &timer) {
-        (Input::Event(routed), _) => state.react_event(&routed.event, &routed.meta, &mut out),
-        (Input::Timer(_), Some(timer)) => state.fire_timer(timer, &mut out),
-        (Input::Timer(_), None) => {}
-    }));
     if let Err(panic) = reacted {
         return Err(Failure::Park(panic_text(&*panic)));
     }
