@@ -25,7 +25,7 @@ use crate::store::StoreError;
 
 /// The most commands an instance may send while handling one input (answers included): a
 /// bound on a reaction loop that never ends. Going over it parks the instance.
-pub(crate) const MAX_COMMANDS_PER_INPUT: usize = 1_000;
+const MAX_COMMANDS_PER_INPUT: usize = 1_000;
 
 /// An input an instance waits to handle while it is parked, as stored in its parked record.
 #[derive(Debug, Clone, Serialize, Deserialize)]
