@@ -358,14 +358,6 @@ impl<P: ProcessManager> Unit<P> {
         Ok(())
     }
 
-    /// Whether the unit has anything to write besides a checkpoint.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.fired.is_empty()
-            && self.timers.is_empty()
-            && self.cleared.is_empty()
-            && !self.slots.values().any(|slot| slot.dirty)
-    }
-
     /// What the unit commits.
     pub(crate) fn into_work(self) -> ProcessWork {
         let mut work = ProcessWork::default();

@@ -12,8 +12,7 @@ use crate::process::work::{
     Input, Unit, decode_waiting, queued_position, queued_timer, stored_state,
 };
 use crate::process::{
-    Clock, Instance, ProcessManager, ProcessStore, ProcessWork, Routed, RoutedEvent, Router,
-    SystemClock,
+    Clock, Instance, ProcessManager, ProcessStore, Routed, RoutedEvent, Router, SystemClock,
 };
 use crate::projection::{Advance, Committed, IntoTarget, Target};
 use crate::store::StoreError;
@@ -389,11 +388,7 @@ impl<P: ProcessManager, S: ProcessStore, C: Codec> Target for Workflow<P, S, C> 
             unit.handle(key, start, Input::Event(event), &self.router, now)
                 .await?;
         }
-        let mut work = if unit.is_empty() {
-            ProcessWork::default()
-        } else {
-            unit.into_work()
-        };
+        let mut work = unit.into_work();
         work.advance = Some(advance);
         self.store.commit_process(P::NAME, work).await
     }
