@@ -1,5 +1,6 @@
 //! [`Workflow`]: the engine's target for a process manager.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -361,18 +362,18 @@ impl<P: ProcessManager, S: ProcessStore, C: Codec> Target for Workflow<P, S, C> 
     }
 
     async fn commit(&self, routed: Routed<P>, advance: Advance) -> Result<Committed, StoreError> {
-        let mut keys = Vec::new();
-        let mut encoded = Vec::with_capacity(routed.events.len());
-        for event in &routed.events {
-            let key = match &event.instance {
-                Instance::Start(key) | Instance::Existing(key) => encode_key::<P>(key)?,
-                Instance::Ignore => String::new(),
-            };
-            if !key.is_empty() && !keys.contains(&key) {
-                keys.push(key.clone());
-            }
-            encoded.push(key);
-        }
+        let encoded = routed
+            .events
+            .iter()
+            .map(|event| event.instance.key().map(encode_key::<P>).transpose())
+            .collect::<Result<Vec<_>, _>>()?;
+        let keys: Vec<String> = encoded
+            .iter()
+            .flatten()
+            .cloned()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
         let rows = if keys.is_empty() {
             Vec::new()
         } else {
@@ -381,9 +382,7 @@ impl<P: ProcessManager, S: ProcessStore, C: Codec> Target for Workflow<P, S, C> 
         let mut unit = Unit::<P>::new(rows);
         let now = self.clock.now();
         for (event, key) in routed.events.iter().zip(&encoded) {
-            if key.is_empty() {
-                continue;
-            }
+            let Some(key) = key else { continue };
             let start = matches!(event.instance, Instance::Start(_));
             unit.handle(key, start, Input::Event(event), &self.router, now)
                 .await?;
