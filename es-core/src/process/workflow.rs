@@ -17,7 +17,7 @@ use crate::process::{
 };
 use crate::projection::{Advance, Committed, IntoTarget, Target};
 use crate::store::StoreError;
-use crate::util::{Either, race};
+use crate::util::race;
 
 use tokio::sync::Notify;
 
@@ -414,14 +414,11 @@ impl<P: ProcessManager, S: ProcessStore, C: Codec> Target for Workflow<P, S, C> 
             Ok(None) | Err(_) => poll,
         };
         // A retry asked through this handle wakes it at once.
-        match race(
+        race(
             self.clock.sleep_until(deadline),
             self.retry_notify.notified(),
         )
-        .await
-        {
-            Either::Left(()) | Either::Right(()) => {}
-        }
+        .await;
     }
 }
 

@@ -314,13 +314,7 @@ impl<P: ProcessManager> ProcessThen<P> {
     /// When the input was not an event, or it went elsewhere.
     #[track_caller]
     pub fn then_starts(self, key: P::Key) -> Self {
-        assert_eq!(
-            self.instance,
-            Some(Instance::Start(key)),
-            "process {}: the event's instance",
-            P::NAME
-        );
-        self
+        self.then_instance(Instance::Start(key))
     }
 
     /// Asserts that the event's instance is `expected` (started, existing, or ignored).
