@@ -115,11 +115,16 @@ pub struct NameError {
     pub problem: NameProblem,
 }
 
-/// The rule of event names, as said to a user who broke it.
-macro_rules! event_rule {
-    () => {
-        "use 1 to 255 bytes of ASCII letters, digits and `.` `_` `-` `/` `:`, starting with a \
-         letter or digit (such as \"user.created\")"
+/// The rule of event, projection and process manager names, as said to a user who broke
+/// it, with an example name of the kind.
+macro_rules! rule {
+    ($example:literal) => {
+        concat!(
+            "use 1 to 255 bytes of ASCII letters, digits and `.` `_` `-` `/` `:`, starting with \
+             a letter or digit (such as \"",
+            $example,
+            "\")"
+        )
     };
 }
 
@@ -132,31 +137,24 @@ macro_rules! aggregate_rule {
     };
 }
 
-/// The rule of projection names, as said to a user who broke it.
-macro_rules! projection_rule {
-    () => {
-        "use 1 to 255 bytes of ASCII letters, digits and `.` `_` `-` `/` `:`, starting with a \
-         letter or digit (such as \"user-directory\")"
-    };
-}
-
-macro_rules! process_rule {
-    () => {
-        "use 1 to 255 bytes of ASCII letters, digits and `.` `_` `-` `/` `:`, starting with a \
-         letter or digit (such as \"transfer-process\")"
-    };
-}
-
 /// One message per kind of name: `"{before}{kind} name{after}: {the kind's rule}"`.
 macro_rules! per_kind {
     ($kind:expr, $before:literal, $after:literal) => {
         match $kind {
-            NameKind::Event => concat!($before, "event name", $after, ": ", event_rule!()),
+            NameKind::Event => {
+                concat!($before, "event name", $after, ": ", rule!("user.created"))
+            }
             NameKind::Aggregate => {
                 concat!($before, "aggregate name", $after, ": ", aggregate_rule!())
             }
             NameKind::Projection => {
-                concat!($before, "projection name", $after, ": ", projection_rule!())
+                concat!(
+                    $before,
+                    "projection name",
+                    $after,
+                    ": ",
+                    rule!("user-directory")
+                )
             }
             NameKind::Process => {
                 concat!(
@@ -164,7 +162,7 @@ macro_rules! per_kind {
                     "process manager name",
                     $after,
                     ": ",
-                    process_rule!()
+                    rule!("transfer-process")
                 )
             }
         }

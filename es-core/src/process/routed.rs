@@ -19,6 +19,21 @@ pub struct RoutedEvent<P: ProcessManager> {
     pub meta: RecordedEvent,
 }
 
+impl<P: ProcessManager> RoutedEvent<P> {
+    /// `event`, decoded and given its instance ([`ProcessManager::route`]); `None` when `P`
+    /// does not react to it.
+    pub(crate) fn route<C: Codec>(
+        codec: &C,
+        event: &RecordedEvent,
+    ) -> Result<Option<Self>, DecodeError> {
+        Ok(P::route(codec, event)?.map(|(instance, decoded)| Self {
+            instance,
+            event: decoded,
+            meta: event.clone(),
+        }))
+    }
+}
+
 /// The events of one batch that process manager `P` reacts to, in log order: the
 /// [`Projection`] its [`Workflow`](crate::process::Workflow) target hands the runner.
 pub struct Routed<P: ProcessManager> {
@@ -37,17 +52,12 @@ impl<P: ProcessManager> Projection for Routed<P> {
     const EVENTS: &'static [crate::EventDescriptor] = P::EVENTS;
 
     fn project<C: Codec>(&mut self, codec: &C, event: &RecordedEvent) -> Result<bool, DecodeError> {
-        let Some((instance, decoded)) = P::route(codec, event)? else {
+        let Some(routed) = RoutedEvent::route(codec, event)? else {
             return Ok(false);
         };
-        if matches!(instance, Instance::Ignore) {
-            return Ok(true);
+        if !matches!(routed.instance, Instance::Ignore) {
+            self.events.push(routed);
         }
-        self.events.push(RoutedEvent {
-            instance,
-            event: decoded,
-            meta: event.clone(),
-        });
         Ok(true)
     }
 }

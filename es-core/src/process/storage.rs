@@ -95,7 +95,8 @@ pub trait ProcessStore: EventStore + CheckpointStore {
 pub struct InstanceRow {
     /// The instance's key (encoded).
     pub key: String,
-    /// Its state (encoded); empty once finished.
+    /// Its state (encoded); empty once finished, and while it has none (parked on its first
+    /// input).
     pub state: Bytes,
     /// Whether it finished: later inputs for its key are ignored.
     pub finished: bool,

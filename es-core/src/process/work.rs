@@ -13,8 +13,8 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::codec::{Codec, JsonCodec};
-use crate::envelope::{Position, RecordedEvent};
+use crate::codec::{Codec as _, JsonCodec};
+use crate::envelope::Position;
 use crate::process::ids::{command_id, timer_id};
 use crate::process::{
     InstanceRow, ParkedRow, ProcessManager, ProcessWork, Reaction, RoutedEvent, Router, SendError,
@@ -25,7 +25,7 @@ use crate::store::StoreError;
 
 /// The most commands an instance may send while handling one input (answers included): a
 /// bound on a reaction loop that never ends. Going over it parks the instance.
-pub(crate) const MAX_COMMANDS_PER_INPUT: usize = 1_000;
+const MAX_COMMANDS_PER_INPUT: usize = 1_000;
 
 /// An input an instance waits to handle while it is parked, as stored in its parked record.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -121,12 +121,49 @@ struct Slot {
     dirty: bool,
 }
 
-/// A parked instance's record, decoded.
+/// A parked instance's record.
 struct Parking {
     error: String,
-    inputs: Vec<Queued>,
+    inputs: Waiting,
     since: SystemTime,
     retry: bool,
+}
+
+/// The inputs a parked instance waits with: as stored, until they are read or added to.
+enum Waiting {
+    Stored(Bytes),
+    Decoded(Vec<Queued>),
+}
+
+impl Waiting {
+    /// Adds `input` last, for the instance `key` of process `P`.
+    fn push<P: ProcessManager>(&mut self, key: &str, input: Queued) -> Result<(), StoreError> {
+        match self {
+            Self::Decoded(inputs) => inputs.push(input),
+            Self::Stored(stored) => {
+                let mut inputs = decode_waiting::<P>(key, stored)?;
+                inputs.push(input);
+                *self = Self::Decoded(inputs);
+            }
+        }
+        Ok(())
+    }
+
+    /// The inputs, for the instance `key` of process `P`.
+    fn into_decoded<P: ProcessManager>(self, key: &str) -> Result<Vec<Queued>, StoreError> {
+        match self {
+            Self::Decoded(inputs) => Ok(inputs),
+            Self::Stored(stored) => decode_waiting::<P>(key, &stored),
+        }
+    }
+
+    /// The inputs as stored.
+    fn encoded(self) -> Bytes {
+        match self {
+            Self::Stored(stored) => stored,
+            Self::Decoded(inputs) => Bytes::from(serde_json::to_vec(&inputs).unwrap_or_default()),
+        }
+    }
 }
 
 /// The unit of work of process `P`.
@@ -154,15 +191,16 @@ impl<P: ProcessManager> Unit<P> {
         let slots = rows
             .into_iter()
             .map(|row| {
+                let state = stored_state(&row).cloned();
                 let parked = row.parked.map(|parked| Parking {
                     error: parked.error,
-                    inputs: serde_json::from_slice(&parked.inputs).unwrap_or_default(),
+                    inputs: Waiting::Stored(parked.inputs),
                     since: parked.since,
                     retry: parked.retry,
                 });
                 let slot = Slot {
                     revision: row.revision,
-                    state: (!row.finished).then_some(row.state),
+                    state,
                     finished: row.finished,
                     parked,
                     dirty: false,
@@ -186,16 +224,26 @@ impl<P: ProcessManager> Unit<P> {
 
     /// Takes the inputs a parked instance waits with, unparking it (for a retry); `None`
     /// when it is not parked.
-    pub(crate) fn unpark(&mut self, key: &str) -> Option<Vec<Queued>> {
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] when its waiting inputs do not decode.
+    pub(crate) fn unpark(&mut self, key: &str) -> Result<Option<Vec<Queued>>, StoreError> {
+        self.take_parking(key)
+            .map(|parking| parking.inputs.into_decoded::<P>(key))
+            .transpose()
+    }
+
+    /// Drops what a parked instance waits with (without reading it), and unparks it.
+    pub(crate) fn dismiss(&mut self, key: &str) -> bool {
+        self.take_parking(key).is_some()
+    }
+
+    /// Unparks the instance `key`, returning its parked record; `None` when it is not parked.
+    fn take_parking(&mut self, key: &str) -> Option<Parking> {
         let slot = self.slots.get_mut(key)?;
         let parking = slot.parked.take()?;
         slot.dirty = true;
-        Some(parking.inputs)
-    }
-
-    /// Drops what a parked instance waits with, and unparks it.
-    pub(crate) fn dismiss(&mut self, key: &str) -> bool {
-        self.unpark(key).is_some()
+        Some(parking)
     }
 
     /// Asks for a retry of a parked instance.
@@ -235,7 +283,7 @@ impl<P: ProcessManager> Unit<P> {
             return Ok(());
         }
         if let Some(parking) = slot.parked.as_mut() {
-            parking.inputs.push(input.queued());
+            parking.inputs.push::<P>(key, input.queued())?;
             slot.dirty = true;
             return Ok(());
         }
@@ -310,14 +358,6 @@ impl<P: ProcessManager> Unit<P> {
         Ok(())
     }
 
-    /// Whether the unit has anything to write besides a checkpoint.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.fired.is_empty()
-            && self.timers.is_empty()
-            && self.cleared.is_empty()
-            && !self.slots.values().any(|slot| slot.dirty)
-    }
-
     /// What the unit commits.
     pub(crate) fn into_work(self) -> ProcessWork {
         let mut work = ProcessWork::default();
@@ -328,7 +368,7 @@ impl<P: ProcessManager> Unit<P> {
             let parked = slot.parked.map(|parking| {
                 ParkedRow::new(
                     parking.error,
-                    Bytes::from(serde_json::to_vec(&parking.inputs).unwrap_or_default()),
+                    parking.inputs.encoded(),
                     parking.since,
                     parking.retry,
                 )
@@ -353,11 +393,32 @@ impl<P: ProcessManager> Unit<P> {
     }
 }
 
+/// The state of the instance `row`: `None` when it has none, once finished or while parked
+/// on its first input (its row then holds an empty state).
+pub(crate) fn stored_state(row: &InstanceRow) -> Option<&Bytes> {
+    (!row.finished && !row.state.is_empty()).then_some(&row.state)
+}
+
+/// The inputs the parked instance `key` of process `P` waits with, decoded from `stored`
+/// (its parked record's).
+///
+/// # Errors
+/// [`StoreError::Corrupt`] when they do not decode.
+pub(crate) fn decode_waiting<P: ProcessManager>(
+    key: &str,
+    stored: &[u8],
+) -> Result<Vec<Queued>, StoreError> {
+    serde_json::from_slice(stored).map_err(|error| StoreError::Corrupt {
+        location: format!("process {}, instance {key}", P::NAME),
+        problem: format!("its waiting inputs do not decode: {error}"),
+    })
+}
+
 /// Parks the instance of `slot` with `error`, `input` first among what waits.
 fn park(slot: &mut Slot, error: String, input: Queued, now: SystemTime) {
     slot.parked = Some(Parking {
         error,
-        inputs: vec![input],
+        inputs: Waiting::Decoded(vec![input]),
         since: now,
         retry: false,
     });
@@ -372,23 +433,19 @@ async fn reaction<P: ProcessManager>(
     router: &Router,
 ) -> Result<(P, Reaction<P>), Failure> {
     let mut out = Reaction::new(input.time());
-    let timer = match input {
-        Input::Timer(row) => match JsonCodec.decode::<P::Timer>(&row.payload) {
-            Ok(timer) => Some(timer),
-            Err(error) => {
-                return Err(Failure::Park(format!(
-                    "timer {} does not decode: {error}",
-                    row.name
-                )));
-            }
-        },
-        Input::Event(_) => None,
+    let reacted = match input {
+        Input::Event(routed) => catch_unwind(AssertUnwindSafe(|| {
+            state.react_event(&routed.event, &routed.meta, &mut out);
+        })),
+        Input::Timer(row) => {
+            let timer = JsonCodec
+                .decode::<P::Timer>(&row.payload)
+                .map_err(|error| {
+                    Failure::Park(format!("timer {} does not decode: {error}", row.name))
+                })?;
+            catch_unwind(AssertUnwindSafe(|| state.fire_timer(&timer, &mut out)))
+        }
     };
-    let reacted = catch_unwind(AssertUnwindSafe(|| match (input, &timer) {
-        (Input::Event(routed), _) => state.react_event(&routed.event, &routed.meta, &mut out),
-        (Input::Timer(_), Some(timer)) => state.fire_timer(timer, &mut out),
-        (Input::Timer(_), None) => {}
-    }));
     if let Err(panic) = reacted {
         return Err(Failure::Park(panic_text(&*panic)));
     }
@@ -410,10 +467,8 @@ async fn reaction<P: ProcessManager>(
         let sending = state.send_command(&command, router, meta, &mut out);
         match catch_future_unwind(sending).await {
             Ok(Ok(())) => {}
-            Ok(Err(SendError::Unavailable { command, source })) => {
-                return Err(Failure::Unavailable(StoreError::Backend(
-                    format!("command {command} could not be executed now: {source}").into(),
-                )));
+            Ok(Err(error @ SendError::Unavailable { .. })) => {
+                return Err(Failure::Unavailable(StoreError::Backend(Box::new(error))));
             }
             Ok(Err(error)) => return Err(Failure::Park(error.to_string())),
             Err(panic) => return Err(Failure::Park(panic_text(&*panic))),
@@ -473,18 +528,4 @@ pub(crate) fn queued_timer(key: &str, queued: &Queued) -> Option<TimerRow> {
         )),
         Queued::Event { .. } => None,
     }
-}
-
-/// The event of a queued input, read again from the log and routed.
-pub(crate) fn reread<P: ProcessManager, C: Codec>(
-    codec: &C,
-    event: &RecordedEvent,
-) -> Result<Option<RoutedEvent<P>>, crate::error::DecodeError> {
-    Ok(
-        P::route(codec, event)?.map(|(instance, decoded)| RoutedEvent {
-            instance,
-            event: decoded,
-            meta: event.clone(),
-        }),
-    )
 }

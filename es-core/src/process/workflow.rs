@@ -1,5 +1,6 @@
 //! [`Workflow`]: the engine's target for a process manager.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -8,13 +9,15 @@ use std::time::{Duration, SystemTime};
 
 use crate::codec::{Codec, JsonCodec};
 use crate::envelope::Position;
-use crate::process::work::{Input, Unit, queued_position, queued_timer, reread};
+use crate::process::work::{
+    Input, Unit, decode_waiting, queued_position, queued_timer, stored_state,
+};
 use crate::process::{
-    Clock, Instance, ProcessManager, ProcessStore, ProcessWork, Routed, Router, SystemClock,
+    Clock, Instance, ProcessManager, ProcessStore, Routed, RoutedEvent, Router, SystemClock,
 };
 use crate::projection::{Advance, Committed, IntoTarget, Target};
 use crate::store::StoreError;
-use crate::util::{Either, race};
+use crate::util::race;
 
 use tokio::sync::Notify;
 
@@ -133,7 +136,8 @@ impl<P: ProcessManager, S: ProcessStore, C: Codec> Workflow<P, S, C> {
         &self.store
     }
 
-    /// The state of the instance `key`, if it exists and has not finished.
+    /// The state of the instance `key`, if it has one: not when it does not exist, has
+    /// finished, or was parked on its first input.
     ///
     /// # Errors
     /// The store's error, or [`StoreError::Corrupt`] when the state does not decode.
@@ -143,14 +147,15 @@ impl<P: ProcessManager, S: ProcessStore, C: Codec> Workflow<P, S, C> {
             .store
             .load_instances(P::NAME, std::slice::from_ref(&key))
             .await?;
-        let Some(row) = rows.into_iter().find(|row| row.key == key) else {
+        let Some(state) = rows
+            .iter()
+            .find(|row| row.key == key)
+            .and_then(stored_state)
+        else {
             return Ok(None);
         };
-        if row.finished {
-            return Ok(None);
-        }
         JsonCodec
-            .decode(&row.state)
+            .decode(state)
             .map(Some)
             .map_err(|error| StoreError::Corrupt {
                 location: format!("process {}, instance {key}", P::NAME),
@@ -161,14 +166,14 @@ impl<P: ProcessManager, S: ProcessStore, C: Codec> Workflow<P, S, C> {
     /// The parked instances: their keys, errors and how many inputs wait.
     ///
     /// # Errors
-    /// The store's error, or [`StoreError::Corrupt`] when a key does not decode.
+    /// The store's error, or [`StoreError::Corrupt`] when a key or a record's waiting inputs
+    /// do not decode.
     pub async fn parked(&self) -> Result<Vec<Parked<P::Key>>, StoreError> {
         let rows = self.store.parked_instances(P::NAME).await?;
         let mut parked = Vec::with_capacity(rows.len());
         for row in rows {
             let Some(record) = row.parked else { continue };
-            let waiting = serde_json::from_slice::<Vec<serde_json::Value>>(&record.inputs)
-                .map_or(0, |inputs| inputs.len());
+            let waiting = decode_waiting::<P>(&row.key, &record.inputs)?.len();
             parked.push(Parked {
                 key: decode_key::<P>(&row.key)?,
                 error: record.error,
@@ -285,7 +290,7 @@ impl<P: ProcessManager, S: ProcessStore, C: Codec> Workflow<P, S, C> {
             any = true;
             let key = row.key.clone();
             let mut unit = Unit::<P>::new(vec![row]);
-            for queued in unit.unpark(&key).unwrap_or_default() {
+            for queued in unit.unpark(&key)?.unwrap_or_default() {
                 if let Some(timer) = queued_timer(&key, &queued) {
                     unit.handle(&key, false, Input::Timer(&timer), &self.router, now)
                         .await?;
@@ -311,15 +316,23 @@ impl<P: ProcessManager, S: ProcessStore, C: Codec> Workflow<P, S, C> {
         let Some(event) = events.into_iter().find(|event| event.position == position) else {
             return Ok(());
         };
-        let routed = reread::<P, C>(&self.codec, &event).map_err(|error| StoreError::Corrupt {
-            location: format!("process {}, instance {key}", P::NAME),
-            problem: format!("a waiting event no longer decodes: {error}"),
-        })?;
-        if let Some(routed) = routed {
-            unit.handle(key, true, Input::Event(&routed), &self.router, now)
-                .await?;
-        }
-        Ok(())
+        let routed =
+            RoutedEvent::<P>::route(&self.codec, &event).map_err(|error| StoreError::Corrupt {
+                location: format!("process {}, instance {key}", P::NAME),
+                problem: format!("a waiting event no longer decodes: {error}"),
+            })?;
+        let Some(routed) = routed else {
+            return Ok(());
+        };
+        // As the event's routing says now: a retry starts an instance only for an event
+        // that starts one.
+        let start = match routed.instance {
+            Instance::Start(_) => true,
+            Instance::Existing(_) => false,
+            Instance::Ignore => return Ok(()),
+        };
+        unit.handle(key, start, Input::Event(&routed), &self.router, now)
+            .await
     }
 }
 
@@ -349,18 +362,18 @@ impl<P: ProcessManager, S: ProcessStore, C: Codec> Target for Workflow<P, S, C> 
     }
 
     async fn commit(&self, routed: Routed<P>, advance: Advance) -> Result<Committed, StoreError> {
-        let mut keys = Vec::new();
-        let mut encoded = Vec::with_capacity(routed.events.len());
-        for event in &routed.events {
-            let key = match &event.instance {
-                Instance::Start(key) | Instance::Existing(key) => encode_key::<P>(key)?,
-                Instance::Ignore => String::new(),
-            };
-            if !key.is_empty() && !keys.contains(&key) {
-                keys.push(key.clone());
-            }
-            encoded.push(key);
-        }
+        let encoded = routed
+            .events
+            .iter()
+            .map(|event| event.instance.key().map(encode_key::<P>).transpose())
+            .collect::<Result<Vec<_>, _>>()?;
+        let keys: Vec<String> = encoded
+            .iter()
+            .flatten()
+            .cloned()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
         let rows = if keys.is_empty() {
             Vec::new()
         } else {
@@ -369,18 +382,12 @@ impl<P: ProcessManager, S: ProcessStore, C: Codec> Target for Workflow<P, S, C> 
         let mut unit = Unit::<P>::new(rows);
         let now = self.clock.now();
         for (event, key) in routed.events.iter().zip(&encoded) {
-            if key.is_empty() {
-                continue;
-            }
+            let Some(key) = key else { continue };
             let start = matches!(event.instance, Instance::Start(_));
             unit.handle(key, start, Input::Event(event), &self.router, now)
                 .await?;
         }
-        let mut work = if unit.is_empty() {
-            ProcessWork::default()
-        } else {
-            unit.into_work()
-        };
+        let mut work = unit.into_work();
         work.advance = Some(advance);
         self.store.commit_process(P::NAME, work).await
     }
@@ -407,14 +414,11 @@ impl<P: ProcessManager, S: ProcessStore, C: Codec> Target for Workflow<P, S, C> 
             Ok(None) | Err(_) => poll,
         };
         // A retry asked through this handle wakes it at once.
-        match race(
+        race(
             self.clock.sleep_until(deadline),
             self.retry_notify.notified(),
         )
-        .await
-        {
-            Either::Left(()) | Either::Right(()) => {}
-        }
+        .await;
     }
 }
 

@@ -254,28 +254,9 @@ fn listing<E: EventSet>(events: &[E]) -> String {
         })
 }
 
-/// `None` when equal; otherwise one line per position: `  ` same, `- ` expected, `+ ` actual.
+/// `None` when equal; otherwise the diff of their renderings (see [`super::diff`]).
 fn diff<E: EventSet>(expected: &[E], actual: &[E]) -> Option<String> {
     let expected: Vec<String> = expected.iter().map(render).collect();
     let actual: Vec<String> = actual.iter().map(render).collect();
-    if expected == actual {
-        return None;
-    }
-    let mut out = String::new();
-    for i in 0..expected.len().max(actual.len()) {
-        match (expected.get(i), actual.get(i)) {
-            (Some(e), Some(a)) if e == a => {
-                let _ = writeln!(out, "    #{i} {e}");
-            }
-            (e, a) => {
-                if let Some(e) = e {
-                    let _ = writeln!(out, "  - #{i} {e}");
-                }
-                if let Some(a) = a {
-                    let _ = writeln!(out, "  + #{i} {a}");
-                }
-            }
-        }
-    }
-    Some(out)
+    super::diff(&expected, &actual)
 }

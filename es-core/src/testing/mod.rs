@@ -66,6 +66,8 @@
 //! payload (JSON), so event types need not implement `PartialEq`. A failure panics at the
 //! calling line with a line-per-event diff of expected and actual events.
 
+use std::fmt::Write as _;
+
 mod aggregate;
 pub mod contract;
 pub mod hooked;
@@ -75,3 +77,27 @@ mod projection;
 pub use aggregate::{Given, Refusal, When, given};
 pub use process::{ProcessScenario, ProcessThen, process};
 pub use projection::{ProjectionScenario, projection};
+
+/// `None` when equal; otherwise one line per position: `  ` same, `- ` expected, `+ ` actual.
+pub(crate) fn diff(expected: &[String], actual: &[String]) -> Option<String> {
+    if expected == actual {
+        return None;
+    }
+    let mut out = String::new();
+    for i in 0..expected.len().max(actual.len()) {
+        match (expected.get(i), actual.get(i)) {
+            (Some(e), Some(a)) if e == a => {
+                let _ = writeln!(out, "    #{i} {e}");
+            }
+            (e, a) => {
+                if let Some(e) = e {
+                    let _ = writeln!(out, "  - #{i} {e}");
+                }
+                if let Some(a) = a {
+                    let _ = writeln!(out, "  + #{i} {a}");
+                }
+            }
+        }
+    }
+    Some(out)
+}

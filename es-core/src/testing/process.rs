@@ -2,7 +2,6 @@
 //! a command's outcome, the commands it sends, the timers it sets and its state.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -12,6 +11,7 @@ use crate::command::Command;
 use crate::envelope::{EventId, Metadata, Position, RecordedEvent, StreamId, Version};
 use crate::event::{Event, encode_event};
 use crate::process::{Answer, Instance, Outcome, ProcessManager, Reaction, TimerChange, TimerOf};
+use crate::testing::diff;
 
 /// The time of the scenario's first input; each later event is recorded a second later.
 const START: Duration = Duration::from_secs(1_700_000_000);
@@ -314,13 +314,7 @@ impl<P: ProcessManager> ProcessThen<P> {
     /// When the input was not an event, or it went elsewhere.
     #[track_caller]
     pub fn then_starts(self, key: P::Key) -> Self {
-        assert_eq!(
-            self.instance,
-            Some(Instance::Start(key)),
-            "process {}: the event's instance",
-            P::NAME
-        );
-        self
+        self.then_instance(Instance::Start(key))
     }
 
     /// Asserts that the event's instance is `expected` (started, existing, or ignored).
@@ -349,28 +343,4 @@ impl<P: ProcessManager> ProcessThen<P> {
     pub fn reaction(&self) -> &Reaction<P> {
         &self.reaction
     }
-}
-
-/// `None` when equal; otherwise one line per position: `  ` same, `- ` expected, `+ ` actual.
-fn diff(expected: &[String], actual: &[String]) -> Option<String> {
-    if expected == actual {
-        return None;
-    }
-    let mut out = String::new();
-    for i in 0..expected.len().max(actual.len()) {
-        match (expected.get(i), actual.get(i)) {
-            (Some(e), Some(a)) if e == a => {
-                let _ = writeln!(out, "    #{i} {e}");
-            }
-            (e, a) => {
-                if let Some(e) = e {
-                    let _ = writeln!(out, "  - #{i} {e}");
-                }
-                if let Some(a) = a {
-                    let _ = writeln!(out, "  + #{i} {a}");
-                }
-            }
-        }
-    }
-    Some(out)
 }
