@@ -68,9 +68,11 @@
 //! in it at build time; [`PgStore::migrate`] applies the missing ones in one transaction,
 //! after taking a transaction-scoped advisory lock (`pg_advisory_xact_lock`) for the schema,
 //! so two processes that start at once apply each migration once: the second waits, then
-//! finds nothing to do. Running it at every start is the intended use. A released migration
-//! is never edited; changes are new versions. The statements the store runs are embedded the
-//! same way, from `sql/<name>.sql`, with the schema name put in once per store.
+//! finds nothing to do. Running it at every start is the intended use. The transaction runs
+//! in a task of its own, as every transaction of the store does: a caller that stops waiting
+//! (its future dropped) does not stop it, and it commits or rolls back whole. A released
+//! migration is never edited; changes are new versions. The statements the store runs are
+//! embedded the same way, from `sql/<name>.sql`, with the schema name put in once per store.
 //!
 //! # Appends
 //!

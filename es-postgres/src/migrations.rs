@@ -14,6 +14,7 @@ use sqlx::Executor as _;
 use sqlx::postgres::PgConnection;
 
 use crate::PgStore;
+use crate::detached::detached;
 use crate::schema::SchemaName;
 use crate::values::{Key, Place, backend};
 
@@ -86,51 +87,57 @@ impl PgStore {
     /// Creates the schema or brings it up to date: applies the embedded migrations that are
     /// missing, in order, in one transaction under an advisory lock, so it is safe to call
     /// at every start and from several processes at once. Returns the versions this call
-    /// applied (empty when the schema was up to date).
+    /// applied (empty when the schema was up to date). Like every transaction of the store,
+    /// it runs to its end even when the caller stops waiting (see "Migrations" in the
+    /// [crate documentation](crate)).
     ///
     /// # Errors
     /// [`StoreError::Backend`] when the database refuses (for example, the user may not
     /// create the schema), [`StoreError::Corrupt`] when `schema_migrations` holds a version
     /// that is not an `integer`; nothing is applied then.
     pub async fn migrate(&self) -> Result<Vec<i32>, StoreError> {
-        // Executor's boxed futures throughout: sqlx's generic `execute(&mut *tx)` futures are
-        // not `Send` for every lifetime, which would make this future unspawnable.
-        let sql = &self.inner.sql;
-        let mut tx = self.inner.pool.begin().await.map_err(backend)?;
-        let conn: &mut PgConnection = &mut tx;
-        let lock = sqlx::query(&sql.migrate_lock)
-            .bind(MIGRATE_LOCK_CLASS)
-            .bind(self.inner.schema.lock_key());
-        conn.execute(lock).await.map_err(backend)?;
-        conn.execute(sql.create_schema.as_str())
-            .await
-            .map_err(backend)?;
-        conn.execute(sql.create_migrations.as_str())
-            .await
-            .map_err(backend)?;
-        let mut applied = HashSet::new();
-        let place = Place::new(&self.inner.schema, "schema_migrations", Key::Unknown);
-        for row in conn
-            .fetch_all(sql.applied_migrations.as_str())
-            .await
-            .map_err(backend)?
-        {
-            applied.insert(place.get::<i32>(&row, 0, "version")?);
-        }
-        let mut done = Vec::new();
-        for (version, migration) in MIGRATIONS {
-            if applied.contains(version) {
-                continue;
+        let store = self.clone();
+        detached(async move {
+            // Executor's boxed futures throughout: sqlx's generic `execute(&mut *tx)` futures
+            // are not `Send` for every lifetime, which would make this future unspawnable.
+            let (sql, schema) = (&store.inner.sql, &store.inner.schema);
+            let mut tx = store.inner.pool.begin().await.map_err(backend)?;
+            let conn: &mut PgConnection = &mut tx;
+            let lock = sqlx::query(&sql.migrate_lock)
+                .bind(MIGRATE_LOCK_CLASS)
+                .bind(schema.lock_key());
+            conn.execute(lock).await.map_err(backend)?;
+            conn.execute(sql.create_schema.as_str())
+                .await
+                .map_err(backend)?;
+            conn.execute(sql.create_migrations.as_str())
+                .await
+                .map_err(backend)?;
+            let mut applied = HashSet::new();
+            let place = Place::new(schema, "schema_migrations", Key::Unknown);
+            for row in conn
+                .fetch_all(sql.applied_migrations.as_str())
+                .await
+                .map_err(backend)?
+            {
+                applied.insert(place.get::<i32>(&row, 0, "version")?);
             }
-            let migration = migration_sql(migration, &self.inner.schema);
-            // No parameters: sent with the simple protocol, several statements at once.
-            conn.execute(migration.as_str()).await.map_err(backend)?;
-            let record = sqlx::query(&sql.record_migration).bind(version);
-            conn.execute(record).await.map_err(backend)?;
-            done.push(*version);
-        }
-        tx.commit().await.map_err(backend)?;
-        Ok(done)
+            let mut done = Vec::new();
+            for (version, migration) in MIGRATIONS {
+                if applied.contains(version) {
+                    continue;
+                }
+                let migration = migration_sql(migration, schema);
+                // No parameters: sent with the simple protocol, several statements at once.
+                conn.execute(migration.as_str()).await.map_err(backend)?;
+                let record = sqlx::query(&sql.record_migration).bind(version);
+                conn.execute(record).await.map_err(backend)?;
+                done.push(*version);
+            }
+            tx.commit().await.map_err(backend)?;
+            Ok(done)
+        })
+        .await
     }
 }
 
