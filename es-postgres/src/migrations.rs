@@ -18,10 +18,17 @@ use crate::detached::detached;
 use crate::schema::SchemaName;
 use crate::values::{Key, Place, backend};
 
+// The classes of the store's advisory locks (the first halves of their two-part keys; the
+// second is the schema's key), all of them here, so that no two uses share one.
+
 /// The first half of the advisory lock key that serializes position allocation.
 pub(crate) const ALLOCATE_LOCK_CLASS: i32 = 0x6573_0001;
 /// The first half of the advisory lock key that serializes migrations.
 pub(crate) const MIGRATE_LOCK_CLASS: i32 = 0x6573_0002;
+/// The first half of the advisory lock key that serializes the set-up of table projections
+/// (`CREATE TABLE IF NOT EXISTS` run at once by two sessions can fail on the catalog's unique
+/// keys).
+pub(crate) const SETUP_LOCK_CLASS: i32 = 0x6573_0003;
 /// The first half of the advisory lock key that serializes a stream's appends and refusals
 /// that carry a command id (the second half: the stream id's hash, with the schema's key).
 pub(crate) const COMMAND_LOCK_CLASS: i32 = 0x6573_0004;
@@ -103,7 +110,7 @@ impl PgStore {
             let (sql, schema) = (&store.inner.sql, &store.inner.schema);
             let mut tx = store.inner.pool.begin().await.map_err(backend)?;
             let conn: &mut PgConnection = &mut tx;
-            let lock = sqlx::query(&sql.migrate_lock)
+            let lock = sqlx::query(&sql.xact_lock)
                 .bind(MIGRATE_LOCK_CLASS)
                 .bind(schema.lock_key());
             conn.execute(lock).await.map_err(backend)?;

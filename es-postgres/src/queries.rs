@@ -44,8 +44,9 @@ pub(crate) struct Queries {
     pub(crate) save_checkpoint: String,
     /// Removes a projection's checkpoint.
     pub(crate) delete_checkpoint: String,
-    /// The migration lock of a schema, `($1, $2)` its two-part key.
-    pub(crate) migrate_lock: String,
+    /// A transaction-scoped advisory lock, `($1, $2)` its two-part key: a lock class of
+    /// `migrations.rs` and the schema's key.
+    pub(crate) xact_lock: String,
     /// Creates the schema if missing.
     pub(crate) create_schema: String,
     /// Creates the table of applied migrations if missing.
@@ -63,8 +64,6 @@ pub(crate) struct Queries {
     pub(crate) checkpoint_reset: String,
     /// The store's schema first on the `search_path` of a table projection's transaction.
     pub(crate) tables_search_path: String,
-    /// The lock that serializes the set-up of table projections, `($1, $2)` its key.
-    pub(crate) tables_setup_lock: String,
     /// A process manager's instances, by key.
     pub(crate) process_load: String,
     /// A process manager's parked instances.
@@ -115,7 +114,7 @@ impl Queries {
             load_checkpoint: sql(include_str!("../sql/load_checkpoint.sql")),
             save_checkpoint: sql(include_str!("../sql/save_checkpoint.sql")),
             delete_checkpoint: sql(include_str!("../sql/delete_checkpoint.sql")),
-            migrate_lock: sql(include_str!("../sql/migrate_lock.sql")),
+            xact_lock: sql(include_str!("../sql/xact_lock.sql")),
             create_schema: sql(include_str!("../sql/create_schema.sql")),
             create_migrations: sql(include_str!("../sql/create_migrations.sql")),
             applied_migrations: sql(include_str!("../sql/applied_migrations.sql")),
@@ -126,7 +125,6 @@ impl Queries {
             checkpoint_advance: sql(include_str!("../sql/checkpoint_advance.sql")),
             checkpoint_reset: sql(include_str!("../sql/checkpoint_reset.sql")),
             tables_search_path: sql(include_str!("../sql/tables_search_path.sql")),
-            tables_setup_lock: sql(include_str!("../sql/tables_setup_lock.sql")),
             process_load: sql(include_str!("../sql/process_load.sql")),
             process_parked: sql(include_str!("../sql/process_parked.sql")),
             process_insert: sql(include_str!("../sql/process_insert.sql")),

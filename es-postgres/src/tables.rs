@@ -126,11 +126,9 @@ use sqlx::postgres::PgConnection;
 
 use crate::PgStore;
 use crate::detached::detached;
+use crate::migrations::SETUP_LOCK_CLASS;
 use crate::queries::Queries;
 use crate::values::{backend, checkpoint_param};
-
-/// The first half of the advisory lock key that serializes the set-up of table projections.
-const SETUP_LOCK_CLASS: i32 = 0x6573_0003;
 
 /// A read model kept in PostgreSQL tables; see the [module documentation](self).
 ///
@@ -238,7 +236,7 @@ impl<P: PgProjection> PgTables<P> {
         let mut tx = self.store.pool().begin().await?;
         let conn: &mut PgConnection = &mut tx;
         let sql = self.sql();
-        let lock = sqlx::query(&sql.tables_setup_lock)
+        let lock = sqlx::query(&sql.xact_lock)
             .bind(SETUP_LOCK_CLASS)
             .bind(self.store.schema().lock_key());
         conn.execute(lock).await?;
