@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::PgStore;
 use crate::detached::detached;
-use crate::values::{Key, Place, backend, checkpoint_param, from_micros, to_micros, to_micros_up};
+use crate::values::{Key, Place, backend, from_micros, to_micros, to_micros_up};
 
 /// The columns of an instance, as `process_load.sql` and `process_parked.sql` select them.
 const INSTANCE_COLUMNS: [&str; 8] = [
@@ -95,24 +95,10 @@ impl PgStore {
         work: ProcessWork,
     ) -> Result<Committed, sqlx::Error> {
         let sql = &self.inner.sql;
-        if let Some(advance) = work.advance {
-            let (from, to) = (
-                checkpoint_param(advance.from)?,
-                checkpoint_param(advance.to)?,
-            );
-            let moved = if from == 0 {
-                sqlx::query(&sql.checkpoint_advance_from_start)
-                    .bind(process)
-                    .bind(to)
-            } else {
-                sqlx::query(&sql.checkpoint_advance)
-                    .bind(process)
-                    .bind(to)
-                    .bind(from)
-            };
-            if conn.execute(moved).await?.rows_affected() == 0 {
-                return Ok(Committed::Moved);
-            }
+        if let Some(advance) = work.advance
+            && self.advance_checkpoint(conn, process, advance).await? == Committed::Moved
+        {
+            return Ok(Committed::Moved);
         }
         if !work.fired.is_empty() {
             let fire = sqlx::query(&sql.process_fire)
