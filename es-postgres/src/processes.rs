@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::PgStore;
 use crate::detached::detached;
-use crate::values::{Key, Place, backend, from_micros, to_micros, to_micros_up};
+use crate::values::{Key, Place, backend, from_micros, saturating_i64, to_micros, to_micros_up};
 
 /// The columns of an instance, as `process_load.sql` and `process_parked.sql` select them.
 const INSTANCE_COLUMNS: [&str; 8] = [
@@ -126,10 +126,7 @@ impl PgStore {
             }
         }
         if !old.is_empty() {
-            let revisions: Vec<i64> = old
-                .iter()
-                .map(|row| i64::try_from(row.revision).unwrap_or(i64::MAX))
-                .collect();
+            let revisions: Vec<i64> = old.iter().map(|row| saturating_i64(row.revision)).collect();
             let rows = Columns::of(&old);
             let update = sqlx::query(&sql.process_update)
                 .bind(process)
@@ -270,7 +267,7 @@ impl ProcessStore for PgStore {
         let rows = sqlx::query(&self.inner.sql.process_due)
             .bind(process)
             .bind(to_micros(now))
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .bind(saturating_i64(limit as u64))
             .fetch_all(&self.inner.pool)
             .await
             .map_err(backend)?;
