@@ -9,7 +9,9 @@ use es_core::StoreError;
 use es_core::process::{InstanceRow, ParkedRow, ProcessStore, ProcessWork, TimerRow};
 use es_core::projection::Committed;
 use sqlx::Executor as _;
-use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::Postgres;
+use sqlx::postgres::{PgArguments, PgConnection, PgRow};
+use sqlx::query::Query;
 use uuid::Uuid;
 
 use crate::PgStore;
@@ -111,33 +113,16 @@ impl PgStore {
         let (new, old): (Vec<&InstanceRow>, Vec<&InstanceRow>) =
             work.instances.iter().partition(|row| row.revision == 0);
         if !new.is_empty() {
-            let rows = Columns::of(&new);
-            let insert = sqlx::query(&sql.process_insert)
-                .bind(process)
-                .bind(rows.keys)
-                .bind(rows.states)
-                .bind(rows.finished)
-                .bind(rows.errors)
-                .bind(rows.inputs)
-                .bind(rows.since)
-                .bind(rows.retry);
+            let insert = Columns::of(&new).bind(sqlx::query(&sql.process_insert).bind(process));
             if conn.execute(insert).await?.rows_affected() != new.len() as u64 {
                 return Ok(Committed::Moved);
             }
         }
         if !old.is_empty() {
             let revisions: Vec<i64> = old.iter().map(|row| saturating_i64(row.revision)).collect();
-            let rows = Columns::of(&old);
-            let update = sqlx::query(&sql.process_update)
-                .bind(process)
-                .bind(rows.keys)
-                .bind(revisions)
-                .bind(rows.states)
-                .bind(rows.finished)
-                .bind(rows.errors)
-                .bind(rows.inputs)
-                .bind(rows.since)
-                .bind(rows.retry);
+            let update = Columns::of(&old)
+                .bind(sqlx::query(&sql.process_update).bind(process))
+                .bind(revisions);
             if conn.execute(update).await?.rows_affected() != old.len() as u64 {
                 return Ok(Committed::Moved);
             }
@@ -181,6 +166,9 @@ impl PgStore {
     }
 }
 
+/// A statement with its parameters.
+type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
+
 /// Instance rows as the array parameters of `process_insert.sql` and `process_update.sql`.
 struct Columns<'a> {
     keys: Vec<&'a str>,
@@ -216,6 +204,22 @@ impl<'a> Columns<'a> {
                 .map(|row| parked(row).is_some_and(|p| p.retry))
                 .collect(),
         }
+    }
+
+    /// `query`, `process_insert.sql` or `process_update.sql` with the process bound as `$1`,
+    /// with these columns bound as `$2` to `$8`.
+    fn bind<'q>(self, query: PgQuery<'q>) -> PgQuery<'q>
+    where
+        'a: 'q,
+    {
+        query
+            .bind(self.keys)
+            .bind(self.states)
+            .bind(self.finished)
+            .bind(self.errors)
+            .bind(self.inputs)
+            .bind(self.since)
+            .bind(self.retry)
     }
 }
 
