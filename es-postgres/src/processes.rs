@@ -18,32 +18,21 @@ use crate::PgStore;
 use crate::detached::detached;
 use crate::values::{Key, Place, backend, from_micros, saturating_i64, to_micros, to_micros_up};
 
-/// The columns of an instance, as `process_load.sql` and `process_parked.sql` select them.
-const INSTANCE_COLUMNS: [&str; 8] = [
-    "key",
-    "state",
-    "finished",
-    "revision",
-    "parked_error",
-    "parked_inputs",
-    "parked_since",
-    "parked_retry",
-];
-
 impl PgStore {
+    /// One row of `process_instances` (the columns of `sql/instance_columns.sql`), checked
+    /// value by value.
     fn instance(&self, process: &str, row: &PgRow) -> Result<InstanceRow, StoreError> {
-        let [key, state, finished, revision, error, inputs, since, retry] = INSTANCE_COLUMNS;
         let table = Place::new(self.schema(), "process_instances", Key::Unknown);
-        let key: String = table.get(row, 0, key)?;
+        let key: String = table.get(row, 0, "key")?;
         let place = table.at(Key::Instance(process, &key));
-        let state: Vec<u8> = place.get(row, 1, state)?;
-        let finished: bool = place.get(row, 2, finished)?;
-        let revision: i64 = place.get(row, 3, revision)?;
+        let state: Vec<u8> = place.get(row, 1, "state")?;
+        let finished: bool = place.get(row, 2, "finished")?;
+        let revision: i64 = place.get(row, 3, "revision")?;
         let revision = place.unsigned(revision, "revision")?;
-        let error: Option<String> = place.get(row, 4, error)?;
-        let inputs: Option<Vec<u8>> = place.get(row, 5, inputs)?;
-        let since: Option<i64> = place.get(row, 6, since)?;
-        let retry: bool = place.get(row, 7, retry)?;
+        let error: Option<String> = place.get(row, 4, "parked_error")?;
+        let inputs: Option<Vec<u8>> = place.get(row, 5, "parked_inputs")?;
+        let since: Option<i64> = place.get(row, 6, "parked_since")?;
+        let retry: bool = place.get(row, 7, "parked_retry")?;
         let parked = match (error, inputs, since) {
             (Some(error), Some(inputs), Some(since)) => Some(ParkedRow::new(
                 error,

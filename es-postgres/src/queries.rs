@@ -2,7 +2,9 @@
 //! per store with its schema name in place.
 //!
 //! The files name the schema `{schema}`; the event reads select `{event_columns}`, the
-//! columns of `sql/event_columns.sql` in the order `values::decode_event` reads them.
+//! columns of `sql/event_columns.sql` in the order `values::decode_event` reads them, and the
+//! reads of process managers' instances `{instance_columns}`, those of
+//! `sql/instance_columns.sql` in the order `PgStore::instance` (`processes.rs`) reads them.
 //! Schema names are plain identifiers (see [`SchemaName`]), so they go into the text
 //! unquoted.
 
@@ -10,6 +12,9 @@ use crate::schema::SchemaName;
 
 /// The columns every event read selects, in the order `values::decode_event` reads them.
 const EVENT_COLUMNS: &str = include_str!("../sql/event_columns.sql");
+/// The columns every read of process managers' instances selects, in the order
+/// `PgStore::instance` reads them.
+const INSTANCE_COLUMNS: &str = include_str!("../sql/instance_columns.sql");
 
 /// Every statement the store runs, with its schema name in place.
 #[derive(Debug)]
@@ -97,6 +102,7 @@ impl Queries {
     pub(crate) fn new(schema: &SchemaName) -> Self {
         let sql = |text: &str| {
             text.replace("{event_columns}", EVENT_COLUMNS.trim_end())
+                .replace("{instance_columns}", INSTANCE_COLUMNS.trim_end())
                 .replace("{schema}", schema.as_str())
         };
         Self {
@@ -156,8 +162,10 @@ mod tests {
         let text = format!("{queries:?}");
         assert!(!text.contains("{schema}"), "{text}");
         assert!(!text.contains("{event_columns}"), "{text}");
+        assert!(!text.contains("{instance_columns}"), "{text}");
         assert!(queries.read_all.contains("FROM billing.read_all($1, $2)"));
         assert!(queries.read_stream.contains("recorded_at"));
+        assert!(queries.process_parked.contains("SELECT key, state,"));
         assert!(queries.append_one.contains("billing.append_one("));
     }
 }
