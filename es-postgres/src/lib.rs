@@ -258,7 +258,10 @@
 //! - a NULL, or a value of another type, in a column the store reads;
 //! - a negative position, stream version, snapshot version or checkpoint;
 //! - a schema version that is not a `u32`;
-//! - a stream id or an event name that no append accepts (see [`check_batch`]);
+//! - a stream id that no append accepts (see [`check_batch`]);
+//! - an event name that no append ever accepted: empty, longer than 255 bytes or holding a
+//!   control character. Names outside today's rule ([`es_core::names`]) but within those
+//!   bounds read, on purpose: appends took them before that rule;
 //! - metadata that is JSON but not [`Metadata`];
 //! - a time (`recorded_at`, `taken_at`) that is infinite, or at or after
 //!   294247-01-10 04:00:54.775807 UTC, `i64::MAX` microseconds after 1970 (the store reads
