@@ -341,7 +341,10 @@ mod tests {
         }
         // Appended under the earlier rule, before `es_core::names`: still read.
         for earlier in ["user created", "Größe.geändert", "#1"] {
-            assert!(es_core::names::check_event_name(earlier).is_err(), "{earlier:?}");
+            assert!(
+                es_core::names::check_event_name(earlier).is_err(),
+                "{earlier:?}"
+            );
             assert!(names.intern(earlier, &place).is_ok(), "{earlier:?}");
         }
     }
