@@ -1,12 +1,13 @@
 //! [`ProcessStore`] in memory: each process manager's instances and timers in maps, committed
 //! under the checkpoints' lock and its own.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::SystemTime;
 
 use es_core::process::{InstanceRow, ProcessStore, ProcessWork, TimerRow};
 use es_core::projection::Committed;
 use es_core::{Position, StoreError};
+use uuid::Uuid;
 
 use crate::{MemStore, lock};
 
@@ -29,20 +30,27 @@ impl Process {
                 .map_or(0, |stored| stored.revision);
             stored == row.revision
         });
-        let fired = work
-            .fired
-            .iter()
-            .all(|id| self.timers.values().any(|timer| timer.id == *id));
-        revisions && fired
+        if !revisions {
+            return false;
+        }
+        let mut missing: HashSet<&Uuid> = work.fired.iter().collect();
+        for timer in self.timers.values() {
+            if missing.is_empty() {
+                break;
+            }
+            missing.remove(&timer.id);
+        }
+        missing.is_empty()
     }
 
     /// Writes `work` (its expectations hold).
     fn apply(&mut self, work: ProcessWork) {
-        for id in &work.fired {
-            self.timers.retain(|_, timer| timer.id != *id);
-        }
-        for key in &work.cleared_timers {
-            self.timers.retain(|(timer_key, _), _| timer_key != key);
+        if !work.fired.is_empty() || !work.cleared_timers.is_empty() {
+            let fired: HashSet<&Uuid> = work.fired.iter().collect();
+            let cleared: HashSet<&str> = work.cleared_timers.iter().map(String::as_str).collect();
+            self.timers.retain(|(key, _), timer| {
+                !fired.contains(&timer.id) && !cleared.contains(key.as_str())
+            });
         }
         for (key, name) in work.cancelled_timers {
             self.timers.remove(&(key, name));

@@ -1,3 +1,3 @@
-SELECT key, state, finished, revision, parked_error, parked_inputs, parked_since, parked_retry
+SELECT {instance_columns}
   FROM {schema}.process_instances
  WHERE process = $1 AND key = ANY($2)

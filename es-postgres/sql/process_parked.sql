@@ -1,4 +1,4 @@
-SELECT key, state, finished, revision, parked_error, parked_inputs, parked_since, parked_retry
+SELECT {instance_columns}
   FROM {schema}.process_instances
  WHERE process = $1 AND parked_error IS NOT NULL
  ORDER BY key

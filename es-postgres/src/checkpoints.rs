@@ -1,10 +1,48 @@
-//! [`CheckpointStore`] on PostgreSQL.
+//! [`CheckpointStore`] on PostgreSQL, and the checkpoint move of the consumers that commit
+//! their work with it (table projections, process managers).
 
+use es_core::projection::{Advance, Committed};
 use es_core::store::CheckpointStore;
 use es_core::{Position, StoreError};
+use sqlx::Executor as _;
+use sqlx::postgres::PgConnection;
 
 use crate::PgStore;
 use crate::values::{Key, Place, backend, checkpoint_param};
+
+impl PgStore {
+    /// Moves `consumer`'s checkpoint from `advance.from` to `advance.to` in the open
+    /// transaction `conn`, which then holds its row until it ends: [`Committed::Moved`] when
+    /// the checkpoint was no longer at `advance.from` (another runner moved it first; the
+    /// caller rolls back).
+    pub(crate) async fn advance_checkpoint(
+        &self,
+        conn: &mut PgConnection,
+        consumer: &str,
+        advance: Advance,
+    ) -> Result<Committed, sqlx::Error> {
+        let (from, to) = (
+            checkpoint_param(advance.from)?,
+            checkpoint_param(advance.to)?,
+        );
+        let sql = &self.inner.sql;
+        let moved = if from == 0 {
+            sqlx::query(&sql.checkpoint_advance_from_start)
+                .bind(consumer)
+                .bind(to)
+        } else {
+            sqlx::query(&sql.checkpoint_advance)
+                .bind(consumer)
+                .bind(to)
+                .bind(from)
+        };
+        Ok(if conn.execute(moved).await?.rows_affected() == 0 {
+            Committed::Moved
+        } else {
+            Committed::Done
+        })
+    }
+}
 
 /// Checkpoints in the `checkpoints` table, one row per projection.
 impl CheckpointStore for PgStore {

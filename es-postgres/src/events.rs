@@ -104,7 +104,7 @@ enum Outcome {
     Appended(Appended),
     Conflict(Version),
     /// The command id was refused on the stream, at this version.
-    Refused,
+    Refused(Version),
 }
 
 /// The outcomes of the append functions: `append` names them in its text OUT column,
@@ -146,7 +146,8 @@ const ARRAY_FIELDS: &[&str; 4] = &[
 
 impl Answer {
     /// `append`'s row: `o_outcome` (`'appended'`, `'duplicate'`, `'conflict'` or `'refused'`),
-    /// `o_stream_version`, `o_first_position`, `o_last_position`.
+    /// `o_stream_version`, `o_first_position`, `o_last_position`; `refuse`'s row starts with
+    /// the same four.
     fn from_row(row: &sqlx::postgres::PgRow, place: &Place<'_>) -> Result<Self, StoreError> {
         let [outcome, version, first, last] = ROW_FIELDS;
         let kind = match place.get::<&str>(row, 0, outcome)? {
@@ -204,24 +205,25 @@ impl Answer {
     fn outcome(self, place: &Place<'_>) -> Result<Outcome, StoreError> {
         let [_, version, first, last] = self.fields;
         let version = Version(place.unsigned(self.version, version)?);
+        let position = |value: Option<i64>, column| match value {
+            Some(value) => Ok(Position(place.unsigned(value, column)?)),
+            None => Err(place.corrupt(
+                column,
+                format!("NULL position in an answer of {:?}", self.kind),
+            )),
+        };
         let appended = || -> Result<Appended, StoreError> {
-            match (self.first, self.last) {
-                (Some(first_value), Some(last_value)) => Ok(Appended::new(
-                    version,
-                    Position(place.unsigned(first_value, first)?),
-                    Position(place.unsigned(last_value, last)?),
-                )),
-                _ => Err(place.corrupt(
-                    first,
-                    format!("NULL position in an answer of {:?}", self.kind),
-                )),
-            }
+            Ok(Appended::new(
+                version,
+                position(self.first, first)?,
+                position(self.last, last)?,
+            ))
         };
         Ok(match self.kind {
             Kind::Appended => Outcome::Appended(appended()?),
             Kind::Duplicate => Outcome::Appended(appended()?.as_duplicate()),
             Kind::Conflict => Outcome::Conflict(version),
-            Kind::Refused => Outcome::Refused,
+            Kind::Refused => Outcome::Refused(version),
         })
     }
 }
@@ -327,7 +329,7 @@ impl EventStore for PgStore {
             // took no position.
             let quiet = match &outcome {
                 Ok(Ok(Outcome::Appended(appended))) => appended.duplicate,
-                Ok(Ok(Outcome::Conflict(_) | Outcome::Refused)) => true,
+                Ok(Ok(Outcome::Conflict(_) | Outcome::Refused(_))) => true,
                 Ok(Err(_)) | Err(_) => false,
             };
             if !quiet {
@@ -339,7 +341,7 @@ impl EventStore for PgStore {
             match outcome {
                 Ok(Ok(Outcome::Appended(appended))) => return Ok(appended),
                 Ok(Ok(Outcome::Conflict(actual))) => return Err(conflict(actual)),
-                Ok(Ok(Outcome::Refused)) => {
+                Ok(Ok(Outcome::Refused(_))) => {
                     let command_id = command_id.unwrap_or_default();
                     let earlier = self.find_command(stream_id, command_id).await?;
                     return Err(self.answer_earlier(stream_id, command_id, earlier));
@@ -457,35 +459,25 @@ impl EventStore for PgStore {
             "refuse()",
             Key::Command(stream_id.as_str(), command_id),
         );
-        let outcome: &str = place.get(&row, 0, "o_outcome")?;
-        let version: i64 = place.get(&row, 1, "o_stream_version")?;
-        let version = Version(place.unsigned(version, "o_stream_version")?);
-        match outcome {
-            "appended" => {
-                let first: i64 = place.get(&row, 2, "o_first_position")?;
-                let last: i64 = place.get(&row, 3, "o_last_position")?;
-                Ok(Recorded::Appended(
-                    Appended::new(
-                        version,
-                        Position(place.unsigned(first, "o_first_position")?),
-                        Position(place.unsigned(last, "o_last_position")?),
-                    )
-                    .as_duplicate(),
-                ))
-            }
-            "refused" => {
+        let answer = Answer::from_row(&row, &place)?;
+        if answer.kind == Kind::Duplicate {
+            // `append` answers it; `refuse` never does.
+            return Err(place.corrupt(ROW_FIELDS[0], "the unknown outcome \"duplicate\""));
+        }
+        match answer.outcome(&place)? {
+            Outcome::Appended(appended) => Ok(Recorded::Appended(appended.as_duplicate())),
+            Outcome::Refused(version) => {
                 let payload: Vec<u8> = place.get(&row, 4, "o_payload")?;
                 Ok(Recorded::Refused(Refusal::new(
                     version,
                     Bytes::from(payload),
                 )))
             }
-            "conflict" => Err(StoreError::Conflict {
+            Outcome::Conflict(actual) => Err(StoreError::Conflict {
                 stream_id: stream_id.clone(),
                 expected,
-                actual: version,
+                actual,
             }),
-            other => Err(place.corrupt("o_outcome", format!("the unknown outcome {other:?}"))),
         }
     }
 

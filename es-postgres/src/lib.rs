@@ -68,9 +68,11 @@
 //! in it at build time; [`PgStore::migrate`] applies the missing ones in one transaction,
 //! after taking a transaction-scoped advisory lock (`pg_advisory_xact_lock`) for the schema,
 //! so two processes that start at once apply each migration once: the second waits, then
-//! finds nothing to do. Running it at every start is the intended use. A released migration
-//! is never edited; changes are new versions. The statements the store runs are embedded the
-//! same way, from `sql/<name>.sql`, with the schema name put in once per store.
+//! finds nothing to do. Running it at every start is the intended use. The transaction runs
+//! in a task of its own, as every transaction of the store does: a caller that stops waiting
+//! (its future dropped) does not stop it, and it commits or rolls back whole. A released
+//! migration is never edited; changes are new versions. The statements the store runs are
+//! embedded the same way, from `sql/<name>.sql`, with the schema name put in once per store.
 //!
 //! # Appends
 //!
@@ -256,7 +258,10 @@
 //! - a NULL, or a value of another type, in a column the store reads;
 //! - a negative position, stream version, snapshot version or checkpoint;
 //! - a schema version that is not a `u32`;
-//! - a stream id or an event name that no append accepts (see [`check_batch`]);
+//! - a stream id that no append accepts (see [`check_batch`]);
+//! - an event name that no append ever accepted: empty, longer than 255 bytes or holding a
+//!   control character. Names outside today's rule ([`es_core::names`]) but within those
+//!   bounds read, on purpose: appends took them before that rule;
 //! - metadata that is JSON but not [`Metadata`];
 //! - a time (`recorded_at`, `taken_at`) that is infinite, or at or after
 //!   294247-01-10 04:00:54.775807 UTC, `i64::MAX` microseconds after 1970 (the store reads

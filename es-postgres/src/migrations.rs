@@ -14,13 +14,21 @@ use sqlx::Executor as _;
 use sqlx::postgres::PgConnection;
 
 use crate::PgStore;
+use crate::detached::detached;
 use crate::schema::SchemaName;
 use crate::values::{Key, Place, backend};
+
+// The classes of the store's advisory locks (the first halves of their two-part keys; the
+// second is the schema's key), all of them here, so that no two uses share one.
 
 /// The first half of the advisory lock key that serializes position allocation.
 pub(crate) const ALLOCATE_LOCK_CLASS: i32 = 0x6573_0001;
 /// The first half of the advisory lock key that serializes migrations.
 pub(crate) const MIGRATE_LOCK_CLASS: i32 = 0x6573_0002;
+/// The first half of the advisory lock key that serializes the set-up of table projections
+/// (`CREATE TABLE IF NOT EXISTS` run at once by two sessions can fail on the catalog's unique
+/// keys).
+pub(crate) const SETUP_LOCK_CLASS: i32 = 0x6573_0003;
 /// The first half of the advisory lock key that serializes a stream's appends and refusals
 /// that carry a command id (the second half: the stream id's hash, with the schema's key).
 pub(crate) const COMMAND_LOCK_CLASS: i32 = 0x6573_0004;
@@ -86,51 +94,57 @@ impl PgStore {
     /// Creates the schema or brings it up to date: applies the embedded migrations that are
     /// missing, in order, in one transaction under an advisory lock, so it is safe to call
     /// at every start and from several processes at once. Returns the versions this call
-    /// applied (empty when the schema was up to date).
+    /// applied (empty when the schema was up to date). Like every transaction of the store,
+    /// it runs to its end even when the caller stops waiting (see "Migrations" in the
+    /// [crate documentation](crate)).
     ///
     /// # Errors
     /// [`StoreError::Backend`] when the database refuses (for example, the user may not
     /// create the schema), [`StoreError::Corrupt`] when `schema_migrations` holds a version
     /// that is not an `integer`; nothing is applied then.
     pub async fn migrate(&self) -> Result<Vec<i32>, StoreError> {
-        // Executor's boxed futures throughout: sqlx's generic `execute(&mut *tx)` futures are
-        // not `Send` for every lifetime, which would make this future unspawnable.
-        let sql = &self.inner.sql;
-        let mut tx = self.inner.pool.begin().await.map_err(backend)?;
-        let conn: &mut PgConnection = &mut tx;
-        let lock = sqlx::query(&sql.migrate_lock)
-            .bind(MIGRATE_LOCK_CLASS)
-            .bind(self.inner.schema.lock_key());
-        conn.execute(lock).await.map_err(backend)?;
-        conn.execute(sql.create_schema.as_str())
-            .await
-            .map_err(backend)?;
-        conn.execute(sql.create_migrations.as_str())
-            .await
-            .map_err(backend)?;
-        let mut applied = HashSet::new();
-        let place = Place::new(&self.inner.schema, "schema_migrations", Key::Unknown);
-        for row in conn
-            .fetch_all(sql.applied_migrations.as_str())
-            .await
-            .map_err(backend)?
-        {
-            applied.insert(place.get::<i32>(&row, 0, "version")?);
-        }
-        let mut done = Vec::new();
-        for (version, migration) in MIGRATIONS {
-            if applied.contains(version) {
-                continue;
+        let store = self.clone();
+        detached(async move {
+            // Executor's boxed futures throughout: sqlx's generic `execute(&mut *tx)` futures
+            // are not `Send` for every lifetime, which would make this future unspawnable.
+            let (sql, schema) = (&store.inner.sql, &store.inner.schema);
+            let mut tx = store.inner.pool.begin().await.map_err(backend)?;
+            let conn: &mut PgConnection = &mut tx;
+            let lock = sqlx::query(&sql.xact_lock)
+                .bind(MIGRATE_LOCK_CLASS)
+                .bind(schema.lock_key());
+            conn.execute(lock).await.map_err(backend)?;
+            conn.execute(sql.create_schema.as_str())
+                .await
+                .map_err(backend)?;
+            conn.execute(sql.create_migrations.as_str())
+                .await
+                .map_err(backend)?;
+            let mut applied = HashSet::new();
+            let place = Place::new(schema, "schema_migrations", Key::Unknown);
+            for row in conn
+                .fetch_all(sql.applied_migrations.as_str())
+                .await
+                .map_err(backend)?
+            {
+                applied.insert(place.get::<i32>(&row, 0, "version")?);
             }
-            let migration = migration_sql(migration, &self.inner.schema);
-            // No parameters: sent with the simple protocol, several statements at once.
-            conn.execute(migration.as_str()).await.map_err(backend)?;
-            let record = sqlx::query(&sql.record_migration).bind(version);
-            conn.execute(record).await.map_err(backend)?;
-            done.push(*version);
-        }
-        tx.commit().await.map_err(backend)?;
-        Ok(done)
+            let mut done = Vec::new();
+            for (version, migration) in MIGRATIONS {
+                if applied.contains(version) {
+                    continue;
+                }
+                let migration = migration_sql(migration, schema);
+                // No parameters: sent with the simple protocol, several statements at once.
+                conn.execute(migration.as_str()).await.map_err(backend)?;
+                let record = sqlx::query(&sql.record_migration).bind(version);
+                conn.execute(record).await.map_err(backend)?;
+                done.push(*version);
+            }
+            tx.commit().await.map_err(backend)?;
+            Ok(done)
+        })
+        .await
     }
 }
 

@@ -9,39 +9,30 @@ use es_core::StoreError;
 use es_core::process::{InstanceRow, ParkedRow, ProcessStore, ProcessWork, TimerRow};
 use es_core::projection::Committed;
 use sqlx::Executor as _;
-use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::Postgres;
+use sqlx::postgres::{PgArguments, PgConnection, PgRow};
+use sqlx::query::Query;
 use uuid::Uuid;
 
 use crate::PgStore;
 use crate::detached::detached;
-use crate::values::{Key, Place, backend, checkpoint_param, from_micros, to_micros, to_micros_up};
-
-/// The columns of an instance, as `process_load.sql` and `process_parked.sql` select them.
-const INSTANCE_COLUMNS: [&str; 8] = [
-    "key",
-    "state",
-    "finished",
-    "revision",
-    "parked_error",
-    "parked_inputs",
-    "parked_since",
-    "parked_retry",
-];
+use crate::values::{Key, Place, backend, from_micros, saturating_i64, to_micros, to_micros_up};
 
 impl PgStore {
+    /// One row of `process_instances` (the columns of `sql/instance_columns.sql`), checked
+    /// value by value.
     fn instance(&self, process: &str, row: &PgRow) -> Result<InstanceRow, StoreError> {
-        let [key, state, finished, revision, error, inputs, since, retry] = INSTANCE_COLUMNS;
         let table = Place::new(self.schema(), "process_instances", Key::Unknown);
-        let key: String = table.get(row, 0, key)?;
+        let key: String = table.get(row, 0, "key")?;
         let place = table.at(Key::Instance(process, &key));
-        let state: Vec<u8> = place.get(row, 1, state)?;
-        let finished: bool = place.get(row, 2, finished)?;
-        let revision: i64 = place.get(row, 3, revision)?;
+        let state: Vec<u8> = place.get(row, 1, "state")?;
+        let finished: bool = place.get(row, 2, "finished")?;
+        let revision: i64 = place.get(row, 3, "revision")?;
         let revision = place.unsigned(revision, "revision")?;
-        let error: Option<String> = place.get(row, 4, error)?;
-        let inputs: Option<Vec<u8>> = place.get(row, 5, inputs)?;
-        let since: Option<i64> = place.get(row, 6, since)?;
-        let retry: bool = place.get(row, 7, retry)?;
+        let error: Option<String> = place.get(row, 4, "parked_error")?;
+        let inputs: Option<Vec<u8>> = place.get(row, 5, "parked_inputs")?;
+        let since: Option<i64> = place.get(row, 6, "parked_since")?;
+        let retry: bool = place.get(row, 7, "parked_retry")?;
         let parked = match (error, inputs, since) {
             (Some(error), Some(inputs), Some(since)) => Some(ParkedRow::new(
                 error,
@@ -95,24 +86,10 @@ impl PgStore {
         work: ProcessWork,
     ) -> Result<Committed, sqlx::Error> {
         let sql = &self.inner.sql;
-        if let Some(advance) = work.advance {
-            let (from, to) = (
-                checkpoint_param(advance.from)?,
-                checkpoint_param(advance.to)?,
-            );
-            let moved = if from == 0 {
-                sqlx::query(&sql.checkpoint_advance_from_start)
-                    .bind(process)
-                    .bind(to)
-            } else {
-                sqlx::query(&sql.checkpoint_advance)
-                    .bind(process)
-                    .bind(to)
-                    .bind(from)
-            };
-            if conn.execute(moved).await?.rows_affected() == 0 {
-                return Ok(Committed::Moved);
-            }
+        if let Some(advance) = work.advance
+            && self.advance_checkpoint(conn, process, advance).await? == Committed::Moved
+        {
+            return Ok(Committed::Moved);
         }
         if !work.fired.is_empty() {
             let fire = sqlx::query(&sql.process_fire)
@@ -125,36 +102,16 @@ impl PgStore {
         let (new, old): (Vec<&InstanceRow>, Vec<&InstanceRow>) =
             work.instances.iter().partition(|row| row.revision == 0);
         if !new.is_empty() {
-            let rows = Columns::of(&new);
-            let insert = sqlx::query(&sql.process_insert)
-                .bind(process)
-                .bind(rows.keys)
-                .bind(rows.states)
-                .bind(rows.finished)
-                .bind(rows.errors)
-                .bind(rows.inputs)
-                .bind(rows.since)
-                .bind(rows.retry);
+            let insert = Columns::of(&new).bind(sqlx::query(&sql.process_insert).bind(process));
             if conn.execute(insert).await?.rows_affected() != new.len() as u64 {
                 return Ok(Committed::Moved);
             }
         }
         if !old.is_empty() {
-            let revisions: Vec<i64> = old
-                .iter()
-                .map(|row| i64::try_from(row.revision).unwrap_or(i64::MAX))
-                .collect();
-            let rows = Columns::of(&old);
-            let update = sqlx::query(&sql.process_update)
-                .bind(process)
-                .bind(rows.keys)
-                .bind(revisions)
-                .bind(rows.states)
-                .bind(rows.finished)
-                .bind(rows.errors)
-                .bind(rows.inputs)
-                .bind(rows.since)
-                .bind(rows.retry);
+            let revisions: Vec<i64> = old.iter().map(|row| saturating_i64(row.revision)).collect();
+            let update = Columns::of(&old)
+                .bind(sqlx::query(&sql.process_update).bind(process))
+                .bind(revisions);
             if conn.execute(update).await?.rows_affected() != old.len() as u64 {
                 return Ok(Committed::Moved);
             }
@@ -198,6 +155,9 @@ impl PgStore {
     }
 }
 
+/// A statement with its parameters.
+type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
+
 /// Instance rows as the array parameters of `process_insert.sql` and `process_update.sql`.
 struct Columns<'a> {
     keys: Vec<&'a str>,
@@ -233,6 +193,22 @@ impl<'a> Columns<'a> {
                 .map(|row| parked(row).is_some_and(|p| p.retry))
                 .collect(),
         }
+    }
+
+    /// `query`, `process_insert.sql` or `process_update.sql` with the process bound as `$1`,
+    /// with these columns bound as `$2` to `$8`.
+    fn bind<'q>(self, query: PgQuery<'q>) -> PgQuery<'q>
+    where
+        'a: 'q,
+    {
+        query
+            .bind(self.keys)
+            .bind(self.states)
+            .bind(self.finished)
+            .bind(self.errors)
+            .bind(self.inputs)
+            .bind(self.since)
+            .bind(self.retry)
     }
 }
 
@@ -284,7 +260,7 @@ impl ProcessStore for PgStore {
         let rows = sqlx::query(&self.inner.sql.process_due)
             .bind(process)
             .bind(to_micros(now))
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .bind(saturating_i64(limit as u64))
             .fetch_all(&self.inner.pool)
             .await
             .map_err(backend)?;

@@ -2,7 +2,9 @@
 //! per store with its schema name in place.
 //!
 //! The files name the schema `{schema}`; the event reads select `{event_columns}`, the
-//! columns of `sql/event_columns.sql` in the order `values::decode_event` reads them.
+//! columns of `sql/event_columns.sql` in the order `values::decode_event` reads them, and the
+//! reads of process managers' instances `{instance_columns}`, those of
+//! `sql/instance_columns.sql` in the order `PgStore::instance` (`processes.rs`) reads them.
 //! Schema names are plain identifiers (see [`SchemaName`]), so they go into the text
 //! unquoted.
 
@@ -10,6 +12,9 @@ use crate::schema::SchemaName;
 
 /// The columns every event read selects, in the order `values::decode_event` reads them.
 const EVENT_COLUMNS: &str = include_str!("../sql/event_columns.sql");
+/// The columns every read of process managers' instances selects, in the order
+/// `PgStore::instance` reads them.
+const INSTANCE_COLUMNS: &str = include_str!("../sql/instance_columns.sql");
 
 /// Every statement the store runs, with its schema name in place.
 #[derive(Debug)]
@@ -44,8 +49,9 @@ pub(crate) struct Queries {
     pub(crate) save_checkpoint: String,
     /// Removes a projection's checkpoint.
     pub(crate) delete_checkpoint: String,
-    /// The migration lock of a schema, `($1, $2)` its two-part key.
-    pub(crate) migrate_lock: String,
+    /// A transaction-scoped advisory lock, `($1, $2)` its two-part key: a lock class of
+    /// `migrations.rs` and the schema's key.
+    pub(crate) xact_lock: String,
     /// Creates the schema if missing.
     pub(crate) create_schema: String,
     /// Creates the table of applied migrations if missing.
@@ -63,8 +69,6 @@ pub(crate) struct Queries {
     pub(crate) checkpoint_reset: String,
     /// The store's schema first on the `search_path` of a table projection's transaction.
     pub(crate) tables_search_path: String,
-    /// The lock that serializes the set-up of table projections, `($1, $2)` its key.
-    pub(crate) tables_setup_lock: String,
     /// A process manager's instances, by key.
     pub(crate) process_load: String,
     /// A process manager's parked instances.
@@ -98,6 +102,7 @@ impl Queries {
     pub(crate) fn new(schema: &SchemaName) -> Self {
         let sql = |text: &str| {
             text.replace("{event_columns}", EVENT_COLUMNS.trim_end())
+                .replace("{instance_columns}", INSTANCE_COLUMNS.trim_end())
                 .replace("{schema}", schema.as_str())
         };
         Self {
@@ -115,7 +120,7 @@ impl Queries {
             load_checkpoint: sql(include_str!("../sql/load_checkpoint.sql")),
             save_checkpoint: sql(include_str!("../sql/save_checkpoint.sql")),
             delete_checkpoint: sql(include_str!("../sql/delete_checkpoint.sql")),
-            migrate_lock: sql(include_str!("../sql/migrate_lock.sql")),
+            xact_lock: sql(include_str!("../sql/xact_lock.sql")),
             create_schema: sql(include_str!("../sql/create_schema.sql")),
             create_migrations: sql(include_str!("../sql/create_migrations.sql")),
             applied_migrations: sql(include_str!("../sql/applied_migrations.sql")),
@@ -126,7 +131,6 @@ impl Queries {
             checkpoint_advance: sql(include_str!("../sql/checkpoint_advance.sql")),
             checkpoint_reset: sql(include_str!("../sql/checkpoint_reset.sql")),
             tables_search_path: sql(include_str!("../sql/tables_search_path.sql")),
-            tables_setup_lock: sql(include_str!("../sql/tables_setup_lock.sql")),
             process_load: sql(include_str!("../sql/process_load.sql")),
             process_parked: sql(include_str!("../sql/process_parked.sql")),
             process_insert: sql(include_str!("../sql/process_insert.sql")),
@@ -158,8 +162,10 @@ mod tests {
         let text = format!("{queries:?}");
         assert!(!text.contains("{schema}"), "{text}");
         assert!(!text.contains("{event_columns}"), "{text}");
+        assert!(!text.contains("{instance_columns}"), "{text}");
         assert!(queries.read_all.contains("FROM billing.read_all($1, $2)"));
         assert!(queries.read_stream.contains("recorded_at"));
+        assert!(queries.process_parked.contains("SELECT key, state,"));
         assert!(queries.append_one.contains("billing.append_one("));
     }
 }

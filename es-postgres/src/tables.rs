@@ -126,11 +126,9 @@ use sqlx::postgres::PgConnection;
 
 use crate::PgStore;
 use crate::detached::detached;
+use crate::migrations::SETUP_LOCK_CLASS;
 use crate::queries::Queries;
-use crate::values::{backend, checkpoint_param};
-
-/// The first half of the advisory lock key that serializes the set-up of table projections.
-const SETUP_LOCK_CLASS: i32 = 0x6573_0003;
+use crate::values::backend;
 
 /// A read model kept in PostgreSQL tables; see the [module documentation](self).
 ///
@@ -238,7 +236,7 @@ impl<P: PgProjection> PgTables<P> {
         let mut tx = self.store.pool().begin().await?;
         let conn: &mut PgConnection = &mut tx;
         let sql = self.sql();
-        let lock = sqlx::query(&sql.tables_setup_lock)
+        let lock = sqlx::query(&sql.xact_lock)
             .bind(SETUP_LOCK_CLASS)
             .bind(self.store.schema().lock_key());
         conn.execute(lock).await?;
@@ -247,29 +245,17 @@ impl<P: PgProjection> PgTables<P> {
         tx.commit().await
     }
 
-    /// Writes `changes` and moves the checkpoint from `from` to `to`, in one transaction.
-    async fn write(
-        &self,
-        changes: P,
-        from: Position,
-        to: Position,
-    ) -> Result<Committed, sqlx::Error> {
-        let (from, to) = (checkpoint_param(from)?, checkpoint_param(to)?);
+    /// Writes `changes` and moves the checkpoint as `advance` says, in one transaction.
+    async fn write(&self, changes: P, advance: Advance) -> Result<Committed, sqlx::Error> {
         let sql = self.sql();
         // Executor's boxed futures: see `PgStore::migrate`.
         let mut tx = self.store.pool().begin().await?;
         let conn: &mut PgConnection = &mut tx;
-        let advance = if from == 0 {
-            sqlx::query(&sql.checkpoint_advance_from_start)
-                .bind(P::NAME)
-                .bind(to)
-        } else {
-            sqlx::query(&sql.checkpoint_advance)
-                .bind(P::NAME)
-                .bind(to)
-                .bind(from)
-        };
-        if conn.execute(advance).await?.rows_affected() == 0 {
+        let advanced = self
+            .store
+            .advance_checkpoint(conn, P::NAME, advance)
+            .await?;
+        if advanced == Committed::Moved {
             // Dropping the transaction rolls it back.
             return Ok(Committed::Moved);
         }
@@ -311,13 +297,7 @@ impl<P: PgProjection> Target for PgTables<P> {
 
     async fn commit(&self, changes: P, advance: Advance) -> Result<Committed, StoreError> {
         let tables = self.clone();
-        detached(async move {
-            tables
-                .write(changes, advance.from, advance.to)
-                .await
-                .map_err(backend)
-        })
-        .await
+        detached(async move { tables.write(changes, advance).await.map_err(backend) }).await
     }
 
     async fn checkpoint(&self) -> Result<Option<Position>, StoreError> {

@@ -210,9 +210,12 @@ pub(crate) fn from_micros(micros: i64) -> Option<SystemTime> {
 pub(crate) struct Names(HashSet<Arc<str>>);
 
 impl Names {
-    /// `name`, shared; corrupt (at `place`) when no append would have taken it: empty,
-    /// longer than [`limits::MAX_EVENT_NAME_LEN`] or holding a control character, the rules
-    /// of [`check_batch`](es_core::store::check_batch).
+    /// `name`, shared; corrupt (at `place`) when no append ever took it: empty, longer than
+    /// [`limits::MAX_EVENT_NAME_LEN`] or holding a control character. That is looser, on
+    /// purpose, than the rule appends keep now
+    /// ([`check_event_name`](es_core::names::check_event_name), through
+    /// [`check_batch`](es_core::store::check_batch)): events appended under the earlier rule,
+    /// these three checks alone, must still read.
     fn intern(&mut self, name: &str, place: &Place<'_>) -> Result<Arc<str>, StoreError> {
         if let Some(shared) = self.0.get(name) {
             return Ok(Arc::clone(shared));
@@ -319,7 +322,7 @@ mod tests {
     }
 
     #[test]
-    fn event_names_that_no_append_takes_are_corrupt() {
+    fn event_names_that_no_append_ever_took_are_corrupt() {
         let schema = SchemaName::default();
         let place = Place::new(&schema, "events", Key::Position(3));
         let mut names = Names::default();
@@ -335,6 +338,14 @@ mod tests {
                 matches!(names.intern(bad, &place), Err(StoreError::Corrupt { .. })),
                 "{bad:?}"
             );
+        }
+        // Appended under the earlier rule, before `es_core::names`: still read.
+        for earlier in ["user created", "Größe.geändert", "#1"] {
+            assert!(
+                es_core::names::check_event_name(earlier).is_err(),
+                "{earlier:?}"
+            );
+            assert!(names.intern(earlier, &place).is_ok(), "{earlier:?}");
         }
     }
 }

@@ -22,7 +22,7 @@ mod support;
 use support::{event, setup, stream, teardown, with_command};
 
 /// How many tests this binary has, for the skip notice.
-const TESTS: usize = 11;
+const TESTS: usize = 12;
 
 /// Runs `sql` (any number of statements) on the store's database, `{schema}` replaced.
 async fn plant(store: &PgStore, sql: &str) {
@@ -441,6 +441,82 @@ async fn an_unknown_answer_of_an_append_function_is_corrupt() {
         .expect("reads work");
     assert_eq!(read.len(), 1);
     assert_eq!(read[0].position, appended.first_position);
+    teardown(&store).await;
+}
+
+/// A `refuse` function whose answer is not what this crate's migrations define: each wrong
+/// value is corrupt, naming the function, the command and the column.
+#[tokio::test]
+async fn a_wrong_answer_of_the_refuse_function_is_corrupt() {
+    let Some((_pool, store)) = setup(TESTS).await else {
+        return;
+    };
+    plant(
+        &store,
+        "CREATE TABLE {schema}.planted (o text, v bigint, f bigint, l bigint, p bytea);
+         CREATE OR REPLACE FUNCTION {schema}.refuse(
+             p_stream_id text, p_expected bigint, p_command_id uuid, p_payload bytea,
+             OUT o_outcome text, OUT o_stream_version bigint, OUT o_first_position bigint,
+             OUT o_last_position bigint, OUT o_payload bytea)
+         LANGUAGE sql AS $$ SELECT o, v, f, l, p FROM {schema}.planted $$;",
+    )
+    .await;
+    let command = Uuid::now_v7();
+    for (answer, column, problem) in [
+        (
+            "'maybe', 1, NULL, NULL, NULL",
+            "o_outcome",
+            "the unknown outcome \"maybe\"",
+        ),
+        (
+            "'duplicate', 1, 1, 1, NULL",
+            "o_outcome",
+            "the unknown outcome \"duplicate\"",
+        ),
+        ("NULL, 1, 1, 1, NULL", "o_outcome", "NULL"),
+        (
+            "'conflict', NULL, NULL, NULL, NULL",
+            "o_stream_version",
+            "NULL",
+        ),
+        (
+            "'appended', -1, 1, 1, NULL",
+            "o_stream_version",
+            "-1 is negative",
+        ),
+        ("'appended', 1, NULL, 1, NULL", "o_first_position", "NULL"),
+        ("'appended', 1, 1, NULL, NULL", "o_last_position", "NULL"),
+        (
+            "'appended', 1, 1, -1, NULL",
+            "o_last_position",
+            "-1 is negative",
+        ),
+        ("'refused', 1, NULL, NULL, NULL", "o_payload", "NULL"),
+    ] {
+        plant(
+            &store,
+            &format!(
+                "DELETE FROM {{schema}}.planted; INSERT INTO {{schema}}.planted VALUES ({answer})"
+            ),
+        )
+        .await;
+        assert_corrupt(
+            store
+                .refuse(
+                    &stream("b"),
+                    ExpectedVersion::Any,
+                    command,
+                    Bytes::from("no"),
+                )
+                .await,
+            &at(
+                &store,
+                &format!("refuse(), stream \"b\", command id {command}, column {column}"),
+            ),
+            problem,
+        );
+    }
+    assert_usable(&store).await;
     teardown(&store).await;
 }
 

@@ -23,7 +23,7 @@ mod support;
 use support::{Answer, WITHIN, append_in, event, setup, stream, teardown, with_command};
 
 /// How many tests this binary has, for the skip notice.
-const TESTS: usize = 7;
+const TESTS: usize = 8;
 
 /// A waiter is woken by the append's notification, not only by polling: with a 60 s poll
 /// interval it still completes at once.
@@ -371,6 +371,52 @@ async fn migrate_is_idempotent_and_safe_when_run_concurrently() {
     for store in [&store, &a] {
         testing::drop_schema(store).await.expect("drop schema");
     }
+}
+
+/// A `migrate` whose caller stops waiting still applies every migration: its transaction
+/// runs to its end. Another session holds the creation of the schema open, so the migration
+/// is waiting inside its transaction when the caller gives up; once that session rolls back,
+/// the migration completes on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_migrate_its_caller_stops_waiting_for_still_completes() {
+    let Some(database) = testing::database_or_skip(TESTS) else {
+        return;
+    };
+    let pool = database.pool().await.expect("a pool");
+    let schema = testing::unique_schema();
+    let store = PgStore::from_pool_with(
+        pool.clone(),
+        PgStoreOptions::new().with_schema(schema.clone()),
+    );
+    let mut blocker = pool.begin().await.expect("begin");
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&mut *blocker)
+        .await
+        .expect("create the schema, uncommitted");
+    let stopped = tokio::time::timeout(Duration::from_millis(500), store.migrate()).await;
+    assert!(stopped.is_err(), "migrate waited for the other session");
+    blocker.rollback().await.expect("rollback");
+    let all = PgStore::migration_versions();
+    let recorded = tokio::time::timeout(WITHIN, async {
+        loop {
+            let recorded: Result<Vec<i32>, _> = sqlx::query_scalar(&format!(
+                "SELECT version FROM {schema}.schema_migrations ORDER BY version"
+            ))
+            .fetch_all(&pool)
+            .await;
+            match recorded {
+                Ok(recorded) if recorded == all => return recorded,
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    })
+    .await;
+    assert_eq!(recorded.ok(), Some(all), "the migration completed");
+    assert_eq!(
+        store.migrate().await.expect("migrate again"),
+        Vec::<i32>::new()
+    );
+    testing::drop_schema(&store).await.expect("drop schema");
 }
 
 // ---------------------------------------------------------------------------------------------
