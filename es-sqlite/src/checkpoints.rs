@@ -1,12 +1,12 @@
 //! [`CheckpointStore`] for [`SqliteStore`]: one row per projection in `es_checkpoints`.
 
 use es_core::{CheckpointStore, Position, StoreError};
-use rusqlite::{Connection, OptionalExtension as _};
+use rusqlite::Connection;
 
 use crate::SqliteStore;
 use crate::error::store_error;
 use crate::queries;
-use crate::values::{Key, Place, now_micros, saturating_i64};
+use crate::values::{Key, Place, now_micros, optional_row, saturating_i64};
 
 /// The checkpoint of `projection`, read on `conn`.
 pub(crate) fn load_checkpoint_in(
@@ -15,15 +15,15 @@ pub(crate) fn load_checkpoint_in(
     projection: &str,
 ) -> Result<Option<Position>, StoreError> {
     let place = Place::new(path, "es_checkpoints", Key::Projection(projection));
-    let found = conn
-        .prepare_cached(queries::LOAD_CHECKPOINT)
-        .and_then(|mut statement| {
-            statement
-                .query_row([projection], |row| Ok(place.unsigned(row, 0, "position")))
-                .optional()
-        })
-        .map_err(|error| store_error(path, "loading a checkpoint", &error))?;
-    Ok(found.transpose()?.map(Position))
+    let found = optional_row(
+        conn,
+        path,
+        "loading a checkpoint",
+        queries::LOAD_CHECKPOINT,
+        [projection],
+        |row| place.unsigned(row, 0, "position"),
+    )?;
+    Ok(found.map(Position))
 }
 
 impl CheckpointStore for SqliteStore {

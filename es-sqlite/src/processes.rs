@@ -15,7 +15,9 @@ use crate::SqliteStore;
 use crate::checkpoints::load_checkpoint_in;
 use crate::error::store_error;
 use crate::queries;
-use crate::values::{Key, Place, limit, now_micros, saturating_i64, to_micros};
+use crate::values::{
+    Key, Place, all_rows, limit, now_micros, one_row, saturating_i64, to_micros,
+};
 
 /// An instance from a row of `process_load.sql` or `process_parked.sql`.
 fn instance(path: &Path, process: &str, row: &Row<'_>) -> Result<InstanceRow, StoreError> {
@@ -58,14 +60,9 @@ fn instances(
     sql: &str,
     params: impl rusqlite::Params,
 ) -> Result<Vec<InstanceRow>, StoreError> {
-    let fail = |error: rusqlite::Error| store_error(path, "reading process instances", &error);
-    let mut statement = conn.prepare_cached(sql).map_err(fail)?;
-    let mut rows = statement.query(params).map_err(fail)?;
-    let mut found = Vec::new();
-    while let Some(row) = rows.next().map_err(fail)? {
-        found.push(instance(path, process, row)?);
-    }
-    Ok(found)
+    all_rows(conn, path, "reading process instances", sql, params, |row| {
+        instance(path, process, row)
+    })
 }
 
 /// Whether every expectation of `work` holds, before anything is written: the checkpoint
@@ -235,17 +232,14 @@ impl ProcessStore for SqliteStore {
         self.inner
             .readers
             .run("reading due timers", move |conn| {
-                let fail =
-                    |error: rusqlite::Error| store_error(&path, "reading due timers", &error);
-                let mut statement = conn.prepare_cached(queries::PROCESS_DUE).map_err(fail)?;
-                let mut rows = statement
-                    .query((process.as_str(), to_micros(now), limit(count)))
-                    .map_err(fail)?;
-                let mut due = Vec::new();
-                while let Some(row) = rows.next().map_err(fail)? {
-                    due.push(timer(&path, &process, row)?);
-                }
-                Ok(due)
+                all_rows(
+                    conn,
+                    &path,
+                    "reading due timers",
+                    queries::PROCESS_DUE,
+                    (process.as_str(), to_micros(now), limit(count)),
+                    |row| timer(&path, &process, row),
+                )
             })
             .await
     }
@@ -256,16 +250,17 @@ impl ProcessStore for SqliteStore {
             .readers
             .run("reading the next timer", move |conn| {
                 let place = Place::new(&path, "es_process_timers", Key::Unknown);
-                conn.prepare_cached(queries::PROCESS_NEXT_TIMER)
-                    .and_then(|mut statement| {
-                        statement.query_row([process.as_str()], |row| {
-                            Ok(match row.get_ref(0)? {
-                                rusqlite::types::ValueRef::Null => Ok(None),
-                                _ => place.time(row, 0, "min(due)").map(Some),
-                            })
-                        })
-                    })
-                    .map_err(|error| store_error(&path, "reading the next timer", &error))?
+                one_row(
+                    conn,
+                    &path,
+                    "reading the next timer",
+                    queries::PROCESS_NEXT_TIMER,
+                    [process.as_str()],
+                    |row| match place.value(row, 0, "min(due)")? {
+                        rusqlite::types::ValueRef::Null => Ok(None),
+                        _ => place.time(row, 0, "min(due)").map(Some),
+                    },
+                )
             })
             .await
     }

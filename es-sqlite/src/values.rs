@@ -1,5 +1,5 @@
-//! Between rows and Rust values: checked integer, id and time conversions, and the decoding of
-//! event rows.
+//! Between rows and Rust values: checked integer, id and time conversions, the decoding of
+//! event rows, and the running of a read statement with its rows decoded.
 //!
 //! SQLite's tables are `STRICT`, so a value of another type cannot be inserted; a stored value
 //! that does not fit its Rust type all the same (a NULL where the column allows one, a
@@ -17,9 +17,11 @@ use bytes::Bytes;
 use es_core::envelope::EventId;
 use es_core::store::limits;
 use es_core::{Metadata, Position, RecordedEvent, StoreError, StreamId, Version};
-use rusqlite::Row;
 use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OptionalExtension as _, Params, Row};
 use uuid::Uuid;
+
+use crate::error::store_error;
 
 /// Where a stored value was read: the file, a table and the key of the row, the location of a
 /// [`StoreError::Corrupt`]. Cheap to make (it borrows): the text is only written when a
@@ -212,6 +214,57 @@ impl<'a> Place<'a> {
             )
         })
     }
+}
+
+/// The row `sql` finds with `params`, if any, decoded by `decode`. A driver error is the
+/// store error of `operation` on the file at `path`.
+pub(crate) fn optional_row<T>(
+    conn: &Connection,
+    path: &Path,
+    operation: &'static str,
+    sql: &str,
+    params: impl Params,
+    decode: impl FnOnce(&Row<'_>) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut statement| statement.query_row(params, |row| Ok(decode(row))).optional())
+        .map_err(|error| store_error(path, operation, &error))?
+        .transpose()
+}
+
+/// The one row `sql` yields with `params` (an aggregate's), decoded by `decode`. A driver
+/// error is the store error of `operation` on the file at `path`.
+pub(crate) fn one_row<T>(
+    conn: &Connection,
+    path: &Path,
+    operation: &'static str,
+    sql: &str,
+    params: impl Params,
+    decode: impl FnOnce(&Row<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut statement| statement.query_row(params, |row| Ok(decode(row))))
+        .map_err(|error| store_error(path, operation, &error))?
+}
+
+/// Every row `sql` yields with `params`, in order, each decoded by `decode`. A driver error
+/// is the store error of `operation` on the file at `path`.
+pub(crate) fn all_rows<T>(
+    conn: &Connection,
+    path: &Path,
+    operation: &'static str,
+    sql: &str,
+    params: impl Params,
+    mut decode: impl FnMut(&Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let fail = |error: rusqlite::Error| store_error(path, operation, &error);
+    let mut statement = conn.prepare_cached(sql).map_err(fail)?;
+    let mut rows = statement.query(params).map_err(fail)?;
+    let mut decoded = Vec::new();
+    while let Some(row) = rows.next().map_err(fail)? {
+        decoded.push(decode(row)?);
+    }
+    Ok(decoded)
 }
 
 /// A position, version or count as an SQLite integer, saturating: nothing stored is beyond
