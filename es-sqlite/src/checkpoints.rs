@@ -1,5 +1,6 @@
 //! [`CheckpointStore`] for [`SqliteStore`]: one row per projection in `es_checkpoints`.
 
+use es_core::projection::Advance;
 use es_core::{CheckpointStore, Position, StoreError};
 use rusqlite::Connection;
 
@@ -9,7 +10,7 @@ use crate::queries;
 use crate::values::{Key, Place, now_micros, optional_row, saturating_i64};
 
 /// The checkpoint of `projection`, read on `conn`.
-pub(crate) fn load_checkpoint_in(
+fn load_checkpoint_in(
     conn: &Connection,
     path: &std::path::Path,
     projection: &str,
@@ -24,6 +25,30 @@ pub(crate) fn load_checkpoint_in(
         |row| place.unsigned(row, 0, "position"),
     )?;
     Ok(found.map(Position))
+}
+
+/// Moves `projection`'s checkpoint from `advance.from` to `advance.to`, in the writer's
+/// transaction; from the start of the log, the row may not exist yet and is created. Whether
+/// it moved: not when the checkpoint was elsewhere (another runner committed first, or the
+/// projection was reset), and then nothing was written.
+pub(crate) fn advance_checkpoint(
+    conn: &Connection,
+    projection: &str,
+    advance: Advance,
+) -> rusqlite::Result<bool> {
+    let (to, from, now) = (
+        saturating_i64(advance.to.0),
+        saturating_i64(advance.from.0),
+        now_micros(),
+    );
+    let moved = if from == 0 {
+        conn.prepare_cached(queries::TABLES_ADVANCE_FROM_START)?
+            .execute((projection, to, now))?
+    } else {
+        conn.prepare_cached(queries::TABLES_ADVANCE)?
+            .execute((projection, to, now, from))?
+    };
+    Ok(moved > 0)
 }
 
 impl CheckpointStore for SqliteStore {

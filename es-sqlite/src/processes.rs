@@ -8,11 +8,11 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use es_core::process::{InstanceRow, ParkedRow, ProcessStore, ProcessWork, TimerRow};
 use es_core::projection::Committed;
-use es_core::{Position, StoreError};
+use es_core::StoreError;
 use rusqlite::{Connection, OptionalExtension as _, Row};
 
 use crate::SqliteStore;
-use crate::checkpoints::load_checkpoint_in;
+use crate::checkpoints::advance_checkpoint;
 use crate::error::store_error;
 use crate::queries;
 use crate::values::{
@@ -65,24 +65,10 @@ fn instances(
     })
 }
 
-/// Whether every expectation of `work` holds, before anything is written: the checkpoint
-/// where the batch started, the fired timers there, the instances at their revisions. The
-/// writer runs one job at a time, so nothing changes between the checks and the writes.
-fn expects(
-    conn: &Connection,
-    path: &Path,
-    process: &str,
-    work: &ProcessWork,
-) -> Result<bool, rusqlite::Error> {
-    if let Some(advance) = work.advance {
-        let at = load_checkpoint_in(conn, path, process)
-            .ok()
-            .flatten()
-            .unwrap_or(Position::START);
-        if at != advance.from {
-            return Ok(false);
-        }
-    }
+/// Whether the fired timers of `work` still exist and its instances are at the revisions
+/// they were read at, before anything is written. The writer runs one job at a time, so
+/// nothing changes between the checks and the writes.
+fn expects(conn: &Connection, process: &str, work: &ProcessWork) -> Result<bool, rusqlite::Error> {
     let mut exists = conn.prepare_cached(queries::PROCESS_TIMER_EXISTS)?;
     for id in &work.fired {
         let count: i64 = exists.query_row((process, id.as_bytes()), |row| row.get(0))?;
@@ -102,19 +88,9 @@ fn expects(
     Ok(true)
 }
 
-/// Writes `work` (its expectations hold).
+/// Writes `work` (its expectations hold, and the checkpoint has moved).
 fn write(conn: &Connection, process: &str, work: &ProcessWork) -> Result<(), rusqlite::Error> {
     let now = now_micros();
-    if let Some(advance) = work.advance {
-        let (to, from) = (saturating_i64(advance.to.0), saturating_i64(advance.from.0));
-        if from == 0 {
-            conn.prepare_cached(queries::TABLES_ADVANCE_FROM_START)?
-                .execute((process, to, now))?;
-        } else {
-            conn.prepare_cached(queries::TABLES_ADVANCE)?
-                .execute((process, to, now, from))?;
-        }
-    }
     let mut fire = conn.prepare_cached(queries::PROCESS_FIRE)?;
     for id in &work.fired {
         fire.execute((process, id.as_bytes()))?;
@@ -213,7 +189,13 @@ impl ProcessStore for SqliteStore {
             .run(OPERATION, move |tx| {
                 let (conn, path) = (tx.conn(), tx.path());
                 let fail = |error: rusqlite::Error| store_error(path, OPERATION, &error);
-                if !expects(conn, path, &process, &work).map_err(fail)? {
+                if !expects(conn, &process, &work).map_err(fail)? {
+                    return Ok(Committed::Moved);
+                }
+                // The first write: when it moves nothing, nothing is written.
+                if let Some(advance) = work.advance
+                    && !advance_checkpoint(conn, &process, advance).map_err(fail)?
+                {
                     return Ok(Committed::Moved);
                 }
                 write(conn, &process, &work).map_err(fail)?;

@@ -115,9 +115,10 @@ use es_core::{CheckpointStore, Position, StoreError};
 use rusqlite::Connection;
 
 use crate::SqliteStore;
+use crate::checkpoints::advance_checkpoint;
 use crate::error::{ErrorKind, SqliteError, store_error};
 use crate::queries;
-use crate::values::{now_micros, saturating_i64};
+use crate::values::now_micros;
 
 /// A read model kept in tables of the store's SQLite file; see the [module
 /// documentation](self).
@@ -248,17 +249,9 @@ impl<P: SqliteProjection> Target for SqliteTables<P> {
                          the batch again",
                     ))));
                 };
-                let now = now_micros();
-                let (to, from) = (saturating_i64(advance.to.0), saturating_i64(advance.from.0));
-                let moved = if from == 0 {
-                    conn.prepare_cached(queries::TABLES_ADVANCE_FROM_START)
-                        .and_then(|mut s| s.execute((P::NAME, to, now)))
-                } else {
-                    conn.prepare_cached(queries::TABLES_ADVANCE)
-                        .and_then(|mut s| s.execute((P::NAME, to, now, from)))
-                }
-                .map_err(|e| store_error(path, OPERATION, &e))?;
-                if moved == 0 {
+                let moved = advance_checkpoint(conn, P::NAME, advance)
+                    .map_err(|e| store_error(path, OPERATION, &e))?;
+                if !moved {
                     return Ok(Committed::Moved);
                 }
                 changes

@@ -7,7 +7,10 @@ mod support;
 
 use std::path::Path;
 
+use bytes::Bytes;
 use es_core::codec::Encoded;
+use es_core::process::{InstanceRow, ProcessStore, ProcessWork};
+use es_core::projection::{Advance, Committed};
 use es_core::{
     CheckpointStore, EventStore, ExpectedVersion, NewEvent, Position, StoreError, Version,
 };
@@ -397,6 +400,44 @@ async fn values_edited_by_hand_are_corrupt_naming_table_row_and_column() {
         store.read_all(Position(4), 10).await.expect("after").len(),
         2
     );
+    store.close().await;
+}
+
+/// A process manager's checkpoint edited by hand to a value no save writes: its work is not
+/// committed as if the checkpoint were at the start of the log.
+#[tokio::test]
+async fn a_process_checkpoint_edited_by_hand_commits_nothing() {
+    let scratch = Scratch::new("edited-process-checkpoint");
+    let path = scratch.path("app.db");
+    let store = SqliteStore::open(&path).await.expect("open");
+    store
+        .save_checkpoint("billing", Position(3))
+        .await
+        .expect("save a checkpoint");
+    {
+        let conn = Connection::open(&path).expect("open");
+        conn.execute_batch("UPDATE es_checkpoints SET position = -1 WHERE projection = 'billing'")
+            .expect("edit");
+    }
+    let mut work = ProcessWork::default();
+    work.advance = Some(Advance::new(Position::START, Position(2)));
+    work.instances.push(InstanceRow::new(
+        "order-1".to_owned(),
+        Bytes::from_static(b"{}"),
+        false,
+        0,
+        None,
+    ));
+    let committed = store
+        .commit_process("billing", work)
+        .await
+        .expect("a commit");
+    assert_eq!(committed, Committed::Moved, "the checkpoint is not at the start");
+    let written = store
+        .load_instances("billing", &["order-1".to_owned()])
+        .await
+        .expect("load");
+    assert!(written.is_empty(), "nothing was written: {written:?}");
     store.close().await;
 }
 
