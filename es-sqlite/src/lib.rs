@@ -342,17 +342,7 @@ impl SqliteStore {
         self.inner
             .readers
             .run(OPERATION, move |conn| {
-                read(conn).map_err(|error| match error {
-                    rusqlite::Error::SqliteFailure(..) => {
-                        error::store_error(&path, OPERATION, &error)
-                    }
-                    other => StoreError::Backend(Box::new(SqliteError::new(
-                        ErrorKind::Other,
-                        &path,
-                        OPERATION,
-                        other.to_string(),
-                    ))),
-                })
+                read(conn).map_err(|error| error::store_error(&path, OPERATION, &error))
             })
             .await
     }

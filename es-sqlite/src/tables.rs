@@ -191,23 +191,6 @@ impl<P: SqliteProjection> SqliteTables<P> {
     }
 }
 
-/// The error of a user method that failed.
-fn user_error(
-    tx_path: &std::path::Path,
-    operation: &'static str,
-    error: &rusqlite::Error,
-) -> StoreError {
-    match error {
-        rusqlite::Error::SqliteFailure(..) => store_error(tx_path, operation, error),
-        other => StoreError::Backend(Box::new(SqliteError::new(
-            ErrorKind::Other,
-            tx_path,
-            operation,
-            other.to_string(),
-        ))),
-    }
-}
-
 impl<P: SqliteProjection> Target for SqliteTables<P> {
     type Projection = P;
     type Changes = P;
@@ -220,7 +203,7 @@ impl<P: SqliteProjection> Target for SqliteTables<P> {
             .writer
             .run("setting up a table projection", |tx| {
                 P::setup(tx.conn())
-                    .map_err(|e| user_error(tx.path(), "setting up a table projection", &e))
+                    .map_err(|e| store_error(tx.path(), "setting up a table projection", &e))
             })
             .await
     }
@@ -256,7 +239,7 @@ impl<P: SqliteProjection> Target for SqliteTables<P> {
                 }
                 changes
                     .write(conn)
-                    .map_err(|e| user_error(path, OPERATION, &e))?;
+                    .map_err(|e| store_error(path, OPERATION, &e))?;
                 Ok(Committed::Done)
             })
             .await
@@ -276,7 +259,7 @@ impl<P: SqliteProjection> Target for SqliteTables<P> {
                 conn.prepare_cached(queries::TABLES_RESET)
                     .and_then(|mut s| s.execute((P::NAME, now_micros())))
                     .map_err(|e| store_error(path, OPERATION, &e))?;
-                P::clear(conn).map_err(|e| user_error(path, OPERATION, &e))
+                P::clear(conn).map_err(|e| store_error(path, OPERATION, &e))
             })
             .await
     }
