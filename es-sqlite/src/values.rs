@@ -22,6 +22,7 @@ use rusqlite::{Connection, OptionalExtension as _, Params, Row};
 use uuid::Uuid;
 
 use crate::error::store_error;
+use crate::queries;
 
 /// Where a stored value was read: the file, a table and the key of the row, the location of a
 /// [`StoreError::Corrupt`]. Cheap to make (it borrows): the text is only written when a
@@ -265,6 +266,17 @@ pub(crate) fn all_rows<T>(
         decoded.push(decode(row)?);
     }
     Ok(decoded)
+}
+
+/// The position of the last event (0 for an empty log), read on `conn`: the driver's error,
+/// or else the position, corrupt when it is negative (edited by hand).
+pub(crate) fn last_position(
+    conn: &Connection,
+    path: &Path,
+) -> rusqlite::Result<Result<u64, StoreError>> {
+    let place = Place::new(path, "es_events", Key::Unknown);
+    conn.prepare_cached(queries::LAST_POSITION)?
+        .query_row([], |row| Ok(place.unsigned(row, 0, "max(position)")))
 }
 
 /// A position, version or count as an SQLite integer, saturating: nothing stored is beyond

@@ -52,7 +52,8 @@ use tokio::sync::{oneshot, watch};
 
 use crate::error::{ErrorKind, SqliteError, sqlite_error, store_error};
 use crate::options::MAX_GROUP;
-use crate::queries;
+use crate::values::last_position;
+use crate::wake::move_head;
 
 /// The transaction a job runs in: the connection, and the positions taken so far.
 pub(crate) struct Tx<'c> {
@@ -79,12 +80,10 @@ impl<'c> Tx<'c> {
         let next = match self.next_position {
             Some(next) => next,
             None => {
-                let last: i64 = self
-                    .conn
-                    .prepare_cached(queries::LAST_POSITION)
-                    .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
-                    .map_err(|error| store_error(self.path, "reading the last position", &error))?;
-                u64::try_from(last).unwrap_or(0) + 1
+                let last = last_position(self.conn, self.path).map_err(|error| {
+                    store_error(self.path, "reading the last position", &error)
+                })??;
+                last + 1
             }
         };
         self.next_position = Some(next + count);
@@ -335,13 +334,7 @@ fn commit_group(
         match run_transaction(&mut tx, &mut pending, &mut ran, &mut failed) {
             Ended::Committed => {
                 if let Some(last) = tx.last_taken() {
-                    head.send_if_modified(|head| {
-                        let moved = head.0 < last;
-                        if moved {
-                            *head = Position(last);
-                        }
-                        moved
-                    });
+                    move_head(head, Position(last));
                 }
                 for job in ran {
                     job.answer(Ok(()));

@@ -441,6 +441,39 @@ async fn a_process_checkpoint_edited_by_hand_commits_nothing() {
     store.close().await;
 }
 
+/// Positions edited by hand below zero: the next position is not taken as if the log were
+/// empty; appends fail, and so does opening the file, naming the damage.
+#[tokio::test]
+async fn a_negative_last_position_is_corrupt_not_an_empty_log() {
+    let scratch = Scratch::new("negative-position");
+    let path = scratch.path("app.db");
+    filled(&path, 1, 2, 1).await;
+    let store = SqliteStore::open(&path).await.expect("open");
+    {
+        let conn = Connection::open(&path).expect("open");
+        conn.execute_batch("UPDATE es_events SET position = -position")
+            .expect("edit");
+    }
+    let error = store
+        .append(
+            &stream("other-1"),
+            ExpectedVersion::NoStream,
+            vec![event("x", 1)],
+        )
+        .await
+        .expect_err("the last position is negative");
+    let StoreError::Corrupt { location, problem } = &error else {
+        panic!("expected Corrupt, got {error:?}");
+    };
+    assert!(location.contains("es_events"), "{location}");
+    assert!(problem.contains("-1"), "{problem}");
+    store.close().await;
+    let error = SqliteStore::open(&path)
+        .await
+        .expect_err("the last position is negative");
+    assert!(matches!(error, OpenError::Corrupt { .. }), "{error:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_conflict_in_a_group_commit_fails_that_caller_alone() {
     let scratch = Scratch::new("group-conflict");
