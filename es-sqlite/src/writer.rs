@@ -125,14 +125,8 @@ where
 {
     fn run(&mut self, tx: &mut Tx<'_>) -> bool {
         let work = &mut self.work;
-        let result = catch_unwind(AssertUnwindSafe(|| work(tx))).unwrap_or_else(|panic| {
-            Err(StoreError::Backend(Box::new(SqliteError::new(
-                ErrorKind::Panicked,
-                &self.path,
-                self.operation,
-                panic_message(&*panic),
-            ))))
-        });
+        let result = catch_unwind(AssertUnwindSafe(|| work(tx)))
+            .unwrap_or_else(|panic| Err(panicked(&self.path, self.operation, &*panic)));
         let ok = result.is_ok();
         self.result = Some(result);
         ok
@@ -237,14 +231,20 @@ impl Writer {
     }
 }
 
-/// The text of a panic's payload.
-pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
+/// The error of user code that panicked with `panic` while the store was doing `operation`:
+/// [`ErrorKind::Panicked`], with the panic's message.
+pub(crate) fn panicked(path: &Path, operation: &'static str, panic: &(dyn Any + Send)) -> StoreError {
     let text = panic
         .downcast_ref::<&str>()
         .copied()
         .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("a panic without a message");
-    format!("panicked: {text}")
+    StoreError::Backend(Box::new(SqliteError::new(
+        ErrorKind::Panicked,
+        path,
+        operation,
+        format!("panicked: {text}"),
+    )))
 }
 
 fn write_loop(
