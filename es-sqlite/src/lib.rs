@@ -155,8 +155,11 @@
 //! - [`StoreError::Corrupt`] when the file is damaged (SQLite reports a malformed page)
 //!   — its location names the file and what was being read — or when a stored value is one
 //!   no append writes (edited by hand): then the location names the file, the table, the
-//!   row and the column (`app.db, es_events, position 17, column recorded_at`). Reads that do
-//!   not touch the damage keep working.
+//!   row and the column (`app.db, es_events, position 17, column recorded_at`). Event names
+//!   are the exception: a read checks them by the looser rule of earlier releases (1 to
+//!   [`MAX_EVENT_NAME_LEN`](es_core::store::limits::MAX_EVENT_NAME_LEN) bytes, no control
+//!   characters), so events stored under it still read. Reads that do not touch the damage
+//!   keep working.
 //!
 //! # Limits
 //!

@@ -341,8 +341,11 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    /// `name`, shared; corrupt when no append would have taken it: empty, longer than
-    /// [`limits::MAX_EVENT_NAME_LEN`] or holding a control character.
+    /// `name`, shared; corrupt when it is empty, longer than [`limits::MAX_EVENT_NAME_LEN`] or
+    /// holds a control character. This is the rule appends followed before event names were
+    /// held to [`check_event_name`](es_core::names::check_event_name), and it stays looser on
+    /// purpose: an event stored under it must still read. A name today's appends refuse can
+    /// therefore read without error. es-postgres reads names by the same rule.
     fn intern(&mut self, name: &str, place: &Place<'_>) -> Result<Arc<str>, StoreError> {
         if let Some(shared) = self.names.get(name) {
             return Ok(Arc::clone(shared));
