@@ -16,7 +16,7 @@ use crate::SqliteStore;
 use crate::error::store_error;
 use crate::queries;
 use crate::values::{
-    Decoder, Key, Place, all_rows, headers_text, limit, one_row, optional_row, saturating_i64,
+    Decoder, Key, Place, all_rows, headers_text, one_row, optional_row, saturating_i64,
     to_micros,
 };
 use crate::writer::Tx;
@@ -234,8 +234,8 @@ impl EventStore for SqliteStore {
                     &queries::READ_STREAM,
                     (
                         stream_id.as_str(),
-                        saturating_i64(from.0.max(1)),
-                        limit(max_count),
+                        saturating_i64(from.0),
+                        saturating_i64(max_count),
                     ),
                     "reading a stream",
                 )
@@ -259,7 +259,7 @@ impl EventStore for SqliteStore {
                     conn,
                     &path,
                     &queries::READ_ALL,
-                    (saturating_i64(after.0), limit(max_count)),
+                    (saturating_i64(after.0), saturating_i64(max_count)),
                     "reading the log",
                 )
             })

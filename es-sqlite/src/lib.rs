@@ -131,6 +131,9 @@
 //! | `es_commands` | `(stream_id, command_id)` primary key, `stream_version`, `first_position`, `last_position`: the append each command id produced on a stream, for idempotency |
 //! | `es_snapshots` | `stream_id` primary key, `version`, `schema_version`, `payload`, `taken_at`: the newest snapshot per stream (never replaced by an older one) |
 //! | `es_checkpoints` | `projection` primary key, `position`, `updated_at` |
+//! | `es_refusals` | `(stream_id, command_id)` primary key, `stream_version`, `payload`, `recorded_at`: the refusal each command id got on a stream ([`EventStore::refuse`]); a command id has one outcome per stream, here or in `es_commands` |
+//! | `es_process_instances` | `(process, key)` primary key, `state`, `finished`, `revision`, `parked_error`, `parked_inputs`, `parked_since`, `parked_retry` (set while an instance is parked), `updated_at`: process managers' instances ([`ProcessStore`](es_core::process::ProcessStore)) |
+//! | `es_process_timers` | `(process, key, name)` primary key, `id`, `due`, `payload`, `correlation_id`: process managers' timers, at most one of each name per instance |
 //! | `es_migrations` | `version` primary key, `applied_at` |
 //!
 //! The store never updates or deletes a row of `es_events`. The file can be inspected with
@@ -175,6 +178,7 @@
 //! [`SnapshotStore`]: es_core::SnapshotStore
 //! [`CheckpointStore`]: es_core::CheckpointStore
 //! [`EventStore::subscribe`]: es_core::EventStore::subscribe
+//! [`EventStore::refuse`]: es_core::EventStore::refuse
 //! [`EventStore::wait_for_events`]: es_core::EventStore::wait_for_events
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

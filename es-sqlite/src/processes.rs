@@ -16,7 +16,7 @@ use crate::checkpoints::advance_checkpoint;
 use crate::error::store_error;
 use crate::queries;
 use crate::values::{
-    Key, Place, all_rows, limit, now_micros, one_row, saturating_i64, to_micros,
+    Key, Place, all_rows, now_micros, one_row, saturating_i64, to_micros,
 };
 
 /// An instance from a row of `process_load.sql` or `process_parked.sql`.
@@ -219,7 +219,7 @@ impl ProcessStore for SqliteStore {
                     &path,
                     "reading due timers",
                     queries::PROCESS_DUE,
-                    (process.as_str(), to_micros(now), limit(count)),
+                    (process.as_str(), to_micros(now), saturating_i64(count)),
                     |row| timer(&path, &process, row),
                 )
             })

@@ -279,15 +279,11 @@ pub(crate) fn last_position(
         .query_row([], |row| Ok(place.unsigned(row, 0, "max(position)")))
 }
 
-/// A position, version or count as an SQLite integer, saturating: nothing stored is beyond
-/// `i64::MAX`, so a larger bound reads the same as `i64::MAX`.
-pub(crate) fn saturating_i64(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-/// A row count as an SQLite `LIMIT`.
-pub(crate) fn limit(count: usize) -> i64 {
-    i64::try_from(count).unwrap_or(i64::MAX)
+/// A position, version or count (a `u64`, or a `usize` row count for a `LIMIT`) as an SQLite
+/// integer, saturating: nothing stored is beyond `i64::MAX`, so a larger bound reads the same
+/// as `i64::MAX`.
+pub(crate) fn saturating_i64(value: impl TryInto<i64>) -> i64 {
+    value.try_into().unwrap_or(i64::MAX)
 }
 
 /// Microseconds since the Unix epoch (finer precision is lost), saturating.
@@ -459,6 +455,6 @@ mod tests {
         headers.insert("who".to_owned(), "ada".to_owned());
         assert_eq!(headers_text(&headers).as_deref(), Some(r#"{"who":"ada"}"#));
         assert_eq!(saturating_i64(u64::MAX), i64::MAX);
-        assert_eq!(limit(usize::MAX), i64::MAX);
+        assert_eq!(saturating_i64(usize::MAX), i64::MAX);
     }
 }
