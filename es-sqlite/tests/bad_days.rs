@@ -477,10 +477,21 @@ async fn a_negative_last_position_is_corrupt_not_an_empty_log() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_conflict_in_a_group_commit_fails_that_caller_alone() {
     let scratch = Scratch::new("group-conflict");
-    let store = SqliteStore::open(scratch.path("app.db"))
-        .await
-        .expect("open");
+    let path = scratch.path("app.db");
+    let store = SqliteStore::open(&path).await.expect("open");
     let hot = stream("hot-1");
+    // Another connection holds the file's write lock while the appends queue, so that they
+    // form one group. The writer takes the first job alone and waits with it for the lock: a
+    // checkpoint save goes first, so that every append queues behind it.
+    let blocker = Connection::open(&path).expect("another connection");
+    blocker
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("hold the write lock");
+    let first = tokio::spawn({
+        let store = store.clone();
+        async move { store.save_checkpoint("first", Position(0)).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     // 16 appends race for version 1 of one stream, 16 others append to streams of their own.
     let mut racing = Vec::new();
     for n in 0..32u64 {
@@ -496,6 +507,11 @@ async fn a_conflict_in_a_group_commit_fails_that_caller_alone() {
                 .await
         }));
     }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    blocker
+        .execute_batch("COMMIT")
+        .expect("release the write lock");
+    first.await.expect("a task").expect("the checkpoint is saved");
     let mut won = 0;
     for (n, append) in racing.into_iter().enumerate() {
         match append.await.expect("a task") {
