@@ -16,8 +16,7 @@ use crate::SqliteStore;
 use crate::error::store_error;
 use crate::queries;
 use crate::values::{
-    Decoder, Key, Place, all_rows, headers_text, one_row, optional_row, saturating_i64,
-    to_micros,
+    Decoder, Key, Place, all_rows, headers_text, one_row, optional_row, saturating_i64, to_micros,
 };
 use crate::writer::Tx;
 

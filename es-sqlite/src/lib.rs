@@ -284,9 +284,13 @@ impl SqliteStore {
             .map_err(|error| thread_error(&path, &error))?;
         let readers =
             Readers::spawn(opened.readers, &path).map_err(|error| thread_error(&path, &error))?;
-        let poller =
-            wake::spawn_poller(opened.poller, &path, Arc::clone(&head), options.poll_interval)
-            .map_err(|error| thread_error(&path, &error))?;
+        let poller = wake::spawn_poller(
+            opened.poller,
+            &path,
+            Arc::clone(&head),
+            options.poll_interval,
+        )
+        .map_err(|error| thread_error(&path, &error))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path,

@@ -6,18 +6,16 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use bytes::Bytes;
+use es_core::StoreError;
 use es_core::process::{InstanceRow, ParkedRow, ProcessStore, ProcessWork, TimerRow};
 use es_core::projection::Committed;
-use es_core::StoreError;
 use rusqlite::{Connection, OptionalExtension as _, Row};
 
 use crate::SqliteStore;
 use crate::checkpoints::advance_checkpoint;
 use crate::error::store_error;
 use crate::queries;
-use crate::values::{
-    Key, Place, all_rows, now_micros, one_row, saturating_i64, to_micros,
-};
+use crate::values::{Key, Place, all_rows, now_micros, one_row, saturating_i64, to_micros};
 
 /// An instance from a row of `process_load.sql` or `process_parked.sql`.
 fn instance(path: &Path, process: &str, row: &Row<'_>) -> Result<InstanceRow, StoreError> {
@@ -60,9 +58,14 @@ fn instances(
     sql: &str,
     params: impl rusqlite::Params,
 ) -> Result<Vec<InstanceRow>, StoreError> {
-    all_rows(conn, path, "reading process instances", sql, params, |row| {
-        instance(path, process, row)
-    })
+    all_rows(
+        conn,
+        path,
+        "reading process instances",
+        sql,
+        params,
+        |row| instance(path, process, row),
+    )
 }
 
 /// Whether the fired timers of `work` still exist and its instances are at the revisions

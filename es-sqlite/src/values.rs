@@ -228,7 +228,11 @@ pub(crate) fn optional_row<T>(
     decode: impl FnOnce(&Row<'_>) -> Result<T, StoreError>,
 ) -> Result<Option<T>, StoreError> {
     conn.prepare_cached(sql)
-        .and_then(|mut statement| statement.query_row(params, |row| Ok(decode(row))).optional())
+        .and_then(|mut statement| {
+            statement
+                .query_row(params, |row| Ok(decode(row)))
+                .optional()
+        })
         .map_err(|error| store_error(path, operation, &error))?
         .transpose()
 }

@@ -233,7 +233,11 @@ impl Writer {
 
 /// The error of user code that panicked with `panic` while the store was doing `operation`:
 /// [`ErrorKind::Panicked`], with the panic's message.
-pub(crate) fn panicked(path: &Path, operation: &'static str, panic: &(dyn Any + Send)) -> StoreError {
+pub(crate) fn panicked(
+    path: &Path,
+    operation: &'static str,
+    panic: &(dyn Any + Send),
+) -> StoreError {
     let text = panic
         .downcast_ref::<&str>()
         .copied()

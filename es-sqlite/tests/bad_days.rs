@@ -432,7 +432,11 @@ async fn a_process_checkpoint_edited_by_hand_commits_nothing() {
         .commit_process("billing", work)
         .await
         .expect("a commit");
-    assert_eq!(committed, Committed::Moved, "the checkpoint is not at the start");
+    assert_eq!(
+        committed,
+        Committed::Moved,
+        "the checkpoint is not at the start"
+    );
     let written = store
         .load_instances("billing", &["order-1".to_owned()])
         .await
@@ -511,7 +515,10 @@ async fn a_conflict_in_a_group_commit_fails_that_caller_alone() {
     blocker
         .execute_batch("COMMIT")
         .expect("release the write lock");
-    first.await.expect("a task").expect("the checkpoint is saved");
+    first
+        .await
+        .expect("a task")
+        .expect("the checkpoint is saved");
     let mut won = 0;
     for (n, append) in racing.into_iter().enumerate() {
         match append.await.expect("a task") {

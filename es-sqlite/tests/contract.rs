@@ -37,7 +37,10 @@ impl FreshFiles {
         let store = SqliteStore::open_with(path, self.options.clone())
             .await
             .expect("a fresh store");
-        self.opened.lock().expect("not poisoned").push(store.clone());
+        self.opened
+            .lock()
+            .expect("not poisoned")
+            .push(store.clone());
         store
     }
 
