@@ -1,29 +1,54 @@
 //! [`CheckpointStore`] for [`SqliteStore`]: one row per projection in `es_checkpoints`.
 
+use es_core::projection::Advance;
 use es_core::{CheckpointStore, Position, StoreError};
-use rusqlite::{Connection, OptionalExtension as _};
+use rusqlite::Connection;
 
 use crate::SqliteStore;
 use crate::error::store_error;
 use crate::queries;
-use crate::values::{Key, Place, now_micros, saturating_i64};
+use crate::values::{Key, Place, now_micros, optional_row, saturating_i64};
 
 /// The checkpoint of `projection`, read on `conn`.
-pub(crate) fn load_checkpoint_in(
+fn load_checkpoint_in(
     conn: &Connection,
     path: &std::path::Path,
     projection: &str,
 ) -> Result<Option<Position>, StoreError> {
     let place = Place::new(path, "es_checkpoints", Key::Projection(projection));
-    let found = conn
-        .prepare_cached(queries::LOAD_CHECKPOINT)
-        .and_then(|mut statement| {
-            statement
-                .query_row([projection], |row| Ok(place.unsigned(row, 0, "position")))
-                .optional()
-        })
-        .map_err(|error| store_error(path, "loading a checkpoint", &error))?;
-    Ok(found.transpose()?.map(Position))
+    let found = optional_row(
+        conn,
+        path,
+        "loading a checkpoint",
+        queries::LOAD_CHECKPOINT,
+        [projection],
+        |row| place.unsigned(row, 0, "position"),
+    )?;
+    Ok(found.map(Position))
+}
+
+/// Moves `projection`'s checkpoint from `advance.from` to `advance.to`, in the writer's
+/// transaction; from the start of the log, the row may not exist yet and is created. Whether
+/// it moved: not when the checkpoint was elsewhere (another runner committed first, or the
+/// projection was reset), and then nothing was written.
+pub(crate) fn advance_checkpoint(
+    conn: &Connection,
+    projection: &str,
+    advance: Advance,
+) -> rusqlite::Result<bool> {
+    let (to, from, now) = (
+        saturating_i64(advance.to.0),
+        saturating_i64(advance.from.0),
+        now_micros(),
+    );
+    let moved = if from == 0 {
+        conn.prepare_cached(queries::TABLES_ADVANCE_FROM_START)?
+            .execute((projection, to, now))?
+    } else {
+        conn.prepare_cached(queries::TABLES_ADVANCE)?
+            .execute((projection, to, now, from))?
+    };
+    Ok(moved > 0)
 }
 
 impl CheckpointStore for SqliteStore {

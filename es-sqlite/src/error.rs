@@ -241,12 +241,13 @@ pub enum OpenError {
         /// What could not be done.
         problem: String,
     },
-    /// SQLite found the file damaged (`SQLITE_CORRUPT`) while opening it.
+    /// SQLite found the file damaged (`SQLITE_CORRUPT`) while opening it, or the file holds a
+    /// value no append writes where opening reads it (positions below zero, edited by hand).
     #[error("{}: the database file is corrupt: {problem}", path.display())]
     Corrupt {
         /// The file.
         path: PathBuf,
-        /// What SQLite said.
+        /// What SQLite said, or which value is wrong.
         problem: String,
     },
     /// Any other failure: the file cannot be created, the disk is full, the write lock stayed

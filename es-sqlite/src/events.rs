@@ -9,13 +9,15 @@ use es_core::{
     Appended, EventStore, ExpectedVersion, NewEvent, Position, Recorded, RecordedEvent, Refusal,
     StoreError, StreamId, Version,
 };
-use rusqlite::{Connection, OptionalExtension as _};
+use rusqlite::Connection;
 use uuid::Uuid;
 
 use crate::SqliteStore;
 use crate::error::store_error;
 use crate::queries;
-use crate::values::{Decoder, Key, Place, headers_text, limit, saturating_i64, to_micros};
+use crate::values::{
+    Decoder, Key, Place, all_rows, headers_text, one_row, optional_row, saturating_i64, to_micros,
+};
 use crate::writer::Tx;
 
 /// One append, in the writer's transaction: idempotency, then the expected version, then the
@@ -100,14 +102,15 @@ fn stream_version_in(
     stream_id: &StreamId,
 ) -> Result<Version, StoreError> {
     let place = Place::new(path, "es_events", Key::Stream(stream_id.as_str()));
-    conn.prepare_cached(queries::STREAM_VERSION)
-        .and_then(|mut statement| {
-            statement.query_row([stream_id.as_str()], |row| {
-                Ok(place.unsigned(row, 0, "stream_version"))
-            })
-        })
-        .map_err(|error| store_error(path, "reading a stream's version", &error))?
-        .map(Version)
+    one_row(
+        conn,
+        path,
+        "reading a stream's version",
+        queries::STREAM_VERSION,
+        [stream_id.as_str()],
+        |row| place.unsigned(row, 0, "stream_version"),
+    )
+    .map(Version)
 }
 
 /// What `command_id` produced on `stream_id`, if anything: the append that carried it (as a
@@ -120,46 +123,29 @@ fn find_command_in(
 ) -> Result<Option<Recorded>, StoreError> {
     let key = Key::Command(stream_id.as_str(), command_id);
     let commands = Place::new(path, "es_commands", key);
-    let found = conn
-        .prepare_cached(queries::FIND_COMMAND)
-        .and_then(|mut statement| {
-            statement
-                .query_row((stream_id.as_str(), command_id.as_bytes()), |row| {
-                    Ok((|| {
-                        let version = commands.unsigned(row, 0, "stream_version")?;
-                        let first = commands.unsigned(row, 1, "first_position")?;
-                        let last = commands.unsigned(row, 2, "last_position")?;
-                        Ok::<_, StoreError>(
-                            Appended::new(Version(version), Position(first), Position(last))
-                                .as_duplicate(),
-                        )
-                    })())
-                })
-                .optional()
-        })
-        .map_err(|error| store_error(path, "looking up a command id", &error))?;
-    if let Some(appended) = found.transpose()? {
-        return Ok(Some(Recorded::Appended(appended)));
-    }
     let refusals = Place::new(path, "es_refusals", key);
-    let refused = conn
-        .prepare_cached(queries::FIND_REFUSAL)
-        .and_then(|mut statement| {
-            statement
-                .query_row((stream_id.as_str(), command_id.as_bytes()), |row| {
-                    Ok((|| {
-                        let version = refusals.unsigned(row, 0, "stream_version")?;
-                        let payload = refusals.blob(row, 1, "payload")?;
-                        Ok::<_, StoreError>(Refusal::new(
-                            Version(version),
-                            Bytes::copy_from_slice(payload),
-                        ))
-                    })())
-                })
-                .optional()
-        })
-        .map_err(|error| store_error(path, "looking up a refusal", &error))?;
-    Ok(refused.transpose()?.map(Recorded::Refused))
+    optional_row(
+        conn,
+        path,
+        "looking up a command id",
+        queries::FIND_COMMAND,
+        (stream_id.as_str(), command_id.as_bytes()),
+        // The columns of `sql/find_command.sql`: the outcome, then its table's columns.
+        |row| match commands.int(row, 0, "outcome")? {
+            0 => {
+                let version = commands.unsigned(row, 1, "stream_version")?;
+                let first = commands.unsigned(row, 2, "first_position")?;
+                let last = commands.unsigned(row, 3, "last_position")?;
+                let appended = Appended::new(Version(version), Position(first), Position(last));
+                Ok(Recorded::Appended(appended.as_duplicate()))
+            }
+            _ => {
+                let version = refusals.unsigned(row, 1, "stream_version")?;
+                let payload = Bytes::copy_from_slice(refusals.blob(row, 4, "payload")?);
+                Ok(Recorded::Refused(Refusal::new(Version(version), payload)))
+            }
+        },
+    )
 }
 
 /// One refusal, in the writer's transaction: the command id's earlier outcome, or the
@@ -197,24 +183,16 @@ fn refuse_in(
     Ok(Recorded::Refused(Refusal::new(actual, payload.clone())))
 }
 
-/// Up to `max_count` events from a statement's rows.
+/// The events of a statement's rows.
 fn read_events(
     conn: &Connection,
     path: &std::path::Path,
     sql: &str,
     params: impl rusqlite::Params,
-    max_count: usize,
     operation: &'static str,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
-    let fail = |error: rusqlite::Error| store_error(path, operation, &error);
-    let mut statement = conn.prepare_cached(sql).map_err(fail)?;
-    let mut rows = statement.query(params).map_err(fail)?;
     let mut decoder = Decoder::new(path);
-    let mut events = Vec::with_capacity(max_count.min(es_core::BATCH_SIZE));
-    while let Some(row) = rows.next().map_err(fail)? {
-        events.push(decoder.event(row)?);
-    }
-    Ok(events)
+    all_rows(conn, path, operation, sql, params, |row| decoder.event(row))
 }
 
 impl EventStore for SqliteStore {
@@ -255,10 +233,9 @@ impl EventStore for SqliteStore {
                     &queries::READ_STREAM,
                     (
                         stream_id.as_str(),
-                        saturating_i64(from.0.max(1)),
-                        limit(max_count),
+                        saturating_i64(from.0),
+                        saturating_i64(max_count),
                     ),
-                    max_count,
                     "reading a stream",
                 )
             })
@@ -281,8 +258,7 @@ impl EventStore for SqliteStore {
                     conn,
                     &path,
                     &queries::READ_ALL,
-                    (saturating_i64(after.0), limit(max_count)),
-                    max_count,
+                    (saturating_i64(after.0), saturating_i64(max_count)),
                     "reading the log",
                 )
             })

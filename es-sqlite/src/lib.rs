@@ -131,6 +131,9 @@
 //! | `es_commands` | `(stream_id, command_id)` primary key, `stream_version`, `first_position`, `last_position`: the append each command id produced on a stream, for idempotency |
 //! | `es_snapshots` | `stream_id` primary key, `version`, `schema_version`, `payload`, `taken_at`: the newest snapshot per stream (never replaced by an older one) |
 //! | `es_checkpoints` | `projection` primary key, `position`, `updated_at` |
+//! | `es_refusals` | `(stream_id, command_id)` primary key, `stream_version`, `payload`, `recorded_at`: the refusal each command id got on a stream ([`EventStore::refuse`]); a command id has one outcome per stream, here or in `es_commands` |
+//! | `es_process_instances` | `(process, key)` primary key, `state`, `finished`, `revision`, `parked_error`, `parked_inputs`, `parked_since`, `parked_retry` (set while an instance is parked), `updated_at`: process managers' instances ([`ProcessStore`](es_core::process::ProcessStore)) |
+//! | `es_process_timers` | `(process, key, name)` primary key, `id`, `due`, `payload`, `correlation_id`: process managers' timers, at most one of each name per instance |
 //! | `es_migrations` | `version` primary key, `applied_at` |
 //!
 //! The store never updates or deletes a row of `es_events`. The file can be inspected with
@@ -155,8 +158,11 @@
 //! - [`StoreError::Corrupt`] when the file is damaged (SQLite reports a malformed page)
 //!   — its location names the file and what was being read — or when a stored value is one
 //!   no append writes (edited by hand): then the location names the file, the table, the
-//!   row and the column (`app.db, es_events, position 17, column recorded_at`). Reads that do
-//!   not touch the damage keep working.
+//!   row and the column (`app.db, es_events, position 17, column recorded_at`). Event names
+//!   are the exception: a read checks them by the looser rule of earlier releases (1 to
+//!   [`MAX_EVENT_NAME_LEN`](es_core::store::limits::MAX_EVENT_NAME_LEN) bytes, no control
+//!   characters), so events stored under it still read. Reads that do not touch the damage
+//!   keep working.
 //!
 //! # Limits
 //!
@@ -172,6 +178,7 @@
 //! [`SnapshotStore`]: es_core::SnapshotStore
 //! [`CheckpointStore`]: es_core::CheckpointStore
 //! [`EventStore::subscribe`]: es_core::EventStore::subscribe
+//! [`EventStore::refuse`]: es_core::EventStore::refuse
 //! [`EventStore::wait_for_events`]: es_core::EventStore::wait_for_events
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -277,8 +284,13 @@ impl SqliteStore {
             .map_err(|error| thread_error(&path, &error))?;
         let readers =
             Readers::spawn(opened.readers, &path).map_err(|error| thread_error(&path, &error))?;
-        let poller = wake::spawn_poller(opened.poller, Arc::clone(&head), options.poll_interval)
-            .map_err(|error| thread_error(&path, &error))?;
+        let poller = wake::spawn_poller(
+            opened.poller,
+            &path,
+            Arc::clone(&head),
+            options.poll_interval,
+        )
+        .map_err(|error| thread_error(&path, &error))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
@@ -342,17 +354,7 @@ impl SqliteStore {
         self.inner
             .readers
             .run(OPERATION, move |conn| {
-                read(conn).map_err(|error| match error {
-                    rusqlite::Error::SqliteFailure(..) => {
-                        error::store_error(&path, OPERATION, &error)
-                    }
-                    other => StoreError::Backend(Box::new(SqliteError::new(
-                        ErrorKind::Other,
-                        &path,
-                        OPERATION,
-                        other.to_string(),
-                    ))),
-                })
+                read(conn).map_err(|error| error::store_error(&path, OPERATION, &error))
             })
             .await
     }

@@ -22,7 +22,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::error::{ErrorKind, OpenError, SqliteError};
 use crate::migrations::{self, Identity};
 use crate::options::SqliteOptions;
-use crate::queries;
+use crate::values;
 
 /// The connections of an opened store, and where its log ends.
 pub(crate) struct Opened {
@@ -212,8 +212,10 @@ fn read_connection(path: &Path, options: &SqliteOptions) -> Result<Connection, O
 }
 
 fn last_position(conn: &Connection, path: &Path) -> Result<u64, OpenError> {
-    let last: i64 = conn
-        .query_row(queries::LAST_POSITION, [], |row| row.get(0))
-        .map_err(|e| OpenError::from_driver(path, "reading the last position", &e))?;
-    Ok(u64::try_from(last).unwrap_or(0))
+    values::last_position(conn, path)
+        .map_err(|e| OpenError::from_driver(path, "reading the last position", &e))?
+        .map_err(|corrupt| OpenError::Corrupt {
+            path: path.to_owned(),
+            problem: corrupt.to_string(),
+        })
 }

@@ -6,16 +6,16 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use bytes::Bytes;
+use es_core::StoreError;
 use es_core::process::{InstanceRow, ParkedRow, ProcessStore, ProcessWork, TimerRow};
 use es_core::projection::Committed;
-use es_core::{Position, StoreError};
 use rusqlite::{Connection, OptionalExtension as _, Row};
 
 use crate::SqliteStore;
-use crate::checkpoints::load_checkpoint_in;
+use crate::checkpoints::advance_checkpoint;
 use crate::error::store_error;
 use crate::queries;
-use crate::values::{Key, Place, limit, now_micros, saturating_i64, to_micros};
+use crate::values::{Key, Place, all_rows, now_micros, one_row, saturating_i64, to_micros};
 
 /// An instance from a row of `process_load.sql` or `process_parked.sql`.
 fn instance(path: &Path, process: &str, row: &Row<'_>) -> Result<InstanceRow, StoreError> {
@@ -58,34 +58,20 @@ fn instances(
     sql: &str,
     params: impl rusqlite::Params,
 ) -> Result<Vec<InstanceRow>, StoreError> {
-    let fail = |error: rusqlite::Error| store_error(path, "reading process instances", &error);
-    let mut statement = conn.prepare_cached(sql).map_err(fail)?;
-    let mut rows = statement.query(params).map_err(fail)?;
-    let mut found = Vec::new();
-    while let Some(row) = rows.next().map_err(fail)? {
-        found.push(instance(path, process, row)?);
-    }
-    Ok(found)
+    all_rows(
+        conn,
+        path,
+        "reading process instances",
+        sql,
+        params,
+        |row| instance(path, process, row),
+    )
 }
 
-/// Whether every expectation of `work` holds, before anything is written: the checkpoint
-/// where the batch started, the fired timers there, the instances at their revisions. The
-/// writer runs one job at a time, so nothing changes between the checks and the writes.
-fn expects(
-    conn: &Connection,
-    path: &Path,
-    process: &str,
-    work: &ProcessWork,
-) -> Result<bool, rusqlite::Error> {
-    if let Some(advance) = work.advance {
-        let at = load_checkpoint_in(conn, path, process)
-            .ok()
-            .flatten()
-            .unwrap_or(Position::START);
-        if at != advance.from {
-            return Ok(false);
-        }
-    }
+/// Whether the fired timers of `work` still exist and its instances are at the revisions
+/// they were read at, before anything is written. The writer runs one job at a time, so
+/// nothing changes between the checks and the writes.
+fn expects(conn: &Connection, process: &str, work: &ProcessWork) -> Result<bool, rusqlite::Error> {
     let mut exists = conn.prepare_cached(queries::PROCESS_TIMER_EXISTS)?;
     for id in &work.fired {
         let count: i64 = exists.query_row((process, id.as_bytes()), |row| row.get(0))?;
@@ -105,19 +91,9 @@ fn expects(
     Ok(true)
 }
 
-/// Writes `work` (its expectations hold).
+/// Writes `work` (its expectations hold, and the checkpoint has moved).
 fn write(conn: &Connection, process: &str, work: &ProcessWork) -> Result<(), rusqlite::Error> {
     let now = now_micros();
-    if let Some(advance) = work.advance {
-        let (to, from) = (saturating_i64(advance.to.0), saturating_i64(advance.from.0));
-        if from == 0 {
-            conn.prepare_cached(queries::TABLES_ADVANCE_FROM_START)?
-                .execute((process, to, now))?;
-        } else {
-            conn.prepare_cached(queries::TABLES_ADVANCE)?
-                .execute((process, to, now, from))?;
-        }
-    }
     let mut fire = conn.prepare_cached(queries::PROCESS_FIRE)?;
     for id in &work.fired {
         fire.execute((process, id.as_bytes()))?;
@@ -216,7 +192,13 @@ impl ProcessStore for SqliteStore {
             .run(OPERATION, move |tx| {
                 let (conn, path) = (tx.conn(), tx.path());
                 let fail = |error: rusqlite::Error| store_error(path, OPERATION, &error);
-                if !expects(conn, path, &process, &work).map_err(fail)? {
+                if !expects(conn, &process, &work).map_err(fail)? {
+                    return Ok(Committed::Moved);
+                }
+                // The first write: when it moves nothing, nothing is written.
+                if let Some(advance) = work.advance
+                    && !advance_checkpoint(conn, &process, advance).map_err(fail)?
+                {
                     return Ok(Committed::Moved);
                 }
                 write(conn, &process, &work).map_err(fail)?;
@@ -235,17 +217,14 @@ impl ProcessStore for SqliteStore {
         self.inner
             .readers
             .run("reading due timers", move |conn| {
-                let fail =
-                    |error: rusqlite::Error| store_error(&path, "reading due timers", &error);
-                let mut statement = conn.prepare_cached(queries::PROCESS_DUE).map_err(fail)?;
-                let mut rows = statement
-                    .query((process.as_str(), to_micros(now), limit(count)))
-                    .map_err(fail)?;
-                let mut due = Vec::new();
-                while let Some(row) = rows.next().map_err(fail)? {
-                    due.push(timer(&path, &process, row)?);
-                }
-                Ok(due)
+                all_rows(
+                    conn,
+                    &path,
+                    "reading due timers",
+                    queries::PROCESS_DUE,
+                    (process.as_str(), to_micros(now), saturating_i64(count)),
+                    |row| timer(&path, &process, row),
+                )
             })
             .await
     }
@@ -256,16 +235,17 @@ impl ProcessStore for SqliteStore {
             .readers
             .run("reading the next timer", move |conn| {
                 let place = Place::new(&path, "es_process_timers", Key::Unknown);
-                conn.prepare_cached(queries::PROCESS_NEXT_TIMER)
-                    .and_then(|mut statement| {
-                        statement.query_row([process.as_str()], |row| {
-                            Ok(match row.get_ref(0)? {
-                                rusqlite::types::ValueRef::Null => Ok(None),
-                                _ => place.time(row, 0, "min(due)").map(Some),
-                            })
-                        })
-                    })
-                    .map_err(|error| store_error(&path, "reading the next timer", &error))?
+                one_row(
+                    conn,
+                    &path,
+                    "reading the next timer",
+                    queries::PROCESS_NEXT_TIMER,
+                    [process.as_str()],
+                    |row| match place.value(row, 0, "min(due)")? {
+                        rusqlite::types::ValueRef::Null => Ok(None),
+                        _ => place.time(row, 0, "min(due)").map(Some),
+                    },
+                )
             })
             .await
     }

@@ -24,7 +24,7 @@ pub(crate) static READ_STREAM: LazyLock<String> =
 pub(crate) const INSERT_EVENT: &str = include_str!("../sql/insert_event.sql");
 /// The append a command id produced on a stream.
 pub(crate) const INSERT_COMMAND: &str = include_str!("../sql/insert_command.sql");
-/// The append of a stream that carried a command id.
+/// What a command id produced on a stream: its append, or else its refusal.
 pub(crate) const FIND_COMMAND: &str = include_str!("../sql/find_command.sql");
 /// A stream's version (0 for no stream).
 pub(crate) const STREAM_VERSION: &str = include_str!("../sql/stream_version.sql");
@@ -47,8 +47,6 @@ pub(crate) const TABLES_ADVANCE_FROM_START: &str =
 pub(crate) const TABLES_ADVANCE: &str = include_str!("../sql/tables_advance.sql");
 /// Puts a table projection's checkpoint back to the start, before a rebuild.
 pub(crate) const TABLES_RESET: &str = include_str!("../sql/tables_reset.sql");
-/// The refusal of a stream's command id.
-pub(crate) const FIND_REFUSAL: &str = include_str!("../sql/find_refusal.sql");
 /// Records a command id's refusal.
 pub(crate) const INSERT_REFUSAL: &str = include_str!("../sql/insert_refusal.sql");
 /// A process manager's instance, by key.

@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use crate::error::{ErrorKind, SqliteError};
-use crate::writer::panic_message;
+use crate::writer::panicked;
 
 type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
 
@@ -64,14 +64,8 @@ impl Readers {
         let (reply, answer) = oneshot::channel();
         let path = Arc::clone(&self.path);
         let job: ReadJob = Box::new(move |conn| {
-            let result = catch_unwind(AssertUnwindSafe(|| read(conn))).unwrap_or_else(|panic| {
-                Err(StoreError::Backend(Box::new(SqliteError::new(
-                    ErrorKind::Panicked,
-                    &path,
-                    operation,
-                    panic_message(&*panic),
-                ))))
-            });
+            let result = catch_unwind(AssertUnwindSafe(|| read(conn)))
+                .unwrap_or_else(|panic| Err(panicked(&path, operation, &*panic)));
             let _ = reply.send(result);
         });
         if self.messages.send(Message::Job(job)).is_err() {

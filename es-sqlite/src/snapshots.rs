@@ -4,12 +4,11 @@
 use bytes::Bytes;
 use es_core::snapshot::Snapshot;
 use es_core::{SnapshotStore, StoreError, StreamId, Version};
-use rusqlite::OptionalExtension as _;
 
 use crate::SqliteStore;
 use crate::error::store_error;
 use crate::queries;
-use crate::values::{Key, Place, saturating_i64, to_micros};
+use crate::values::{Key, Place, optional_row, saturating_i64, to_micros};
 
 impl SnapshotStore for SqliteStore {
     async fn load_snapshot(&self, stream_id: &StreamId) -> Result<Option<Snapshot>, StoreError> {
@@ -19,26 +18,23 @@ impl SnapshotStore for SqliteStore {
             .readers
             .run("loading a snapshot", move |conn| {
                 let place = Place::new(&path, "es_snapshots", Key::Stream(stream_id.as_str()));
-                let found = conn
-                    .prepare_cached(queries::LOAD_SNAPSHOT)
-                    .and_then(|mut statement| {
-                        statement
-                            .query_row([stream_id.as_str()], |row| {
-                                Ok((|| {
-                                    let mut snapshot = Snapshot::new(
-                                        stream_id.clone(),
-                                        Version(place.unsigned(row, 0, "version")?),
-                                        place.schema_version(row, 1, "schema_version")?,
-                                        Bytes::copy_from_slice(place.blob(row, 2, "payload")?),
-                                    );
-                                    snapshot.taken_at = place.time(row, 3, "taken_at")?;
-                                    Ok::<_, StoreError>(snapshot)
-                                })())
-                            })
-                            .optional()
-                    })
-                    .map_err(|error| store_error(&path, "loading a snapshot", &error))?;
-                found.transpose()
+                optional_row(
+                    conn,
+                    &path,
+                    "loading a snapshot",
+                    queries::LOAD_SNAPSHOT,
+                    [stream_id.as_str()],
+                    |row| {
+                        let mut snapshot = Snapshot::new(
+                            stream_id.clone(),
+                            Version(place.unsigned(row, 0, "version")?),
+                            place.schema_version(row, 1, "schema_version")?,
+                            Bytes::copy_from_slice(place.blob(row, 2, "payload")?),
+                        );
+                        snapshot.taken_at = place.time(row, 3, "taken_at")?;
+                        Ok(snapshot)
+                    },
+                )
             })
             .await
     }

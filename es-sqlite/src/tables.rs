@@ -115,9 +115,10 @@ use es_core::{CheckpointStore, Position, StoreError};
 use rusqlite::Connection;
 
 use crate::SqliteStore;
+use crate::checkpoints::advance_checkpoint;
 use crate::error::{ErrorKind, SqliteError, store_error};
 use crate::queries;
-use crate::values::{now_micros, saturating_i64};
+use crate::values::now_micros;
 
 /// A read model kept in tables of the store's SQLite file; see the [module
 /// documentation](self).
@@ -190,23 +191,6 @@ impl<P: SqliteProjection> SqliteTables<P> {
     }
 }
 
-/// The error of a user method that failed.
-fn user_error(
-    tx_path: &std::path::Path,
-    operation: &'static str,
-    error: &rusqlite::Error,
-) -> StoreError {
-    match error {
-        rusqlite::Error::SqliteFailure(..) => store_error(tx_path, operation, error),
-        other => StoreError::Backend(Box::new(SqliteError::new(
-            ErrorKind::Other,
-            tx_path,
-            operation,
-            other.to_string(),
-        ))),
-    }
-}
-
 impl<P: SqliteProjection> Target for SqliteTables<P> {
     type Projection = P;
     type Changes = P;
@@ -219,7 +203,7 @@ impl<P: SqliteProjection> Target for SqliteTables<P> {
             .writer
             .run("setting up a table projection", |tx| {
                 P::setup(tx.conn())
-                    .map_err(|e| user_error(tx.path(), "setting up a table projection", &e))
+                    .map_err(|e| store_error(tx.path(), "setting up a table projection", &e))
             })
             .await
     }
@@ -248,22 +232,14 @@ impl<P: SqliteProjection> Target for SqliteTables<P> {
                          the batch again",
                     ))));
                 };
-                let now = now_micros();
-                let (to, from) = (saturating_i64(advance.to.0), saturating_i64(advance.from.0));
-                let moved = if from == 0 {
-                    conn.prepare_cached(queries::TABLES_ADVANCE_FROM_START)
-                        .and_then(|mut s| s.execute((P::NAME, to, now)))
-                } else {
-                    conn.prepare_cached(queries::TABLES_ADVANCE)
-                        .and_then(|mut s| s.execute((P::NAME, to, now, from)))
-                }
-                .map_err(|e| store_error(path, OPERATION, &e))?;
-                if moved == 0 {
+                let moved = advance_checkpoint(conn, P::NAME, advance)
+                    .map_err(|e| store_error(path, OPERATION, &e))?;
+                if !moved {
                     return Ok(Committed::Moved);
                 }
                 changes
                     .write(conn)
-                    .map_err(|e| user_error(path, OPERATION, &e))?;
+                    .map_err(|e| store_error(path, OPERATION, &e))?;
                 Ok(Committed::Done)
             })
             .await
@@ -283,7 +259,7 @@ impl<P: SqliteProjection> Target for SqliteTables<P> {
                 conn.prepare_cached(queries::TABLES_RESET)
                     .and_then(|mut s| s.execute((P::NAME, now_micros())))
                     .map_err(|e| store_error(path, OPERATION, &e))?;
-                P::clear(conn).map_err(|e| user_error(path, OPERATION, &e))
+                P::clear(conn).map_err(|e| store_error(path, OPERATION, &e))
             })
             .await
     }

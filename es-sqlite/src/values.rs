@@ -1,5 +1,5 @@
-//! Between rows and Rust values: checked integer, id and time conversions, and the decoding of
-//! event rows.
+//! Between rows and Rust values: checked integer, id and time conversions, the decoding of
+//! event rows, and the running of a read statement with its rows decoded.
 //!
 //! SQLite's tables are `STRICT`, so a value of another type cannot be inserted; a stored value
 //! that does not fit its Rust type all the same (a NULL where the column allows one, a
@@ -17,9 +17,12 @@ use bytes::Bytes;
 use es_core::envelope::EventId;
 use es_core::store::limits;
 use es_core::{Metadata, Position, RecordedEvent, StoreError, StreamId, Version};
-use rusqlite::Row;
 use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OptionalExtension as _, Params, Row};
 use uuid::Uuid;
+
+use crate::error::store_error;
+use crate::queries;
 
 /// Where a stored value was read: the file, a table and the key of the row, the location of a
 /// [`StoreError::Corrupt`]. Cheap to make (it borrows): the text is only written when a
@@ -214,15 +217,77 @@ impl<'a> Place<'a> {
     }
 }
 
-/// A position, version or count as an SQLite integer, saturating: nothing stored is beyond
-/// `i64::MAX`, so a larger bound reads the same as `i64::MAX`.
-pub(crate) fn saturating_i64(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
+/// The row `sql` finds with `params`, if any, decoded by `decode`. A driver error is the
+/// store error of `operation` on the file at `path`.
+pub(crate) fn optional_row<T>(
+    conn: &Connection,
+    path: &Path,
+    operation: &'static str,
+    sql: &str,
+    params: impl Params,
+    decode: impl FnOnce(&Row<'_>) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut statement| {
+            statement
+                .query_row(params, |row| Ok(decode(row)))
+                .optional()
+        })
+        .map_err(|error| store_error(path, operation, &error))?
+        .transpose()
 }
 
-/// A row count as an SQLite `LIMIT`.
-pub(crate) fn limit(count: usize) -> i64 {
-    i64::try_from(count).unwrap_or(i64::MAX)
+/// The one row `sql` yields with `params` (an aggregate's), decoded by `decode`. A driver
+/// error is the store error of `operation` on the file at `path`.
+pub(crate) fn one_row<T>(
+    conn: &Connection,
+    path: &Path,
+    operation: &'static str,
+    sql: &str,
+    params: impl Params,
+    decode: impl FnOnce(&Row<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut statement| statement.query_row(params, |row| Ok(decode(row))))
+        .map_err(|error| store_error(path, operation, &error))?
+}
+
+/// Every row `sql` yields with `params`, in order, each decoded by `decode`. A driver error
+/// is the store error of `operation` on the file at `path`.
+pub(crate) fn all_rows<T>(
+    conn: &Connection,
+    path: &Path,
+    operation: &'static str,
+    sql: &str,
+    params: impl Params,
+    mut decode: impl FnMut(&Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let fail = |error: rusqlite::Error| store_error(path, operation, &error);
+    let mut statement = conn.prepare_cached(sql).map_err(fail)?;
+    let mut rows = statement.query(params).map_err(fail)?;
+    let mut decoded = Vec::new();
+    while let Some(row) = rows.next().map_err(fail)? {
+        decoded.push(decode(row)?);
+    }
+    Ok(decoded)
+}
+
+/// The position of the last event (0 for an empty log), read on `conn`: the driver's error,
+/// or else the position, corrupt when it is negative (edited by hand).
+pub(crate) fn last_position(
+    conn: &Connection,
+    path: &Path,
+) -> rusqlite::Result<Result<u64, StoreError>> {
+    let place = Place::new(path, "es_events", Key::Unknown);
+    conn.prepare_cached(queries::LAST_POSITION)?
+        .query_row([], |row| Ok(place.unsigned(row, 0, "max(position)")))
+}
+
+/// A position, version or count (a `u64`, or a `usize` row count for a `LIMIT`) as an SQLite
+/// integer, saturating: nothing stored is beyond `i64::MAX`, so a larger bound reads the same
+/// as `i64::MAX`.
+pub(crate) fn saturating_i64(value: impl TryInto<i64>) -> i64 {
+    value.try_into().unwrap_or(i64::MAX)
 }
 
 /// Microseconds since the Unix epoch (finer precision is lost), saturating.
@@ -276,8 +341,11 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    /// `name`, shared; corrupt when no append would have taken it: empty, longer than
-    /// [`limits::MAX_EVENT_NAME_LEN`] or holding a control character.
+    /// `name`, shared; corrupt when it is empty, longer than [`limits::MAX_EVENT_NAME_LEN`] or
+    /// holds a control character. This is the rule appends followed before event names were
+    /// held to [`check_event_name`](es_core::names::check_event_name), and it stays looser on
+    /// purpose: an event stored under it must still read. A name today's appends refuse can
+    /// therefore read without error. es-postgres reads names by the same rule.
     fn intern(&mut self, name: &str, place: &Place<'_>) -> Result<Arc<str>, StoreError> {
         if let Some(shared) = self.names.get(name) {
             return Ok(Arc::clone(shared));
@@ -391,6 +459,6 @@ mod tests {
         headers.insert("who".to_owned(), "ada".to_owned());
         assert_eq!(headers_text(&headers).as_deref(), Some(r#"{"who":"ada"}"#));
         assert_eq!(saturating_i64(u64::MAX), i64::MAX);
-        assert_eq!(limit(usize::MAX), i64::MAX);
+        assert_eq!(saturating_i64(usize::MAX), i64::MAX);
     }
 }

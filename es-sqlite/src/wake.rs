@@ -9,6 +9,7 @@
 //! file's `data_version`, which changes when another connection commits, and only then reads
 //! the last position and moves the head.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
@@ -18,7 +19,7 @@ use es_core::Position;
 use rusqlite::Connection;
 use tokio::sync::{oneshot, watch};
 
-use crate::queries;
+use crate::values::last_position;
 
 /// The poller's stop channel: a message stops it, closes its connection, then answers.
 pub(crate) type Stop = mpsc::Sender<oneshot::Sender<()>>;
@@ -27,18 +28,21 @@ pub(crate) type Stop = mpsc::Sender<oneshot::Sender<()>>;
 /// the returned sender is dropped.
 pub(crate) fn spawn_poller(
     conn: Connection,
+    path: &Path,
     head: Arc<watch::Sender<Position>>,
     interval: Duration,
 ) -> std::io::Result<Stop> {
     let (stop, stopped) = mpsc::channel();
+    let path = path.to_owned();
     thread::Builder::new()
         .name("es-sqlite-poller".to_owned())
-        .spawn(move || poll_loop(conn, &head, interval, &stopped))?;
+        .spawn(move || poll_loop(conn, &path, &head, interval, &stopped))?;
     Ok(stop)
 }
 
 fn poll_loop(
     conn: Connection,
+    path: &Path,
     head: &watch::Sender<Position>,
     interval: Duration,
     stopped: &mpsc::Receiver<oneshot::Sender<()>>,
@@ -67,20 +71,21 @@ fn poll_loop(
         if seen == Some(version) {
             continue;
         }
-        let Ok(last) = conn
-            .prepare_cached(queries::LAST_POSITION)
-            .and_then(|mut statement| statement.query_row([], |row| row.get::<_, i64>(0)))
-        else {
+        let Ok(Ok(last)) = last_position(&conn, path) else {
             continue;
         };
         seen = Some(version);
-        let last = u64::try_from(last).unwrap_or(0);
-        head.send_if_modified(|head| {
-            let moved = head.0 < last;
-            if moved {
-                *head = Position(last);
-            }
-            moved
-        });
+        move_head(head, Position(last));
     }
+}
+
+/// Moves `head` to `last` when it is behind, waking the subscribers waiting for it.
+pub(crate) fn move_head(head: &watch::Sender<Position>, last: Position) {
+    head.send_if_modified(|head| {
+        let moved = *head < last;
+        if moved {
+            *head = last;
+        }
+        moved
+    });
 }

@@ -52,7 +52,8 @@ use tokio::sync::{oneshot, watch};
 
 use crate::error::{ErrorKind, SqliteError, sqlite_error, store_error};
 use crate::options::MAX_GROUP;
-use crate::queries;
+use crate::values::last_position;
+use crate::wake::move_head;
 
 /// The transaction a job runs in: the connection, and the positions taken so far.
 pub(crate) struct Tx<'c> {
@@ -79,12 +80,10 @@ impl<'c> Tx<'c> {
         let next = match self.next_position {
             Some(next) => next,
             None => {
-                let last: i64 = self
-                    .conn
-                    .prepare_cached(queries::LAST_POSITION)
-                    .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
-                    .map_err(|error| store_error(self.path, "reading the last position", &error))?;
-                u64::try_from(last).unwrap_or(0) + 1
+                let last = last_position(self.conn, self.path).map_err(|error| {
+                    store_error(self.path, "reading the last position", &error)
+                })??;
+                last + 1
             }
         };
         self.next_position = Some(next + count);
@@ -126,14 +125,8 @@ where
 {
     fn run(&mut self, tx: &mut Tx<'_>) -> bool {
         let work = &mut self.work;
-        let result = catch_unwind(AssertUnwindSafe(|| work(tx))).unwrap_or_else(|panic| {
-            Err(StoreError::Backend(Box::new(SqliteError::new(
-                ErrorKind::Panicked,
-                &self.path,
-                self.operation,
-                panic_message(&*panic),
-            ))))
-        });
+        let result = catch_unwind(AssertUnwindSafe(|| work(tx)))
+            .unwrap_or_else(|panic| Err(panicked(&self.path, self.operation, &*panic)));
         let ok = result.is_ok();
         self.result = Some(result);
         ok
@@ -238,14 +231,24 @@ impl Writer {
     }
 }
 
-/// The text of a panic's payload.
-pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
+/// The error of user code that panicked with `panic` while the store was doing `operation`:
+/// [`ErrorKind::Panicked`], with the panic's message.
+pub(crate) fn panicked(
+    path: &Path,
+    operation: &'static str,
+    panic: &(dyn Any + Send),
+) -> StoreError {
     let text = panic
         .downcast_ref::<&str>()
         .copied()
         .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("a panic without a message");
-    format!("panicked: {text}")
+    StoreError::Backend(Box::new(SqliteError::new(
+        ErrorKind::Panicked,
+        path,
+        operation,
+        format!("panicked: {text}"),
+    )))
 }
 
 fn write_loop(
@@ -335,13 +338,7 @@ fn commit_group(
         match run_transaction(&mut tx, &mut pending, &mut ran, &mut failed) {
             Ended::Committed => {
                 if let Some(last) = tx.last_taken() {
-                    head.send_if_modified(|head| {
-                        let moved = head.0 < last;
-                        if moved {
-                            *head = Position(last);
-                        }
-                        moved
-                    });
+                    move_head(head, Position(last));
                 }
                 for job in ran {
                     job.answer(Ok(()));

@@ -7,7 +7,10 @@ mod support;
 
 use std::path::Path;
 
+use bytes::Bytes;
 use es_core::codec::Encoded;
+use es_core::process::{InstanceRow, ProcessStore, ProcessWork};
+use es_core::projection::{Advance, Committed};
 use es_core::{
     CheckpointStore, EventStore, ExpectedVersion, NewEvent, Position, StoreError, Version,
 };
@@ -400,13 +403,99 @@ async fn values_edited_by_hand_are_corrupt_naming_table_row_and_column() {
     store.close().await;
 }
 
+/// A process manager's checkpoint edited by hand to a value no save writes: its work is not
+/// committed as if the checkpoint were at the start of the log.
+#[tokio::test]
+async fn a_process_checkpoint_edited_by_hand_commits_nothing() {
+    let scratch = Scratch::new("edited-process-checkpoint");
+    let path = scratch.path("app.db");
+    let store = SqliteStore::open(&path).await.expect("open");
+    store
+        .save_checkpoint("billing", Position(3))
+        .await
+        .expect("save a checkpoint");
+    {
+        let conn = Connection::open(&path).expect("open");
+        conn.execute_batch("UPDATE es_checkpoints SET position = -1 WHERE projection = 'billing'")
+            .expect("edit");
+    }
+    let mut work = ProcessWork::default();
+    work.advance = Some(Advance::new(Position::START, Position(2)));
+    work.instances.push(InstanceRow::new(
+        "order-1".to_owned(),
+        Bytes::from_static(b"{}"),
+        false,
+        0,
+        None,
+    ));
+    let committed = store
+        .commit_process("billing", work)
+        .await
+        .expect("a commit");
+    assert_eq!(
+        committed,
+        Committed::Moved,
+        "the checkpoint is not at the start"
+    );
+    let written = store
+        .load_instances("billing", &["order-1".to_owned()])
+        .await
+        .expect("load");
+    assert!(written.is_empty(), "nothing was written: {written:?}");
+    store.close().await;
+}
+
+/// Positions edited by hand below zero: the next position is not taken as if the log were
+/// empty; appends fail, and so does opening the file, naming the damage.
+#[tokio::test]
+async fn a_negative_last_position_is_corrupt_not_an_empty_log() {
+    let scratch = Scratch::new("negative-position");
+    let path = scratch.path("app.db");
+    filled(&path, 1, 2, 1).await;
+    let store = SqliteStore::open(&path).await.expect("open");
+    {
+        let conn = Connection::open(&path).expect("open");
+        conn.execute_batch("UPDATE es_events SET position = -position")
+            .expect("edit");
+    }
+    let error = store
+        .append(
+            &stream("other-1"),
+            ExpectedVersion::NoStream,
+            vec![event("x", 1)],
+        )
+        .await
+        .expect_err("the last position is negative");
+    let StoreError::Corrupt { location, problem } = &error else {
+        panic!("expected Corrupt, got {error:?}");
+    };
+    assert!(location.contains("es_events"), "{location}");
+    assert!(problem.contains("-1"), "{problem}");
+    store.close().await;
+    let error = SqliteStore::open(&path)
+        .await
+        .expect_err("the last position is negative");
+    assert!(matches!(error, OpenError::Corrupt { .. }), "{error:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_conflict_in_a_group_commit_fails_that_caller_alone() {
     let scratch = Scratch::new("group-conflict");
-    let store = SqliteStore::open(scratch.path("app.db"))
-        .await
-        .expect("open");
+    let path = scratch.path("app.db");
+    let store = SqliteStore::open(&path).await.expect("open");
     let hot = stream("hot-1");
+    // Another connection holds the file's write lock while the appends queue, so that they
+    // form one group. The writer takes the first job alone and waits with it for the lock: a
+    // checkpoint save goes first, so that every append queues behind it.
+    let blocker = Connection::open(&path).expect("another connection");
+    blocker
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("hold the write lock");
+    let first = tokio::spawn({
+        let store = store.clone();
+        async move { store.save_checkpoint("first", Position(0)).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     // 16 appends race for version 1 of one stream, 16 others append to streams of their own.
     let mut racing = Vec::new();
     for n in 0..32u64 {
@@ -422,6 +511,14 @@ async fn a_conflict_in_a_group_commit_fails_that_caller_alone() {
                 .await
         }));
     }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    blocker
+        .execute_batch("COMMIT")
+        .expect("release the write lock");
+    first
+        .await
+        .expect("a task")
+        .expect("the checkpoint is saved");
     let mut won = 0;
     for (n, append) in racing.into_iter().enumerate() {
         match append.await.expect("a task") {

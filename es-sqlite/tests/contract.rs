@@ -5,37 +5,63 @@
 mod support;
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use es_core::testing::contract::{self, ContractReport};
-use es_sqlite::SqliteStore;
+use es_sqlite::{Durability, SqliteOptions, SqliteStore};
 use support::Scratch;
 
-async fn run_contract(what: &str) -> ContractReport {
-    let scratch = Scratch::new(what);
-    let stores = Mutex::new(Vec::new());
-    let next = Mutex::new(0u32);
-    let report = contract::all(|| async {
-        let n = {
-            let mut next = next.lock().expect("not poisoned");
-            *next += 1;
-            *next
-        };
-        let store = SqliteStore::open(scratch.path(&format!("check-{n}.db")))
+/// Fresh stores for the checks, each on a file of its own in one scratch directory, opened
+/// with the same options and closed by [`close`](Self::close).
+struct FreshFiles {
+    scratch: Scratch,
+    options: SqliteOptions,
+    next: AtomicU32,
+    opened: Mutex<Vec<SqliteStore>>,
+}
+
+impl FreshFiles {
+    fn new(what: &str, options: SqliteOptions) -> Self {
+        Self {
+            scratch: Scratch::new(what),
+            options,
+            next: AtomicU32::new(1),
+            opened: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A store on a new file.
+    async fn open(&self) -> SqliteStore {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let path = self.scratch.path(&format!("check-{n}.db"));
+        let store = SqliteStore::open_with(path, self.options.clone())
             .await
             .expect("a fresh store");
-        stores.lock().expect("not poisoned").push(store.clone());
+        self.opened
+            .lock()
+            .expect("not poisoned")
+            .push(store.clone());
         store
-    })
-    .await;
-    for store in stores.into_inner().expect("not poisoned") {
-        store.close().await;
     }
+
+    /// Closes every store opened.
+    async fn close(self) {
+        for store in self.opened.into_inner().expect("not poisoned") {
+            store.close().await;
+        }
+    }
+}
+
+async fn run_contract(what: &str, options: SqliteOptions) -> ContractReport {
+    let files = FreshFiles::new(what, options);
+    let report = contract::all(|| files.open()).await;
+    files.close().await;
     report
 }
 
 #[tokio::test]
 async fn sqlite_store_keeps_the_store_contract() {
-    let report = run_contract("contract").await;
+    let report = run_contract("contract", SqliteOptions::new()).await;
     println!("SqliteStore: {report}");
     report.assert_passed();
     assert_eq!(report.checks(), 27, "every check ran: {report}");
@@ -43,7 +69,7 @@ async fn sqlite_store_keeps_the_store_contract() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_store_keeps_the_store_contract_on_a_multi_threaded_runtime() {
-    let report = run_contract("contract-mt").await;
+    let report = run_contract("contract-mt", SqliteOptions::new()).await;
     report.assert_passed();
 }
 
@@ -51,44 +77,16 @@ async fn sqlite_store_keeps_the_store_contract_on_a_multi_threaded_runtime() {
 /// can take, not what the store does.
 #[tokio::test]
 async fn sqlite_store_with_normal_durability_keeps_the_store_contract() {
-    let scratch = Scratch::new("contract-normal");
-    let next = Mutex::new(0u32);
-    let options = es_sqlite::SqliteOptions::new().with_durability(es_sqlite::Durability::Normal);
-    let report = contract::all(|| async {
-        let n = {
-            let mut next = next.lock().expect("not poisoned");
-            *next += 1;
-            *next
-        };
-        SqliteStore::open_with(scratch.path(&format!("check-{n}.db")), options.clone())
-            .await
-            .expect("a fresh store")
-    })
-    .await;
+    let options = SqliteOptions::new().with_durability(Durability::Normal);
+    let report = run_contract("contract-normal", options).await;
     report.assert_passed();
 }
 
 #[tokio::test]
 async fn sqlite_store_keeps_the_process_store_contract() {
-    let scratch = Scratch::new("contract-processes");
-    let stores = Mutex::new(Vec::new());
-    let next = Mutex::new(0u32);
-    let report = contract::process_store(|| async {
-        let n = {
-            let mut next = next.lock().expect("not poisoned");
-            *next += 1;
-            *next
-        };
-        let store = SqliteStore::open(scratch.path(&format!("process-{n}.db")))
-            .await
-            .expect("a fresh store");
-        stores.lock().expect("not poisoned").push(store.clone());
-        store
-    })
-    .await;
-    for store in stores.into_inner().expect("not poisoned") {
-        store.close().await;
-    }
+    let files = FreshFiles::new("contract-processes", SqliteOptions::new());
+    let report = contract::process_store(|| files.open()).await;
+    files.close().await;
     println!("SqliteStore processes: {report}");
     report.assert_passed();
     assert_eq!(report.checks(), 3, "every check ran: {report}");

@@ -14,6 +14,7 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Write as _};
+use std::os::unix::process::ExitStatusExt as _;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -62,55 +63,51 @@ fn crash_child() {
             .await
             .expect("the child opens the store");
         let run = std::process::id();
-        let tasks: Vec<_> = (0..TASKS)
-            .map(|task| {
-                let store = store.clone();
-                tokio::spawn(async move {
-                    let mut versions = BTreeMap::new();
-                    for k in 0u64.. {
-                        let stream = stream_of(task, k);
-                        let version = match versions.get(&k.rem_euclid(STREAMS_PER_TASK)) {
-                            Some(&version) => version,
-                            None => store.stream_version(&stream).await.expect("a version"),
-                        };
-                        let len = 1 + (k * 7 + task) % 5;
-                        let batch = format!("{run}-{task}-{k}");
-                        let command = uuid::Uuid::now_v7();
-                        let events = (0..len)
-                            .map(|i| {
-                                let mut event = NewEvent::new(Encoded {
-                                    name: "crash.part",
-                                    version: 1,
-                                    payload: format!(
-                                        r#"{{"batch":"{batch}","i":{i},"len":{len}}}"#
-                                    )
+        let mut tasks = tokio::task::JoinSet::new();
+        for task in 0..TASKS {
+            let store = store.clone();
+            tasks.spawn(async move {
+                let mut versions = BTreeMap::new();
+                for k in 0u64.. {
+                    let stream = stream_of(task, k);
+                    let version = match versions.get(&k.rem_euclid(STREAMS_PER_TASK)) {
+                        Some(&version) => version,
+                        None => store.stream_version(&stream).await.expect("a version"),
+                    };
+                    let len = 1 + (k * 7 + task) % 5;
+                    let batch = format!("{run}-{task}-{k}");
+                    let command = uuid::Uuid::now_v7();
+                    let events = (0..len)
+                        .map(|i| {
+                            let mut event = NewEvent::new(Encoded {
+                                name: "crash.part",
+                                version: 1,
+                                payload: format!(r#"{{"batch":"{batch}","i":{i},"len":{len}}}"#)
                                     .into_bytes()
                                     .into(),
-                                });
-                                event.metadata.command_id = Some(command);
-                                event
-                            })
-                            .collect();
-                        let appended = store
-                            .append(&stream, ExpectedVersion::at(version), events)
-                            .await
-                            .expect("the child's append");
-                        versions.insert(k.rem_euclid(STREAMS_PER_TASK), appended.stream_version);
-                        let mut out = std::io::stdout().lock();
-                        let _ = writeln!(
-                            out,
-                            "ack {stream} {} {} {} {batch} end",
-                            appended.stream_version,
-                            appended.first_position,
-                            appended.last_position
-                        );
-                        let _ = out.flush();
-                    }
-                })
-            })
-            .collect();
-        for task in tasks {
-            let _ = task.await;
+                            });
+                            event.metadata.command_id = Some(command);
+                            event
+                        })
+                        .collect();
+                    let appended = store
+                        .append(&stream, ExpectedVersion::at(version), events)
+                        .await
+                        .expect("the child's append");
+                    versions.insert(k.rem_euclid(STREAMS_PER_TASK), appended.stream_version);
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(
+                        out,
+                        "ack {stream} {} {} {} {batch} end",
+                        appended.stream_version, appended.first_position, appended.last_position
+                    );
+                    let _ = out.flush();
+                }
+            });
+        }
+        // The first task to end has panicked (they append until killed): the child fails.
+        while let Some(ended) = tasks.join_next().await {
+            ended.expect("an appending task");
         }
     });
 }
@@ -185,9 +182,10 @@ fn run_and_kill(path: &std::path::Path, rng: &mut Rng) -> Vec<Ack> {
     std::thread::sleep(Duration::from_millis(rng.next() % 250));
     child.kill().expect("SIGKILL the child");
     let status = child.wait().expect("reap the child");
-    assert!(
-        !status.success(),
-        "the child was killed, not finished: {status}"
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "the child was killed by SIGKILL, not ended otherwise: {status}"
     );
     reader.join().expect("the reader thread");
     // Only whole lines count (they end with `end`); an ack is printed after its append
