@@ -86,9 +86,9 @@ pub(crate) fn rows(config: &Config) -> BoxResult<(Vec<Row>, String)> {
         config,
         &rt,
         config.n(1_000, 100),
-        || async { Ok(testing::fresh_store(&pool).await?) },
+        || fresh_store(&pool),
     )?);
-    let store = rt.block_on(testing::fresh_store(&pool))?;
+    let store = rt.block_on(fresh_store(&pool))?;
     rows.push(crate::process::delay(
         "PostgreSQL",
         &rt,
