@@ -10,8 +10,8 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use es_core::prelude::*;
-use es_core::process::{ProcessStore, Router, Workflow};
-use es_examples::bank::process::TransferProcess;
+use es_core::process::ProcessStore;
+use es_examples::bank::process::workflow;
 use es_examples::bank::transfer::{
     CompleteTransfer, RequestTransfer, Transfer, TransferId, TransferRequested, TransferStatus,
 };
@@ -78,16 +78,9 @@ async fn requested<S: EventStore>(store: &S, transfers: u64) -> BoxResult<Vec<Tr
     Ok(ids)
 }
 
-fn router<S: EventStore>(store: &S) -> Router {
-    Router::new()
-        .with(Repository::<Account, _>::new(store.clone()))
-        .with(Repository::<Transfer, _>::new(store.clone()))
-}
-
 /// The process manager: catches up over the requests.
 async fn framework<S: ProcessStore>(store: &S) -> BoxResult<Duration> {
-    let workflow = Workflow::<TransferProcess, _>::new(store.clone(), router(store));
-    let runner = ProjectionRunner::new(store.clone(), workflow);
+    let runner = ProjectionRunner::new(store.clone(), workflow(store));
     let start = Instant::now();
     runner.catch_up().await?;
     Ok(start.elapsed())
@@ -206,8 +199,7 @@ pub(crate) fn delay<S: ProcessStore>(
 ) -> BoxResult<Row> {
     let delays = rt.block_on(async {
         requested(&store, 0).await?;
-        let workflow = Workflow::<TransferProcess, _>::new(store.clone(), router(&store));
-        let runner = ProjectionRunner::new(store.clone(), workflow);
+        let runner = ProjectionRunner::new(store.clone(), workflow(&store));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let live = tokio::spawn({
             let runner = runner.clone();

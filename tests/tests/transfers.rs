@@ -14,10 +14,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use es_core::prelude::*;
-use es_core::process::{Router, Workflow};
+use es_core::process::Workflow;
 use es_core::testing::hooked::{Hooked, StoreHooks};
 use es_core::{NewEvent, RecordedEvent};
-use es_examples::bank::process::TransferProcess;
+use es_examples::bank::process::{TransferProcess, workflow};
 use es_examples::bank::transfer::{RequestTransfer, Transfer, TransferId, TransferStatus};
 use es_examples::bank::{Account, AccountId, CloseAccount, Deposit, OpenAccount};
 use es_memstore::MemStore;
@@ -44,18 +44,11 @@ impl Rng {
     }
 }
 
-fn router<S: EventStore>(store: &S) -> Router {
-    Router::new()
-        .with(Repository::<Account, _>::new(store.clone()))
-        .with(Repository::<Transfer, _>::new(store.clone()))
-}
-
 /// A runner of the transfer process, as a freshly started process makes it.
 fn runner<S: es_core::process::ProcessStore>(
     store: &S,
 ) -> ProjectionRunner<Workflow<TransferProcess, S>, S> {
-    let workflow = Workflow::<TransferProcess, _>::new(store.clone(), router(store));
-    ProjectionRunner::new(store.clone(), workflow).with_batch_size(8)
+    ProjectionRunner::new(store.clone(), workflow(store)).with_batch_size(8)
 }
 
 async fn open_accounts<S: EventStore>(store: &S) {
