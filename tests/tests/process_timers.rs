@@ -199,11 +199,9 @@ async fn timers_fire_once_on_time_and_after_restarts_in_an_sqlite_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timers_fire_once_on_time_and_after_restarts_on_postgres() {
-    let Some(database) = testing::database_or_skip(PG_TESTS) else {
+    let Some(store) = es_tests::pg_store(PG_TESTS).await else {
         return;
     };
-    let pool = database.pool().await.expect("a pool");
-    let store = testing::fresh_store(&pool).await.expect("a fresh store");
     timers_fire_once_on_time_and_after_restarts(store).await;
 }
 

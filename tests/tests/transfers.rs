@@ -21,8 +21,7 @@ use es_examples::bank::process::{TransferProcess, workflow};
 use es_examples::bank::transfer::{RequestTransfer, Transfer, TransferId, TransferStatus};
 use es_examples::bank::{Account, AccountId, CloseAccount, Deposit, OpenAccount};
 use es_memstore::MemStore;
-use es_postgres::{PgStore, testing};
-use es_tests::scaled;
+use es_tests::{pg_store, scaled};
 
 const ACCOUNTS: u32 = 20;
 /// Accounts 19 and 20 are closed before the transfers start.
@@ -274,11 +273,9 @@ async fn transfers_conserve_money_in_memory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transfers_conserve_money_on_postgres() {
-    let Some(database) = testing::database_or_skip(1) else {
+    let Some(store) = pg_store(1).await else {
         return;
     };
-    let pool = database.pool().await.expect("a pool");
-    let store: PgStore = testing::fresh_store(&pool).await.expect("a fresh store");
     transfers_conserve_money(store).await;
 }
 
