@@ -21,7 +21,7 @@ use es_examples::bank::process::{TransferProcess, workflow};
 use es_examples::bank::transfer::{RequestTransfer, Transfer, TransferId, TransferStatus};
 use es_examples::bank::{Account, AccountId, CloseAccount, Deposit, OpenAccount};
 use es_memstore::MemStore;
-use es_tests::{pg_store, scaled};
+use es_tests::{Rng, pg_store, scaled};
 
 const ACCOUNTS: u32 = 20;
 /// Accounts 19 and 20 are closed before the transfers start.
@@ -30,18 +30,6 @@ const INITIAL: i64 = 100_000;
 const TASKS: usize = 16;
 const TRANSFERS: usize = 2_000;
 const RESTARTS: u32 = 10;
-
-/// A small deterministic generator (xorshift64).
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
 
 /// A runner of the transfer process, as a freshly started process makes it.
 fn runner<S: es_core::process::ProcessStore>(
