@@ -198,6 +198,21 @@ fn alternate(
     Ok((fastest(fw), fastest(bl)))
 }
 
+/// Runs `task(t)` for `t` in `0..tasks` at once, each on a task of its own; returns the
+/// time until the last finished.
+async fn timed_tasks<F, Fut>(tasks: u64, task: F) -> BoxResult<Duration>
+where
+    F: Fn(u64) -> Fut,
+    Fut: Future<Output = BoxResult<()>> + Send + 'static,
+{
+    let start = Instant::now();
+    let handles: Vec<_> = (0..tasks).map(|t| tokio::spawn(task(t))).collect();
+    for handle in handles {
+        handle.await??;
+    }
+    Ok(start.elapsed())
+}
+
 /// Follows `store` from the start until its `events` events are delivered; checks that every
 /// one came, in order, and returns the time it took.
 async fn timed_catch_up<S: EventStore>(store: &S, events: u64, what: &str) -> BoxResult<Duration> {

@@ -10,17 +10,17 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use es_core::prelude::*;
-use es_core::process::{ProcessStore, Router, Workflow};
-use es_examples::bank::process::TransferProcess;
+use es_core::process::ProcessStore;
+use es_examples::bank::process::workflow;
 use es_examples::bank::transfer::{
     CompleteTransfer, RequestTransfer, Transfer, TransferId, TransferRequested, TransferStatus,
 };
-use es_examples::bank::{Account, AccountId, Deposit, OpenAccount, Withdraw};
+use es_examples::bank::{Account, AccountId, Deposit, MoneyWithdrawn, OpenAccount, Withdraw};
 use es_memstore::MemStore;
 use tokio::runtime::Runtime;
 
 use crate::report::{Row, thousands};
-use crate::{BoxResult, Config, check, fastest};
+use crate::{BoxResult, Config, alternate, check};
 
 /// Accounts transfers move money between.
 const ACCOUNTS: u32 = 100;
@@ -43,10 +43,7 @@ pub(crate) fn rows(config: &Config, rt: &Runtime) -> BoxResult<Vec<Row>> {
 
 /// A store with [`ACCOUNTS`] accounts holding plenty, and `transfers` requested transfers
 /// between them; returns the requests' ids.
-pub(crate) async fn requested<S: EventStore>(
-    store: &S,
-    transfers: u64,
-) -> BoxResult<Vec<TransferId>> {
+async fn requested<S: EventStore>(store: &S, transfers: u64) -> BoxResult<Vec<TransferId>> {
     let accounts = Repository::<Account, _>::new(store.clone());
     for id in 1..=ACCOUNTS {
         let account = AccountId(id);
@@ -81,16 +78,9 @@ pub(crate) async fn requested<S: EventStore>(
     Ok(ids)
 }
 
-fn router<S: EventStore>(store: &S) -> Router {
-    Router::new()
-        .with(Repository::<Account, _>::new(store.clone()))
-        .with(Repository::<Transfer, _>::new(store.clone()))
-}
-
 /// The process manager: catches up over the requests.
 async fn framework<S: ProcessStore>(store: &S) -> BoxResult<Duration> {
-    let workflow = Workflow::<TransferProcess, _>::new(store.clone(), router(store));
-    let runner = ProjectionRunner::new(store.clone(), workflow);
+    let runner = ProjectionRunner::new(store.clone(), workflow(store));
     let start = Instant::now();
     runner.catch_up().await?;
     Ok(start.elapsed())
@@ -163,36 +153,28 @@ pub(crate) fn throughput<S, F, Fut>(
     config: &Config,
     rt: &Runtime,
     transfers: u64,
-    mut fresh: F,
+    fresh: F,
 ) -> BoxResult<Row>
 where
     S: ProcessStore,
-    F: FnMut() -> Fut,
+    F: Fn() -> Fut,
     Fut: Future<Output = BoxResult<S>>,
 {
-    let mut framework_times = Vec::new();
-    let mut baseline_times = Vec::new();
-    for _ in 0..config.reps {
-        // Alternating, so that load from elsewhere falls on both sides.
-        for side in [true, false] {
-            rt.block_on(async {
-                let store = fresh().await?;
-                let ids = requested(&store, transfers).await?;
-                let time = if side {
-                    framework(&store).await?
-                } else {
-                    baseline(&store).await?
-                };
-                all_completed(&store, &ids).await?;
-                if side {
-                    framework_times.push(time);
-                } else {
-                    baseline_times.push(time);
-                }
-                BoxResult::Ok(())
-            })?;
-        }
-    }
+    // One run of a side on a fresh store: the framework's, or the baseline's.
+    let run = |framework_side: bool| {
+        rt.block_on(async {
+            let store = fresh().await?;
+            let ids = requested(&store, transfers).await?;
+            let time = if framework_side {
+                framework(&store).await?
+            } else {
+                baseline(&store).await?
+            };
+            all_completed(&store, &ids).await?;
+            Ok(time)
+        })
+    };
+    let (fw, bl) = alternate(config.reps, || run(true), || run(false))?;
     Ok(Row::rate(
         format!(
             "(f) {label}: {} transfers end to end (withdraw, deposit, complete) by the \
@@ -201,8 +183,8 @@ where
         ),
         "transfer",
         transfers,
-        fastest(framework_times),
-        fastest(baseline_times),
+        fw,
+        bl,
     ))
 }
 
@@ -217,8 +199,7 @@ pub(crate) fn delay<S: ProcessStore>(
 ) -> BoxResult<Row> {
     let delays = rt.block_on(async {
         requested(&store, 0).await?;
-        let workflow = Workflow::<TransferProcess, _>::new(store.clone(), router(&store));
-        let runner = ProjectionRunner::new(store.clone(), workflow);
+        let runner = ProjectionRunner::new(store.clone(), workflow(&store));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let live = tokio::spawn({
             let runner = runner.clone();
@@ -276,10 +257,10 @@ async fn delays<S: EventStore>(store: &S) -> BoxResult<Vec<f64>> {
             continue;
         };
         match &*event.name {
-            "transfer.requested" => {
+            TransferRequested::NAME => {
                 requested.insert(correlation, event.recorded_at);
             }
-            "account.withdrawn" => {
+            MoneyWithdrawn::NAME => {
                 if let Some(at) = requested.get(&correlation) {
                     let delay = event.recorded_at.duration_since(*at).unwrap_or_default();
                     delays.push(delay.as_secs_f64());

@@ -60,6 +60,16 @@ impl Row {
         baseline.as_secs_f64() / framework.as_secs_f64()
     }
 
+    /// The goal of a throughput ratio of at least `goal`, judged on `framework` and
+    /// `baseline` times: `1.23x baseline (>= 0.8x)`.
+    pub(crate) fn ratio_goal(self, framework: Duration, baseline: Duration, goal: f64) -> Self {
+        let ratio = Self::throughput_ratio(framework, baseline);
+        self.goal(
+            format!("{ratio:.2}x baseline (>= {goal}x)"),
+            Verdict::of(ratio >= goal),
+        )
+    }
+
     pub(crate) fn goal(mut self, goal: String, verdict: Verdict) -> Self {
         self.goal = goal;
         self.verdict = verdict;

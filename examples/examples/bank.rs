@@ -9,8 +9,8 @@ use std::error::Error;
 use std::time::SystemTime;
 
 use es_core::prelude::*;
-use es_core::process::{ManualClock, Router, Workflow};
-use es_examples::bank::process::{DEADLINE, RETRY_CREDIT, TransferProcess};
+use es_core::process::{ManualClock, Workflow};
+use es_examples::bank::process::{DEADLINE, RETRY_CREDIT, TransferProcess, workflow};
 use es_examples::bank::transfer::{RequestTransfer, Transfer, TransferId};
 use es_examples::bank::views::Balances;
 use es_examples::bank::{
@@ -155,9 +155,7 @@ async fn transfers(store: &MemStore) -> Result<(), Box<dyn Error>> {
     }
 
     let clock = ManualClock::new(SystemTime::now());
-    let router = Router::new().with(accounts.clone()).with(transfers.clone());
-    let workflow =
-        Workflow::<TransferProcess, _>::new(store.clone(), router).with_clock(clock.clone());
+    let workflow = workflow(store).with_clock(clock.clone());
     let process = ProjectionRunner::new(store.clone(), workflow);
     process.catch_up().await?;
     report(&process, &transfers, &requested, "at once").await?;

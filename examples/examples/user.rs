@@ -29,9 +29,7 @@ use es_core::prelude::*;
 use es_core::projection::Target;
 use es_core::{CommandSet, ExecuteError, NewEvent, RecordedEvent};
 use es_examples::user::sqlite_table::SqliteDirectory;
-#[cfg(unix)]
-use es_examples::user::table::DirectoryChanges;
-use es_examples::user::table::DirectoryTable;
+use es_examples::user::table::{DirectoryChanges, DirectoryTable};
 use es_examples::user::views::{UserDirectory, UserStats};
 use es_examples::user::{
     ChangeEmail, DeleteUser, RegisterUser, RenameUser, User, UserCommand, UserEvent, UserId,

@@ -1,6 +1,6 @@
 //! Shared helpers of the cross-crate tests: a store wrapper that simulates a concurrent
-//! writer, one whose reads of the log fail on demand, and a raw-append helper for planting
-//! stored data.
+//! writer, one whose reads of the log fail on demand, a raw-append helper for planting
+//! stored data, a small deterministic random generator, and a fresh PostgreSQL store.
 #![deny(missing_docs)]
 
 // The README's snippets are compiled and run as doc tests of this crate (which has every
@@ -133,6 +133,38 @@ pub async fn plant<S: EventStore>(
     store
         .append(&stream_id, ExpectedVersion::Any, vec![event])
         .await
+}
+
+/// A small deterministic generator (xorshift64), so that a test makes the same choices on
+/// every run. The seed must not be 0 (which stays 0).
+#[derive(Debug, Clone)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next number, below `n`.
+    ///
+    /// # Panics
+    /// When `n` is 0.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// A store in a fresh schema of the test server of this process (see
+/// `es_postgres::testing`), or `None` when there is none: the test is skipped, after the
+/// one line saying so, which counts `tests` tests.
+///
+/// # Panics
+/// When the server cannot be reached or the schema not created.
+#[cfg(unix)]
+pub async fn pg_store(tests: usize) -> Option<es_postgres::PgStore> {
+    let database = es_postgres::testing::database_or_skip(tests)?;
+    let pool = database.pool().await.expect("a pool");
+    let store = es_postgres::testing::fresh_store(&pool).await;
+    Some(store.expect("a fresh store"))
 }
 
 /// The size factor of the stress and property tests: `ES_TEST_SCALE` (a positive number,

@@ -16,8 +16,8 @@ use std::sync::Arc;
 use es_core::prelude::*;
 use es_core::{Executed, RetryPolicy};
 use es_memstore::MemStore;
-use es_postgres::{PgStore, testing};
-use es_tests::scaled;
+use es_postgres::testing;
+use es_tests::{pg_store, scaled};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Barrier;
 
@@ -308,16 +308,9 @@ async fn memstore_a_custom_policy_bounds_the_attempts() {
     a_custom_policy_bounds_the_attempts(MemStore::new()).await;
 }
 
-/// A store in a fresh schema of the shared test server, or `None` (skipped).
-async fn pg_store() -> Option<PgStore> {
-    let database = testing::database_or_skip(PG_TESTS)?;
-    let pool = database.pool().await.expect("a pool");
-    Some(testing::fresh_store(&pool).await.expect("a fresh store"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_default_policy_lets_no_conflict_through() {
-    let Some(store) = pg_store().await else {
+    let Some(store) = pg_store(PG_TESTS).await else {
         return;
     };
     default_policy_lets_no_conflict_through(store.clone()).await;
@@ -326,7 +319,7 @@ async fn postgres_default_policy_lets_no_conflict_through() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_one_attempt_surfaces_conflicts() {
-    let Some(store) = pg_store().await else {
+    let Some(store) = pg_store(PG_TESTS).await else {
         return;
     };
     one_attempt_surfaces_conflicts(store.clone()).await;
@@ -335,7 +328,7 @@ async fn postgres_one_attempt_surfaces_conflicts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_a_custom_policy_bounds_the_attempts() {
-    let Some(store) = pg_store().await else {
+    let Some(store) = pg_store(PG_TESTS).await else {
         return;
     };
     a_custom_policy_bounds_the_attempts(store.clone()).await;

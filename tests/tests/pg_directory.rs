@@ -16,6 +16,7 @@ use es_examples::user::{
     UserCreated, UserDeleted, UserId, UserRenamed,
 };
 use es_postgres::{PgTables, testing};
+use es_tests::Rng;
 
 fn id(name: &str) -> UserId {
     UserId::new(name)
@@ -66,19 +67,6 @@ fn on_records_one_change_per_event_in_order() {
         });
 }
 
-/// A small deterministic generator (xorshift64), so the command sequence is the same on
-/// every run.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        usize::try_from(self.0 % n as u64).expect("small")
-    }
-}
-
 /// `count` commands on 30 users sharing a few addresses: registrations (repeated ones are
 /// refused), email changes (some to a shared address), renames and deletions.
 fn commands(count: usize) -> Vec<UserCommand> {
@@ -88,11 +76,12 @@ fn commands(count: usize) -> Vec<UserCommand> {
         "b@example.com",
         "x@example.com",
     ];
+    // Seeded: the command sequence is the same on every run.
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     (0..count)
         .map(|i| {
             let user = id(&format!("u{:02}", rng.below(30)));
-            let email = EMAILS[rng.below(EMAILS.len())].to_owned();
+            let email = EMAILS[rng.below(EMAILS.len() as u64) as usize].to_owned();
             match rng.below(20) {
                 0..=7 => RegisterUser {
                     user_id: user,

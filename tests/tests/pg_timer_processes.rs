@@ -3,12 +3,15 @@
 //! clock. Every instance sets a timer 300 ms after its event; when it fires, the instance
 //! sends a command that appends one event. Each timer fires once (one event per instance,
 //! whichever process fired it) and never before its time; the child is killed with SIGKILL
-//! half-way, and the timers it had not fired fire in this process.
+//! half-way (once it has said it runs, and it must die of that signal), and the timers it had
+//! not fired fire in this process.
 #![cfg(unix)]
 #![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
-use std::process::{Command, Stdio};
+use std::io::{BufRead as _, BufReader};
+use std::os::unix::process::ExitStatusExt as _;
+use std::process::{ChildStderr, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use es_core::prelude::*;
@@ -18,6 +21,8 @@ use serde::{Deserialize, Serialize};
 
 /// The environment variable that makes `runner_child` the child: `<url> <schema>`.
 const CHILD: &str = "ES_TESTS_TIMER_CHILD";
+/// The line the child prints on stderr once its store is open, right before it runs.
+const RUNNING: &str = "child: running";
 const DELAY: Duration = Duration::from_millis(300);
 const INSTANCES: u64 = 40;
 
@@ -111,9 +116,29 @@ fn runner_child() {
     runtime.block_on(async {
         let options = PgStoreOptions::new().with_schema(SchemaName::new(schema).unwrap());
         let store = PgStore::connect_with(url, options).await.unwrap();
-        eprintln!("child: running");
+        eprintln!("{RUNNING}");
         runner(&store).run(std::future::pending()).await.unwrap();
     });
+}
+
+/// Passes the child's stderr on to this process's, line by line, in a thread of its own; the
+/// receiver gets a message at the child's [`RUNNING`] line, or an error when the child's
+/// stderr ends without it.
+fn running_line(stderr: ChildStderr) -> tokio::sync::oneshot::Receiver<()> {
+    let (running, said) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut running = Some(running);
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            eprintln!("{line}");
+            if line == RUNNING
+                && let Some(running) = running.take()
+            {
+                let _ = running.send(());
+            }
+        }
+    });
+    said
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -127,8 +152,21 @@ async fn two_processes_fire_each_timer_once_and_on_time() {
         .args(["--exact", "runner_child", "--nocapture", "--test-threads=1"])
         .env(CHILD, format!("{} {}", database.url(), store.schema()))
         .stdout(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let said = running_line(child.stderr.take().unwrap());
+    match tokio::time::timeout(Duration::from_secs(60), said).await {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) => panic!(
+            "the child's stderr ended before it said {RUNNING:?}: {:?}",
+            child.wait()
+        ),
+        Err(_) => {
+            let _ = child.kill();
+            panic!("the child did not say {RUNNING:?} within 60 s");
+        }
+    }
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let here = runner(&store);
     let live = tokio::spawn({
@@ -160,7 +198,12 @@ async fn two_processes_fire_each_timer_once_and_on_time() {
     }
     // The child dies with whatever it was doing: timers it held fire here.
     child.kill().unwrap();
-    child.wait().unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "the child died of SIGKILL: {status}"
+    );
     for id in INSTANCES / 2..INSTANCES {
         append(id).await;
     }

@@ -7,8 +7,8 @@
 use std::time::{Duration, SystemTime};
 
 use es_core::prelude::*;
-use es_core::process::{ManualClock, ProcessStore, Router, Workflow};
-use es_examples::bank::process::{DEADLINE, RETRY_CREDIT, Step, TransferProcess};
+use es_core::process::{ManualClock, ProcessStore, Workflow};
+use es_examples::bank::process::{DEADLINE, RETRY_CREDIT, Step, TransferProcess, workflow};
 use es_examples::bank::transfer::{RequestTransfer, Transfer, TransferId, TransferStatus};
 use es_examples::bank::{Account, AccountId, Deposit, FreezeAccount, OpenAccount, UnfreezeAccount};
 use es_memstore::MemStore;
@@ -23,10 +23,7 @@ fn runner<S: ProcessStore>(
     store: &S,
     clock: &ManualClock,
 ) -> ProjectionRunner<Workflow<TransferProcess, S>, S> {
-    let router = Router::new()
-        .with(Repository::<Account, _>::new(store.clone()))
-        .with(Repository::<Transfer, _>::new(store.clone()));
-    let workflow = Workflow::<TransferProcess, _>::new(store.clone(), router)
+    let workflow = workflow(store)
         .with_clock(clock.clone())
         .with_poll_interval(Duration::from_millis(20));
     ProjectionRunner::new(store.clone(), workflow)
@@ -202,11 +199,9 @@ async fn timers_fire_once_on_time_and_after_restarts_in_an_sqlite_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timers_fire_once_on_time_and_after_restarts_on_postgres() {
-    let Some(database) = testing::database_or_skip(PG_TESTS) else {
+    let Some(store) = es_tests::pg_store(PG_TESTS).await else {
         return;
     };
-    let pool = database.pool().await.expect("a pool");
-    let store = testing::fresh_store(&pool).await.expect("a fresh store");
     timers_fire_once_on_time_and_after_restarts(store).await;
 }
 

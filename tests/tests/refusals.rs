@@ -12,16 +12,10 @@ use es_core::prelude::*;
 use es_core::testing::hooked::{Hooked, StoreHooks};
 use es_examples::bank::{Account, AccountError, AccountId, Deposit, OpenAccount, Withdraw};
 use es_memstore::MemStore;
-use es_postgres::{PgStore, testing};
+use es_tests::pg_store;
 
 /// How many tests of this binary need PostgreSQL (for the skip notice).
 const PG_TESTS: usize = 2;
-
-async fn pg_store() -> Option<PgStore> {
-    let database = testing::database_or_skip(PG_TESTS)?;
-    let pool = database.pool().await.expect("a pool");
-    Some(testing::fresh_store(&pool).await.expect("a fresh store"))
-}
 
 /// An overdraft refused under a command id stays refused after a deposit would let it
 /// through: the same id, asked again (here and through another repository), gets the first
@@ -236,7 +230,7 @@ async fn a_refusal_is_answered_again_in_memory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refusal_is_answered_again_on_postgres() {
-    if let Some(store) = pg_store().await {
+    if let Some(store) = pg_store(PG_TESTS).await {
         a_refusal_is_answered_again(store).await;
     }
 }
@@ -248,7 +242,7 @@ async fn racing_workers_get_one_answer_in_memory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_workers_get_one_answer_on_postgres() {
-    if let Some(store) = pg_store().await {
+    if let Some(store) = pg_store(PG_TESTS).await {
         racing_workers_get_one_answer(store).await;
     }
 }

@@ -14,15 +14,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use es_core::prelude::*;
-use es_core::process::{Router, Workflow};
+use es_core::process::Workflow;
 use es_core::testing::hooked::{Hooked, StoreHooks};
 use es_core::{NewEvent, RecordedEvent};
-use es_examples::bank::process::TransferProcess;
+use es_examples::bank::process::{TransferProcess, workflow};
 use es_examples::bank::transfer::{RequestTransfer, Transfer, TransferId, TransferStatus};
 use es_examples::bank::{Account, AccountId, CloseAccount, Deposit, OpenAccount};
 use es_memstore::MemStore;
-use es_postgres::{PgStore, testing};
-use es_tests::scaled;
+use es_tests::{Rng, pg_store, scaled};
 
 const ACCOUNTS: u32 = 20;
 /// Accounts 19 and 20 are closed before the transfers start.
@@ -32,30 +31,11 @@ const TASKS: usize = 16;
 const TRANSFERS: usize = 2_000;
 const RESTARTS: u32 = 10;
 
-/// A small deterministic generator (xorshift64).
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
-fn router<S: EventStore>(store: &S) -> Router {
-    Router::new()
-        .with(Repository::<Account, _>::new(store.clone()))
-        .with(Repository::<Transfer, _>::new(store.clone()))
-}
-
 /// A runner of the transfer process, as a freshly started process makes it.
 fn runner<S: es_core::process::ProcessStore>(
     store: &S,
 ) -> ProjectionRunner<Workflow<TransferProcess, S>, S> {
-    let workflow = Workflow::<TransferProcess, _>::new(store.clone(), router(store));
-    ProjectionRunner::new(store.clone(), workflow).with_batch_size(8)
+    ProjectionRunner::new(store.clone(), workflow(store)).with_batch_size(8)
 }
 
 async fn open_accounts<S: EventStore>(store: &S) {
@@ -281,11 +261,9 @@ async fn transfers_conserve_money_in_memory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transfers_conserve_money_on_postgres() {
-    let Some(database) = testing::database_or_skip(1) else {
+    let Some(store) = pg_store(1).await else {
         return;
     };
-    let pool = database.pool().await.expect("a pool");
-    let store: PgStore = testing::fresh_store(&pool).await.expect("a fresh store");
     transfers_conserve_money(store).await;
 }
 

@@ -23,9 +23,8 @@
 
 mod plain;
 
-use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use es_bench::Step;
 use es_bench::domain::Account;
@@ -38,7 +37,7 @@ use es_postgres::{PgStore, SchemaName};
 use tokio::runtime::Runtime;
 
 use crate::report::{Row, Verdict, thousands};
-use crate::{BoxResult, Config, alternate, check, expected_account, timed_catch_up};
+use crate::{BoxResult, Config, alternate, check, expected_account, timed_catch_up, timed_tasks};
 use plain::Plain;
 
 /// The tasks of the concurrent workloads.
@@ -87,9 +86,9 @@ pub(crate) fn rows(config: &Config) -> BoxResult<(Vec<Row>, String)> {
         config,
         &rt,
         config.n(1_000, 100),
-        || async { Ok(testing::fresh_store(&pool).await?) },
+        || fresh_store(&pool),
     )?);
-    let store = rt.block_on(testing::fresh_store(&pool))?;
+    let store = rt.block_on(fresh_store(&pool))?;
     rows.push(crate::process::delay(
         "PostgreSQL",
         &rt,
@@ -126,21 +125,6 @@ async fn describe(pool: &PgPool, server: Option<&TestServer>) -> BoxResult<Strin
         setting(4)?,
         setting(5)?,
     ))
-}
-
-/// Runs `task(t)` for `t` in `0..tasks` at once, each on a task of its own; returns the
-/// time until the last finished.
-async fn timed_tasks<F, Fut>(tasks: u64, task: F) -> BoxResult<Duration>
-where
-    F: Fn(u64) -> Fut,
-    Fut: Future<Output = BoxResult<()>> + Send + 'static,
-{
-    let start = Instant::now();
-    let handles: Vec<_> = (0..tasks).map(|t| tokio::spawn(task(t))).collect();
-    for handle in handles {
-        handle.await??;
-    }
-    Ok(start.elapsed())
 }
 
 /// A fresh, migrated store on `pool` (a schema of its own).
@@ -261,22 +245,14 @@ fn appends(config: &Config, rt: &Runtime, pool: &PgPool) -> BoxResult<Vec<Row>> 
             fw,
             bl,
         );
+        // The goal of the issue's concurrent rows: at least 0.8x the baseline's throughput.
         rows.push(if streams > 1 && tasks > 1 {
-            ratio_goal(row, fw, bl)
+            row.ratio_goal(fw, bl, 0.8)
         } else {
             row
         });
     }
     Ok(rows)
-}
-
-/// The goal of the issue's concurrent rows: at least 0.8x the baseline's throughput.
-fn ratio_goal(row: Row, framework: Duration, baseline: Duration) -> Row {
-    let ratio = Row::throughput_ratio(framework, baseline);
-    row.goal(
-        format!("{ratio:.2}x baseline (>= 0.8x)"),
-        Verdict::of(ratio >= 0.8),
-    )
 }
 
 // ------------------------------------------------------------------------------------------
@@ -350,7 +326,7 @@ fn commands(config: &Config, rt: &Runtime, pool: &PgPool) -> BoxResult<Vec<Row>>
             None => "default cache: a stream is read once",
             Some(_) => "cache 0: every command reads its stream",
         };
-        rows.push(ratio_goal(
+        rows.push(
             Row::rate(
                 format!(
                     "(pg) {} commands on {} aggregates from {TASKS} tasks, Repository with {variant} \
@@ -362,10 +338,9 @@ fn commands(config: &Config, rt: &Runtime, pool: &PgPool) -> BoxResult<Vec<Row>>
                 total,
                 fw,
                 bl,
-            ),
-            fw,
-            bl,
-        ));
+            )
+            .ratio_goal(fw, bl, 0.8),
+        );
     }
     Ok(rows)
 }

@@ -36,7 +36,7 @@ use es_sqlite::{Durability, SqliteOptions, SqliteStore};
 use tokio::runtime::Runtime;
 
 use crate::report::{Row, Verdict, thousands};
-use crate::{BoxResult, Config, alternate, check, expected_account, timed_catch_up};
+use crate::{BoxResult, Config, alternate, check, expected_account, timed_catch_up, timed_tasks};
 use plain::Plain;
 
 /// The tasks of the concurrent workloads.
@@ -106,21 +106,6 @@ pub(crate) fn rows(config: &Config) -> BoxResult<(Vec<Row>, String)> {
     Ok((rows, note))
 }
 
-/// Runs `task(t)` for `t` in `0..tasks` at once, each on a task of its own; returns the
-/// time until the last finished.
-async fn timed_tasks<F, Fut>(tasks: u64, task: F) -> BoxResult<Duration>
-where
-    F: Fn(u64) -> Fut,
-    Fut: Future<Output = BoxResult<()>> + Send + 'static,
-{
-    let start = Instant::now();
-    let handles: Vec<_> = (0..tasks).map(|t| tokio::spawn(task(t))).collect();
-    for handle in handles {
-        handle.await??;
-    }
-    Ok(start.elapsed())
-}
-
 /// Runs `task(t)` for `t` in `0..tasks` at once, each on a thread of its own; returns the
 /// time until the last finished.
 fn timed_threads<F>(tasks: u64, task: F) -> BoxResult<Duration>
@@ -145,10 +130,6 @@ where
     Ok(start.elapsed())
 }
 
-fn ratio(framework: Duration, baseline: Duration) -> f64 {
-    Row::throughput_ratio(framework, baseline)
-}
-
 // ------------------------------------------------------------------------------------------
 // Appends
 // ------------------------------------------------------------------------------------------
@@ -163,7 +144,6 @@ fn appends(config: &Config, rt: &Runtime, scratch: &Scratch) -> BoxResult<Vec<Ro
         (TASKS, Durability::Normal, None),
     ] {
         let (appends, fw, bl) = appends_run(config, rt, scratch, tasks, durability)?;
-        let r = ratio(fw, bl);
         let setting = match durability {
             Durability::Normal => ", framework with Durability::Normal (not power-loss safe)",
             _ => "",
@@ -185,10 +165,7 @@ fn appends(config: &Config, rt: &Runtime, scratch: &Scratch) -> BoxResult<Vec<Ro
             bl,
         );
         rows.push(match goal {
-            Some(goal) => row.goal(
-                format!("{r:.2}x baseline (>= {goal}x)"),
-                Verdict::of(r >= goal),
-            ),
+            Some(goal) => row.ratio_goal(fw, bl, goal),
             None => row,
         });
     }
@@ -328,7 +305,6 @@ fn commands(config: &Config, rt: &Runtime, scratch: &Scratch) -> BoxResult<Vec<R
             Ok(time)
         },
     )?;
-    let r = ratio(fw, bl);
     Ok(vec![
         Row::rate(
             format!(
@@ -342,7 +318,7 @@ fn commands(config: &Config, rt: &Runtime, scratch: &Scratch) -> BoxResult<Vec<R
             fw,
             bl,
         )
-        .goal(format!("{r:.2}x baseline (>= 0.8x)"), Verdict::of(r >= 0.8)),
+        .ratio_goal(fw, bl, 0.8),
     ])
 }
 

@@ -10,12 +10,14 @@
 //!
 //! Every step is a command whose outcome comes back to [`TransferProcess`]'s `Answer`
 //! impls; each is sent once, whatever crashes or restarts happen meanwhile (see
-//! `es_core::process`).
+//! `es_core::process`). [`workflow`] puts it to work on a store.
 
 use std::time::Duration;
 
 use es_core::prelude::*;
-use es_core::process::{Answer, Instance, OnTimer, Outcome, React, Reaction};
+use es_core::process::{
+    Answer, Instance, OnTimer, Outcome, ProcessStore, React, Reaction, Router, Workflow,
+};
 use serde::{Deserialize, Serialize};
 
 use super::transfer::{
@@ -28,6 +30,30 @@ pub const DEADLINE: Duration = Duration::from_secs(15 * 60);
 
 /// How long after a deposit refused by a frozen account it is tried again.
 pub const RETRY_CREDIT: Duration = Duration::from_secs(30);
+
+/// The transfer workflow on `store`: [`TransferProcess`], sending its commands to the
+/// accounts and transfers of the same store, each through a repository with the default
+/// settings. Chain the workflow's options (`with_clock`, `with_poll_interval`, ...) on it, and
+/// run it with a `ProjectionRunner`:
+///
+/// ```
+/// use es_core::prelude::*;
+/// use es_examples::bank::process::workflow;
+/// use es_memstore::MemStore;
+///
+/// # async fn transfers() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = MemStore::new();
+/// let process = ProjectionRunner::new(store.clone(), workflow(&store));
+/// process.catch_up().await?;
+/// # Ok(())
+/// # }
+/// ```
+pub fn workflow<S: ProcessStore>(store: &S) -> Workflow<TransferProcess, S> {
+    let router = Router::new()
+        .with(Repository::<Account, _>::new(store.clone()))
+        .with(Repository::<Transfer, _>::new(store.clone()));
+    Workflow::new(store.clone(), router)
+}
 
 /// The deadline of a transfer has passed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
