@@ -85,9 +85,9 @@
 //!
 //! # Learn more
 //!
-//! - [`guide::workflows`]: process managers, workflows across aggregates with timers.
-//! - [`guide`]: how to model with events: aggregate boundaries, what goes in an event, how
-//!   to evolve events.
+//! - The guide, the repository's `es-guide` crate (`cargo doc -p es-guide --open`): from the
+//!   first aggregate to production, modelling, evolving events, workflows and stores included.
+//! - [`process`]: process managers, workflows across aggregates with timers.
 //! - [`projection`]: read models fed from the global log, and the [`ProjectionRunner`].
 //! - `testing` (feature `testing`): the given/when/then test kit for aggregates and
 //!   projections.
@@ -144,11 +144,6 @@ pub mod command;
 pub mod envelope;
 pub mod error;
 pub mod event;
-#[doc = include_str!("../../docs/modelling.md")]
-pub mod guide {
-    #[doc = include_str!("../../docs/workflows.md")]
-    pub mod workflows {}
-}
 pub mod names;
 pub mod process;
 pub mod projection;
