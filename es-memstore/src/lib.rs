@@ -202,14 +202,7 @@ impl MemStore {
         };
         if let Some((id, earlier)) = command_id.and_then(|id| Some((id, stream.commands.get(&id)?)))
         {
-            return match earlier {
-                Recorded::Appended(appended) => Ok(appended.as_duplicate()),
-                Recorded::Refused(refusal) => Err(StoreError::AlreadyRefused {
-                    stream_id: shared_id,
-                    command_id: id,
-                    refusal: refusal.clone(),
-                }),
-            };
+            return earlier.clone().into_repeat_answer(&shared_id, id);
         }
         let actual = Version(stream.events.len() as u64);
         if !expected.accepts(actual) {

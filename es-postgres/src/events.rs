@@ -353,12 +353,7 @@ impl EventStore for PgStore {
                     if let Some(command_id) = command_id
                         && let Some(earlier) = self.find_command(stream_id, command_id).await?
                     {
-                        return match earlier {
-                            Recorded::Appended(appended) => Ok(appended),
-                            refused => {
-                                Err(self.answer_earlier(stream_id, command_id, Some(refused)))
-                            }
-                        };
+                        return earlier.into_repeat_answer(stream_id, command_id);
                     }
                     if expected == ExpectedVersion::Any && retries < MAX_ANY_RETRIES {
                         retries += 1;

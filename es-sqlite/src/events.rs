@@ -35,14 +35,7 @@ fn append_in(
     if let Some(command_id) = command_id
         && let Some(earlier) = find_command_in(conn, path, stream_id, command_id)?
     {
-        return match earlier {
-            Recorded::Appended(appended) => Ok(appended),
-            Recorded::Refused(refusal) => Err(StoreError::AlreadyRefused {
-                stream_id: stream_id.clone(),
-                command_id,
-                refusal,
-            }),
-        };
+        return earlier.into_repeat_answer(stream_id, command_id);
     }
     let actual = stream_version_in(conn, path, stream_id)?;
     if !expected.accepts(actual) {

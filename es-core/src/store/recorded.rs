@@ -2,8 +2,10 @@
 //! events, or a [`Refusal`]; [`Recorded`] is either.
 
 use bytes::Bytes;
+use uuid::Uuid;
 
-use crate::envelope::{Position, Version};
+use crate::envelope::{Position, StreamId, Version};
+use crate::store::StoreError;
 
 /// Where an append landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +57,30 @@ pub enum Recorded {
     Appended(Appended),
     /// The command was refused.
     Refused(Refusal),
+}
+
+impl Recorded {
+    /// The answer to an append that repeats `command_id` on `stream_id`, whose earlier
+    /// outcome this is: the earlier append again, as a [`duplicate`](Appended::duplicate), or
+    /// [`StoreError::AlreadyRefused`] with the earlier refusal. For store implementations, so
+    /// that each answers a repeat the same way.
+    ///
+    /// # Errors
+    /// [`StoreError::AlreadyRefused`] when the command was refused.
+    pub fn into_repeat_answer(
+        self,
+        stream_id: &StreamId,
+        command_id: Uuid,
+    ) -> Result<Appended, StoreError> {
+        match self {
+            Self::Appended(appended) => Ok(appended.as_duplicate()),
+            Self::Refused(refusal) => Err(StoreError::AlreadyRefused {
+                stream_id: stream_id.clone(),
+                command_id,
+                refusal,
+            }),
+        }
+    }
 }
 
 /// A command's refusal as a store keeps it: the stream version it was decided at and the
