@@ -384,3 +384,13 @@ pub struct RecordedEvent {
     /// Correlation, causation and headers.
     pub metadata: Metadata,
 }
+
+impl RecordedEvent {
+    /// The conversation the event belongs to: its correlation id, or its own id when it
+    /// carries none (it then starts one). What a command caused by the event continues (see
+    /// [`CommandMeta::caused_by`](crate::CommandMeta::caused_by)).
+    #[must_use]
+    pub fn correlation_id(&self) -> Uuid {
+        self.metadata.correlation_id.unwrap_or(self.event_id.0)
+    }
+}

@@ -198,6 +198,7 @@ pub mod prelude {
         CommandMeta, ExecuteError, Executed, LoadError, Loaded, Repository,
     };
     pub use crate::retry::RetryPolicy;
+    pub use crate::snapshot::SnapshotStore;
     pub use crate::store::{CheckpointStore, EventStore, ExpectedVersion, StoreError};
     pub use crate::validation::{FieldError, ValidationErrors};
     pub use uuid::Uuid;

@@ -324,6 +324,48 @@ async fn events_carry_the_command_metadata_and_inherit_the_correlation_id() {
 }
 
 #[tokio::test]
+async fn a_command_caused_by_an_event_continues_its_conversation() {
+    use es_core::CommandMeta;
+
+    let store = MemStore::new();
+    let users = Repository::<User, _>::new(store.clone());
+    let opening = CommandMeta::new();
+    let conversation = opening.command_id;
+    users.execute_with(register("ada"), opening).await.unwrap();
+    let first = store.read_all(Position::START, 10).await.unwrap().remove(0);
+    assert_eq!(first.correlation_id(), conversation);
+
+    let follow_up = CommandMeta::new().caused_by(&first);
+    users
+        .execute_with(change_email("ada", "ada@new.org"), follow_up)
+        .await
+        .unwrap();
+    let second = store.read_all(first.position, 10).await.unwrap().remove(0);
+    assert_eq!(second.metadata.causation_id, Some(first.event_id.0));
+    assert_eq!(
+        second.correlation_id(),
+        conversation,
+        "the same conversation"
+    );
+
+    // An event stored without a correlation id starts a conversation of its own.
+    plant(
+        &store,
+        "user-bob",
+        "user.email_changed",
+        1,
+        br#"{"email":"bob@example.com"}"#,
+    )
+    .await
+    .unwrap();
+    let planted = store.read_all(second.position, 10).await.unwrap().remove(0);
+    assert_eq!(planted.metadata.correlation_id, None);
+    assert_eq!(planted.correlation_id(), planted.event_id.0);
+    let meta = CommandMeta::new().caused_by(&planted);
+    assert_eq!(meta.correlation_id, Some(planted.event_id.0));
+}
+
+#[tokio::test]
 async fn the_same_command_id_twice_appends_once_and_reports_the_first_outcome() {
     use es_core::CommandMeta;
 

@@ -80,13 +80,7 @@ impl<P: ProcessManager> Input<'_, P> {
     /// The conversation the input belongs to.
     fn correlation_id(&self) -> Option<Uuid> {
         match self {
-            Self::Event(routed) => Some(
-                routed
-                    .meta
-                    .metadata
-                    .correlation_id
-                    .unwrap_or(routed.meta.event_id.0),
-            ),
+            Self::Event(routed) => Some(routed.meta.correlation_id()),
             Self::Timer(row) => row.correlation_id,
         }
     }

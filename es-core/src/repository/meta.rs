@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
-use crate::envelope::Metadata;
+use crate::envelope::{Metadata, RecordedEvent};
 
 /// Who and what a command comes from; see
 /// [`Repository::execute_with`](super::Repository::execute_with). Made with
@@ -59,6 +59,24 @@ impl CommandMeta {
     pub fn with_causation_id(mut self, id: Uuid) -> Self {
         self.causation_id = Some(id);
         self
+    }
+
+    /// Records `event` as the cause of the command: its id as the causation id, and its
+    /// conversation ([`RecordedEvent::correlation_id`]) as the correlation id. What a
+    /// handler that reacts to an event by sending a command sets.
+    ///
+    /// ```
+    /// # use es_core::prelude::*;
+    /// # fn caused(event: &RecordedEvent) {
+    /// let meta = CommandMeta::new().caused_by(event);
+    /// assert_eq!(meta.causation_id, Some(event.event_id.0));
+    /// assert_eq!(meta.correlation_id, Some(event.correlation_id()));
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn caused_by(self, event: &RecordedEvent) -> Self {
+        self.with_causation_id(event.event_id.0)
+            .with_correlation_id(event.correlation_id())
     }
 
     /// Adds a header.
