@@ -113,3 +113,21 @@ impl<S: Send + Sync> FromRequestParts<S> for MinPosition {
         Ok(Self(Position(params.min_position.unwrap_or(0))))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::field_of;
+
+    #[test]
+    fn a_missing_field_is_named_by_its_own_path() {
+        assert_eq!(
+            field_of(".", "missing field `amount` at line 1 column 2"),
+            "amount"
+        );
+        assert_eq!(
+            field_of("payee", "missing field `name` at line 1 column 9"),
+            "payee.name"
+        );
+        assert_eq!(field_of("amount", "invalid type: string"), "amount");
+    }
+}

@@ -78,7 +78,7 @@ pub use extract::{JsonBody, MinPosition, PathId};
 pub use state::{Bank, DEFAULT_READ_WAIT};
 
 /// The service's routes on `bank`, with each request logged. Serve it with
-/// [`axum::serve`], or with [`serve`], which also runs the read models and the workflow.
+/// [`axum::serve()`], or with [`serve`], which also runs the read models and the workflow.
 pub fn router<S: ProcessStore>(bank: Bank<S>) -> Router {
     Router::new()
         .route(
