@@ -109,6 +109,8 @@
 //! - `garde`: command validation with [garde](https://docs.rs/garde), through
 //!   `#[command(garde)]`; see [`validation`].
 //! - `tracing`: spans for [tracing](https://docs.rs/tracing), below.
+//! - `axum`: HTTP responses for the runtime's errors, with a JSON body naming the failing
+//!   fields; see `http`.
 //!
 //! # Tracing
 //!
@@ -144,6 +146,9 @@ pub mod command;
 pub mod envelope;
 pub mod error;
 pub mod event;
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod http;
 pub mod names;
 pub mod process;
 pub mod projection;

@@ -28,6 +28,8 @@ use es_core::codec::{Encoded, JsonCodec};
 use es_core::prelude::*;
 use es_core::projection::Target;
 use es_core::{CommandSet, ExecuteError, NewEvent, RecordedEvent};
+#[cfg(unix)]
+use es_examples::postgres::Postgres;
 use es_examples::user::sqlite_table::SqliteDirectory;
 use es_examples::user::table::{DirectoryChanges, DirectoryTable};
 use es_examples::user::views::{UserDirectory, UserStats};
@@ -36,9 +38,7 @@ use es_examples::user::{
 };
 use es_memstore::MemStore;
 #[cfg(unix)]
-use es_postgres::testing::{self, TestServer};
-#[cfg(unix)]
-use es_postgres::{PgStore, PgStoreOptions, PgTables, SchemaName};
+use es_postgres::PgTables;
 use es_sqlite::{SqliteStore, SqliteTables};
 
 type BoxError = Box<dyn Error + Send + Sync>;
@@ -79,7 +79,7 @@ async fn on_sqlite(path: &str) -> Result<(), BoxError> {
 /// The `--postgres` run.
 #[cfg(unix)]
 async fn on_postgres() -> Result<(), BoxError> {
-    let postgres = Postgres::start().await?;
+    let postgres = Postgres::start("user_example").await?;
     println!(
         "Store: PostgreSQL {}, schema {}\n",
         postgres.place,
@@ -99,54 +99,6 @@ async fn on_postgres() -> Result<(), BoxError> {
 #[cfg(not(unix))]
 async fn on_postgres() -> Result<(), BoxError> {
     Err("--postgres needs a Unix machine: es_postgres::testing exists on Unix only".into())
-}
-
-/// The PostgreSQL of a `--postgres` run.
-#[cfg(unix)]
-struct Postgres {
-    store: PgStore,
-    /// Where the server is, for the first line of output.
-    place: String,
-    /// The throwaway server, stopped and deleted when dropped; `None` with `DATABASE_URL`.
-    server: Option<TestServer>,
-}
-
-#[cfg(unix)]
-impl Postgres {
-    /// A migrated store in a schema of this run's own, on the server of `DATABASE_URL` or on
-    /// a throwaway server.
-    async fn start() -> Result<Self, BoxError> {
-        let schema = SchemaName::new(format!("user_example_{}", std::process::id()))?;
-        let (url, server) = match std::env::var("DATABASE_URL") {
-            Ok(url) if !url.is_empty() => (url, None),
-            _ => {
-                let server = TestServer::start()
-                    .map_err(|error| format!("{error}; install PostgreSQL or set DATABASE_URL"))?;
-                (server.url().to_owned(), Some(server))
-            }
-        };
-        let place = match &server {
-            Some(server) => format!("on a throwaway server at 127.0.0.1:{}", server.port()),
-            None => "at DATABASE_URL".to_owned(),
-        };
-        let store = PgStore::connect_with(&url, PgStoreOptions::new().with_schema(schema)).await?;
-        // A leftover of an earlier run with the same process id would not be fresh.
-        testing::drop_schema(&store).await?;
-        store.migrate().await?;
-        Ok(Self {
-            store,
-            place,
-            server,
-        })
-    }
-
-    /// Drops the run's schema, then the throwaway server, if any.
-    async fn remove(self) -> Result<(), BoxError> {
-        testing::drop_schema(&self.store).await?;
-        self.store.pool().close().await;
-        drop(self.server);
-        Ok(())
-    }
 }
 
 /// The questions the scenario asks the user directory, wherever it lives.

@@ -7,7 +7,13 @@
 //!   releases stored. Run its scenario with `cargo run --example user`.
 //! - [`bank`]: accounts with deposits and withdrawals, refusing overdrafts; a balance sheet as
 //!   read model. Run its scenario with `cargo run --example bank`.
+//! - [`web`]: the bank as a JSON web service on axum, with read-your-writes reads. Run it with
+//!   `cargo run --example web`.
+//! - [`postgres`] (Unix only): the PostgreSQL store of the examples' `--postgres` mode.
 #![deny(missing_docs)]
 
 pub mod bank;
+#[cfg(unix)]
+pub mod postgres;
 pub mod user;
+pub mod web;
