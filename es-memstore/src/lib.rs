@@ -57,9 +57,10 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
+use es_core::projection::{Heartbeat, LeaseStore};
 use es_core::snapshot::Snapshot;
 use es_core::store::{check_batch, visit_each};
 use es_core::{
@@ -69,6 +70,7 @@ use es_core::{
 use tokio::sync::watch;
 use uuid::Uuid;
 
+mod leases;
 mod processes;
 
 /// An in-memory [`EventStore`]. Cloning is cheap and shares the same store; it is safe to use
@@ -86,6 +88,8 @@ pub struct MemStore {
     processes: Arc<Mutex<HashMap<String, processes::Process>>>,
     /// The latest snapshot of each stream.
     snapshots: Arc<Mutex<HashMap<StreamId, Snapshot>>>,
+    /// The leases of partitioned consumers' workers.
+    leases: Arc<Mutex<leases::Leases>>,
 }
 
 /// The maps of the store hash with foldhash, seeded per map: an append looks several keys
@@ -405,7 +409,33 @@ impl CheckpointStore for MemStore {
     }
 
     async fn delete_checkpoint(&self, projection: &str) -> Result<(), StoreError> {
-        self.checkpoints().remove(projection);
+        let partitions = format!("{projection}#");
+        self.checkpoints()
+            .retain(|name, _| name != projection && !name.starts_with(&partitions));
+        Ok(())
+    }
+}
+
+/// Leases for the workers of partitioned consumers in this process (see
+/// [`ProjectionRunner::run_partitioned`](es_core::ProjectionRunner::run_partitioned)).
+impl LeaseStore for MemStore {
+    async fn heartbeat(
+        &self,
+        consumer: &str,
+        worker: Uuid,
+        count: u32,
+        lease: Duration,
+    ) -> Result<Heartbeat, StoreError> {
+        Ok(lock(&self.leases).heartbeat(consumer, worker, count, lease))
+    }
+
+    async fn release(&self, consumer: &str, worker: Uuid) -> Result<(), StoreError> {
+        lock(&self.leases).release(consumer, worker);
+        Ok(())
+    }
+
+    async fn forget_leases(&self, consumer: &str) -> Result<(), StoreError> {
+        lock(&self.leases).forget(consumer);
         Ok(())
     }
 }

@@ -20,6 +20,14 @@ async fn memstore_keeps_the_process_store_contract() {
     assert_eq!(report.checks(), 3, "every check ran: {report}");
 }
 
+#[tokio::test]
+async fn memstore_keeps_the_lease_store_contract() {
+    let report = contract::lease_store(|| async { MemStore::new() }).await;
+    println!("MemStore leases: {report}");
+    report.assert_passed();
+    assert_eq!(report.checks(), 3, "every check ran: {report}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memstore_keeps_the_store_contract_on_a_multi_threaded_runtime() {
     let report = contract::all(|| async { MemStore::new() }).await;

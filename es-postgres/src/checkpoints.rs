@@ -11,10 +11,11 @@ use crate::PgStore;
 use crate::values::{Key, Place, backend, checkpoint_param};
 
 impl PgStore {
-    /// Moves `consumer`'s checkpoint from `advance.from` to `advance.to` in the open
-    /// transaction `conn`, which then holds its row until it ends: [`Committed::Moved`] when
-    /// the checkpoint was no longer at `advance.from` (another runner moved it first; the
-    /// caller rolls back).
+    /// Moves the checkpoint of `consumer`'s partition `advance.partition` (see
+    /// [`Partition::checkpoint_name`](es_core::projection::Partition::checkpoint_name)) from
+    /// `advance.from` to `advance.to` in the open transaction `conn`, which then holds its
+    /// row until it ends: [`Committed::Moved`] when the checkpoint was no longer at
+    /// `advance.from` (another runner moved it first; the caller rolls back).
     pub(crate) async fn advance_checkpoint(
         &self,
         conn: &mut PgConnection,
@@ -26,13 +27,14 @@ impl PgStore {
             checkpoint_param(advance.to)?,
         );
         let sql = &self.inner.sql;
+        let name = advance.partition.checkpoint_name(consumer);
         let moved = if from == 0 {
             sqlx::query(&sql.checkpoint_advance_from_start)
-                .bind(consumer)
+                .bind(name.as_ref())
                 .bind(to)
         } else {
             sqlx::query(&sql.checkpoint_advance)
-                .bind(consumer)
+                .bind(name.as_ref())
                 .bind(to)
                 .bind(from)
         };

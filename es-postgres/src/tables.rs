@@ -119,7 +119,7 @@ use std::marker::PhantomData;
 
 #[cfg(doc)]
 use es_core::ProjectionRunner;
-use es_core::projection::{Advance, Committed, IntoTarget, Projection, Target};
+use es_core::projection::{Advance, Committed, IntoTarget, Partition, Projection, Target};
 use es_core::{CheckpointStore, Position, StoreError};
 use sqlx::Executor as _;
 use sqlx::postgres::PgConnection;
@@ -300,8 +300,10 @@ impl<P: PgProjection> Target for PgTables<P> {
         detached(async move { tables.write(changes, advance).await.map_err(backend) }).await
     }
 
-    async fn checkpoint(&self) -> Result<Option<Position>, StoreError> {
-        self.store.load_checkpoint(P::NAME).await
+    async fn checkpoint(&self, partition: Partition) -> Result<Option<Position>, StoreError> {
+        self.store
+            .load_checkpoint(&partition.checkpoint_name(P::NAME))
+            .await
     }
 
     async fn reset(&self) -> Result<(), StoreError> {

@@ -27,7 +27,9 @@ fn load_checkpoint_in(
     Ok(found.map(Position))
 }
 
-/// Moves `projection`'s checkpoint from `advance.from` to `advance.to`, in the writer's
+/// Moves the checkpoint of `projection`'s partition `advance.partition` (see
+/// [`Partition::checkpoint_name`](es_core::projection::Partition::checkpoint_name)) from
+/// `advance.from` to `advance.to`, in the writer's
 /// transaction; from the start of the log, the row may not exist yet and is created. Whether
 /// it moved: not when the checkpoint was elsewhere (another runner committed first, or the
 /// projection was reset), and then nothing was written.
@@ -41,12 +43,13 @@ pub(crate) fn advance_checkpoint(
         saturating_i64(advance.from.0),
         now_micros(),
     );
+    let name = advance.partition.checkpoint_name(projection);
     let moved = if from == 0 {
         conn.prepare_cached(queries::TABLES_ADVANCE_FROM_START)?
-            .execute((projection, to, now))?
+            .execute((name.as_ref(), to, now))?
     } else {
         conn.prepare_cached(queries::TABLES_ADVANCE)?
-            .execute((projection, to, now, from))?
+            .execute((name.as_ref(), to, now, from))?
     };
     Ok(moved > 0)
 }

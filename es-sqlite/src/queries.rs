@@ -40,6 +40,8 @@ pub(crate) const LOAD_CHECKPOINT: &str = include_str!("../sql/load_checkpoint.sq
 pub(crate) const SAVE_CHECKPOINT: &str = include_str!("../sql/save_checkpoint.sql");
 /// Removes a projection's checkpoint.
 pub(crate) const DELETE_CHECKPOINT: &str = include_str!("../sql/delete_checkpoint.sql");
+pub(crate) const DELETE_PARTITION_CHECKPOINTS: &str =
+    include_str!("../sql/delete_partition_checkpoints.sql");
 /// A table projection's first batch: creates its checkpoint row, or moves it from 0.
 pub(crate) const TABLES_ADVANCE_FROM_START: &str =
     include_str!("../sql/tables_advance_from_start.sql");

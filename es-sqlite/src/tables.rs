@@ -110,7 +110,7 @@ use std::marker::PhantomData;
 
 #[cfg(doc)]
 use es_core::ProjectionRunner;
-use es_core::projection::{Advance, Committed, IntoTarget, Projection, Target};
+use es_core::projection::{Advance, Committed, IntoTarget, Partition, Projection, Target};
 use es_core::{CheckpointStore, Position, StoreError};
 use rusqlite::Connection;
 
@@ -245,8 +245,10 @@ impl<P: SqliteProjection> Target for SqliteTables<P> {
             .await
     }
 
-    async fn checkpoint(&self) -> Result<Option<Position>, StoreError> {
-        self.store.load_checkpoint(P::NAME).await
+    async fn checkpoint(&self, partition: Partition) -> Result<Option<Position>, StoreError> {
+        self.store
+            .load_checkpoint(&partition.checkpoint_name(P::NAME))
+            .await
     }
 
     async fn reset(&self) -> Result<(), StoreError> {
@@ -256,7 +258,9 @@ impl<P: SqliteProjection> Target for SqliteTables<P> {
             .writer
             .run(OPERATION, |tx| {
                 let (conn, path) = (tx.conn(), tx.path());
-                conn.prepare_cached(queries::TABLES_RESET)
+                conn.prepare_cached(queries::DELETE_PARTITION_CHECKPOINTS)
+                    .and_then(|mut s| s.execute([P::NAME]))
+                    .and_then(|_| conn.prepare_cached(queries::TABLES_RESET))
                     .and_then(|mut s| s.execute((P::NAME, now_micros())))
                     .map_err(|e| store_error(path, OPERATION, &e))?;
                 P::clear(conn).map_err(|e| store_error(path, OPERATION, &e))

@@ -15,7 +15,7 @@ use crate::process::work::{
 use crate::process::{
     Clock, Instance, ProcessManager, ProcessStore, Routed, RoutedEvent, Router, SystemClock,
 };
-use crate::projection::{Advance, Committed, IntoTarget, Target};
+use crate::projection::{Advance, Committed, IntoTarget, Partition, Target};
 use crate::store::StoreError;
 use crate::util::race;
 
@@ -354,6 +354,9 @@ impl<P: ProcessManager, S: ProcessStore, C: Codec> Target for Workflow<P, S, C> 
     type Changes = Routed<P>;
     const TRANSACTIONAL: bool = true;
     const SHARED: bool = true;
+    // An instance hears from several streams: split by stream, two partitions could handle
+    // inputs of one instance at once.
+    const PARTITIONABLE: bool = false;
 
     fn project<R>(&self, f: impl FnOnce(&mut Routed<P>) -> R) -> (Routed<P>, R) {
         let mut routed = Routed::default();
@@ -392,8 +395,11 @@ impl<P: ProcessManager, S: ProcessStore, C: Codec> Target for Workflow<P, S, C> 
         self.store.commit_process(P::NAME, work).await
     }
 
-    async fn checkpoint(&self) -> Result<Option<Position>, StoreError> {
-        self.store.load_checkpoint(P::NAME).await
+    async fn checkpoint(&self, partition: Partition) -> Result<Option<Position>, StoreError> {
+        // Never split (see `PARTITIONABLE`): the partition is the whole log.
+        self.store
+            .load_checkpoint(&partition.checkpoint_name(P::NAME))
+            .await
     }
 
     async fn reset(&self) -> Result<(), StoreError> {

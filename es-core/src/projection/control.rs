@@ -1,12 +1,14 @@
 //! [`RunControl`]: the bookkeeping a projection runner shares between its handles.
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::{Mutex as StdMutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::{Mutex, MutexGuard, watch};
 
 use crate::envelope::Position;
-use crate::projection::ProjectionError;
+use crate::projection::{Partition, ProjectionError};
 use crate::util::{Either, race};
 
 /// What a projection runner's handles share: the position processed, whether a `run` is
@@ -27,15 +29,51 @@ pub(crate) struct RunControl {
     /// Where processing continues. Held while processing.
     cursor: Mutex<Cursor>,
     progress: watch::Sender<RunStatus>,
+    /// The position each partition of a split consumer reached, in this process.
+    partitions: StdMutex<BTreeMap<Partition, Position>>,
 }
 
 /// Where processing continues, behind [`RunControl`]'s lock.
 #[derive(Debug, Default)]
 struct Cursor {
-    /// `None` until the checkpoint is loaded (or when it must be loaded again).
-    position: Option<Position>,
+    /// Where each partition continues; a partition missing until its checkpoint is loaded
+    /// (or when it must be loaded again).
+    cursors: Cursors,
     /// Whether the target's storage is set up.
     set_up: bool,
+}
+
+/// Where each partition's processing continues: after the position it holds, or, for a
+/// partition it does not hold, after the checkpoint that must be loaded first.
+#[derive(Debug, Default)]
+pub(crate) struct Cursors(BTreeMap<Partition, Position>);
+
+impl Cursors {
+    /// Where `partition` continues, if known.
+    pub(crate) fn get(&self, partition: Partition) -> Option<Position> {
+        self.0.get(&partition).copied()
+    }
+
+    /// Sets where `partition` continues (`None`: load its checkpoint first).
+    pub(crate) fn set(&mut self, partition: Partition, position: Option<Position>) {
+        match position {
+            Some(position) => self.0.insert(partition, position),
+            None => self.0.remove(&partition),
+        };
+    }
+
+    /// Forgets every partition's position.
+    pub(crate) fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// The lowest position of `partitions` (a partition not known counts as the start).
+    pub(crate) fn lowest(&self, partitions: impl Iterator<Item = Partition>) -> Position {
+        partitions
+            .map(|partition| self.get(partition).unwrap_or(Position::START))
+            .min()
+            .unwrap_or(Position::START)
+    }
 }
 
 /// How a [`ProjectionRunner`](crate::ProjectionRunner) is doing, from
@@ -69,6 +107,7 @@ impl RunControl {
                 failing: 0,
                 retried: 0,
             }),
+            partitions: StdMutex::new(BTreeMap::new()),
         }
     }
 
@@ -99,6 +138,36 @@ impl RunControl {
     /// nor failing), waking [`wait_for`](Self::wait_for) callers.
     pub(crate) fn publish(&self, position: Position) {
         self.set(position, false);
+    }
+
+    /// Records that `partition` has processed everything up to `position`, and publishes the
+    /// lowest position of the consumer's partitions (a partition not seen yet counts as the
+    /// start): what every partition has processed.
+    pub(crate) fn publish_partition(&self, partition: Partition, position: Position) {
+        if partition.is_whole() {
+            self.publish(position);
+            return;
+        }
+        let lowest = {
+            let mut partitions = self
+                .partitions
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            partitions.insert(partition, position);
+            Partition::all(partition.count())
+                .map(|each| partitions.get(&each).copied().unwrap_or(Position::START))
+                .min()
+                .unwrap_or(Position::START)
+        };
+        self.publish(lowest);
+    }
+
+    /// Forgets the positions of the partitions, before a rebuild.
+    pub(crate) fn forget_partitions(&self) {
+        self.partitions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 
     /// Records that a panic halted the runner after `position`; waiters get
@@ -189,15 +258,9 @@ pub(crate) struct Processing<'a> {
 }
 
 impl Processing<'_> {
-    /// Where processing continues: `None` until the runner has loaded its checkpoint, or
-    /// when it must load it again.
-    pub(crate) fn cursor(&self) -> Option<Position> {
-        self.cursor.position
-    }
-
-    /// Sets where processing continues.
-    pub(crate) fn set_cursor(&mut self, cursor: Option<Position>) {
-        self.cursor.position = cursor;
+    /// Where each partition's processing continues.
+    pub(crate) fn cursors(&mut self) -> &mut Cursors {
+        &mut self.cursor.cursors
     }
 
     /// Whether the target's storage is set up.
@@ -232,7 +295,7 @@ impl Drop for Processing<'_> {
 impl fmt::Debug for Processing<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Processing")
-            .field("cursor", &self.cursor.position)
+            .field("cursors", &self.cursor.cursors)
             .field("live", &self.live)
             .finish()
     }

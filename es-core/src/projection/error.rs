@@ -73,6 +73,33 @@ pub enum ProjectionError {
         /// The time allowed.
         timeout: Duration,
     },
+    /// The runner was split into partitions
+    /// ([`with_partitions`](crate::ProjectionRunner::with_partitions)), and its target cannot
+    /// be (see [`Target::PARTITIONABLE`](crate::projection::Target::PARTITIONABLE)).
+    #[error("projection {projection} cannot run in {partitions} partitions; run it whole")]
+    Unpartitionable {
+        /// The projection.
+        projection: &'static str,
+        /// The partitions asked for.
+        partitions: u32,
+    },
+    /// The consumer was processed split another way than the runner's partitions (its
+    /// leases are kept for another count, or it has a whole checkpoint and no partition
+    /// checkpoints): its checkpoints only that count reads. To change the count, stop every
+    /// worker, forget the leases ([`LeaseStore::forget_leases`](crate::projection::LeaseStore::forget_leases))
+    /// and rebuild.
+    #[error(
+        "projection {projection} was processed in {stored} partition(s), not {partitions}; \
+         rebuild it to change the count"
+    )]
+    OtherPartitionCount {
+        /// The projection.
+        projection: &'static str,
+        /// The runner's partition count.
+        partitions: u32,
+        /// The count the leases are kept for.
+        stored: u32,
+    },
     /// The event store or the target's storage failed. [`ProjectionRunner::run`](crate::ProjectionRunner::run)
     /// retries a [`StoreError::Backend`] under its retry policy before it returns one.
     #[error("projection {projection}: {source}")]

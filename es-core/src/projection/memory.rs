@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard};
 
 use crate::envelope::Position;
-use crate::projection::{Advance, Committed, IntoTarget, Projection, Target};
+use crate::projection::{Advance, Committed, IntoTarget, Partition, Projection, Target};
 use crate::store::{CheckpointStore, NoCheckpoints, StoreError};
 
 /// A read model kept in memory: the projection value itself, changed in place by each batch,
@@ -92,14 +92,16 @@ impl<P: Projection + Default, K: CheckpointStore> Target for InMemory<P, K> {
     }
 
     async fn commit(&self, (): (), advance: Advance) -> Result<Committed, StoreError> {
+        let name = advance.partition.checkpoint_name(P::NAME);
         self.checkpoints
-            .save_checkpoint(P::NAME, advance.to)
+            .save_checkpoint(&name, advance.to)
             .await
             .map(|()| Committed::Done)
     }
 
-    async fn checkpoint(&self) -> Result<Option<Position>, StoreError> {
-        self.checkpoints.load_checkpoint(P::NAME).await
+    async fn checkpoint(&self, partition: Partition) -> Result<Option<Position>, StoreError> {
+        let name = partition.checkpoint_name(P::NAME);
+        self.checkpoints.load_checkpoint(&name).await
     }
 
     async fn reset(&self) -> Result<(), StoreError> {

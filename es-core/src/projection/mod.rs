@@ -79,12 +79,15 @@ mod control;
 mod dispatch;
 mod error;
 mod memory;
+mod partition;
 mod runner;
 mod target;
+mod worker;
 
 pub use control::RunStatus;
 pub use error::ProjectionError;
 pub use memory::InMemory;
+pub use partition::{Heartbeat, LeaseStore, Partition, Partitions};
 pub use runner::ProjectionRunner;
 pub use target::{Advance, Committed, IntoTarget, Target};
 

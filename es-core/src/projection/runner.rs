@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use crate::codec::{Codec, JsonCodec};
 use crate::envelope::{Position, RecordedEvent};
-use crate::projection::control::{Processing, RunControl, RunStatus};
+use crate::projection::control::{Cursors, Processing, RunControl, RunStatus};
 use crate::projection::dispatch::project_batch;
 use crate::projection::{
-    Advance, Committed, InMemory, IntoTarget, Projection, ProjectionError, Target,
+    Advance, Committed, InMemory, IntoTarget, Partition, Partitions, Projection, ProjectionError,
+    Target,
 };
 use crate::retry::{RetryPolicy, sleep};
 use crate::store::{BATCH_SIZE, EventStore, StoreError};
@@ -77,16 +78,17 @@ use crate::util::{Either, YieldNow, race};
 /// # }).unwrap();
 /// ```
 pub struct ProjectionRunner<T, S, C = JsonCodec> {
-    store: S,
+    pub(super) store: S,
     codec: C,
     batch_size: usize,
-    retry: RetryPolicy,
-    shared: Arc<Shared<T>>,
+    pub(super) retry: RetryPolicy,
+    pub(super) partitions: Partitions,
+    pub(super) shared: Arc<Shared<T>>,
 }
 
-struct Shared<T> {
-    target: T,
-    control: RunControl,
+pub(super) struct Shared<T> {
+    pub(super) target: T,
+    pub(super) control: RunControl,
 }
 
 impl<T: Target, S: EventStore> ProjectionRunner<T, S> {
@@ -101,6 +103,7 @@ impl<T: Target, S: EventStore> ProjectionRunner<T, S> {
             codec: JsonCodec,
             batch_size: BATCH_SIZE,
             retry: RetryPolicy::TRANSIENT,
+            partitions: Partitions::new(1),
             shared: Arc::new(Shared {
                 target: target.into_target(),
                 control: RunControl::new(),
@@ -118,6 +121,7 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
             codec,
             batch_size: self.batch_size,
             retry: self.retry,
+            partitions: self.partitions,
             shared: self.shared,
         }
     }
@@ -135,6 +139,21 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
     #[must_use]
     pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
+        self
+    }
+
+    /// Splits the consumer into [`Partitions`]: each partition processes the events of its
+    /// streams (see [`Partition`]) and keeps a checkpoint of its own, so one stream's events
+    /// stay in order while the partitions run side by side, in this process and others
+    /// ([`run_partitioned`](Self::run_partitioned)). `catch_up`, `run` and `rebuild` process
+    /// every partition themselves; [`wait_for`](Self::wait_for) waits for all of them.
+    ///
+    /// The count is part of the stored state: changing it needs a
+    /// [`rebuild`](Self::rebuild). A target that cannot be split (a process manager) is
+    /// refused with [`ProjectionError::Unpartitionable`] when the runner starts processing.
+    #[must_use]
+    pub fn with_partitions(mut self, partitions: Partitions) -> Self {
+        self.partitions = partitions;
         self
     }
 
@@ -159,17 +178,36 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
     }
 
     /// The committed checkpoint, read from the target's storage ([`Position::START`] before
-    /// any).
+    /// any); of a consumer split into partitions, the lowest of theirs: every event up to it
+    /// is processed.
     ///
     /// # Errors
     /// [`ProjectionError::Store`] when the storage fails.
     pub async fn checkpoint(&self) -> Result<Position, ProjectionError> {
+        let mut lowest = None;
+        for partition in Partition::all(self.partitions.count()) {
+            let committed = self.partition_checkpoint(partition).await?;
+            lowest = Some(lowest.map_or(committed, |lowest: Position| lowest.min(committed)));
+        }
+        Ok(lowest.unwrap_or(Position::START))
+    }
+
+    /// The committed checkpoint of `partition` ([`Position::START`] before any).
+    pub(super) async fn partition_checkpoint(
+        &self,
+        partition: Partition,
+    ) -> Result<Position, ProjectionError> {
         self.shared
             .target
-            .checkpoint()
+            .checkpoint(partition)
             .await
             .map(|position| position.unwrap_or(Position::START))
             .map_err(store_error::<T>)
+    }
+
+    /// This runner's partitions: all of them, processed by one call.
+    fn every_partition(&self) -> impl Iterator<Item = Partition> + use<T, S, C> {
+        Partition::all(self.partitions.count())
     }
 
     /// Processes every stored event after the checkpoint, up to the end of the log as it is
@@ -179,8 +217,8 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
     /// See [`ProjectionError`]; the checkpoint stays at the last event committed.
     pub async fn catch_up(&self) -> Result<Position, ProjectionError> {
         let mut processing = self.shared.control.lock(name::<T>()).await?;
-        let position = self.start(&mut processing).await?;
-        self.drain(&mut processing, position).await
+        self.set_up(&mut processing).await?;
+        self.drain(processing.cursors()).await
     }
 
     /// Catches up, then follows live appends until `shutdown` completes; returns the position
@@ -235,17 +273,17 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
         }
     }
 
-    /// One attempt of [`run`](Self::run): start (unless shut down first), then follow.
+    /// One attempt of [`run`](Self::run): set up (unless shut down first), then follow.
     async fn attempt(
         &self,
         processing: &mut Processing<'_>,
         mut shutdown: Pin<&mut impl Future<Output = ()>>,
     ) -> Result<Position, ProjectionError> {
-        let position = match race(shutdown.as_mut(), self.start(processing)).await {
+        match race(shutdown.as_mut(), self.set_up(processing)).await {
             Either::Left(()) => return Ok(self.position()),
-            Either::Right(started) => started?,
-        };
-        self.follow(processing, position, shutdown).await
+            Either::Right(set_up) => set_up?,
+        }
+        self.follow(processing.cursors(), shutdown).await
     }
 
     /// Empties the read model and forgets the checkpoint ([`Target::reset`]), then processes
@@ -257,11 +295,15 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
     pub async fn rebuild(&self) -> Result<Position, ProjectionError> {
         let mut processing = self.shared.control.lock(name::<T>()).await?;
         self.set_up(&mut processing).await?;
-        processing.set_cursor(None);
+        let cursors = processing.cursors();
+        cursors.clear();
         self.shared.target.reset().await.map_err(store_error::<T>)?;
-        processing.set_cursor(Some(Position::START));
+        self.shared.control.forget_partitions();
+        for partition in self.every_partition() {
+            cursors.set(partition, Some(Position::START));
+        }
         self.shared.control.publish(Position::START);
-        self.drain(&mut processing, Position::START).await
+        self.drain(cursors).await
     }
 
     /// Waits until `position` (such as the `last_position` of an executed command) is
@@ -325,8 +367,9 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
         }
     }
 
-    /// Sets the target's storage up, unless done.
+    /// Sets the target's storage up, unless done; refuses a split target that cannot be.
     async fn set_up(&self, processing: &mut Processing<'_>) -> Result<(), ProjectionError> {
+        self.check_partitionable()?;
         if !processing.is_set_up() {
             self.shared.target.setup().await.map_err(store_error::<T>)?;
             processing.mark_set_up();
@@ -334,41 +377,65 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
         Ok(())
     }
 
-    /// The position to continue after: the committed checkpoint on first use, or when the
-    /// last commit's outcome is unknown.
-    async fn start(&self, processing: &mut Processing<'_>) -> Result<Position, ProjectionError> {
+    /// Refuses partitions for a target that cannot be split.
+    pub(super) fn check_partitionable(&self) -> Result<(), ProjectionError> {
+        if !T::PARTITIONABLE && self.partitions.count() > 1 {
+            return Err(ProjectionError::Unpartitionable {
+                projection: name::<T>(),
+                partitions: self.partitions.count(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The position `partition` continues after: its cursor, or its committed checkpoint
+    /// (on first use, or when the last commit's outcome is unknown), which becomes its
+    /// cursor.
+    pub(super) async fn start(
+        &self,
+        cursors: &mut Cursors,
+        partition: Partition,
+    ) -> Result<Position, ProjectionError> {
         if self.shared.control.is_halted() {
             return Err(ProjectionError::Halted {
                 projection: name::<T>(),
                 position: self.position(),
             });
         }
-        if let Some(position) = processing.cursor() {
+        if let Some(position) = cursors.get(partition) {
             return Ok(position);
         }
-        self.set_up(processing).await?;
-        let position = self.checkpoint().await?;
-        processing.set_cursor(Some(position));
-        self.shared.control.publish(position);
+        let position = self.partition_checkpoint(partition).await?;
+        if position == Position::START && !partition.is_whole() {
+            // A consumer processed whole so far has no partition checkpoints yet: starting
+            // them from the beginning would apply its events again.
+            let whole = self.partition_checkpoint(Partition::WHOLE).await?;
+            if whole > Position::START {
+                return Err(ProjectionError::OtherPartitionCount {
+                    projection: name::<T>(),
+                    partitions: partition.count(),
+                    stored: 1,
+                });
+            }
+        }
+        cursors.set(partition, Some(position));
+        self.shared.control.publish_partition(partition, position);
         Ok(position)
     }
 
-    /// Processes batches from `position` until there is nothing left and no work of the
-    /// target's own either, and returns the position reached: a catch-up.
-    async fn drain(
-        &self,
-        processing: &mut Processing<'_>,
-        mut position: Position,
-    ) -> Result<Position, ProjectionError> {
+    /// Processes batches of every partition until none has anything left and the target
+    /// has no work of its own either, and returns the lowest position reached: a catch-up.
+    async fn drain(&self, cursors: &mut Cursors) -> Result<Position, ProjectionError> {
         loop {
-            while let Some(reached) = self.step(processing, position).await? {
-                position = reached;
-                // A store in memory answers at once: let the executor run other tasks
-                // between batches.
-                YieldNow(false).await;
+            for partition in self.every_partition() {
+                while self.step(cursors, partition).await? {
+                    // A store in memory answers at once: let the executor run other tasks
+                    // between batches.
+                    YieldNow(false).await;
+                }
             }
             if !self.work().await? {
-                return Ok(position);
+                return Ok(cursors.lowest(self.every_partition()));
             }
         }
     }
@@ -379,23 +446,22 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
     /// observed between steps only. Returns the position reached.
     async fn follow(
         &self,
-        processing: &mut Processing<'_>,
-        mut position: Position,
+        cursors: &mut Cursors,
         mut shutdown: Pin<&mut impl Future<Output = ()>>,
     ) -> Result<Position, ProjectionError> {
         loop {
             if let Either::Left(()) = race(shutdown.as_mut(), ready(())).await {
-                return Ok(position);
+                return Ok(cursors.lowest(self.every_partition()));
             }
-            if let Some(reached) = self.step(processing, position).await? {
-                position = reached;
+            let mut stepped = false;
+            for partition in self.every_partition() {
+                stepped |= self.step(cursors, partition).await?;
+            }
+            if stepped || self.work().await? {
                 YieldNow(false).await;
                 continue;
             }
-            if self.work().await? {
-                YieldNow(false).await;
-                continue;
-            }
+            let position = cursors.lowest(self.every_partition());
             match race(shutdown.as_mut(), self.wait(position)).await {
                 Either::Left(()) => return Ok(position),
                 Either::Right(woken) => woken?,
@@ -405,13 +471,13 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
 
     /// Does one step of the target's own work (see [`Target::work`]); returns whether there
     /// was something to do.
-    async fn work(&self) -> Result<bool, ProjectionError> {
+    pub(super) async fn work(&self) -> Result<bool, ProjectionError> {
         self.shared.target.work().await.map_err(store_error::<T>)
     }
 
     /// Completes when there may be events after `position` (see
     /// [`EventStore::wait_for_events`]), or work of the target's own.
-    async fn wait(&self, position: Position) -> Result<(), ProjectionError> {
+    pub(super) async fn wait(&self, position: Position) -> Result<(), ProjectionError> {
         let appended = self.store.wait_for_events(position);
         match race(appended, self.shared.target.wake()).await {
             Either::Left(woken) => woken.map_err(store_error::<T>),
@@ -419,53 +485,71 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
         }
     }
 
-    /// Processes one batch after `position`: returns where processing continues, or `None`
-    /// when there was nothing to process.
-    async fn step(
+    /// Processes one batch of `partition` after where it continues (see
+    /// [`start`](Self::start)): reads the log's next events, projects those of the
+    /// partition's streams, and commits them with the partition's checkpoint moved past the
+    /// whole batch. Returns whether there was a batch.
+    pub(super) async fn step(
         &self,
-        processing: &mut Processing<'_>,
-        position: Position,
-    ) -> Result<Option<Position>, ProjectionError> {
+        cursors: &mut Cursors,
+        partition: Partition,
+    ) -> Result<bool, ProjectionError> {
+        let position = self.start(cursors, partition).await?;
         let batch = self
             .store
             .read_all(position, self.batch_size)
             .await
             .map_err(store_error::<T>)?;
-        if batch.is_empty() {
-            return Ok(None);
-        }
-        let (changes, projected, failure) = self.project(&batch);
-        let Some(last) = projected.checked_sub(1).map(|i| batch[i].position) else {
-            // The batch's first event failed: nothing to commit. (A batch that projected
+        let Some(read) = batch.last().map(|event| event.position) else {
+            return Ok(false);
+        };
+        let mine = if partition.is_whole() {
+            batch
+        } else {
+            batch
+                .into_iter()
+                .filter(|event| partition.contains(&event.stream_id))
+                .collect()
+        };
+        let (changes, projected, failure) = self.project(&mine);
+        let last = match (&failure, projected.checked_sub(1)) {
+            // Everything projected: the checkpoint moves past the whole batch, the other
+            // partitions' events included.
+            (None, _) => read,
+            (Some(_), Some(i)) => mine[i].position,
+            // The partition's first event failed: nothing to commit. (A batch that projected
             // nothing has a failure; were it missing, it is reported as a halt rather than a
             // panic.)
-            let failure = failure.unwrap_or(ProjectionError::Halted {
-                projection: name::<T>(),
-                position,
-            });
-            return Err(self.fail(failure, position));
+            (Some(_), None) => {
+                let failure = failure.unwrap_or(ProjectionError::Halted {
+                    projection: name::<T>(),
+                    position,
+                });
+                return Err(self.fail(failure, position));
+            }
         };
-        let advance = Advance::new(position, last);
+        let advance = Advance::new(position, last).in_partition(partition);
         if T::TRANSACTIONAL {
             // Until the outcome is known, the committed checkpoint is the truth.
-            processing.set_cursor(None);
+            cursors.set(partition, None);
             match self.shared.target.commit(changes, advance).await {
                 Ok(Committed::Done) => {}
                 Ok(Committed::Moved) => {
                     // Another runner got there first: continue from where it got to, and
                     // leave the rest of this batch (and its failure, if any) to the next read.
-                    return self.start(processing).await.map(Some);
+                    self.start(cursors, partition).await?;
+                    return Ok(true);
                 }
                 Err(error) => return Err(store_error::<T>(error)),
             }
-            processing.set_cursor(Some(last));
-            self.shared.control.publish(last);
+            cursors.set(partition, Some(last));
+            self.shared.control.publish_partition(partition, last);
         } else {
             // The state holds the batch now: advance before saving, so that a failed save
             // (reported below) is followed by the next batch, not by the same one again.
             // The next successful save covers this batch too.
-            processing.set_cursor(Some(last));
-            self.shared.control.publish(last);
+            cursors.set(partition, Some(last));
+            self.shared.control.publish_partition(partition, last);
             // A target changed in place has nothing to refuse.
             self.shared
                 .target
@@ -474,7 +558,7 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
                 .map_err(store_error::<T>)?;
         }
         match failure {
-            None => Ok(Some(last)),
+            None => Ok(true),
             Some(failure) => Err(self.fail(failure, last)),
         }
     }
@@ -517,11 +601,11 @@ impl<P: Projection, K, S, C> ProjectionRunner<InMemory<P, K>, S, C> {
 }
 
 /// The projection's name, for errors.
-fn name<T: Target>() -> &'static str {
+pub(super) fn name<T: Target>() -> &'static str {
     <T::Projection as Projection>::NAME
 }
 
-fn store_error<T: Target>(source: StoreError) -> ProjectionError {
+pub(super) fn store_error<T: Target>(source: StoreError) -> ProjectionError {
     ProjectionError::Store {
         projection: name::<T>(),
         source,
@@ -529,7 +613,7 @@ fn store_error<T: Target>(source: StoreError) -> ProjectionError {
 }
 
 /// Whether retrying may fix `error`: a failure of the store's backend.
-fn is_transient(error: &ProjectionError) -> bool {
+pub(super) fn is_transient(error: &ProjectionError) -> bool {
     matches!(
         error,
         ProjectionError::Store {
@@ -546,6 +630,7 @@ impl<T, S: Clone, C: Clone> Clone for ProjectionRunner<T, S, C> {
             codec: self.codec.clone(),
             batch_size: self.batch_size,
             retry: self.retry,
+            partitions: self.partitions,
             shared: Arc::clone(&self.shared),
         }
     }

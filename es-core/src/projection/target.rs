@@ -3,7 +3,7 @@
 use std::future::Future;
 
 use crate::envelope::Position;
-use crate::projection::Projection;
+use crate::projection::{Partition, Projection};
 use crate::store::StoreError;
 
 /// Where the results of a [`ProjectionRunner`](crate::ProjectionRunner)'s batches go, and how
@@ -57,6 +57,12 @@ pub trait Target: Send + Sync + 'static {
     /// not run the projection itself.
     const SHARED: bool;
 
+    /// Whether the target can run split into [partitions](crate::projection::Partitions),
+    /// each with a checkpoint of its own (true by default). A read model whose changes for
+    /// one stream do not depend on the order of other streams' events can; a process manager,
+    /// whose instances hear from several streams, cannot yet.
+    const PARTITIONABLE: bool = true;
+
     /// Prepares the storage once, before a runner's first batch: create or migrate the read
     /// model's tables. The runner calls it again only if it failed. It must succeed when
     /// several processes start at once (es-postgres runs it under an advisory lock).
@@ -72,7 +78,8 @@ pub trait Target: Send + Sync + 'static {
     /// [transactional](Self::TRANSACTIONAL) target, whose first changes are dropped).
     fn project<R>(&self, f: impl FnOnce(&mut Self::Projection) -> R) -> (Self::Changes, R);
 
-    /// Commits `changes` and moves the checkpoint from `advance.from` to `advance.to`.
+    /// Commits `changes` and moves the checkpoint of `advance.partition` (see
+    /// [`Partition::checkpoint_name`]) from `advance.from` to `advance.to`.
     ///
     /// Returns [`Committed::Moved`], committing nothing, when the checkpoint was no longer at
     /// `advance.from` (another runner of the same projection committed first): the runner
@@ -87,15 +94,20 @@ pub trait Target: Send + Sync + 'static {
         advance: Advance,
     ) -> impl Future<Output = Result<Committed, StoreError>> + Send;
 
-    /// The committed checkpoint: the position of the last event the read model holds, or
+    /// The committed checkpoint of `partition`: the position of the last event of its
+    /// streams that the read model holds (events of other streams up to there included), or
     /// `None` before any.
     ///
     /// # Errors
     /// The storage's error.
-    fn checkpoint(&self) -> impl Future<Output = Result<Option<Position>, StoreError>> + Send;
+    fn checkpoint(
+        &self,
+        partition: Partition,
+    ) -> impl Future<Output = Result<Option<Position>, StoreError>> + Send;
 
-    /// Empties the read model and forgets the checkpoint, atomically where the storage
-    /// allows it, before a [rebuild](crate::ProjectionRunner::rebuild).
+    /// Empties the read model and forgets its checkpoints, the whole one and those of
+    /// every partition, atomically where the storage allows it, before a
+    /// [rebuild](crate::ProjectionRunner::rebuild).
     ///
     /// # Errors
     /// The storage's error; the read model and the checkpoint are then as they were.
@@ -142,13 +154,26 @@ pub struct Advance {
     pub from: Position,
     /// The position of the batch's last committed event: the checkpoint after it.
     pub to: Position,
+    /// The partition whose checkpoint moves ([`Partition::WHOLE`] for a consumer that is
+    /// not split).
+    pub partition: Partition,
 }
 
 impl Advance {
-    /// The advance from `from` to `to`.
+    /// The advance from `from` to `to` of the whole log.
     #[must_use]
     pub const fn new(from: Position, to: Position) -> Self {
-        Self { from, to }
+        Self {
+            from,
+            to,
+            partition: Partition::WHOLE,
+        }
+    }
+
+    /// The same advance, of `partition`'s checkpoint.
+    #[must_use]
+    pub const fn in_partition(self, partition: Partition) -> Self {
+        Self { partition, ..self }
     }
 }
 

@@ -390,7 +390,9 @@ pub trait CheckpointStore: Clone + Send + Sync + 'static {
         position: Position,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Removes the checkpoint of `projection`, as before a rebuild.
+    /// Removes the checkpoint of `projection` and those of its partitions (named
+    /// `<projection>#...`, see [`Partition::checkpoint_name`](crate::projection::Partition::checkpoint_name)),
+    /// as before a rebuild.
     ///
     /// # Errors
     /// [`StoreError::Backend`] when the backend fails.

@@ -18,7 +18,7 @@
 //!
 //! What is checked, one check per rule (the names appear in the report; each row's checks
 //! are a file of this module: `events`, `concurrency`, `batches`, `order`, `reads`,
-//! `idempotency`, `subscriptions`, `snapshots`, `checkpoints`, `processes`):
+//! `idempotency`, `subscriptions`, `snapshots`, `checkpoints`, `processes`, `leases`):
 //!
 //! | rule | checks |
 //! |---|---|
@@ -31,6 +31,7 @@
 //! | subscriptions without gap or duplicate | `subscription_catches_up_then_follows`, `subscription_from_a_position`, `subscription_with_concurrent_writers`, `wait_for_events_sees_stored_events` |
 //! | snapshots keep the newest per stream | `snapshots_round_trip`, `older_snapshot_never_replaces_newer` |
 //! | checkpoints per projection | `checkpoints_round_trip` |
+//! | leases share a partitioned consumer's partitions among live workers ([`lease_store`], for a [`LeaseStore`](crate::projection::LeaseStore)) | `leases_share_partitions_among_live_workers`, `expired_leases_are_taken_over`, `leases_keep_their_partition_count` |
 //! | process managers' work commits with its checkpoint, timers fire once ([`process_store`], for a [`ProcessStore`](crate::process::ProcessStore)) | `process_work_commits_with_its_checkpoint`, `process_timers_fire_once_in_order`, `parked_instances_are_listed_and_reset_clears_all` |
 //!
 //! Waits are bounded by [`TIMEOUT`]: a store that misses a wake-up fails a check instead of
@@ -98,6 +99,7 @@ mod checkpoints;
 mod concurrency;
 mod events;
 mod idempotency;
+mod leases;
 mod order;
 mod processes;
 mod reads;
@@ -114,6 +116,10 @@ use idempotency::{
     a_refused_command_id_keeps_its_refusal, command_ids_are_per_stream,
     racing_refusal_and_append_have_one_outcome, refusals_check_versions_and_earlier_appends,
     repeated_command_id_is_a_duplicate,
+};
+use leases::{
+    expired_leases_are_taken_over, leases_keep_their_partition_count,
+    leases_share_partitions_among_live_workers,
 };
 use order::{global_positions_strictly_increase, stream_versions_are_contiguous};
 use processes::{
@@ -302,6 +308,27 @@ where
             process_work_commits_with_its_checkpoint,
             process_timers_fire_once_in_order,
             parked_instances_are_listed_and_reset_clears_all,
+        ]
+    );
+    report.finish()
+}
+
+/// Runs the [`LeaseStore`](crate::projection::LeaseStore) checks, each on a fresh store from
+/// `new_store`.
+pub async fn lease_store<S, F, Fut>(mut new_store: F) -> ContractReport
+where
+    S: crate::projection::LeaseStore,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = S>,
+{
+    let mut report = Runner::default();
+    run!(
+        report,
+        new_store,
+        [
+            leases_share_partitions_among_live_workers,
+            expired_leases_are_taken_over,
+            leases_keep_their_partition_count,
         ]
     );
     report.finish()
