@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Mutex as StdMutex, PoisonError};
+use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::{Mutex, MutexGuard, watch};
@@ -31,6 +31,9 @@ pub(crate) struct RunControl {
     progress: watch::Sender<RunStatus>,
     /// The position each partition of a split consumer reached, in this process.
     partitions: StdMutex<BTreeMap<Partition, Position>>,
+    /// One lock per partition, held while a batch of it is processed, so that two workers
+    /// of this process never process one partition at once.
+    locks: StdMutex<BTreeMap<Partition, Arc<Mutex<()>>>>,
 }
 
 /// Where processing continues, behind [`RunControl`]'s lock.
@@ -108,6 +111,7 @@ impl RunControl {
                 retried: 0,
             }),
             partitions: StdMutex::new(BTreeMap::new()),
+            locks: StdMutex::new(BTreeMap::new()),
         }
     }
 
@@ -160,6 +164,24 @@ impl RunControl {
                 .unwrap_or(Position::START)
         };
         self.publish(lowest);
+    }
+
+    /// The position `partition` reached in this process, if it processed any.
+    pub(crate) fn partition_position(&self, partition: Partition) -> Option<Position> {
+        if partition.is_whole() {
+            return Some(self.position());
+        }
+        self.partitions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&partition)
+            .copied()
+    }
+
+    /// The lock of `partition`, held while a batch of it is processed.
+    pub(crate) fn partition_lock(&self, partition: Partition) -> Arc<Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(locks.entry(partition).or_default())
     }
 
     /// Forgets the positions of the partitions, before a rebuild.

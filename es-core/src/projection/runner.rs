@@ -405,7 +405,14 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
         if let Some(position) = cursors.get(partition) {
             return Ok(position);
         }
-        let position = self.partition_checkpoint(partition).await?;
+        let mut position = self.partition_checkpoint(partition).await?;
+        if !T::SHARED
+            && let Some(local) = self.shared.control.partition_position(partition)
+        {
+            // A read model in this process holds what this process applied to it (another
+            // worker of it, before a handover), whatever the stored checkpoint says.
+            position = position.max(local);
+        }
         if position == Position::START && !partition.is_whole() {
             // A consumer processed whole so far has no partition checkpoints yet: starting
             // them from the beginning would apply its events again.
@@ -494,6 +501,8 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
         cursors: &mut Cursors,
         partition: Partition,
     ) -> Result<bool, ProjectionError> {
+        let lock = self.shared.control.partition_lock(partition);
+        let _processing = lock.lock().await;
         let position = self.start(cursors, partition).await?;
         let batch = self
             .store
