@@ -186,6 +186,7 @@
 mod checkpoints;
 mod error;
 mod events;
+mod leases;
 mod migrations;
 mod open;
 pub mod options;
