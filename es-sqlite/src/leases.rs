@@ -24,7 +24,7 @@ use crate::error::store_error;
 use crate::queries;
 use crate::values::{Key, Place, all_rows, now_micros, optional_row, saturating_i64};
 
-/// A `u32` column of the consumer's rows (a count, a partition), corrupt when out of range.
+/// The first column of `row` (a count, a partition) as a `u32`, corrupt when out of range.
 fn u32_column(place: &Place<'_>, row: &rusqlite::Row<'_>, column: &str) -> Result<u32, StoreError> {
     let value = place.unsigned(row, 0, column)?;
     u32::try_from(value)
