@@ -119,6 +119,14 @@
 //! one waits up to the busy timeout ([`SqliteOptions::with_busy_timeout`], default 10 s),
 //! then fails with [`ErrorKind::Busy`] having written nothing. Reads never wait for writers.
 //!
+//! The workers of a partitioned consumer
+//! ([`ProjectionRunner::run_partitioned`](es_core::ProjectionRunner::run_partitioned)) share
+//! its partitions through leases kept in the file
+//! ([`LeaseStore`](es_core::projection::LeaseStore)), so workers in any of the processes on
+//! the file split a table projection between them. Each heartbeat is one write transaction:
+//! the write lock runs every process's heartbeats one at a time. Lease times are read from
+//! the system clock, which processes on one machine share.
+//!
 //! # Schema
 //!
 //! The tables, created by the embedded migrations (`migrations/NNNN_<what>.sql`, applied in
@@ -134,6 +142,9 @@
 //! | `es_refusals` | `(stream_id, command_id)` primary key, `stream_version`, `payload`, `recorded_at`: the refusal each command id got on a stream ([`EventStore::refuse`]); a command id has one outcome per stream, here or in `es_commands` |
 //! | `es_process_instances` | `(process, key)` primary key, `state`, `finished`, `revision`, `parked_error`, `parked_inputs`, `parked_since`, `parked_retry` (set while an instance is parked), `updated_at`: process managers' instances ([`ProcessStore`](es_core::process::ProcessStore)) |
 //! | `es_process_timers` | `(process, key, name)` primary key, `id`, `due`, `payload`, `correlation_id`: process managers' timers, at most one of each name per instance |
+//! | `es_lease_counts` | `consumer` primary key, `count`: the partition count a partitioned consumer's leases are kept for |
+//! | `es_lease_workers` | `(consumer, worker)` primary key, `expires` (µs since 1970): a partitioned consumer's live workers |
+//! | `es_leases` | `(consumer, partition)` primary key, `worker`, `expires` (µs since 1970): which worker holds each partition, until when |
 //! | `es_migrations` | `version` primary key, `applied_at` |
 //!
 //! The store never updates or deletes a row of `es_events`. The file can be inspected with
@@ -186,6 +197,7 @@
 mod checkpoints;
 mod error;
 mod events;
+mod leases;
 mod migrations;
 mod open;
 pub mod options;
@@ -220,8 +232,10 @@ use crate::writer::Writer;
 /// An event store in one SQLite file; see the [crate documentation](crate).
 ///
 /// A cheap handle: clones share the same connections and threads. It implements
-/// [`EventStore`], [`SnapshotStore`](es_core::SnapshotStore) and
-/// [`CheckpointStore`](es_core::CheckpointStore).
+/// [`EventStore`], [`SnapshotStore`](es_core::SnapshotStore),
+/// [`CheckpointStore`](es_core::CheckpointStore),
+/// [`ProcessStore`](es_core::process::ProcessStore) and
+/// [`LeaseStore`](es_core::projection::LeaseStore).
 #[derive(Clone)]
 pub struct SqliteStore {
     inner: Arc<Inner>,

@@ -32,6 +32,8 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../migrations/0002_refusals_and_processes.sql"),
     ),
+    // Leases of partitioned consumers: their counts, live workers and held partitions.
+    (3, include_str!("../migrations/0003_leases.sql")),
 ];
 
 /// The highest schema version this release knows.
@@ -179,9 +181,10 @@ mod tests {
     /// text that files ran. A new migration gets a new row here once it is released.
     #[test]
     fn released_migrations_are_unchanged() {
-        let released: [(i64, usize, u64); 2] = [
+        let released: [(i64, usize, u64); 3] = [
             (1, 2427, 0x0e74_3ea7_dd65_53e8),
             (2, 2308, 0xd261_c41c_bc7d_7773),
+            (3, 1465, 0xb52c_5677_97d7_040f),
         ];
         for (version, len, checksum) in released {
             let sql = MIGRATIONS

@@ -79,6 +79,32 @@ pub(crate) const PROCESS_NEXT_TIMER: &str = include_str!("../sql/process_next_ti
 pub(crate) const PROCESS_RESET_INSTANCES: &str = include_str!("../sql/process_reset_instances.sql");
 /// Deletes a process manager's timers.
 pub(crate) const PROCESS_RESET_TIMERS: &str = include_str!("../sql/process_reset_timers.sql");
+/// The partition count a consumer's leases are kept for.
+pub(crate) const LEASE_COUNT: &str = include_str!("../sql/lease_count.sql");
+/// Keeps a consumer's leases for a partition count.
+pub(crate) const LEASE_KEEP_COUNT: &str = include_str!("../sql/lease_keep_count.sql");
+/// Marks a worker live until a time.
+pub(crate) const LEASE_WORKER_LIVE: &str = include_str!("../sql/lease_worker_live.sql");
+/// Forgets a consumer's workers whose time ran out.
+pub(crate) const LEASE_WORKERS_EXPIRE: &str = include_str!("../sql/lease_workers_expire.sql");
+/// A consumer's live workers, sorted by id.
+pub(crate) const LEASE_WORKERS: &str = include_str!("../sql/lease_workers.sql");
+/// The partitions a worker holds, in order.
+pub(crate) const LEASE_HELD: &str = include_str!("../sql/lease_held.sql");
+/// Gives up a worker's lease of one partition.
+pub(crate) const LEASE_GIVE_UP: &str = include_str!("../sql/lease_give_up.sql");
+/// Renews a worker's lease of a partition, or takes the partition if it is free.
+pub(crate) const LEASE_TAKE: &str = include_str!("../sql/lease_take.sql");
+/// Gives up every lease of a worker.
+pub(crate) const LEASE_RELEASE: &str = include_str!("../sql/lease_release.sql");
+/// Marks a worker gone.
+pub(crate) const LEASE_WORKER_GONE: &str = include_str!("../sql/lease_worker_gone.sql");
+/// Forgets every lease of a consumer.
+pub(crate) const LEASE_FORGET_LEASES: &str = include_str!("../sql/lease_forget_leases.sql");
+/// Forgets every worker of a consumer.
+pub(crate) const LEASE_FORGET_WORKERS: &str = include_str!("../sql/lease_forget_workers.sql");
+/// Forgets the partition count a consumer's leases are kept for.
+pub(crate) const LEASE_FORGET_COUNT: &str = include_str!("../sql/lease_forget_count.sql");
 /// Creates the table of applied migrations if missing.
 pub(crate) const CREATE_MIGRATIONS: &str = include_str!("../sql/create_migrations.sql");
 /// The versions of the applied migrations.

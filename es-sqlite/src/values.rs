@@ -51,6 +51,9 @@ pub(crate) enum Key<'a> {
     Instance(&'a str, &'a str),
     /// A timer of a process manager (of `es_process_timers`): process, key, name.
     Timer(&'a str, &'a str, &'a str),
+    /// The rows of a partitioned consumer (of `es_leases`, `es_lease_workers`,
+    /// `es_lease_counts`).
+    Consumer(&'a str),
 }
 
 impl fmt::Display for Place<'_> {
@@ -66,6 +69,7 @@ impl fmt::Display for Place<'_> {
             Key::Timer(process, key, name) => {
                 write!(f, ", process {process:?}, key {key:?}, timer {name:?}")
             }
+            Key::Consumer(consumer) => write!(f, ", consumer {consumer:?}"),
         }
     }
 }

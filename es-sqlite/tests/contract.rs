@@ -91,3 +91,13 @@ async fn sqlite_store_keeps_the_process_store_contract() {
     report.assert_passed();
     assert_eq!(report.checks(), 3, "every check ran: {report}");
 }
+
+#[tokio::test]
+async fn sqlite_store_keeps_the_lease_store_contract() {
+    let files = FreshFiles::new("contract-leases", SqliteOptions::new());
+    let report = contract::lease_store(|| files.open()).await;
+    files.close().await;
+    println!("SqliteStore leases: {report}");
+    report.assert_passed();
+    assert_eq!(report.checks(), 3, "every check ran: {report}");
+}

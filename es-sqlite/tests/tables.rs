@@ -1,14 +1,15 @@
 //! `SqliteTables`: rows and checkpoint in one transaction, so every event reaches the tables
-//! exactly once, through failing writes, panics, racing runners on two stores opened on the
-//! same file, restarts and rebuilds.
+//! exactly once, through failing writes, panics, racing runners and partitioned workers on
+//! two stores opened on the same file, restarts and rebuilds.
 
 mod support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use es_core::codec::Encoded;
 use es_core::prelude::*;
-use es_core::projection::EventMeta;
+use es_core::projection::{EventMeta, Partitions};
 use es_sqlite::rusqlite::{self, Connection};
 use es_sqlite::{ErrorKind, SqliteError, SqliteProjection, SqliteStore, SqliteTables};
 use serde::{Deserialize, Serialize};
@@ -245,6 +246,91 @@ async fn racing_runners_on_two_stores_of_one_file_write_each_event_once() {
             Position(200)
         );
     }
+    assert_eq!(
+        rows(&one).await,
+        expected_rows(&one).await,
+        "each event once"
+    );
+    one.close().await;
+    two.close().await;
+}
+
+/// How many leases of `applied` are held, and by how many workers.
+async fn leases(store: &SqliteStore) -> (i64, i64) {
+    store
+        .query(|conn| {
+            conn.query_row(
+                "SELECT count(*), count(DISTINCT worker) FROM es_leases WHERE consumer = 'applied'",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+        })
+        .await
+        .expect("leases")
+}
+
+/// Workers of the projection split into partitions, in two stores of one file (two
+/// processes), share the partitions through the file's leases; each event reaches the table
+/// once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitioned_workers_on_two_stores_of_one_file_write_each_event_once() {
+    let scratch = Scratch::new("tables-partitioned");
+    let path = scratch.path("app.db");
+    let one = SqliteStore::open(&path).await.expect("open");
+    let two = SqliteStore::open(&path).await.expect("open again");
+    for round in 0..20 {
+        append(&one, &format!("s-{round}"), (0..5).map(|n| round * 5 + n)).await;
+    }
+    let partitions = Partitions::new(4)
+        .with_lease(Duration::from_secs(2))
+        .with_heartbeat(Duration::from_millis(50));
+    let mut stops = Vec::new();
+    let mut workers = Vec::new();
+    for store in [&one, &two, &one] {
+        let runner = runner(store).with_batch_size(7).with_partitions(partitions);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        stops.push(stop);
+        workers.push(tokio::spawn(async move {
+            runner
+                .run_partitioned(async move {
+                    let _ = stopped.await;
+                })
+                .await
+        }));
+    }
+    let waiter = runner(&two).with_partitions(partitions);
+    waiter
+        .wait_for(Position(100), Duration::from_secs(10))
+        .await
+        .expect("the workers catch up");
+    // Followed live, from either process's appends.
+    let head = append(&two, "s-late", 100..110).await;
+    waiter
+        .wait_for(head, Duration::from_secs(10))
+        .await
+        .expect("the workers follow");
+    // Every worker, in either store, settles on a share of its own.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while leases(&one).await != (4, 3) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the three workers never shared the four partitions: {:?}",
+            leases(&one).await
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    for stop in stops {
+        let _ = stop.send(());
+    }
+    for worker in workers {
+        worker.await.expect("a worker task").expect("a clean stop");
+    }
+    assert_eq!(
+        leases(&two).await,
+        (0, 0),
+        "a clean stop gives the leases up"
+    );
     assert_eq!(
         rows(&one).await,
         expected_rows(&one).await,

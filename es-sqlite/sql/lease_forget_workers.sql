@@ -1,0 +1,2 @@
+-- Forgets every worker of a consumer.
+DELETE FROM es_lease_workers WHERE consumer = ?1
