@@ -243,9 +243,9 @@ pub enum Heartbeat {
 /// are kept for, from its first heartbeat until [`forget_leases`](Self::forget_leases).
 /// A heartbeat, in one atomic step:
 ///
-/// 1. answers [`Heartbeat::OtherCount`] if the consumer's leases are kept for another count;
-///    otherwise marks the worker live until now + `lease`, and forgets workers whose time ran
-///    out;
+/// 1. answers [`Heartbeat::OtherCount`] if the consumer's leases are kept for another count
+///    (and changes nothing: the worker is not marked live); otherwise marks the worker live
+///    until now + `lease`, and forgets workers whose time ran out;
 /// 2. works out the share of each live worker: with the live workers sorted by id, partition
 ///    `p` is the share of worker `p % live`;
 /// 3. gives up the worker's leases outside its share, renews those inside it, and takes the
@@ -258,8 +258,8 @@ pub enum Heartbeat {
 /// checkpoint it was read after, so a worker that lost its lease without knowing fails to
 /// commit, and continues from the checkpoint it finds.
 pub trait LeaseStore: Clone + Send + Sync + 'static {
-    /// One heartbeat of `worker` of `consumer`, split into `count` partitions, with leases of
-    /// `lease` (see the trait's docs).
+    /// One heartbeat of `worker` of `consumer`, split into `count` partitions (at least 1;
+    /// the runner never asks for 0), with leases of `lease` (see the trait's docs).
     ///
     /// # Errors
     /// A store failure.
