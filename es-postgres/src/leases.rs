@@ -21,7 +21,12 @@ use uuid::Uuid;
 use crate::PgStore;
 use crate::values::{Key, Place, backend, saturating_i64};
 
-/// Partitioned consumers' leases in the database; see the [module documentation](self).
+/// Partitioned consumers' leases in the database, shared by the workers of every process on
+/// it: the tables `lease_counts`, `lease_workers` and `leases` (migration 6), timed by the
+/// server's clock. Each call is one call of a function of migration 6, which first takes a
+/// transaction lock on the consumer, so a heartbeat is one atomic step and the heartbeats of
+/// one consumer come one after the other; the lock is never held while the server waits for
+/// a client.
 ///
 /// A worker's rank among the live workers is the order of their ids as PostgreSQL sorts
 /// `uuid` values, byte by byte, which is how es-core sorts them.
