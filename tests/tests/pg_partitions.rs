@@ -3,7 +3,8 @@
 //! partitions, sharing them by the store's leases, while this process appends to many
 //! streams. Once every worker holds partitions, one child is killed with SIGKILL; its
 //! partitions must be taken over within the lease time plus a heartbeat (plus a margin, see
-//! [`MARGIN`]). Later a fourth child joins and takes its share. At the end, the table, one
+//! [`MARGIN`]). Later a fourth child joins and takes its share, and another is paused with
+//! SIGSTOP until its leases ran out, then resumed. At the end, the table, one
 //! row per event applied, must hold every event of the log exactly once, each stream's
 //! events in order; the children still running stop cleanly (giving their leases up), the
 //! killed one died of SIGKILL.
@@ -236,6 +237,16 @@ impl Child {
         self.process.wait().unwrap()
     }
 
+    /// Sends the child `signal` (`STOP`, `CONT`) with the system's `kill`.
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.process.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal} {}: {status}", self.label);
+    }
+
     /// Closes the child's stdin, which stops its workers cleanly, and reaps it.
     async fn stop(&mut self) -> ExitStatus {
         drop(self.process.stdin.take());
@@ -393,6 +404,20 @@ async fn partitions_move_across_processes_when_one_is_killed() {
     here.wait_for(now, PATIENCE).await.unwrap();
     println!(
         "{:?}: child d joined; processed up to {now:?}",
+        began.elapsed()
+    );
+
+    // Child c pauses (SIGSTOP) until its leases ran out: the other 4 workers take its
+    // partitions. Resumed, it may commit a batch it read before the pause, for partitions it
+    // no longer holds: the checkpoint refuses it (checked with the rows below).
+    c.signal("STOP");
+    settled(&store, 4).await;
+    c.signal("CONT");
+    settled(&store, 6).await;
+    let now = Position(head.load(Ordering::Relaxed));
+    here.wait_for(now, PATIENCE).await.unwrap();
+    println!(
+        "{:?}: child c paused and resumed; processed up to {now:?}",
         began.elapsed()
     );
 
