@@ -308,6 +308,15 @@
 //! checkpoint in one transaction, so every event reaches the tables exactly once: see
 //! [`tables`].
 //!
+//! A consumer split into partitions
+//! ([`ProjectionRunner::run_partitioned`](es_core::ProjectionRunner::run_partitioned)) runs
+//! its workers in any number of processes on the database: `PgStore` is their
+//! [`LeaseStore`](es_core::projection::LeaseStore), with the leases in the tables
+//! `lease_counts`, `lease_workers` and `leases`, timed by the server's clock. Each heartbeat
+//! is one call of the function `lease_heartbeat`, which serializes the heartbeats of one
+//! consumer with a transaction lock held only while it runs. Each partition's checkpoint is a
+//! row of `checkpoints`, `<consumer>#<index>/<count>`, moved with its batch as above.
+//!
 //! # Tests
 //!
 //! With the `testing` feature, on Unix, the module `es_postgres::testing` starts a throwaway
@@ -338,6 +347,7 @@
 mod checkpoints;
 mod detached;
 mod events;
+mod leases;
 mod listen;
 mod migrations;
 mod processes;

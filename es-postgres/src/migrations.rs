@@ -2,8 +2,8 @@
 //! fits one to a schema, and [`PgStore::migrate`], which applies them.
 //!
 //! A migration runs as one simple-protocol batch inside the migration transaction, with
-//! `{schema}`, `{lock_class}`, `{command_lock_class}` and `{lock_key}` replaced. A released migration is never
-//! edited, not even its comments or its whitespace: databases ran its exact text, and
+//! `{schema}`, `{lock_class}`, `{command_lock_class}`, `{lease_lock_class}` and `{lock_key}`
+//! replaced. A released migration is never edited, not even its comments or its whitespace: databases ran its exact text, and
 //! changes are new versions. The test `released_migrations_are_unchanged` pins each released
 //! file's length and checksum.
 
@@ -32,6 +32,10 @@ pub(crate) const SETUP_LOCK_CLASS: i32 = 0x6573_0003;
 /// The first half of the advisory lock key that serializes a stream's appends and refusals
 /// that carry a command id (the second half: the stream id's hash, with the schema's key).
 pub(crate) const COMMAND_LOCK_CLASS: i32 = 0x6573_0004;
+/// The first half of the advisory lock key that serializes the heartbeats, releases and
+/// forgetting of a partitioned consumer's leases (the second half: the consumer's name
+/// hashed, with the schema's key).
+pub(crate) const LEASE_LOCK_CLASS: i32 = 0x6573_0005;
 
 /// The migrations, in order: `(version, SQL)`.
 pub(crate) const MIGRATIONS: &[(i32, &str)] = &[
@@ -74,6 +78,10 @@ pub(crate) const MIGRATIONS: &[(i32, &str)] = &[
     ),
     // Process managers: the `process_instances` and `process_timers` tables.
     (5, include_str!("../migrations/0005_process_managers.sql")),
+    // Partitioned consumers' leases: the `lease_counts`, `lease_workers` and `leases` tables,
+    // and the `lease_heartbeat`, `lease_release` and `lease_forget` functions, which take a
+    // transaction lock on the consumer first.
+    (6, include_str!("../migrations/0006_partition_leases.sql")),
 ];
 
 /// A migration's SQL with the schema and lock key in place.
@@ -81,6 +89,7 @@ pub(crate) fn migration_sql(sql: &str, schema: &SchemaName) -> String {
     sql.replace("{schema}", schema.as_str())
         .replace("{lock_class}", &ALLOCATE_LOCK_CLASS.to_string())
         .replace("{command_lock_class}", &COMMAND_LOCK_CLASS.to_string())
+        .replace("{lease_lock_class}", &LEASE_LOCK_CLASS.to_string())
         .replace("{lock_key}", &schema.lock_key().to_string())
 }
 
@@ -177,10 +186,13 @@ mod tests {
     /// text that databases ran. A new migration gets a new row here once it is released.
     #[test]
     fn released_migrations_are_unchanged() {
-        let released: [(i32, usize, u64); 3] = [
+        let released: [(i32, usize, u64); 6] = [
             (1, 8755, 0x38a3_94e1_e61e_4d1f),
             (2, 3009, 0x0491_dcde_84bb_7cdd),
             (3, 6608, 0x0fa7_3a5a_3e3d_9ef2),
+            (4, 11015, 0x5ab9_4c3a_dd54_5c28),
+            (5, 1899, 0x9e3b_b198_f2d5_6e92),
+            (6, 6087, 0x74ae_aab8_cb19_d0c3),
         ];
         for (version, len, checksum) in released {
             let sql = MIGRATIONS

@@ -93,6 +93,13 @@ pub(crate) struct Queries {
     pub(crate) process_reset_instances: String,
     /// Deletes a process manager's timers.
     pub(crate) process_reset_timers: String,
+    /// One heartbeat of a partitioned consumer's worker, through the `lease_heartbeat`
+    /// function.
+    pub(crate) lease_heartbeat: String,
+    /// A worker's clean stop, through the `lease_release` function.
+    pub(crate) lease_release: String,
+    /// Forgets a consumer's leases, through the `lease_forget` function.
+    pub(crate) lease_forget: String,
     /// Drops the schema with everything in it (test clean-up).
     #[cfg(all(feature = "testing", unix))]
     pub(crate) drop_schema: String,
@@ -143,6 +150,9 @@ impl Queries {
             process_next_timer: sql(include_str!("../sql/process_next_timer.sql")),
             process_reset_instances: sql(include_str!("../sql/process_reset_instances.sql")),
             process_reset_timers: sql(include_str!("../sql/process_reset_timers.sql")),
+            lease_heartbeat: sql(include_str!("../sql/lease_heartbeat.sql")),
+            lease_release: sql(include_str!("../sql/lease_release.sql")),
+            lease_forget: sql(include_str!("../sql/lease_forget.sql")),
             #[cfg(all(feature = "testing", unix))]
             drop_schema: sql(include_str!("../sql/drop_schema.sql")),
         }
