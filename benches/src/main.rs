@@ -45,7 +45,7 @@ type BoxResult<T> = Result<T, BoxError>;
 /// The store-backed repository of the benchmarks, with snapshot policy `N`.
 type Repo<N> = Repository<Account, MemStore, N>;
 
-const USAGE: &str = "usage: es-bench [table [memory|a|b|c|d|e|f|pg|sqlite]...] | es-bench memory [framework|appends|baseline]";
+const USAGE: &str = "usage: es-bench [table [memory|a|b|c|d|e|f|pg|sqlite]...] | es-bench memory [framework|appends|baseline] | es-bench pg-worker URL SCHEMA COUNT WORKERS (a worker process of the pg section)";
 
 fn main() -> BoxResult<()> {
     let config = Config::from_env()?;
@@ -57,6 +57,8 @@ fn main() -> BoxResult<()> {
             let kind = args.get(1).map_or("framework", String::as_str);
             memory::measure(&config, kind)
         }
+        #[cfg(unix)]
+        Some("pg-worker") => pg::worker(&args[1..]),
         Some("-h" | "--help") => {
             println!("{USAGE}");
             Ok(())

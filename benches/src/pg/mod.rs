@@ -19,9 +19,14 @@
 //!   default cache and with none; baseline: `BEGIN`, read the stream's rows, fold, decide,
 //!   `INSERT`, `COMMIT`;
 //! - a subscriber catching up over 1,000,000 events (`PgStore::subscribe`); baseline: plain
-//!   `SELECT` pages by position, of the same size.
+//!   `SELECT` pages by position, of the same size;
+//! - a table projection split into 1, 2 and 4 partitions catching up, its workers in one
+//!   process and in two, and the takeover of a killed worker's partitions ([`partitions`]).
 
+mod partitions;
 mod plain;
+
+pub(crate) use partitions::worker;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -81,6 +86,7 @@ pub(crate) fn rows(config: &Config) -> BoxResult<(Vec<Row>, String)> {
     let mut rows = appends(config, &rt, &pool)?;
     rows.extend(commands(config, &rt, &pool)?);
     rows.extend(catch_up(config, &rt, &pool)?);
+    rows.extend(partitions::rows(config, &rt, &pool, &url)?);
     rows.push(crate::process::throughput(
         "PostgreSQL",
         config,
