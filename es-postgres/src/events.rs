@@ -449,7 +449,14 @@ impl EventStore for PgStore {
         let query = sqlx::query(&self.inner.sql.read_all)
             .bind(saturating_i64(after.0))
             .bind(saturating_i64(max_count as u64));
-        self.fetch_events(query, max_count).await
+        let mut events = self.fetch_events(query, max_count).await?;
+        // The function returns its rows in position order, and the scan of its result keeps
+        // that order; SQL does not promise it without an ORDER BY, which would sort every
+        // page again on the server. Checked here instead, in one pass.
+        if !events.is_sorted_by_key(|event| event.position) {
+            events.sort_unstable_by_key(|event| event.position);
+        }
+        Ok(events)
     }
 
     async fn find_command(
