@@ -1,3 +1,2 @@
 SELECT {event_columns}
   FROM {schema}.read_all($1, $2)
- ORDER BY position

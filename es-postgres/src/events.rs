@@ -1,15 +1,20 @@
 //! [`EventStore`] on PostgreSQL: appends through the `append_one` function (one event) or
 //! the `append` function (any other batch), reads of streams and of the global log.
 
+use std::future::poll_fn;
+use std::ops::ControlFlow;
+use std::pin::pin;
+
 use bytes::Bytes;
-use es_core::store::check_batch;
+use es_core::store::{BATCH_SIZE, check_batch};
 use es_core::{
     Appended, EventStore, ExpectedVersion, NewEvent, Position, Recorded, RecordedEvent, Refusal,
     StoreError, StreamId, Version,
 };
+use futures_core::Stream as _;
 use uuid::Uuid;
 
-use crate::values::{Key, Names, Place, backend, decode_event, encode_error, saturating_i64};
+use crate::values::{Key, Place, Shared, backend, decode_event, encode_error, saturating_i64};
 use crate::{MAX_ANY_RETRIES, PgStore};
 
 impl PgStore {
@@ -86,16 +91,53 @@ impl PgStore {
         }
     }
 
-    /// Events of `stream_id` from `from`, decoded.
+    /// Runs `query`, a read of events, and hands each event to `each` as its row arrives
+    /// (decoding overlaps the transfer of the rows after it), until `each` breaks. Returns
+    /// how many events `each` was handed.
+    async fn each_event(
+        &self,
+        query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+        mut each: impl FnMut(RecordedEvent) -> ControlFlow<()> + Send,
+    ) -> Result<usize, StoreError> {
+        let mut rows = pin!(query.fetch(&self.inner.pool));
+        let mut shared = Shared::default();
+        let mut count = 0;
+        while let Some(row) = poll_fn(|cx| rows.as_mut().poll_next(cx)).await {
+            let event = decode_event(&row.map_err(backend)?, &mut shared, &self.inner.schema)?;
+            count += 1;
+            if each(event).is_break() {
+                break;
+            }
+        }
+        Ok(count)
+    }
+
+    /// The events `query` reads, decoded; `max_count` is its limit.
     async fn fetch_events(
         &self,
         query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+        max_count: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows = query.fetch_all(&self.inner.pool).await.map_err(backend)?;
-        let mut names = Names::default();
-        rows.iter()
-            .map(|row| decode_event(row, &mut names, &self.inner.schema))
-            .collect()
+        let mut events = Vec::with_capacity(max_count.min(BATCH_SIZE));
+        self.each_event(query, |event| {
+            events.push(event);
+            ControlFlow::Continue(())
+        })
+        .await?;
+        Ok(events)
+    }
+
+    /// A page of one stream's events.
+    fn read_stream_query<'q>(
+        &'q self,
+        stream_id: &'q StreamId,
+        from: Version,
+        max_count: usize,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        sqlx::query(&self.inner.sql.read_stream)
+            .bind(stream_id.as_str())
+            .bind(saturating_i64(from.0))
+            .bind(saturating_i64(max_count as u64))
     }
 }
 
@@ -375,11 +417,25 @@ impl EventStore for PgStore {
         if max_count == 0 {
             return Ok(Vec::new());
         }
-        let query = sqlx::query(&self.inner.sql.read_stream)
-            .bind(stream_id.as_str())
-            .bind(saturating_i64(from.0))
-            .bind(saturating_i64(max_count as u64));
-        self.fetch_events(query).await
+        let query = self.read_stream_query(stream_id, from, max_count);
+        self.fetch_events(query, max_count).await
+    }
+
+    async fn visit_stream<F>(
+        &self,
+        stream_id: &StreamId,
+        from: Version,
+        max_count: usize,
+        mut visit: F,
+    ) -> Result<usize, StoreError>
+    where
+        F: FnMut(&RecordedEvent) -> ControlFlow<()> + Send,
+    {
+        if max_count == 0 {
+            return Ok(0);
+        }
+        let query = self.read_stream_query(stream_id, from, max_count);
+        self.each_event(query, |event| visit(&event)).await
     }
 
     async fn read_all(
@@ -393,7 +449,14 @@ impl EventStore for PgStore {
         let query = sqlx::query(&self.inner.sql.read_all)
             .bind(saturating_i64(after.0))
             .bind(saturating_i64(max_count as u64));
-        self.fetch_events(query).await
+        let mut events = self.fetch_events(query, max_count).await?;
+        // The function returns its rows in position order, and the scan of its result keeps
+        // that order; SQL does not promise it without an ORDER BY, which would sort every
+        // page again on the server. Checked here instead, in one pass.
+        if !events.is_sorted_by_key(|event| event.position) {
+            events.sort_unstable_by_key(|event| event.position);
+        }
+        Ok(events)
     }
 
     async fn find_command(

@@ -26,7 +26,7 @@
 //! building needs no database) on tokio. It was chosen over tokio-postgres plus a pool crate
 //! because Rust web services already build it, and because its pool, `LISTEN` support and
 //! array parameters cover everything this store needs. PostgreSQL 14 or newer is required
-//! (64-bit transaction ids as `xid8`, exact `extract(epoch ...)`); the tests run on 15.
+//! (64-bit transaction ids as `xid8`); the tests run on 15.
 //!
 //! # Schema
 //!
@@ -265,7 +265,8 @@
 //! - metadata that is JSON but not [`Metadata`];
 //! - a time (`recorded_at`, `taken_at`) that is infinite, or at or after
 //!   294247-01-10 04:00:54.775807 UTC, `i64::MAX` microseconds after 1970 (the store reads
-//!   times as microseconds since 1970, and PostgreSQL computes them exactly only below that);
+//!   `timestamptz` values as PostgreSQL stores them, and turns them into microseconds since
+//!   1970 in an `i64`);
 //! - an answer of an append function that is not what this crate's migrations define (the
 //!   location names the function, such as `es.append_one()`). The append ran, and may have
 //!   been written: read the stream to know.

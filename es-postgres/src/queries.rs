@@ -29,7 +29,9 @@ pub(crate) struct Queries {
     pub(crate) notify: String,
     /// A page of one stream's events from a version.
     pub(crate) read_stream: String,
-    /// A page of the deliverable events after a position, through the `read_all` function.
+    /// A page of the deliverable events after a position, through the `read_all` function,
+    /// in the order the function returns them: position order (`PgStore::read_all` checks
+    /// it rather than have the server sort the page again).
     pub(crate) read_all: String,
     /// Whether an event after a position is deliverable.
     pub(crate) any_after: String,

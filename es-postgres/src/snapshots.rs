@@ -5,7 +5,7 @@ use es_core::snapshot::{Snapshot, SnapshotStore};
 use es_core::{StoreError, StreamId, Version};
 
 use crate::PgStore;
-use crate::values::{Key, Place, backend, encode_error, to_micros};
+use crate::values::{Key, Place, Timestamptz, backend, encode_error, to_micros};
 
 /// Snapshots in the `snapshots` table: one row per stream, the newest kept.
 impl SnapshotStore for PgStore {
@@ -27,7 +27,8 @@ impl SnapshotStore for PgStore {
         let schema_version =
             place.schema_version(place.get(&row, 1, "schema_version")?, "schema_version")?;
         let payload: Vec<u8> = place.get(&row, 2, "payload")?;
-        let taken_at = place.time(place.get(&row, 3, "taken_at")?, "taken_at")?;
+        let taken_at: Option<Timestamptz> = place.get(&row, 3, "taken_at")?;
+        let taken_at = place.time(taken_at.and_then(Timestamptz::unix_micros), "taken_at")?;
         let mut snapshot = Snapshot::new(
             stream_id.clone(),
             Version(version),

@@ -16,8 +16,9 @@ use bytes::Bytes;
 use es_core::envelope::EventId;
 use es_core::store::limits;
 use es_core::{Metadata, Position, RecordedEvent, StoreError, StreamId, Version};
-use sqlx::error::UnexpectedNullError;
-use sqlx::postgres::PgRow;
+use sqlx::error::{BoxDynError, UnexpectedNullError};
+use sqlx::postgres::types::Oid;
+use sqlx::postgres::{PgRow, PgTypeInfo, PgValueFormat, PgValueRef};
 use sqlx::{Decode, Postgres, Row as _, Type};
 use uuid::Uuid;
 
@@ -110,13 +111,41 @@ impl<'a> Place<'a> {
     where
         T: Decode<'r, Postgres> + Type<Postgres>,
     {
-        row.try_get(index).map_err(|error| match error {
+        row.try_get(index)
+            .map_err(|error| self.column_error(error, column))
+    }
+
+    /// [`get`](Self::get), checking that the column's type is `T`'s only if `check_type`:
+    /// the rows of one result share their columns' types (PostgreSQL describes them once
+    /// per result), so checking the first row's is enough. A NULL, or bytes that do not
+    /// decode, are corrupt either way.
+    pub(crate) fn get_checking<'r, T>(
+        &self,
+        row: &'r PgRow,
+        index: usize,
+        column: &str,
+        check_type: bool,
+    ) -> Result<T, StoreError>
+    where
+        T: Decode<'r, Postgres> + Type<Postgres>,
+    {
+        if check_type {
+            row.try_get(index)
+        } else {
+            row.try_get_unchecked(index)
+        }
+        .map_err(|error| self.column_error(error, column))
+    }
+
+    /// The error of a column that could not be read.
+    fn column_error(&self, error: sqlx::Error, column: &str) -> StoreError {
+        match error {
             sqlx::Error::ColumnDecode { source, .. } if source.is::<UnexpectedNullError>() => {
                 self.corrupt(column, "NULL where a value is required")
             }
             sqlx::Error::ColumnDecode { source, .. } => self.corrupt(column, source),
             other => backend(other),
-        })
+        }
     }
 
     /// A position, version or count: a `bigint` that must not be negative.
@@ -134,10 +163,8 @@ impl<'a> Place<'a> {
         })
     }
 
-    /// A time, as the reads select it: microseconds since the Unix epoch, or NULL for a time
-    /// that does not fit them (see `sql/event_columns.sql`): an infinite one, or one at or
-    /// after `i64::MAX` microseconds, 294247-01-10 04:00:54.775807 UTC. (PostgreSQL's
-    /// `extract(epoch ...)` is exact below that instant, and rounds from it on.)
+    /// A time as microseconds since the Unix epoch, `None` for a time that does not fit them:
+    /// a NULL, or a `timestamptz` for which [`Timestamptz::unix_micros`] has none.
     pub(crate) fn time(&self, micros: Option<i64>, column: &str) -> Result<SystemTime, StoreError> {
         let Some(micros) = micros else {
             return Err(self.corrupt(
@@ -152,6 +179,55 @@ impl<'a> Place<'a> {
                 format!("{micros} µs since 1970 is beyond this platform's clock"),
             )
         })
+    }
+}
+
+/// A `timestamptz` value as PostgreSQL sends it in binary: microseconds since
+/// 2000-01-01 00:00 UTC, `i64::MAX` for `infinity` and `i64::MIN` for `-infinity`. Reads
+/// select `timestamptz` columns as they are stored, so the server converts nothing; the
+/// conversion to Unix time is [`unix_micros`](Self::unix_micros), here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Timestamptz(i64);
+
+/// Microseconds from 1970-01-01 to 2000-01-01, UTC.
+const MICROS_1970_TO_2000: i64 = 946_684_800_000_000;
+
+impl Timestamptz {
+    /// The time as microseconds since the Unix epoch; `None` when it is infinite, or at or
+    /// after `i64::MAX` microseconds, 294247-01-10 04:00:54.775807 UTC (PostgreSQL holds
+    /// times up to the year 294276).
+    pub(crate) fn unix_micros(self) -> Option<i64> {
+        if self.0 == i64::MIN {
+            return None;
+        }
+        self.0
+            .checked_add(MICROS_1970_TO_2000)
+            .filter(|&micros| micros < i64::MAX)
+    }
+}
+
+impl Type<Postgres> for Timestamptz {
+    fn type_info() -> PgTypeInfo {
+        // The OID of the built-in `timestamptz`, the same in every database.
+        PgTypeInfo::with_oid(Oid(1184))
+    }
+}
+
+impl<'r> Decode<'r, Postgres> for Timestamptz {
+    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+        match value.format() {
+            PgValueFormat::Binary => {
+                let bytes: [u8; 8] = value.as_bytes()?.try_into().map_err(|_| {
+                    format!(
+                        "{} bytes where a timestamptz has 8",
+                        value.as_bytes().map_or(0, <[u8]>::len)
+                    )
+                })?;
+                Ok(Self(i64::from_be_bytes(bytes)))
+            }
+            // Prepared statements, which every read is, answer in binary.
+            PgValueFormat::Text => Err("a timestamptz sent as text, not binary".into()),
+        }
     }
 }
 
@@ -204,12 +280,23 @@ pub(crate) fn from_micros(micros: i64) -> Option<SystemTime> {
     }
 }
 
-/// Shares one `Arc<str>` per distinct event name within a read, as the in-memory store does,
-/// and checks each distinct name once.
+/// What the rows of one read share, decoded once: one `Arc<str>` per distinct event name
+/// (as the in-memory store does, each name checked once), the stream id of the previous
+/// row (a stream read is one stream; the global log holds runs of one stream, an append's
+/// events), and the metadata of the previous row (an append's events usually carry the
+/// same).
+///
+/// It also knows whether the columns' types were checked: on the first row of a read,
+/// which all the others share.
 #[derive(Default)]
-pub(crate) struct Names(HashSet<Arc<str>>);
+pub(crate) struct Shared {
+    checked: bool,
+    names: HashSet<Arc<str>>,
+    stream_id: Option<StreamId>,
+    metadata: Option<(String, Metadata)>,
+}
 
-impl Names {
+impl Shared {
     /// `name`, shared; corrupt (at `place`) when no append ever took it: empty, longer than
     /// [`limits::MAX_EVENT_NAME_LEN`] or holding a control character. That is looser, on
     /// purpose, than the rule appends keep now
@@ -217,7 +304,7 @@ impl Names {
     /// [`check_batch`](es_core::store::check_batch)): events appended under the earlier rule,
     /// these three checks alone, must still read.
     fn intern(&mut self, name: &str, place: &Place<'_>) -> Result<Arc<str>, StoreError> {
-        if let Some(shared) = self.0.get(name) {
+        if let Some(shared) = self.names.get(name) {
             return Ok(Arc::clone(shared));
         }
         if name.is_empty()
@@ -233,34 +320,71 @@ impl Names {
             ));
         }
         let shared: Arc<str> = Arc::from(name);
-        self.0.insert(Arc::clone(&shared));
+        self.names.insert(Arc::clone(&shared));
         Ok(shared)
+    }
+
+    /// `id` as a [`StreamId`], the previous row's when it is the same; corrupt (at `place`)
+    /// when no append accepts it.
+    fn stream_id(&mut self, id: &str, place: &Place<'_>) -> Result<StreamId, StoreError> {
+        if let Some(previous) = &self.stream_id
+            && previous.as_str() == id
+        {
+            return Ok(previous.clone());
+        }
+        let stream_id = StreamId::new(id).map_err(|error| place.corrupt("stream_id", error))?;
+        self.stream_id = Some(stream_id.clone());
+        Ok(stream_id)
+    }
+
+    /// `json` as [`Metadata`], the previous row's when the text is the same; corrupt (at
+    /// `place`) when it is not metadata.
+    fn metadata(&mut self, json: &str, place: &Place<'_>) -> Result<Metadata, StoreError> {
+        if json == "{}" {
+            return Ok(Metadata::default());
+        }
+        if let Some((text, metadata)) = &self.metadata
+            && text == json
+        {
+            return Ok(metadata.clone());
+        }
+        let metadata: Metadata = serde_json::from_str(json).map_err(|error| {
+            place.corrupt("metadata", format!("not the metadata of an event: {error}"))
+        })?;
+        self.metadata = Some((json.to_owned(), metadata.clone()));
+        Ok(metadata)
     }
 }
 
 /// One row of `events` (the columns of `sql/event_columns.sql`), checked value by value.
+/// `shared` must be the read's: the columns' types are checked on the first row it sees,
+/// which the others share.
 pub(crate) fn decode_event(
     row: &PgRow,
-    names: &mut Names,
+    shared: &mut Shared,
     schema: &SchemaName,
 ) -> Result<RecordedEvent, StoreError> {
+    let check = !shared.checked;
     let place = Place::new(schema, "events", Key::Unknown);
-    let position: i64 = place.get(row, 0, "position")?;
+    let position: i64 = place.get_checking(row, 0, "position", check)?;
     let place = place.at(Key::Position(position));
     let position = place.unsigned(position, "position")?;
-    let stream_id: &str = place.get(row, 1, "stream_id")?;
-    let stream_id = StreamId::new(stream_id).map_err(|error| place.corrupt("stream_id", error))?;
-    let stream_version = place.unsigned(place.get(row, 2, "stream_version")?, "stream_version")?;
-    let event_id: Uuid = place.get(row, 3, "event_id")?;
-    let name = names.intern(place.get(row, 4, "name")?, &place)?;
-    let schema_version =
-        place.schema_version(place.get(row, 5, "schema_version")?, "schema_version")?;
-    let payload: Vec<u8> = place.get(row, 6, "payload")?;
-    let metadata: &str = place.get(row, 7, "metadata")?;
-    let metadata: Metadata = serde_json::from_str(metadata).map_err(|error| {
-        place.corrupt("metadata", format!("not the metadata of an event: {error}"))
-    })?;
-    let recorded_at = place.time(place.get(row, 8, "recorded_at")?, "recorded_at")?;
+    let stream_id = place.get_checking(row, 1, "stream_id", check)?;
+    let stream_id = shared.stream_id(stream_id, &place)?;
+    let stream_version = place.get_checking(row, 2, "stream_version", check)?;
+    let stream_version = place.unsigned(stream_version, "stream_version")?;
+    let event_id: Uuid = place.get_checking(row, 3, "event_id", check)?;
+    let name = shared.intern(place.get_checking(row, 4, "name", check)?, &place)?;
+    let schema_version = place.get_checking(row, 5, "schema_version", check)?;
+    let schema_version = place.schema_version(schema_version, "schema_version")?;
+    let payload: &[u8] = place.get_checking(row, 6, "payload", check)?;
+    let metadata = shared.metadata(place.get_checking(row, 7, "metadata", check)?, &place)?;
+    let recorded_at: Option<Timestamptz> = place.get_checking(row, 8, "recorded_at", check)?;
+    let recorded_at = place.time(
+        recorded_at.and_then(Timestamptz::unix_micros),
+        "recorded_at",
+    )?;
+    shared.checked = true;
     Ok(RecordedEvent {
         stream_id,
         stream_version: Version(stream_version),
@@ -269,7 +393,7 @@ pub(crate) fn decode_event(
         recorded_at,
         name,
         schema_version,
-        payload: Bytes::from(payload),
+        payload: Bytes::copy_from_slice(payload),
         metadata,
     })
 }
@@ -291,6 +415,24 @@ mod tests {
         ] {
             assert_eq!(from_micros(micros).map(to_micros), Some(micros));
         }
+    }
+
+    #[test]
+    fn stored_times_are_unix_microseconds_below_i64_max() {
+        let stored = |micros| Timestamptz(micros).unix_micros();
+        assert_eq!(stored(0), Some(MICROS_1970_TO_2000));
+        assert_eq!(stored(-MICROS_1970_TO_2000), Some(0));
+        assert_eq!(stored(-MICROS_1970_TO_2000 - 1), Some(-1));
+        // 294247-01-10 04:00:54.775806 UTC is the last time that reads.
+        assert_eq!(
+            stored(i64::MAX - MICROS_1970_TO_2000 - 1),
+            Some(i64::MAX - 1)
+        );
+        assert_eq!(stored(i64::MAX - MICROS_1970_TO_2000), None);
+        assert_eq!(stored(i64::MAX - 1), None);
+        // The infinities.
+        assert_eq!(stored(i64::MAX), None);
+        assert_eq!(stored(i64::MIN), None);
     }
 
     #[test]
@@ -322,10 +464,48 @@ mod tests {
     }
 
     #[test]
+    fn stream_ids_and_metadata_repeated_from_the_previous_row_read_alike() {
+        let schema = SchemaName::default();
+        let place = Place::new(&schema, "events", Key::Position(5));
+        let mut shared = Shared::default();
+        let command = Uuid::now_v7();
+        let json = format!(r#"{{"command_id":"{command}"}}"#);
+        for _ in 0..2 {
+            let metadata = shared.metadata(&json, &place).map_err(|e| e.to_string());
+            assert_eq!(metadata.map(|m| m.command_id), Ok(Some(command)));
+            assert_eq!(
+                shared.metadata("{}", &place).ok(),
+                Some(Metadata::default())
+            );
+            let id = shared
+                .stream_id("note-1", &place)
+                .map_err(|e| e.to_string());
+            assert_eq!(id.as_ref().map(StreamId::as_str), Ok("note-1"));
+        }
+        assert_eq!(
+            shared
+                .stream_id("note-2", &place)
+                .ok()
+                .map(|id| id.to_string()),
+            Some("note-2".to_owned())
+        );
+        for bad in ["[1, 2]", r#"{"command_id":"not a uuid"}"#] {
+            assert!(matches!(
+                shared.metadata(bad, &place),
+                Err(StoreError::Corrupt { .. })
+            ));
+        }
+        assert!(matches!(
+            shared.stream_id("", &place),
+            Err(StoreError::Corrupt { .. })
+        ));
+    }
+
+    #[test]
     fn event_names_that_no_append_ever_took_are_corrupt() {
         let schema = SchemaName::default();
         let place = Place::new(&schema, "events", Key::Position(3));
-        let mut names = Names::default();
+        let mut names = Shared::default();
         let first = names
             .intern("user.created", &place)
             .map_err(|e| e.to_string());

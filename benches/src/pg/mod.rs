@@ -18,6 +18,9 @@
 //! - commands through `Repository` on [`MANY`] aggregates from [`TASKS`] tasks, with the
 //!   default cache and with none; baseline: `BEGIN`, read the stream's rows, fold, decide,
 //!   `INSERT`, `COMMIT`;
+//! - loading an aggregate of 100,000 events through `Repository` with no cache and no
+//!   snapshot (every event of the stream read and folded); baseline: one `SELECT` of the
+//!   stream's rows, fold;
 //! - a subscriber catching up over 1,000,000 events (`PgStore::subscribe`); baseline: plain
 //!   `SELECT` pages by position, of the same size;
 //! - a table projection split into 1, 2 and 4 partitions catching up, its workers in one
@@ -85,6 +88,7 @@ pub(crate) fn rows(config: &Config) -> BoxResult<(Vec<Row>, String)> {
     let note = rt.block_on(describe(&pool, server.as_ref()))?;
     let mut rows = appends(config, &rt, &pool)?;
     rows.extend(commands(config, &rt, &pool)?);
+    rows.extend(load(config, &rt, &pool)?);
     rows.extend(catch_up(config, &rt, &pool)?);
     rows.extend(partitions::rows(config, &rt, &pool, &url)?);
     rows.push(crate::process::throughput(
@@ -321,7 +325,7 @@ fn commands(config: &Config, rt: &Runtime, pool: &PgPool) -> BoxResult<Vec<Row>>
                     .await?;
                     check(
                         "(pg) baseline commands",
-                        plain.load(pool, accounts - 1).await? == expected,
+                        plain.load(pool, accounts - 1).await?.0 == expected,
                     )?;
                     plain.check_and_drop(pool, total).await?;
                     Ok(time)
@@ -349,6 +353,75 @@ fn commands(config: &Config, rt: &Runtime, pool: &PgPool) -> BoxResult<Vec<Row>>
         );
     }
     Ok(rows)
+}
+
+// ------------------------------------------------------------------------------------------
+// Loading a long stream
+// ------------------------------------------------------------------------------------------
+
+fn load(config: &Config, rt: &Runtime, pool: &PgPool) -> BoxResult<Vec<Row>> {
+    crate::progress("(pg) loading a long stream");
+    let long = config.n(100_000, 1_000) / 1_000 * 1_000;
+    let expected = expected_account(long);
+    let (store, plain) = rt.block_on(async {
+        let store = fresh_store(pool).await?;
+        let stream = StreamId::for_aggregate("account", &1u64)?;
+        for chunk in 0..long / 1_000 {
+            let batch = (chunk * 1_000..(chunk + 1) * 1_000)
+                .map(|i| Ok(NewEvent::new(Step::nth(i).encoded()?)))
+                .collect::<BoxResult<Vec<_>>>()?;
+            store.append(&stream, ExpectedVersion::Any, batch).await?;
+        }
+        let plain = Plain::create(pool).await?;
+        plain
+            .copy_events(pool, &events_table(store.schema()))
+            .await?;
+        check_log(pool, &plain.table(), long).await?;
+        BoxResult::Ok((store, plain))
+    })?;
+    let repo = Repository::<Account, _>::new(store.clone()).with_cache_capacity(0);
+    let (fw, bl) = alternate(
+        config.reps,
+        || {
+            rt.block_on(async {
+                let start = Instant::now();
+                let loaded = repo.load(&1).await?;
+                let time = start.elapsed();
+                check(
+                    "(pg) load",
+                    loaded.state == expected && loaded.version.0 == long,
+                )?;
+                Ok(time)
+            })
+        },
+        || {
+            rt.block_on(async {
+                let start = Instant::now();
+                let (state, version) = plain.load(pool, 1).await?;
+                let time = start.elapsed();
+                check(
+                    "(pg) baseline load",
+                    state == expected && u64::try_from(version).ok() == Some(long),
+                )?;
+                Ok(time)
+            })
+        },
+    )?;
+    rt.block_on(async {
+        testing::drop_schema(&store).await?;
+        plain.drop_schema(pool).await
+    })?;
+    Ok(vec![Row::rate(
+        format!(
+            "(pg) load an aggregate of {} events, no cache, no snapshot \
+             (baseline: one SELECT, fold)",
+            thousands(long)
+        ),
+        "event",
+        long,
+        fw,
+        bl,
+    )])
 }
 
 // ------------------------------------------------------------------------------------------

@@ -163,13 +163,13 @@ impl Plain {
         Ok(())
     }
 
-    /// The state of `account`, folded from its rows.
-    pub(super) async fn load(&self, pool: &PgPool, account: u64) -> BoxResult<Account> {
+    /// The state of `account` and its version (its number of rows), folded from its rows.
+    pub(super) async fn load(&self, pool: &PgPool, account: u64) -> BoxResult<(Account, i64)> {
         let rows = sqlx::query(&self.read_stream)
             .bind(format!("account-{account}"))
             .fetch_all(pool)
             .await?;
-        fold(&rows)
+        Ok((fold(&rows)?, rows.len() as i64))
     }
 
     /// Copies every row of `table` (es-postgres's events) into this table, positions
