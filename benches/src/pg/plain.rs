@@ -14,9 +14,13 @@ use es_bench::Step;
 use es_bench::baseline::{decide, fold_account};
 use es_bench::domain::Account;
 use es_core::{EventId, Metadata};
-use es_postgres::sqlx::postgres::{PgConnection, PgPool, PgRow};
+use es_postgres::sqlx::decode::Decode;
+use es_postgres::sqlx::error::BoxDynError;
+use es_postgres::sqlx::postgres::{
+    PgConnection, PgPool, PgRow, PgTypeInfo, PgValueRef, Postgres, types::Oid,
+};
 use es_postgres::sqlx::types::Uuid;
-use es_postgres::sqlx::{self, Executor as _, Row as _};
+use es_postgres::sqlx::{self, Executor as _, Row as _, Type};
 
 use crate::BoxResult;
 
@@ -77,7 +81,7 @@ impl Plain {
             ),
             read_page: format!(
                 "SELECT position, stream_id, stream_version, event_id, name, schema_version, \
-                 payload, metadata::text, (extract(epoch FROM recorded_at) * 1000000)::int8 \
+                 payload, metadata::text, recorded_at \
                  FROM {s}.events WHERE position > $1 ORDER BY position LIMIT $2"
             ),
             schema: s,
@@ -248,7 +252,31 @@ impl PlainEvent {
             schema_version: row.try_get(5)?,
             payload: row.try_get(6)?,
             metadata: row.try_get(7)?,
-            recorded_at_micros: row.try_get(8)?,
+            recorded_at_micros: row.try_get::<StoredTime, _>(8)?.0 + MICROS_1970_TO_2000,
         })
+    }
+}
+
+/// Microseconds from 1970-01-01 to 2000-01-01, UTC.
+const MICROS_1970_TO_2000: i64 = 946_684_800_000_000;
+
+/// A `timestamptz` as the server sends it in binary (microseconds since 2000), decoded by
+/// hand as an application without sqlx's time features would: the read selects the column
+/// as stored and the server converts nothing.
+struct StoredTime(i64);
+
+impl Type<Postgres> for StoredTime {
+    fn type_info() -> PgTypeInfo {
+        PgTypeInfo::with_oid(Oid(1184))
+    }
+}
+
+impl<'r> Decode<'r, Postgres> for StoredTime {
+    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+        let bytes: [u8; 8] = value
+            .as_bytes()?
+            .try_into()
+            .map_err(|_| "a timestamptz of other than 8 bytes")?;
+        Ok(Self(i64::from_be_bytes(bytes)))
     }
 }
