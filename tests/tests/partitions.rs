@@ -94,6 +94,37 @@ async fn a_split_catch_up_builds_what_a_whole_one_builds() {
     assert_eq!(*split.read(), *whole.read());
 }
 
+/// Counts the reads of the log.
+#[derive(Clone, Default)]
+struct CountReads(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl es_core::testing::hooked::StoreHooks<MemStore> for CountReads {
+    async fn read_all(
+        &self,
+        inner: &MemStore,
+        after: Position,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, es_core::StoreError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        inner.read_all(after, max_count).await
+    }
+}
+
+#[tokio::test]
+async fn partitions_at_one_position_share_one_read() {
+    let store = MemStore::new();
+    tick(&store, 10, 1, 10).await; // 100 events: 10 batches of 10
+    let reads = CountReads::default();
+    let counted = es_core::testing::hooked::Hooked::new(store.clone(), reads.clone());
+    let split = ProjectionRunner::new(counted, Ticks::default())
+        .with_batch_size(10)
+        .with_partitions(Partitions::new(4));
+    split.catch_up().await.unwrap();
+    assert!(split.read().is_exact(10, 10));
+    // 10 batches, and 1 read finding the end: not 4 of each.
+    assert_eq!(reads.0.load(std::sync::atomic::Ordering::Relaxed), 11);
+}
+
 #[tokio::test]
 async fn partitions_keep_checkpoints_of_their_own() {
     let store = MemStore::new();

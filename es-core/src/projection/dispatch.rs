@@ -19,7 +19,7 @@ use crate::trace::{record, span};
 pub(crate) fn project_batch<P: Projection, C: Codec>(
     projection: &mut P,
     codec: &C,
-    batch: &[RecordedEvent],
+    batch: &[&RecordedEvent],
 ) -> (usize, Option<ProjectionError>) {
     let span = span!(
         "es.project",
@@ -39,7 +39,7 @@ pub(crate) fn project_batch<P: Projection, C: Codec>(
 fn project_each<P: Projection, C: Codec>(
     projection: &mut P,
     codec: &C,
-    batch: &[RecordedEvent],
+    batch: &[&RecordedEvent],
 ) -> (usize, Option<ProjectionError>) {
     for (done, event) in batch.iter().enumerate() {
         let failure = match catch_unwind(AssertUnwindSafe(|| projection.project(codec, event))) {

@@ -1,6 +1,7 @@
 //! [`ProjectionRunner`]: feeds a projection the global log, in order, with checkpoints, into
 //! any [`Target`].
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::future::{Future, ready};
 use std::pin::{Pin, pin};
@@ -434,12 +435,11 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
     /// has no work of its own either, and returns the lowest position reached: a catch-up.
     async fn drain(&self, cursors: &mut Cursors) -> Result<Position, ProjectionError> {
         loop {
-            for partition in self.every_partition() {
-                while self.step(cursors, partition).await? {
-                    // A store in memory answers at once: let the executor run other tasks
-                    // between batches.
-                    YieldNow(false).await;
-                }
+            let partitions: Vec<Partition> = self.every_partition().collect();
+            while self.step(cursors, &partitions).await? {
+                // A store in memory answers at once: let the executor run other tasks
+                // between batches.
+                YieldNow(false).await;
             }
             if !self.work().await? {
                 return Ok(cursors.lowest(self.every_partition()));
@@ -460,11 +460,8 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
             if let Either::Left(()) = race(shutdown.as_mut(), ready(())).await {
                 return Ok(cursors.lowest(self.every_partition()));
             }
-            let mut stepped = false;
-            for partition in self.every_partition() {
-                stepped |= self.step(cursors, partition).await?;
-            }
-            if stepped || self.work().await? {
+            let partitions: Vec<Partition> = self.every_partition().collect();
+            if self.step(cursors, &partitions).await? || self.work().await? {
                 YieldNow(false).await;
                 continue;
             }
@@ -492,34 +489,63 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
         }
     }
 
-    /// Processes one batch of `partition` after where it continues (see
-    /// [`start`](Self::start)): reads the log's next events, projects those of the
-    /// partition's streams, and commits them with the partition's checkpoint moved past the
-    /// whole batch. Returns whether there was a batch.
+    /// Processes one batch of each of `partitions` after where it continues (see
+    /// [`start`](Self::start)): the partitions that continue after one position share one
+    /// read of the log. Returns whether there was a batch for any of them.
     pub(super) async fn step(
         &self,
         cursors: &mut Cursors,
-        partition: Partition,
+        partitions: &[Partition],
     ) -> Result<bool, ProjectionError> {
-        let lock = self.shared.control.partition_lock(partition);
-        let _processing = lock.lock().await;
-        let position = self.start(cursors, partition).await?;
-        let batch = self
-            .store
-            .read_all(position, self.batch_size)
-            .await
-            .map_err(store_error::<T>)?;
+        // In order, so that two workers of this process never wait for each other's locks.
+        let mut locks = Vec::with_capacity(partitions.len());
+        for partition in partitions {
+            locks.push(self.shared.control.partition_lock(*partition));
+        }
+        let mut held = Vec::with_capacity(locks.len());
+        for lock in &locks {
+            held.push(lock.lock().await);
+        }
+        let mut from: BTreeMap<Position, Vec<Partition>> = BTreeMap::new();
+        for partition in partitions {
+            let position = self.start(cursors, *partition).await?;
+            from.entry(position).or_default().push(*partition);
+        }
+        let mut stepped = false;
+        for (position, partitions) in from {
+            let batch = self
+                .store
+                .read_all(position, self.batch_size)
+                .await
+                .map_err(store_error::<T>)?;
+            if batch.is_empty() {
+                continue;
+            }
+            stepped = true;
+            for partition in partitions {
+                self.commit_batch(cursors, partition, position, &batch)
+                    .await?;
+            }
+        }
+        Ok(stepped)
+    }
+
+    /// Projects the events of `batch` (read after `position`) that are `partition`'s, and
+    /// commits them with the partition's checkpoint moved past the whole batch.
+    async fn commit_batch(
+        &self,
+        cursors: &mut Cursors,
+        partition: Partition,
+        position: Position,
+        batch: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
         let Some(read) = batch.last().map(|event| event.position) else {
-            return Ok(false);
+            return Ok(());
         };
-        let mine = if partition.is_whole() {
-            batch
-        } else {
-            batch
-                .into_iter()
-                .filter(|event| partition.contains(&event.stream_id))
-                .collect()
-        };
+        let mine: Vec<&RecordedEvent> = batch
+            .iter()
+            .filter(|event| partition.contains(&event.stream_id))
+            .collect();
         let (changes, projected, failure) = self.project(&mine);
         let last = match (&failure, projected.checked_sub(1)) {
             // Everything projected: the checkpoint moves past the whole batch, the other
@@ -547,7 +573,7 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
                     // Another runner got there first: continue from where it got to, and
                     // leave the rest of this batch (and its failure, if any) to the next read.
                     self.start(cursors, partition).await?;
-                    return Ok(true);
+                    return Ok(());
                 }
                 Err(error) => return Err(store_error::<T>(error)),
             }
@@ -567,14 +593,14 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
                 .map_err(store_error::<T>)?;
         }
         match failure {
-            None => Ok(true),
+            None => Ok(()),
             Some(failure) => Err(self.fail(failure, last)),
         }
     }
 
     /// Projects `batch`, stopping at the first failure: the changes to commit, how many
     /// events they hold, and the failure.
-    fn project(&self, batch: &[RecordedEvent]) -> (T::Changes, usize, Option<ProjectionError>) {
+    fn project(&self, batch: &[&RecordedEvent]) -> (T::Changes, usize, Option<ProjectionError>) {
         let target = &self.shared.target;
         let (changes, (projected, failure)) =
             target.project(|projection| project_batch(projection, &self.codec, batch));

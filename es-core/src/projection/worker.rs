@@ -176,15 +176,10 @@ impl<T: Target, S: EventStore + LeaseStore, C: Codec> ProjectionRunner<T, S, C> 
             if Instant::now() >= worker.next_beat {
                 self.heartbeat(worker).await?;
             }
-            let mut stepped = false;
-            for partition in worker.held.clone() {
-                if self.step(&mut worker.cursors, partition).await? {
-                    stepped = true;
-                    worker.failures = 0;
-                }
-                if Instant::now() >= worker.next_beat {
-                    break;
-                }
+            let held = worker.held.clone();
+            let stepped = self.step(&mut worker.cursors, &held).await?;
+            if stepped {
+                worker.failures = 0;
             }
             if stepped || (!worker.held.is_empty() && self.work().await?) {
                 YieldNow(false).await;
