@@ -75,6 +75,7 @@
 //! # }).unwrap();
 //! ```
 
+mod batch;
 mod control;
 mod dispatch;
 mod error;
