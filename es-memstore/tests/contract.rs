@@ -28,6 +28,25 @@ async fn memstore_keeps_the_lease_store_contract() {
     assert_eq!(report.checks(), 3, "every check ran: {report}");
 }
 
+/// Hooks that change nothing: a hooked store must keep every contract its inner store keeps.
+#[derive(Debug, Clone, Copy)]
+struct PassThrough;
+
+impl es_core::testing::hooked::StoreHooks<MemStore> for PassThrough {}
+
+#[tokio::test]
+async fn a_hooked_store_passes_every_suite_through() {
+    use es_core::testing::hooked::Hooked;
+
+    let fresh = || async { Hooked::new(MemStore::new(), PassThrough) };
+    let report = contract::all(fresh)
+        .await
+        .merge(contract::process_store(fresh).await)
+        .merge(contract::lease_store(fresh).await);
+    report.assert_passed();
+    assert_eq!(report.checks(), 33, "every check ran: {report}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memstore_keeps_the_store_contract_on_a_multi_threaded_runtime() {
     let report = contract::all(|| async { MemStore::new() }).await;

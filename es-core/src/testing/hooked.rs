@@ -1,6 +1,7 @@
 //! Store wrappers for tests: change what one or two methods of a store do (count reads,
-//! inject a fault, interleave another writer) and pass the rest through. Checkpoints and
-//! process managers' storage pass through unhooked.
+//! inject a fault, interleave another writer) and pass the rest through. Checkpoints,
+//! snapshots, leases and process managers' storage pass through unhooked, so a hooked store
+//! serves wherever its inner store does.
 //!
 //! Implement [`StoreHooks`] for a type holding the test's state, overriding only the methods
 //! it changes, and wrap the store in [`Hooked`]:
@@ -42,11 +43,13 @@ use std::future::Future;
 use bytes::Bytes;
 use uuid::Uuid;
 
+use std::time::{Duration, SystemTime};
+
 use crate::envelope::{NewEvent, Position, RecordedEvent, StreamId, Version};
-use std::time::SystemTime;
 
 use crate::process::{InstanceRow, ProcessStore, ProcessWork, TimerRow};
-use crate::projection::Committed;
+use crate::projection::{Committed, Heartbeat, LeaseStore};
+use crate::snapshot::{Snapshot, SnapshotStore};
 use crate::store::{Appended, CheckpointStore, EventStore, ExpectedVersion, Recorded, StoreError};
 
 /// What a [`Hooked`] store does in each [`EventStore`] method, given the inner store. Every
@@ -272,5 +275,47 @@ impl<S: ProcessStore, H: StoreHooks<S>> ProcessStore for Hooked<S, H> {
 
     fn reset_process(&self, process: &str) -> impl Future<Output = Result<(), StoreError>> + Send {
         self.inner.reset_process(process)
+    }
+}
+
+/// Snapshots pass through to the inner store, unhooked.
+impl<S: SnapshotStore, H: Clone + Send + Sync + 'static> SnapshotStore for Hooked<S, H> {
+    fn load_snapshot(
+        &self,
+        stream_id: &StreamId,
+    ) -> impl Future<Output = Result<Option<Snapshot>, StoreError>> + Send {
+        self.inner.load_snapshot(stream_id)
+    }
+
+    fn save_snapshot(
+        &self,
+        snapshot: Snapshot,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.inner.save_snapshot(snapshot)
+    }
+}
+
+/// Leases pass through to the inner store, unhooked.
+impl<S: LeaseStore, H: Clone + Send + Sync + 'static> LeaseStore for Hooked<S, H> {
+    fn heartbeat(
+        &self,
+        consumer: &str,
+        worker: Uuid,
+        count: u32,
+        lease: Duration,
+    ) -> impl Future<Output = Result<Heartbeat, StoreError>> + Send {
+        self.inner.heartbeat(consumer, worker, count, lease)
+    }
+
+    fn release(
+        &self,
+        consumer: &str,
+        worker: Uuid,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.inner.release(consumer, worker)
+    }
+
+    fn forget_leases(&self, consumer: &str) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.inner.forget_leases(consumer)
     }
 }
