@@ -84,6 +84,7 @@ mod parking;
 mod partition;
 mod runner;
 mod target;
+mod unpark;
 mod worker;
 
 pub use control::RunStatus;
@@ -92,6 +93,7 @@ pub use memory::InMemory;
 pub use parking::{ParkedEvent, Parking};
 pub use partition::{Heartbeat, LeaseStore, Partition, Partitions};
 pub use runner::ProjectionRunner;
+pub use unpark::Retried;
 pub use target::{Advance, Committed, IntoTarget, Target};
 
 use crate::codec::Codec;
