@@ -119,7 +119,9 @@ use std::marker::PhantomData;
 
 #[cfg(doc)]
 use es_core::ProjectionRunner;
-use es_core::projection::{Advance, Committed, IntoTarget, Partition, Projection, Target};
+use es_core::projection::{
+    Advance, Committed, IntoTarget, ParkedEvent, Partition, Projection, Target,
+};
 use es_core::{CheckpointStore, Position, StoreError};
 use sqlx::Executor as _;
 use sqlx::postgres::PgConnection;
@@ -253,7 +255,7 @@ impl<P: PgProjection> PgTables<P> {
         let conn: &mut PgConnection = &mut tx;
         let advanced = self
             .store
-            .advance_checkpoint(conn, P::NAME, advance)
+            .advance_checkpoint(conn, P::NAME, &advance)
             .await?;
         if advanced == Committed::Moved {
             // Dropping the transaction rolls it back.
@@ -283,6 +285,7 @@ impl<P: PgProjection> Target for PgTables<P> {
     type Changes = P;
     const TRANSACTIONAL: bool = true;
     const SHARED: bool = true;
+    const PARKING: bool = true;
 
     async fn setup(&self) -> Result<(), StoreError> {
         let tables = self.clone();
@@ -303,6 +306,12 @@ impl<P: PgProjection> Target for PgTables<P> {
     async fn checkpoint(&self, partition: Partition) -> Result<Option<Position>, StoreError> {
         self.store
             .load_checkpoint(&partition.checkpoint_name(P::NAME))
+            .await
+    }
+
+    async fn parked(&self, partition: Partition) -> Result<Vec<ParkedEvent>, StoreError> {
+        self.store
+            .parked_events(&partition.checkpoint_name(P::NAME))
             .await
     }
 
