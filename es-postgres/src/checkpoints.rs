@@ -6,9 +6,9 @@ use es_core::projection::{Advance, Committed, ParkedEvent};
 use es_core::store::CheckpointStore;
 use es_core::{Position, StoreError};
 use sqlx::Executor as _;
+use sqlx::Postgres;
 use sqlx::postgres::{PgArguments, PgConnection, PgRow};
 use sqlx::query::Query;
-use sqlx::Postgres;
 
 use crate::PgStore;
 use crate::values::{Key, Place, Shared, Timestamptz, backend, checkpoint_param, to_micros};
@@ -189,7 +189,11 @@ impl CheckpointStore for PgStore {
         Ok(())
     }
 
-    async fn unpark_events(&self, consumer: &str, positions: &[Position]) -> Result<(), StoreError> {
+    async fn unpark_events(
+        &self,
+        consumer: &str,
+        positions: &[Position],
+    ) -> Result<(), StoreError> {
         if positions.is_empty() {
             return Ok(());
         }

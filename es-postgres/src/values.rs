@@ -331,7 +331,11 @@ impl Shared {
 
     /// `id` as a [`StreamId`], the previous row's when it is the same; corrupt (at `place`)
     /// when no append accepts it.
-    pub(crate) fn stream_id(&mut self, id: &str, place: &Place<'_>) -> Result<StreamId, StoreError> {
+    pub(crate) fn stream_id(
+        &mut self,
+        id: &str,
+        place: &Place<'_>,
+    ) -> Result<StreamId, StoreError> {
         if let Some(previous) = &self.stream_id
             && previous.as_str() == id
         {
