@@ -1,4 +1,5 @@
-//! [`CheckpointStore`] on PostgreSQL, with the parked events of its consumers, and the
+//! [`CheckpointStore`] on PostgreSQL, with the parked events of its consumers (`parked_events`,
+//! migration 7), and the
 //! checkpoint move of the consumers that commit their work with it (table projections,
 //! process managers).
 

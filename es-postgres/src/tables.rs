@@ -77,6 +77,8 @@
 //! 1. moves the projection's row of the `checkpoints` table from the position it started
 //!    from to the batch's last position (`UPDATE ... WHERE position = <from>`). This also
 //!    locks the row, so batches of one projection commit one at a time, in every process;
+//!    then keeps the events the batch parked and forgets those it unparked (see
+//!    [`Parking`](es_core::projection::Parking)), in the `parked_events` table;
 //! 2. sets `search_path` to the store's schema, then `public` (`SET LOCAL`, this transaction
 //!    only), so unqualified table names refer to tables in the store's schema first;
 //! 3. calls [`PgProjection::write`];

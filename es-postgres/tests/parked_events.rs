@@ -1,12 +1,14 @@
 //! Parked events of a table projection: kept and forgotten in the transaction of the commit
 //! that moves its checkpoint, so a commit that does not move it (another runner moved it
-//! first) or fails keeps none, and a rebuild forgets them with the checkpoints.
+//! first) or fails keeps none, and a rebuild forgets them with the checkpoints. A parked
+//! event stored with a value no park writes reads as `StoreError::Corrupt`, naming its row.
 
 // The harness, `es_postgres::testing`, exists on Unix only.
 #![cfg(unix)]
 
 use std::time::{Duration, SystemTime};
 
+use es_core::StoreError;
 use es_core::prelude::*;
 use es_core::projection::{Advance, Committed, ParkedEvent, Partition, Target};
 use es_postgres::sqlx::{self, PgConnection};
@@ -17,7 +19,7 @@ mod support;
 use support::stream;
 
 /// How many tests this binary has, for the skip notice.
-const TESTS: usize = 1;
+const TESTS: usize = 2;
 
 #[derive(Event, Debug, Serialize, Deserialize)]
 #[event(name = "test.happened")]
@@ -69,7 +71,7 @@ async fn parked_events_commit_with_the_checkpoint_move() {
     let pool = database.pool().await.expect("a pool");
     let store = testing::fresh_store(&pool).await.expect("a fresh store");
     let tables = PgTables::<Parking>::new(store.clone());
-    assert!(<PgTables<Parking> as Target>::PARKING);
+    const { assert!(<PgTables<Parking> as Target>::PARKING) };
     tables.setup().await.expect("setup");
     let whole = Partition::WHOLE;
 
@@ -121,5 +123,39 @@ async fn parked_events_commit_with_the_checkpoint_move() {
     assert_eq!(tables.parked(half).await.expect("parked"), Vec::new());
     assert_eq!(tables.checkpoint(half).await.expect("checkpoint"), None);
 
+    testing::drop_schema(&store).await.expect("drop schema");
+}
+
+#[tokio::test]
+async fn a_corrupt_parked_event_is_corrupt_naming_its_row() {
+    let Some(database) = testing::database_or_skip(TESTS) else {
+        return;
+    };
+    let pool = database.pool().await.expect("a pool");
+    let store = testing::fresh_store(&pool).await.expect("a fresh store");
+    let schema = store.schema().as_str().to_owned();
+    let plants = [
+        ("stream_id", "'', 'test.happened', 'now()'"),
+        ("name", "'account-1', '', 'now()'"),
+        ("parked_at", "'account-1', 'test.happened', 'infinity'"),
+    ];
+    for (column, values) in plants {
+        sqlx::raw_sql(&format!(
+            "DELETE FROM {schema}.parked_events; \
+             INSERT INTO {schema}.parked_events \
+             (consumer, position, stream_id, name, parked_at, error, failed) \
+             VALUES ('c', 3, {values}, 'boom', true)"
+        ))
+        .execute(&pool)
+        .await
+        .expect("a planted row");
+        match store.parked_events("c").await {
+            Err(StoreError::Corrupt { location, .. }) => assert_eq!(
+                location,
+                format!("{schema}.parked_events, consumer \"c\", position 3, column {column}")
+            ),
+            other => panic!("{column}: {other:?}"),
+        }
+    }
     testing::drop_schema(&store).await.expect("drop schema");
 }
