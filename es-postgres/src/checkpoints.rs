@@ -1,7 +1,6 @@
-//! [`CheckpointStore`] on PostgreSQL, with the parked events of its consumers (`parked_events`,
-//! migration 7), and the
-//! checkpoint move of the consumers that commit their work with it (table projections,
-//! process managers).
+//! [`CheckpointStore`] on PostgreSQL, with the parked events of its consumers (table
+//! `parked_events`, migration 7), and the checkpoint move of the consumers that commit their
+//! work with it (table projections, process managers).
 
 use es_core::projection::{Advance, Committed, ParkedEvent};
 use es_core::store::CheckpointStore;
