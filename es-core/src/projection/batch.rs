@@ -286,6 +286,9 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
     }
 }
 
+/// A failure of the event at an index of the candidates.
+type Failed = (usize, ProjectionError);
+
 /// Projects `candidates` one at a time, for a runner that parks: an event that does not
 /// decode is left out and, when `hold` is set, so are the later events of its stream; a
 /// panic stops. Returns the failures (by index) and the panic, if any.
@@ -294,7 +297,7 @@ fn project_each<P: Projection, C: Codec>(
     codec: &C,
     candidates: &[&RecordedEvent],
     hold: bool,
-) -> (Vec<(usize, ProjectionError)>, Option<(usize, ProjectionError)>) {
+) -> (Vec<Failed>, Option<Failed>) {
     let mut failures = Vec::new();
     let mut held: HashSet<&str> = HashSet::new();
     for (i, event) in candidates.iter().enumerate() {
