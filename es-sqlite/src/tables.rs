@@ -78,7 +78,9 @@
 //!
 //! 1. the move of the projection's row of `es_checkpoints` from the position the batch
 //!    started from to its last position (`UPDATE ... WHERE position = <from>`);
-//! 2. [`SqliteProjection::write`];
+//! 2. the keeping of the events the batch parks, and the forgetting of those it unparks
+//!    (table `es_parked_events`, see [`Parking`](es_core::projection::Parking));
+//! 3. [`SqliteProjection::write`];
 //!
 //! and answers once that transaction has committed. If the checkpoint was no longer where the
 //! batch started (another runner of the same projection, in this process or another,
