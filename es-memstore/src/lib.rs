@@ -427,7 +427,11 @@ impl CheckpointStore for MemStore {
         Ok(())
     }
 
-    async fn unpark_events(&self, consumer: &str, positions: &[Position]) -> Result<(), StoreError> {
+    async fn unpark_events(
+        &self,
+        consumer: &str,
+        positions: &[Position],
+    ) -> Result<(), StoreError> {
         if let Some(mine) = lock(&self.parked).get_mut(consumer) {
             for position in positions {
                 mine.remove(position);

@@ -38,7 +38,11 @@ impl On<Ticked> for Ticks {
 async fn tick(store: &MemStore, stream: &str, n: u64) -> Position {
     let event = NewEvent::new(encode_event(&JsonCodec, &Ticked { n }).unwrap());
     store
-        .append(&StreamId::new(stream).unwrap(), ExpectedVersion::Any, vec![event])
+        .append(
+            &StreamId::new(stream).unwrap(),
+            ExpectedVersion::Any,
+            vec![event],
+        )
         .await
         .unwrap()
         .last_position
@@ -68,9 +72,17 @@ async fn an_event_that_does_not_decode_parks_and_its_stream_waits_behind_it() {
     assert_eq!(ticks.catch_up().await.unwrap(), Position(9));
     {
         let read = ticks.read();
-        assert_eq!(read.per_stream["counter-a"], [1, 2, 3], "other streams go on");
+        assert_eq!(
+            read.per_stream["counter-a"],
+            [1, 2, 3],
+            "other streams go on"
+        );
         assert_eq!(read.per_stream["counter-c"], [1, 2, 3]);
-        assert_eq!(read.per_stream["counter-b"], [1], "counter-b stops before its bad event");
+        assert_eq!(
+            read.per_stream["counter-b"],
+            [1],
+            "counter-b stops before its bad event"
+        );
     }
     let parked = ticks.parked().await.unwrap();
     let summary: Vec<(u64, &str, bool)> = parked
@@ -78,8 +90,16 @@ async fn an_event_that_does_not_decode_parks_and_its_stream_waits_behind_it() {
         .map(|event| (event.position.0, event.stream_id.as_str(), event.failed))
         .collect();
     assert_eq!(summary, [(5, "counter-b", true), (8, "counter-b", false)]);
-    assert!(parked[0].error.contains("counter.ticked"), "{}", parked[0].error);
-    assert!(parked[1].error.contains("position 5"), "{}", parked[1].error);
+    assert!(
+        parked[0].error.contains("counter.ticked"),
+        "{}",
+        parked[0].error
+    );
+    assert!(
+        parked[1].error.contains("position 5"),
+        "{}",
+        parked[1].error
+    );
 
     // Later events of the stream keep waiting.
     tick(&store, "counter-b", 4).await;
@@ -103,8 +123,8 @@ async fn an_event_that_does_not_decode_parks_and_its_stream_waits_behind_it() {
 async fn skipping_parks_the_bad_event_alone() {
     let store = MemStore::new();
     log_with_a_bad_payload(&store).await;
-    let ticks = ProjectionRunner::new(store.clone(), Ticks::default())
-        .with_parking(Parking::skipping());
+    let ticks =
+        ProjectionRunner::new(store.clone(), Ticks::default()).with_parking(Parking::skipping());
     ticks.catch_up().await.unwrap();
     assert_eq!(ticks.read().per_stream["counter-b"], [1, 3]);
     let parked = ticks.parked().await.unwrap();
@@ -118,20 +138,24 @@ async fn without_parking_the_runner_stops_at_the_bad_event() {
     log_with_a_bad_payload(&store).await;
     let ticks = ProjectionRunner::new(store.clone(), Ticks::default());
     let stopped = ticks.catch_up().await;
-    assert!(matches!(stopped, Err(ProjectionError::Decode { .. })), "{stopped:?}");
+    assert!(
+        matches!(stopped, Err(ProjectionError::Decode { .. })),
+        "{stopped:?}"
+    );
     assert_eq!(ticks.position(), Position(4));
 }
 
 #[tokio::test]
 async fn a_process_manager_does_not_park() {
     let store = MemStore::new();
-    let transfers = ProjectionRunner::new(
-        store.clone(),
-        es_examples::bank::process::workflow(&store),
-    )
-    .with_parking(Parking::default());
+    let transfers =
+        ProjectionRunner::new(store.clone(), es_examples::bank::process::workflow(&store))
+            .with_parking(Parking::default());
     let refused = transfers.catch_up().await;
-    assert!(matches!(refused, Err(ProjectionError::Unparkable { .. })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(ProjectionError::Unparkable { .. })),
+        "{refused:?}"
+    );
 }
 
 /// The table target's test: one row per tick; `On` panics on `counter-b` while `POISONED`.
@@ -172,8 +196,9 @@ mod in_a_table {
         }
 
         fn write(self, conn: &Connection) -> rusqlite::Result<()> {
-            let mut insert =
-                conn.prepare_cached("INSERT INTO tick_rows (stream_id, n, position) VALUES (?1, ?2, ?3)")?;
+            let mut insert = conn.prepare_cached(
+                "INSERT INTO tick_rows (stream_id, n, position) VALUES (?1, ?2, ?3)",
+            )?;
             for (stream, n, position) in self.rows {
                 insert.execute((stream, n, position))?;
             }
@@ -200,7 +225,11 @@ mod in_a_table {
     async fn tick(store: &SqliteStore, stream: &str, n: u64) {
         let event = NewEvent::new(encode_event(&JsonCodec, &Ticked { n }).unwrap());
         store
-            .append(&StreamId::new(stream).unwrap(), ExpectedVersion::Any, vec![event])
+            .append(
+                &StreamId::new(stream).unwrap(),
+                ExpectedVersion::Any,
+                vec![event],
+            )
             .await
             .unwrap();
     }
@@ -214,16 +243,25 @@ mod in_a_table {
                 tick(&store, stream, n).await;
             }
         }
-        let runner = ProjectionRunner::new(store.clone(), SqliteTables::<TickRows>::new(store.clone()))
-            .with_batch_size(7)
-            .with_parking(Parking::holding_streams());
+        let runner =
+            ProjectionRunner::new(store.clone(), SqliteTables::<TickRows>::new(store.clone()))
+                .with_batch_size(7)
+                .with_parking(Parking::holding_streams());
         assert_eq!(runner.catch_up().await.unwrap(), Position(60));
         let applied = rows(file.path());
         assert_eq!(applied.len(), 40, "counter-a and counter-c, all of them");
         assert!(applied.iter().all(|(stream, _)| stream != "counter-b"));
         let parked = runner.parked().await.unwrap();
-        assert_eq!(parked.len(), 20, "counter-b's first event failed, the rest wait");
-        assert!(parked[0].failed && parked[0].error.contains("broken"), "{:?}", parked[0]);
+        assert_eq!(
+            parked.len(),
+            20,
+            "counter-b's first event failed, the rest wait"
+        );
+        assert!(
+            parked[0].failed && parked[0].error.contains("broken"),
+            "{:?}",
+            parked[0]
+        );
         assert!(parked[1..].iter().all(|event| !event.failed));
 
         // Fixed: the retry applies counter-b's events once, in order.
@@ -244,7 +282,11 @@ mod in_a_table {
             .filter(|(stream, _)| stream == "counter-b")
             .map(|(_, n)| *n)
             .collect();
-        assert_eq!(b, (1..=21).collect::<Vec<_>>(), "counter-b complete, in order");
+        assert_eq!(
+            b,
+            (1..=21).collect::<Vec<_>>(),
+            "counter-b complete, in order"
+        );
         store.close().await;
     }
 }

@@ -152,7 +152,10 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
 
     /// Projects `batch`, stopping at the first failure: the changes to commit, how many
     /// events they hold, and the failure.
-    pub(super) fn project(&self, batch: &[&RecordedEvent]) -> (T::Changes, usize, Option<ProjectionError>) {
+    pub(super) fn project(
+        &self,
+        batch: &[&RecordedEvent],
+    ) -> (T::Changes, usize, Option<ProjectionError>) {
         let target = &self.shared.target;
         let (changes, (projected, failure)) =
             target.project(|projection| project_batch(projection, &self.codec, batch));
@@ -180,7 +183,11 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
         set: &mut ParkedSet,
         mine: &[&RecordedEvent],
         parking: Parking,
-    ) -> (T::Changes, Vec<ParkedEvent>, Option<(Position, ProjectionError)>) {
+    ) -> (
+        T::Changes,
+        Vec<ParkedEvent>,
+        Option<(Position, ProjectionError)>,
+    ) {
         let now = SystemTime::now();
         let mut parked = Vec::new();
         let mut candidates: Vec<&RecordedEvent> = Vec::with_capacity(mine.len());
@@ -199,7 +206,12 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
         }
         loop {
             let (changes, (failures, panic)) = self.shared.target.project(|projection| {
-                project_each(projection, &self.codec, &candidates, parking.holds_streams())
+                project_each(
+                    projection,
+                    &self.codec,
+                    &candidates,
+                    parking.holds_streams(),
+                )
             });
             let mut failures = failures;
             let halt = match panic {
@@ -212,7 +224,9 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
                     for (i, failure) in failures {
                         let event = candidates[i];
                         set.positions.insert(event.position);
-                        set.held.entry(event.stream_id.clone()).or_insert(event.position);
+                        set.held
+                            .entry(event.stream_id.clone())
+                            .or_insert(event.position);
                         parked.push(failed(event, &failure, now));
                         gone.push(i);
                     }
@@ -255,7 +269,9 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
                     continue;
                 }
                 set.positions.insert(event.position);
-                set.held.entry(event.stream_id.clone()).or_insert(event.position);
+                set.held
+                    .entry(event.stream_id.clone())
+                    .or_insert(event.position);
                 parked.push(failed(event, &failure, now));
             }
             if parking.holds_streams() {
@@ -319,7 +335,11 @@ fn project_each<P: Projection, C: Codec>(
 }
 
 /// `event`, parked because it failed with `failure`.
-pub(super) fn failed(event: &RecordedEvent, failure: &ProjectionError, now: SystemTime) -> ParkedEvent {
+pub(super) fn failed(
+    event: &RecordedEvent,
+    failure: &ProjectionError,
+    now: SystemTime,
+) -> ParkedEvent {
     ParkedEvent::new(
         event.position,
         event.stream_id.clone(),

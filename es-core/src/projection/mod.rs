@@ -93,8 +93,8 @@ pub use memory::InMemory;
 pub use parking::{ParkedEvent, Parking};
 pub use partition::{Heartbeat, LeaseStore, Partition, Partitions};
 pub use runner::ProjectionRunner;
-pub use unpark::Retried;
 pub use target::{Advance, Committed, IntoTarget, Target};
+pub use unpark::Retried;
 
 use crate::codec::Codec;
 use crate::envelope::RecordedEvent;

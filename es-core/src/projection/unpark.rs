@@ -128,7 +128,10 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
     }
 
     /// The stored events at the positions of `parked`.
-    async fn read_parked(&self, parked: &[ParkedEvent]) -> Result<Vec<RecordedEvent>, ProjectionError> {
+    async fn read_parked(
+        &self,
+        parked: &[ParkedEvent],
+    ) -> Result<Vec<RecordedEvent>, ProjectionError> {
         let mut events = Vec::with_capacity(parked.len());
         for event in parked {
             let after = Position(event.position.0.saturating_sub(1));
@@ -139,10 +142,16 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
                 .map_err(store_error::<T>)?
                 .into_iter()
                 .next()
-                .filter(|found| found.position == event.position && found.stream_id == event.stream_id);
+                .filter(|found| {
+                    found.position == event.position && found.stream_id == event.stream_id
+                });
             let Some(found) = found else {
                 return Err(store_error::<T>(StoreError::Corrupt {
-                    location: format!("parked event of projection {} at position {}", name::<T>(), event.position),
+                    location: format!(
+                        "parked event of projection {} at position {}",
+                        name::<T>(),
+                        event.position
+                    ),
                     problem: format!("no event of stream {} at that position", event.stream_id),
                 }));
             };

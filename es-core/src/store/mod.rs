@@ -404,7 +404,9 @@ pub trait CheckpointStore: Clone + Send + Sync + 'static {
     /// Keeps `parked` as parked events of `consumer` (a checkpoint name: a projection's, or
     /// one of its partitions'); an event parked again replaces its record. For read models
     /// whose checkpoint is saved apart from their state (in memory): a table target parks in
-    /// the transaction that moves its checkpoint.
+    /// the transaction that moves its checkpoint. The default keeps nothing: the parked
+    /// events of an [`InMemory`](crate::InMemory) read model then live in its memory only,
+    /// as its state does.
     ///
     /// # Errors
     /// [`StoreError::Backend`] when the backend fails.
@@ -412,10 +414,13 @@ pub trait CheckpointStore: Clone + Send + Sync + 'static {
         &self,
         consumer: &str,
         parked: &[crate::projection::ParkedEvent],
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = (consumer, parked);
+        async { Ok(()) }
+    }
 
     /// Forgets the parked events of `consumer` at `positions` (applied by a retry, or
-    /// dismissed).
+    /// dismissed). The default keeps nothing, so forgets nothing.
     ///
     /// # Errors
     /// [`StoreError::Backend`] when the backend fails.
@@ -423,9 +428,12 @@ pub trait CheckpointStore: Clone + Send + Sync + 'static {
         &self,
         consumer: &str,
         positions: &[Position],
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = (consumer, positions);
+        async { Ok(()) }
+    }
 
-    /// The parked events of `consumer`, in position order.
+    /// The parked events of `consumer`, in position order. The default keeps none.
     ///
     /// # Errors
     /// [`StoreError::Backend`] when the backend fails, [`StoreError::Corrupt`] when a stored
@@ -433,7 +441,10 @@ pub trait CheckpointStore: Clone + Send + Sync + 'static {
     fn parked_events(
         &self,
         consumer: &str,
-    ) -> impl Future<Output = Result<Vec<crate::projection::ParkedEvent>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<crate::projection::ParkedEvent>, StoreError>> + Send {
+        let _ = consumer;
+        async { Ok(Vec::new()) }
+    }
 }
 
 /// A [`CheckpointStore`] that remembers nothing (checkpoints or parked events): a projection
@@ -453,25 +464,6 @@ impl CheckpointStore for NoCheckpoints {
 
     async fn delete_checkpoint(&self, _: &str) -> Result<(), StoreError> {
         Ok(())
-    }
-
-    async fn park_events(
-        &self,
-        _: &str,
-        _: &[crate::projection::ParkedEvent],
-    ) -> Result<(), StoreError> {
-        Ok(())
-    }
-
-    async fn unpark_events(&self, _: &str, _: &[Position]) -> Result<(), StoreError> {
-        Ok(())
-    }
-
-    async fn parked_events(
-        &self,
-        _: &str,
-    ) -> Result<Vec<crate::projection::ParkedEvent>, StoreError> {
-        Ok(Vec::new())
     }
 }
 

@@ -113,7 +113,9 @@ pub(super) async fn parked_events_round_trip<S: CheckpointStore>(
     store
         .park_events("directory", &[b.clone(), a.clone()])
         .await?;
-    store.park_events("directory#1/2", std::slice::from_ref(&c)).await?;
+    store
+        .park_events("directory#1/2", std::slice::from_ref(&c))
+        .await?;
     ensure_eq!(
         t,
         store.parked_events("directory").await?,
