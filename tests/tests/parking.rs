@@ -290,3 +290,21 @@ mod in_a_table {
         store.close().await;
     }
 }
+
+#[tokio::test]
+async fn a_split_consumer_parks_in_the_partition_of_the_stream() {
+    let store = MemStore::new();
+    log_with_a_bad_payload(&store).await;
+    let ticks = ProjectionRunner::new(store.clone(), Ticks::default())
+        .with_partitions(es_core::projection::Partitions::new(4))
+        .with_parking(Parking::holding_streams());
+    ticks.catch_up().await.unwrap();
+    assert_eq!(ticks.read().per_stream["counter-a"], [1, 2, 3]);
+    assert_eq!(ticks.read().per_stream["counter-c"], [1, 2, 3]);
+    let parked = ticks.parked().await.unwrap();
+    let positions: Vec<u64> = parked.iter().map(|event| event.position.0).collect();
+    assert_eq!(positions, [5, 8]);
+    let stream = StreamId::new("counter-b").unwrap();
+    assert_eq!(ticks.dismiss_parked(&stream).await.unwrap(), 2);
+    assert!(ticks.parked().await.unwrap().is_empty());
+}
