@@ -53,14 +53,14 @@
 #![deny(missing_docs)]
 
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use es_core::projection::{Heartbeat, LeaseStore};
+use es_core::projection::{Heartbeat, LeaseStore, ParkedEvent};
 use es_core::snapshot::Snapshot;
 use es_core::store::{check_batch, visit_each};
 use es_core::{
@@ -90,6 +90,8 @@ pub struct MemStore {
     snapshots: Arc<Mutex<HashMap<StreamId, Snapshot>>>,
     /// The leases of partitioned consumers' workers.
     leases: Arc<Mutex<leases::Leases>>,
+    /// The parked events of each consumer (checkpoint name), by position.
+    parked: Arc<Mutex<HashMap<String, BTreeMap<Position, ParkedEvent>>>>,
 }
 
 /// The maps of the store hash with foldhash, seeded per map: an append looks several keys
@@ -410,9 +412,39 @@ impl CheckpointStore for MemStore {
 
     async fn delete_checkpoint(&self, projection: &str) -> Result<(), StoreError> {
         let partitions = format!("{projection}#");
-        self.checkpoints()
-            .retain(|name, _| name != projection && !name.starts_with(&partitions));
+        let gone = |name: &String| name == projection || name.starts_with(&partitions);
+        self.checkpoints().retain(|name, _| !gone(name));
+        lock(&self.parked).retain(|name, _| !gone(name));
         Ok(())
+    }
+
+    async fn park_events(&self, consumer: &str, parked: &[ParkedEvent]) -> Result<(), StoreError> {
+        let mut all = lock(&self.parked);
+        let mine = all.entry(consumer.to_owned()).or_default();
+        for event in parked {
+            mine.insert(event.position, event.clone());
+        }
+        Ok(())
+    }
+
+    async fn unpark_events(
+        &self,
+        consumer: &str,
+        positions: &[Position],
+    ) -> Result<(), StoreError> {
+        if let Some(mine) = lock(&self.parked).get_mut(consumer) {
+            for position in positions {
+                mine.remove(position);
+            }
+        }
+        Ok(())
+    }
+
+    async fn parked_events(&self, consumer: &str) -> Result<Vec<ParkedEvent>, StoreError> {
+        Ok(lock(&self.parked)
+            .get(consumer)
+            .map(|mine| mine.values().cloned().collect())
+            .unwrap_or_default())
     }
 }
 

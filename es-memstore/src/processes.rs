@@ -90,7 +90,7 @@ impl ProcessStore for MemStore {
         let mut checkpoints = lock(&self.checkpoints);
         let mut processes = lock(&self.processes);
         let stored = processes.entry(process.to_owned()).or_default();
-        if let Some(advance) = work.advance {
+        if let Some(advance) = &work.advance {
             let at = checkpoints.get(process).copied().unwrap_or(Position::START);
             if at != advance.from {
                 return Ok(Committed::Moved);
@@ -99,7 +99,7 @@ impl ProcessStore for MemStore {
         if !stored.expects(&work) {
             return Ok(Committed::Moved);
         }
-        if let Some(advance) = work.advance {
+        if let Some(advance) = &work.advance {
             checkpoints.insert(process.to_owned(), advance.to);
         }
         stored.apply(work);

@@ -9,7 +9,7 @@ async fn memstore_keeps_the_store_contract() {
     let report = contract::all(|| async { MemStore::new() }).await;
     println!("MemStore: {report}");
     report.assert_passed();
-    assert_eq!(report.checks(), 27, "every check ran: {report}");
+    assert_eq!(report.checks(), 28, "every check ran: {report}");
 }
 
 #[tokio::test]
@@ -44,7 +44,7 @@ async fn a_hooked_store_passes_every_suite_through() {
         .merge(contract::process_store(fresh).await)
         .merge(contract::lease_store(fresh).await);
     report.assert_passed();
-    assert_eq!(report.checks(), 33, "every check ran: {report}");
+    assert_eq!(report.checks(), 34, "every check ran: {report}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -82,6 +82,8 @@ pub(crate) const MIGRATIONS: &[(i32, &str)] = &[
     // and the `lease_heartbeat`, `lease_release` and `lease_forget` functions, which take a
     // transaction lock on the consumer first.
     (6, include_str!("../migrations/0006_partition_leases.sql")),
+    // Parked events: the `parked_events` table, the events each consumer set aside.
+    (7, include_str!("../migrations/0007_parked_events.sql")),
 ];
 
 /// A migration's SQL with the schema and lock key in place.
@@ -186,13 +188,14 @@ mod tests {
     /// text that databases ran. A new migration gets a new row here once it is released.
     #[test]
     fn released_migrations_are_unchanged() {
-        let released: [(i32, usize, u64); 6] = [
+        let released: [(i32, usize, u64); 7] = [
             (1, 8755, 0x38a3_94e1_e61e_4d1f),
             (2, 3009, 0x0491_dcde_84bb_7cdd),
             (3, 6608, 0x0fa7_3a5a_3e3d_9ef2),
             (4, 11015, 0x5ab9_4c3a_dd54_5c28),
             (5, 1899, 0x9e3b_b198_f2d5_6e92),
             (6, 6087, 0x74ae_aab8_cb19_d0c3),
+            (7, 839, 0xa3de_c6e2_e1c2_10f4),
         ];
         for (version, len, checksum) in released {
             let sql = MIGRATIONS

@@ -86,7 +86,7 @@ impl PgStore {
         work: ProcessWork,
     ) -> Result<Committed, sqlx::Error> {
         let sql = &self.inner.sql;
-        if let Some(advance) = work.advance
+        if let Some(advance) = &work.advance
             && self.advance_checkpoint(conn, process, advance).await? == Committed::Moved
         {
             return Ok(Committed::Moved);

@@ -49,8 +49,14 @@ pub(crate) struct Queries {
     pub(crate) load_checkpoint: String,
     /// Saves a projection's checkpoint.
     pub(crate) save_checkpoint: String,
-    /// Removes a projection's checkpoint.
+    /// Removes a projection's checkpoint, those of its partitions and their parked events.
     pub(crate) delete_checkpoint: String,
+    /// Keeps a consumer's parked events, replacing those parked again.
+    pub(crate) park_events: String,
+    /// Forgets a consumer's parked events, by position.
+    pub(crate) unpark_events: String,
+    /// A consumer's parked events, in position order.
+    pub(crate) parked_events: String,
     /// A transaction-scoped advisory lock, `($1, $2)` its two-part key: a lock class of
     /// `migrations.rs` and the schema's key.
     pub(crate) xact_lock: String,
@@ -67,7 +73,8 @@ pub(crate) struct Queries {
     pub(crate) checkpoint_advance_from_start: String,
     /// Moves a consumer's checkpoint from where its batch started.
     pub(crate) checkpoint_advance: String,
-    /// Puts a table projection's checkpoint back to the start, before a rebuild.
+    /// Puts a table projection's checkpoint back to the start, and forgets those of its
+    /// partitions and their parked events, before a rebuild.
     pub(crate) checkpoint_reset: String,
     /// The store's schema first on the `search_path` of a table projection's transaction.
     pub(crate) tables_search_path: String,
@@ -129,6 +136,9 @@ impl Queries {
             load_checkpoint: sql(include_str!("../sql/load_checkpoint.sql")),
             save_checkpoint: sql(include_str!("../sql/save_checkpoint.sql")),
             delete_checkpoint: sql(include_str!("../sql/delete_checkpoint.sql")),
+            park_events: sql(include_str!("../sql/park_events.sql")),
+            unpark_events: sql(include_str!("../sql/unpark_events.sql")),
+            parked_events: sql(include_str!("../sql/parked_events.sql")),
             xact_lock: sql(include_str!("../sql/xact_lock.sql")),
             create_schema: sql(include_str!("../sql/create_schema.sql")),
             create_migrations: sql(include_str!("../sql/create_migrations.sql")),

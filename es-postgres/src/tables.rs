@@ -77,6 +77,8 @@
 //! 1. moves the projection's row of the `checkpoints` table from the position it started
 //!    from to the batch's last position (`UPDATE ... WHERE position = <from>`). This also
 //!    locks the row, so batches of one projection commit one at a time, in every process;
+//!    then keeps the events the batch parked and forgets those it unparked (see
+//!    [`Parking`](es_core::projection::Parking)), in the `parked_events` table;
 //! 2. sets `search_path` to the store's schema, then `public` (`SET LOCAL`, this transaction
 //!    only), so unqualified table names refer to tables in the store's schema first;
 //! 3. calls [`PgProjection::write`];
@@ -119,7 +121,9 @@ use std::marker::PhantomData;
 
 #[cfg(doc)]
 use es_core::ProjectionRunner;
-use es_core::projection::{Advance, Committed, IntoTarget, Partition, Projection, Target};
+use es_core::projection::{
+    Advance, Committed, IntoTarget, ParkedEvent, Partition, Projection, Target,
+};
 use es_core::{CheckpointStore, Position, StoreError};
 use sqlx::Executor as _;
 use sqlx::postgres::PgConnection;
@@ -253,7 +257,7 @@ impl<P: PgProjection> PgTables<P> {
         let conn: &mut PgConnection = &mut tx;
         let advanced = self
             .store
-            .advance_checkpoint(conn, P::NAME, advance)
+            .advance_checkpoint(conn, P::NAME, &advance)
             .await?;
         if advanced == Committed::Moved {
             // Dropping the transaction rolls it back.
@@ -283,6 +287,7 @@ impl<P: PgProjection> Target for PgTables<P> {
     type Changes = P;
     const TRANSACTIONAL: bool = true;
     const SHARED: bool = true;
+    const PARKING: bool = true;
 
     async fn setup(&self) -> Result<(), StoreError> {
         let tables = self.clone();
@@ -303,6 +308,12 @@ impl<P: PgProjection> Target for PgTables<P> {
     async fn checkpoint(&self, partition: Partition) -> Result<Option<Position>, StoreError> {
         self.store
             .load_checkpoint(&partition.checkpoint_name(P::NAME))
+            .await
+    }
+
+    async fn parked(&self, partition: Partition) -> Result<Vec<ParkedEvent>, StoreError> {
+        self.store
+            .parked_events(&partition.checkpoint_name(P::NAME))
             .await
     }
 

@@ -58,6 +58,8 @@ pub(crate) enum Key<'a> {
     Projection(&'a str),
     /// The answer of an append function to an append to a stream.
     Answer(&'a str),
+    /// A parked event of a consumer (of `parked_events`): consumer, position.
+    Parked(&'a str, i64),
     /// An instance of a process manager (of `process_instances`): process, key.
     Instance(&'a str, &'a str),
     /// A timer of a process manager (of `process_timers`): process, key, name.
@@ -74,6 +76,9 @@ impl fmt::Display for Place<'_> {
             Key::Command(stream, command) => write!(f, ", stream {stream:?}, command id {command}"),
             Key::Projection(projection) => write!(f, ", projection {projection:?}"),
             Key::Answer(stream) => write!(f, ", its answer to an append to stream {stream:?}"),
+            Key::Parked(consumer, position) => {
+                write!(f, ", consumer {consumer:?}, position {position}")
+            }
             Key::Instance(process, key) => write!(f, ", process {process:?}, key {key:?}"),
             Key::Timer(process, key, name) => {
                 write!(f, ", process {process:?}, key {key:?}, timer {name:?}")
@@ -303,7 +308,7 @@ impl Shared {
     /// ([`check_event_name`](es_core::names::check_event_name), through
     /// [`check_batch`](es_core::store::check_batch)): events appended under the earlier rule,
     /// these three checks alone, must still read.
-    fn intern(&mut self, name: &str, place: &Place<'_>) -> Result<Arc<str>, StoreError> {
+    pub(crate) fn intern(&mut self, name: &str, place: &Place<'_>) -> Result<Arc<str>, StoreError> {
         if let Some(shared) = self.names.get(name) {
             return Ok(Arc::clone(shared));
         }
@@ -326,7 +331,11 @@ impl Shared {
 
     /// `id` as a [`StreamId`], the previous row's when it is the same; corrupt (at `place`)
     /// when no append accepts it.
-    fn stream_id(&mut self, id: &str, place: &Place<'_>) -> Result<StreamId, StoreError> {
+    pub(crate) fn stream_id(
+        &mut self,
+        id: &str,
+        place: &Place<'_>,
+    ) -> Result<StreamId, StoreError> {
         if let Some(previous) = &self.stream_id
             && previous.as_str() == id
         {

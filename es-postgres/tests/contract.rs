@@ -36,7 +36,7 @@ async fn pg_store_keeps_the_store_contract() {
     };
     println!("PgStore: {report}");
     report.assert_passed();
-    assert_eq!(report.checks(), 27, "every check ran: {report}");
+    assert_eq!(report.checks(), 28, "every check ran: {report}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

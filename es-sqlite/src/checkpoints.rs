@@ -1,13 +1,16 @@
-//! [`CheckpointStore`] for [`SqliteStore`]: one row per projection in `es_checkpoints`.
+//! [`CheckpointStore`] for [`SqliteStore`]: one row per projection in `es_checkpoints`, and
+//! one per parked event in `es_parked_events` (migration 4).
 
-use es_core::projection::Advance;
+use es_core::projection::{Advance, ParkedEvent};
 use es_core::{CheckpointStore, Position, StoreError};
 use rusqlite::Connection;
 
 use crate::SqliteStore;
 use crate::error::store_error;
 use crate::queries;
-use crate::values::{Key, Place, now_micros, optional_row, saturating_i64};
+use crate::values::{
+    Decoder, Key, Place, all_rows, now_micros, optional_row, saturating_i64, to_micros,
+};
 
 /// The checkpoint of `projection`, read on `conn`.
 fn load_checkpoint_in(
@@ -27,16 +30,52 @@ fn load_checkpoint_in(
     Ok(found.map(Position))
 }
 
+/// Keeps `parked` as parked events of `consumer`, replacing the records at the same
+/// positions.
+fn park_in(conn: &Connection, consumer: &str, parked: &[ParkedEvent]) -> rusqlite::Result<()> {
+    let mut park = conn.prepare_cached(queries::PARK_EVENT)?;
+    for event in parked {
+        park.execute((
+            consumer,
+            saturating_i64(event.position.0),
+            event.stream_id.as_str(),
+            event.name.as_ref(),
+            event.error.as_str(),
+            i64::from(event.failed),
+            to_micros(event.parked_at),
+        ))?;
+    }
+    Ok(())
+}
+
+/// Forgets the parked events of `consumer` at `positions`; a missing one is ignored.
+fn unpark_in(conn: &Connection, consumer: &str, positions: &[Position]) -> rusqlite::Result<()> {
+    let mut unpark = conn.prepare_cached(queries::UNPARK_EVENT)?;
+    for position in positions {
+        unpark.execute((consumer, saturating_i64(position.0)))?;
+    }
+    Ok(())
+}
+
+/// Forgets the parked events of `consumer` and of its partitions (`<consumer>#...`).
+pub(crate) fn forget_parked_in(conn: &Connection, consumer: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(queries::FORGET_PARKED_EVENTS)?
+        .execute([consumer])
+        .map(drop)
+}
+
 /// Moves the checkpoint of `projection`'s partition `advance.partition` (see
 /// [`Partition::checkpoint_name`](es_core::projection::Partition::checkpoint_name)) from
 /// `advance.from` to `advance.to`, in the writer's
-/// transaction; from the start of the log, the row may not exist yet and is created. Whether
-/// it moved: not when the checkpoint was elsewhere (another runner committed first, or the
-/// projection was reset), and then nothing was written.
+/// transaction; from the start of the log, the row may not exist yet and is created. Once it
+/// moved, the partition's parked events `advance.parked` are kept and those at
+/// `advance.unparked` forgotten, in the same transaction. Whether it moved: not when the
+/// checkpoint was elsewhere (another runner committed first, or the projection was reset),
+/// and then nothing was written.
 pub(crate) fn advance_checkpoint(
     conn: &Connection,
     projection: &str,
-    advance: Advance,
+    advance: &Advance,
 ) -> rusqlite::Result<bool> {
     let (to, from, now) = (
         saturating_i64(advance.to.0),
@@ -51,7 +90,12 @@ pub(crate) fn advance_checkpoint(
         conn.prepare_cached(queries::TABLES_ADVANCE)?
             .execute((name.as_ref(), to, now, from))?
     };
-    Ok(moved > 0)
+    if moved == 0 {
+        return Ok(false);
+    }
+    park_in(conn, &name, &advance.parked)?;
+    unpark_in(conn, &name, &advance.unparked)?;
+    Ok(true)
 }
 
 impl CheckpointStore for SqliteStore {
@@ -95,11 +139,55 @@ impl CheckpointStore for SqliteStore {
         self.inner
             .writer
             .run("deleting a checkpoint", move |tx| {
-                tx.conn()
-                    .prepare_cached(queries::DELETE_CHECKPOINT)
+                let conn = tx.conn();
+                conn.prepare_cached(queries::DELETE_CHECKPOINT)
                     .and_then(|mut statement| statement.execute([projection.as_str()]))
-                    .map_err(|error| store_error(tx.path(), "deleting a checkpoint", &error))?;
-                Ok(())
+                    .and_then(|_| forget_parked_in(conn, &projection))
+                    .map_err(|error| store_error(tx.path(), "deleting a checkpoint", &error))
+            })
+            .await
+    }
+
+    async fn park_events(&self, consumer: &str, parked: &[ParkedEvent]) -> Result<(), StoreError> {
+        let (consumer, parked) = (consumer.to_owned(), parked.to_vec());
+        self.inner
+            .writer
+            .run("parking events", move |tx| {
+                park_in(tx.conn(), &consumer, &parked)
+                    .map_err(|error| store_error(tx.path(), "parking events", &error))
+            })
+            .await
+    }
+
+    async fn unpark_events(
+        &self,
+        consumer: &str,
+        positions: &[Position],
+    ) -> Result<(), StoreError> {
+        let (consumer, positions) = (consumer.to_owned(), positions.to_vec());
+        self.inner
+            .writer
+            .run("unparking events", move |tx| {
+                unpark_in(tx.conn(), &consumer, &positions)
+                    .map_err(|error| store_error(tx.path(), "unparking events", &error))
+            })
+            .await
+    }
+
+    async fn parked_events(&self, consumer: &str) -> Result<Vec<ParkedEvent>, StoreError> {
+        let (path, consumer) = (self.inner.path.clone(), consumer.to_owned());
+        self.inner
+            .readers
+            .run("reading parked events", move |conn| {
+                let mut decoder = Decoder::new(&path);
+                all_rows(
+                    conn,
+                    &path,
+                    "reading parked events",
+                    queries::PARKED_EVENTS,
+                    [consumer.as_str()],
+                    |row| decoder.parked(&consumer, row),
+                )
             })
             .await
     }

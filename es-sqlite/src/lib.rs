@@ -145,6 +145,7 @@
 //! | `es_lease_counts` | `consumer` primary key, `count`: the partition count a partitioned consumer's leases are kept for |
 //! | `es_lease_workers` | `(consumer, worker)` primary key, `expires` (µs since 1970): a partitioned consumer's live workers |
 //! | `es_leases` | `(consumer, partition)` primary key, `worker`, `expires` (µs since 1970): which worker holds each partition, until when |
+//! | `es_parked_events` | `(consumer, position)` primary key, `stream_id`, `name`, `error`, `failed`, `parked_at` (µs since 1970): the events each consumer (a checkpoint name: a projection's or a partition's) parked, with their errors ([`ParkedEvent`](es_core::projection::ParkedEvent)) |
 //! | `es_migrations` | `version` primary key, `applied_at` |
 //!
 //! The store never updates or deletes a row of `es_events`. The file can be inspected with

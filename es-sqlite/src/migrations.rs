@@ -34,6 +34,8 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     ),
     // Leases of partitioned consumers: their counts, live workers and held partitions.
     (3, include_str!("../migrations/0003_leases.sql")),
+    // Events consumers parked, with their errors.
+    (4, include_str!("../migrations/0004_parked_events.sql")),
 ];
 
 /// The highest schema version this release knows.

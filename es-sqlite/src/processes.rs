@@ -196,7 +196,7 @@ impl ProcessStore for SqliteStore {
                     return Ok(Committed::Moved);
                 }
                 // The first write: when it moves nothing, nothing is written.
-                if let Some(advance) = work.advance
+                if let Some(advance) = &work.advance
                     && !advance_checkpoint(conn, &process, advance).map_err(fail)?
                 {
                     return Ok(Committed::Moved);

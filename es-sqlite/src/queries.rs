@@ -40,8 +40,17 @@ pub(crate) const LOAD_CHECKPOINT: &str = include_str!("../sql/load_checkpoint.sq
 pub(crate) const SAVE_CHECKPOINT: &str = include_str!("../sql/save_checkpoint.sql");
 /// Removes a projection's checkpoint.
 pub(crate) const DELETE_CHECKPOINT: &str = include_str!("../sql/delete_checkpoint.sql");
+/// Forgets the checkpoints of a consumer's partitions.
 pub(crate) const DELETE_PARTITION_CHECKPOINTS: &str =
     include_str!("../sql/delete_partition_checkpoints.sql");
+/// Parks an event of a consumer, replacing its record.
+pub(crate) const PARK_EVENT: &str = include_str!("../sql/park_event.sql");
+/// Forgets a consumer's parked event at a position.
+pub(crate) const UNPARK_EVENT: &str = include_str!("../sql/unpark_event.sql");
+/// A consumer's parked events, in position order.
+pub(crate) const PARKED_EVENTS: &str = include_str!("../sql/parked_events.sql");
+/// Forgets the parked events of a consumer and of its partitions.
+pub(crate) const FORGET_PARKED_EVENTS: &str = include_str!("../sql/forget_parked_events.sql");
 /// A table projection's first batch: creates its checkpoint row, or moves it from 0.
 pub(crate) const TABLES_ADVANCE_FROM_START: &str =
     include_str!("../sql/tables_advance_from_start.sql");

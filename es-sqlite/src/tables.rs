@@ -78,7 +78,9 @@
 //!
 //! 1. the move of the projection's row of `es_checkpoints` from the position the batch
 //!    started from to its last position (`UPDATE ... WHERE position = <from>`);
-//! 2. [`SqliteProjection::write`];
+//! 2. the keeping of the events the batch parks, and the forgetting of those it unparks
+//!    (table `es_parked_events`, see [`Parking`](es_core::projection::Parking));
+//! 3. [`SqliteProjection::write`];
 //!
 //! and answers once that transaction has committed. If the checkpoint was no longer where the
 //! batch started (another runner of the same projection, in this process or another,
@@ -110,12 +112,14 @@ use std::marker::PhantomData;
 
 #[cfg(doc)]
 use es_core::ProjectionRunner;
-use es_core::projection::{Advance, Committed, IntoTarget, Partition, Projection, Target};
+use es_core::projection::{
+    Advance, Committed, IntoTarget, ParkedEvent, Partition, Projection, Target,
+};
 use es_core::{CheckpointStore, Position, StoreError};
 use rusqlite::Connection;
 
 use crate::SqliteStore;
-use crate::checkpoints::advance_checkpoint;
+use crate::checkpoints::{advance_checkpoint, forget_parked_in};
 use crate::error::{ErrorKind, SqliteError, store_error};
 use crate::queries;
 use crate::values::now_micros;
@@ -232,7 +236,7 @@ impl<P: SqliteProjection> Target for SqliteTables<P> {
                          the batch again",
                     ))));
                 };
-                let moved = advance_checkpoint(conn, P::NAME, advance)
+                let moved = advance_checkpoint(conn, P::NAME, &advance)
                     .map_err(|e| store_error(path, OPERATION, &e))?;
                 if !moved {
                     return Ok(Committed::Moved);
@@ -251,6 +255,14 @@ impl<P: SqliteProjection> Target for SqliteTables<P> {
             .await
     }
 
+    const PARKING: bool = true;
+
+    async fn parked(&self, partition: Partition) -> Result<Vec<ParkedEvent>, StoreError> {
+        self.store
+            .parked_events(&partition.checkpoint_name(P::NAME))
+            .await
+    }
+
     async fn reset(&self) -> Result<(), StoreError> {
         const OPERATION: &str = "clearing a table projection";
         self.store
@@ -262,6 +274,7 @@ impl<P: SqliteProjection> Target for SqliteTables<P> {
                     .and_then(|mut s| s.execute([P::NAME]))
                     .and_then(|_| conn.prepare_cached(queries::TABLES_RESET))
                     .and_then(|mut s| s.execute((P::NAME, now_micros())))
+                    .and_then(|_| forget_parked_in(conn, P::NAME))
                     .map_err(|e| store_error(path, OPERATION, &e))?;
                 P::clear(conn).map_err(|e| store_error(path, OPERATION, &e))
             })

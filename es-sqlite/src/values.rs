@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use es_core::envelope::EventId;
+use es_core::projection::ParkedEvent;
 use es_core::store::limits;
 use es_core::{Metadata, Position, RecordedEvent, StoreError, StreamId, Version};
 use rusqlite::types::ValueRef;
@@ -54,6 +55,8 @@ pub(crate) enum Key<'a> {
     /// The rows of a partitioned consumer (of `es_leases`, `es_lease_workers`,
     /// `es_lease_counts`).
     Consumer(&'a str),
+    /// A consumer's parked event (of `es_parked_events`): consumer, position.
+    Parked(&'a str, i64),
 }
 
 impl fmt::Display for Place<'_> {
@@ -70,6 +73,9 @@ impl fmt::Display for Place<'_> {
                 write!(f, ", process {process:?}, key {key:?}, timer {name:?}")
             }
             Key::Consumer(consumer) => write!(f, ", consumer {consumer:?}"),
+            Key::Parked(consumer, position) => {
+                write!(f, ", consumer {consumer:?}, position {position}")
+            }
         }
     }
 }
@@ -380,6 +386,37 @@ impl<'a> Decoder<'a> {
         let stream_id = StreamId::new(text).map_err(|error| place.corrupt("stream_id", error))?;
         self.last_stream = Some(stream_id.clone());
         Ok(stream_id)
+    }
+
+    /// One row of `es_parked_events` (the columns of `sql/parked_events.sql`), parked by
+    /// `consumer`.
+    pub(crate) fn parked(
+        &mut self,
+        consumer: &str,
+        row: &Row<'_>,
+    ) -> Result<ParkedEvent, StoreError> {
+        let place = Place::new(self.path, "es_parked_events", Key::Consumer(consumer));
+        let position = place.int(row, 0, "position")?;
+        let place = place.at(Key::Parked(consumer, position));
+        let position = u64::try_from(position)
+            .map_err(|_| place.corrupt("position", format!("{position} is negative")))?;
+        let stream_id = self.stream_id(place.text(row, 1, "stream_id")?, &place)?;
+        let name = self.intern(place.text(row, 2, "name")?, &place)?;
+        let error = place.text(row, 3, "error")?.to_owned();
+        let failed = match place.int(row, 4, "failed")? {
+            0 => false,
+            1 => true,
+            other => return Err(place.corrupt("failed", format!("{other} is not 0 or 1"))),
+        };
+        let parked_at = place.time(row, 5, "parked_at")?;
+        Ok(ParkedEvent::new(
+            Position(position),
+            stream_id,
+            name,
+            error,
+            failed,
+            parked_at,
+        ))
     }
 
     /// One row of `es_events`.

@@ -64,7 +64,7 @@ async fn sqlite_store_keeps_the_store_contract() {
     let report = run_contract("contract", SqliteOptions::new()).await;
     println!("SqliteStore: {report}");
     report.assert_passed();
-    assert_eq!(report.checks(), 27, "every check ran: {report}");
+    assert_eq!(report.checks(), 28, "every check ran: {report}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,6 +80,16 @@ async fn sqlite_store_with_normal_durability_keeps_the_store_contract() {
     let options = SqliteOptions::new().with_durability(Durability::Normal);
     let report = run_contract("contract-normal", options).await;
     report.assert_passed();
+}
+
+#[tokio::test]
+async fn sqlite_store_keeps_the_checkpoint_store_contract() {
+    let files = FreshFiles::new("contract-checkpoints", SqliteOptions::new());
+    let report = contract::checkpoint_store(|| files.open()).await;
+    files.close().await;
+    println!("SqliteStore checkpoints: {report}");
+    report.assert_passed();
+    assert_eq!(report.checks(), 2, "every check ran: {report}");
 }
 
 #[tokio::test]

@@ -1,15 +1,17 @@
-//! `SqliteTables`: rows and checkpoint in one transaction, so every event reaches the tables
-//! exactly once, through failing writes, panics, racing runners and partitioned workers on
-//! two stores opened on the same file, restarts and rebuilds.
+//! `SqliteTables`: rows, checkpoint and parked events in one transaction, so every event
+//! reaches the tables exactly once, through failing writes, panics, racing runners and
+//! partitioned workers on two stores opened on the same file, restarts and rebuilds.
 
 mod support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use es_core::codec::Encoded;
 use es_core::prelude::*;
-use es_core::projection::{EventMeta, Partitions};
+use es_core::projection::{
+    Advance, Committed, EventMeta, ParkedEvent, Partition, Partitions, Target,
+};
 use es_sqlite::rusqlite::{self, Connection};
 use es_sqlite::{ErrorKind, SqliteError, SqliteProjection, SqliteStore, SqliteTables};
 use serde::{Deserialize, Serialize};
@@ -351,5 +353,125 @@ async fn rebuild_clears_the_tables_and_writes_everything_again() {
     runner.catch_up().await.expect("catch up");
     assert_eq!(runner.rebuild().await.expect("rebuild"), Position(4));
     assert_eq!(rows(&store).await, expected_rows(&store).await);
+    store.close().await;
+}
+
+/// An event of `a-1` parked at `position`, at a whole microsecond as the store keeps times.
+fn parked_at(position: u64) -> ParkedEvent {
+    ParkedEvent::new(
+        Position(position),
+        stream("a-1"),
+        "applied.n".into(),
+        format!("panicked at {position}"),
+        true,
+        SystemTime::UNIX_EPOCH + Duration::from_micros(1_700_000_000_000_001 + position),
+    )
+}
+
+#[tokio::test]
+async fn a_commit_parks_and_unparks_with_its_checkpoint_and_a_moved_one_parks_nothing() {
+    let scratch = Scratch::new("tables-parked");
+    let store = SqliteStore::open(scratch.path("app.db"))
+        .await
+        .expect("open");
+    let tables = SqliteTables::<Applied>::new(store.clone());
+    tables.setup().await.expect("setup");
+    let (two, three) = (parked_at(2), parked_at(3));
+
+    let first =
+        Advance::new(Position::START, Position(3)).with_parked(vec![three.clone(), two.clone()]);
+    let changes = Applied { rows: vec![(1, 1)] };
+    assert_eq!(
+        tables.commit(changes, first).await.expect("commit"),
+        Committed::Done
+    );
+    assert_eq!(
+        tables
+            .checkpoint(Partition::WHOLE)
+            .await
+            .expect("checkpoint"),
+        Some(Position(3))
+    );
+    assert_eq!(
+        tables.parked(Partition::WHOLE).await.expect("parked"),
+        vec![two.clone(), three.clone()]
+    );
+    assert_eq!(rows(&store).await, vec![(1, 1)]);
+
+    // From a position the checkpoint is not at: nothing written, nothing parked or unparked.
+    let stale = Advance::new(Position(1), Position(5))
+        .with_parked(vec![parked_at(4)])
+        .with_unparked(vec![Position(2)]);
+    let changes = Applied { rows: vec![(4, 4)] };
+    assert_eq!(
+        tables.commit(changes, stale).await.expect("commit"),
+        Committed::Moved
+    );
+    assert_eq!(
+        tables.parked(Partition::WHOLE).await.expect("parked"),
+        vec![two, three.clone()]
+    );
+    assert_eq!(rows(&store).await, vec![(1, 1)]);
+
+    // A retry applied the event at 2: it is forgotten with the next move.
+    let retried = Advance::new(Position(3), Position(4)).with_unparked(vec![Position(2)]);
+    let changes = Applied { rows: vec![(2, 2)] };
+    assert_eq!(
+        tables.commit(changes, retried).await.expect("commit"),
+        Committed::Done
+    );
+    assert_eq!(
+        tables.parked(Partition::WHOLE).await.expect("parked"),
+        vec![three]
+    );
+
+    // A partition's parked events are its own; a rebuild's reset forgets them all.
+    let partition = Partition::new(1, 2).expect("a partition");
+    let five = parked_at(5);
+    let split = Advance::new(Position::START, Position(5))
+        .in_partition(partition)
+        .with_parked(vec![five.clone()]);
+    assert_eq!(
+        tables
+            .commit(Applied::default(), split)
+            .await
+            .expect("commit"),
+        Committed::Done
+    );
+    assert_eq!(tables.parked(partition).await.expect("parked"), vec![five]);
+    tables.reset().await.expect("reset");
+    assert_eq!(
+        tables.parked(Partition::WHOLE).await.expect("parked"),
+        Vec::new()
+    );
+    assert_eq!(tables.parked(partition).await.expect("parked"), Vec::new());
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_parked_event_edited_by_hand_is_corrupt_naming_consumer_position_and_column() {
+    let scratch = Scratch::new("tables-parked-edited");
+    let path = scratch.path("app.db");
+    let store = SqliteStore::open(&path).await.expect("open");
+    store
+        .park_events("applied", &[parked_at(3), parked_at(4)])
+        .await
+        .expect("park");
+    {
+        let conn = Connection::open(&path).expect("open");
+        conn.execute_batch("UPDATE es_parked_events SET stream_id = '' WHERE position = 4")
+            .expect("edit");
+    }
+    let error = store
+        .parked_events("applied")
+        .await
+        .expect_err("an edited value");
+    let StoreError::Corrupt { location, .. } = &error else {
+        panic!("expected Corrupt, got {error:?}");
+    };
+    assert!(
+        location.ends_with("es_parked_events, consumer \"applied\", position 4, column stream_id"),
+        "{location}"
+    );
     store.close().await;
 }

@@ -1,14 +1,18 @@
 //! One batch of a [`ProjectionRunner`]: read once for the partitions that continue after one
 //! position, projected per partition, committed with each partition's checkpoint.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::time::SystemTime;
 
 use crate::codec::Codec;
 use crate::envelope::{Position, RecordedEvent};
-use crate::projection::control::Cursors;
+use crate::projection::control::{Cursors, ParkedSet};
 use crate::projection::dispatch::project_batch;
 use crate::projection::runner::{name, store_error};
-use crate::projection::{Advance, Committed, Partition, ProjectionError, ProjectionRunner, Target};
+use crate::projection::{
+    Advance, Committed, ParkedEvent, Parking, Partition, Projection, ProjectionError,
+    ProjectionRunner, Target,
+};
 use crate::store::EventStore;
 
 impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
@@ -69,24 +73,49 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
             .iter()
             .filter(|event| partition.contains(&event.stream_id))
             .collect();
-        let (changes, projected, failure) = self.project(&mine);
-        let last = match (&failure, projected.checked_sub(1)) {
-            // Everything projected: the checkpoint moves past the whole batch, the other
-            // partitions' events included.
-            (None, _) => read,
-            (Some(_), Some(i)) => mine[i].position,
-            // The partition's first event failed: nothing to commit. (A batch that projected
-            // nothing has a failure; were it missing, it is reported as a halt rather than a
-            // panic.)
-            (Some(_), None) => {
-                let failure = failure.unwrap_or(ProjectionError::Halted {
-                    projection: name::<T>(),
-                    position,
-                });
-                return Err(self.fail(failure, position));
+        let (changes, last, parked, failure) = match self.parking {
+            None => {
+                let (changes, projected, failure) = self.project(&mine);
+                let last = match (&failure, projected.checked_sub(1)) {
+                    // Everything projected: the checkpoint moves past the whole batch, the
+                    // other partitions' events included.
+                    (None, _) => read,
+                    (Some(_), Some(i)) => mine[i].position,
+                    // The partition's first event failed: nothing to commit. (A batch that
+                    // projected nothing has a failure; were it missing, it is reported as a
+                    // halt rather than a panic.)
+                    (Some(_), None) => {
+                        let failure = failure.unwrap_or(ProjectionError::Halted {
+                            projection: name::<T>(),
+                            position,
+                        });
+                        return Err(self.fail(failure, position));
+                    }
+                };
+                (changes, last, Vec::new(), failure)
+            }
+            Some(parking) => {
+                let Some(set) = cursors.parked(partition) else {
+                    // `start` loads it for a runner that parks; were it missing, the batch is
+                    // read again after loading it.
+                    cursors.set(partition, None);
+                    return Ok(());
+                };
+                let (changes, parked, halt) = self.project_parking(set, &mine, parking);
+                match halt {
+                    None => (changes, read, parked, None),
+                    // Only a target changed in place stops, at an event that panicked: its
+                    // checkpoint stays before it.
+                    Some((at, failure)) => {
+                        let before = Position(at.0.saturating_sub(1)).max(position);
+                        (changes, before, parked, Some(failure))
+                    }
+                }
             }
         };
-        let advance = Advance::new(position, last).in_partition(partition);
+        let advance = Advance::new(position, last)
+            .in_partition(partition)
+            .with_parked(parked);
         if T::TRANSACTIONAL {
             // Until the outcome is known, the committed checkpoint is the truth.
             cursors.set(partition, None);
@@ -123,7 +152,10 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
 
     /// Projects `batch`, stopping at the first failure: the changes to commit, how many
     /// events they hold, and the failure.
-    fn project(&self, batch: &[&RecordedEvent]) -> (T::Changes, usize, Option<ProjectionError>) {
+    pub(super) fn project(
+        &self,
+        batch: &[&RecordedEvent],
+    ) -> (T::Changes, usize, Option<ProjectionError>) {
         let target = &self.shared.target;
         let (changes, (projected, failure)) =
             target.project(|projection| project_batch(projection, &self.codec, batch));
@@ -140,12 +172,192 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
         (changes, projected, failure)
     }
 
+    /// Projects `mine` for a runner that parks, with `set` what the partition parked so far
+    /// (updated here): events parked already are skipped; with
+    /// [`Parking::holds_streams`], an event of a stream held behind a parked event is parked
+    /// as waiting; an event that fails is parked with its error. Returns the changes, the
+    /// events to park, and, for a target changed in place whose `On` impl panicked, where it
+    /// stopped.
+    fn project_parking(
+        &self,
+        set: &mut ParkedSet,
+        mine: &[&RecordedEvent],
+        parking: Parking,
+    ) -> (
+        T::Changes,
+        Vec<ParkedEvent>,
+        Option<(Position, ProjectionError)>,
+    ) {
+        let now = SystemTime::now();
+        let mut parked = Vec::new();
+        let mut candidates: Vec<&RecordedEvent> = Vec::with_capacity(mine.len());
+        for event in mine {
+            if set.positions.contains(&event.position) {
+                continue;
+            }
+            if parking.holds_streams()
+                && let Some(behind) = set.held.get(&event.stream_id).copied()
+            {
+                set.positions.insert(event.position);
+                parked.push(waiting(event, behind, now));
+                continue;
+            }
+            candidates.push(event);
+        }
+        loop {
+            let (changes, (failures, panic)) = self.shared.target.project(|projection| {
+                project_each(
+                    projection,
+                    &self.codec,
+                    &candidates,
+                    parking.holds_streams(),
+                )
+            });
+            let mut failures = failures;
+            let halt = match panic {
+                Some((i, failure)) if T::TRANSACTIONAL => {
+                    // The changes may hold part of the event that panicked: park it, and
+                    // project the others again into fresh changes (`On` is pure).
+                    drop(changes);
+                    failures.push((i, failure));
+                    let mut gone: Vec<usize> = Vec::new();
+                    for (i, failure) in failures {
+                        let event = candidates[i];
+                        set.positions.insert(event.position);
+                        set.held
+                            .entry(event.stream_id.clone())
+                            .or_insert(event.position);
+                        parked.push(failed(event, &failure, now));
+                        gone.push(i);
+                    }
+                    let mut index = 0;
+                    candidates.retain(|_| {
+                        let keep = !gone.contains(&index);
+                        index += 1;
+                        keep
+                    });
+                    if parking.holds_streams() {
+                        // Events of a stream after its parked event wait behind it; those
+                        // before it are projected again.
+                        let behind_of = |event: &RecordedEvent| {
+                            set.held
+                                .get(&event.stream_id)
+                                .copied()
+                                .filter(|behind| *behind < event.position)
+                        };
+                        let mut free = Vec::with_capacity(candidates.len());
+                        for event in candidates {
+                            match behind_of(event) {
+                                Some(behind) => parked.push(waiting(event, behind, now)),
+                                None => free.push(event),
+                            }
+                        }
+                        for event in &parked {
+                            set.positions.insert(event.position);
+                        }
+                        candidates = free;
+                    }
+                    continue;
+                }
+                Some((i, failure)) => Some((candidates[i].position, failure)),
+                None => None,
+            };
+            let stop = halt.as_ref().map_or(Position(u64::MAX), |(at, _)| *at);
+            for (i, failure) in failures {
+                let event = candidates[i];
+                if event.position >= stop {
+                    continue;
+                }
+                set.positions.insert(event.position);
+                set.held
+                    .entry(event.stream_id.clone())
+                    .or_insert(event.position);
+                parked.push(failed(event, &failure, now));
+            }
+            if parking.holds_streams() {
+                for event in &candidates {
+                    if event.position < stop
+                        && !set.positions.contains(&event.position)
+                        && let Some(behind) = set.held.get(&event.stream_id).copied()
+                        && behind < event.position
+                    {
+                        set.positions.insert(event.position);
+                        parked.push(waiting(event, behind, now));
+                    }
+                }
+            }
+            parked.retain(|event| event.position < stop);
+            parked.sort_by_key(|event| event.position);
+            return (changes, parked, halt);
+        }
+    }
+
     /// The error a batch stopped on, after `position`: a panic halts a target changed in
     /// place.
-    fn fail(&self, failure: ProjectionError, position: Position) -> ProjectionError {
+    pub(super) fn fail(&self, failure: ProjectionError, position: Position) -> ProjectionError {
         if !T::TRANSACTIONAL && matches!(failure, ProjectionError::Panicked { .. }) {
             self.shared.control.halt(position);
         }
         failure
     }
+}
+
+/// A failure of the event at an index of the candidates.
+type Failed = (usize, ProjectionError);
+
+/// Projects `candidates` one at a time, for a runner that parks: an event that does not
+/// decode is left out and, when `hold` is set, so are the later events of its stream; a
+/// panic stops. Returns the failures (by index) and the panic, if any.
+fn project_each<P: Projection, C: Codec>(
+    projection: &mut P,
+    codec: &C,
+    candidates: &[&RecordedEvent],
+    hold: bool,
+) -> (Vec<Failed>, Option<Failed>) {
+    let mut failures = Vec::new();
+    let mut held: HashSet<&str> = HashSet::new();
+    for (i, event) in candidates.iter().enumerate() {
+        if hold && held.contains(event.stream_id.as_str()) {
+            continue;
+        }
+        match project_batch(projection, codec, std::slice::from_ref(event)).1 {
+            None => {}
+            Some(failure @ ProjectionError::Panicked { .. }) => {
+                return (failures, Some((i, failure)));
+            }
+            Some(failure) => {
+                held.insert(event.stream_id.as_str());
+                failures.push((i, failure));
+            }
+        }
+    }
+    (failures, None)
+}
+
+/// `event`, parked because it failed with `failure`.
+pub(super) fn failed(
+    event: &RecordedEvent,
+    failure: &ProjectionError,
+    now: SystemTime,
+) -> ParkedEvent {
+    ParkedEvent::new(
+        event.position,
+        event.stream_id.clone(),
+        event.name.clone(),
+        failure.to_string(),
+        true,
+        now,
+    )
+}
+
+/// `event`, parked to wait behind the parked event of its stream at `behind`.
+fn waiting(event: &RecordedEvent, behind: Position, now: SystemTime) -> ParkedEvent {
+    ParkedEvent::new(
+        event.position,
+        event.stream_id.clone(),
+        event.name.clone(),
+        format!("waits behind the parked event at position {behind} of its stream"),
+        false,
+        now,
+    )
 }

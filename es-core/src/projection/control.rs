@@ -1,13 +1,14 @@
 //! [`RunControl`]: the bookkeeping a projection runner shares between its handles.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::{Mutex, MutexGuard, watch};
 
-use crate::envelope::Position;
+use crate::envelope::{Position, StreamId};
 use crate::projection::{Partition, ProjectionError};
 use crate::util::{Either, race};
 
@@ -34,6 +35,9 @@ pub(crate) struct RunControl {
     /// One lock per partition, held while a batch of it is processed, so that two workers
     /// of this process never process one partition at once.
     locks: StdMutex<BTreeMap<Partition, Arc<Mutex<()>>>>,
+    /// Counts the retries and dismissals of parked events made through this runner: a
+    /// partition whose parked set is older reloads it.
+    parked_generation: AtomicU64,
 }
 
 /// Where processing continues, behind [`RunControl`]'s lock.
@@ -47,27 +51,58 @@ struct Cursor {
 }
 
 /// Where each partition's processing continues: after the position it holds, or, for a
-/// partition it does not hold, after the checkpoint that must be loaded first.
+/// partition it does not hold, after the checkpoint that must be loaded first; and, for a
+/// runner that parks, what each partition has parked.
 #[derive(Debug, Default)]
-pub(crate) struct Cursors(BTreeMap<Partition, Position>);
+pub(crate) struct Cursors {
+    positions: BTreeMap<Partition, Position>,
+    parked: BTreeMap<Partition, ParkedSet>,
+}
+
+/// What a partition has parked, as far as its runner knows: the parked positions, and the
+/// streams held behind a parked event (with its position).
+#[derive(Debug, Default)]
+pub(crate) struct ParkedSet {
+    pub(crate) positions: BTreeSet<Position>,
+    pub(crate) held: HashMap<StreamId, Position>,
+    /// The [`RunControl::parked_generation`] it was loaded at.
+    pub(crate) generation: u64,
+}
 
 impl Cursors {
     /// Where `partition` continues, if known.
     pub(crate) fn get(&self, partition: Partition) -> Option<Position> {
-        self.0.get(&partition).copied()
+        self.positions.get(&partition).copied()
     }
 
-    /// Sets where `partition` continues (`None`: load its checkpoint first).
+    /// Sets where `partition` continues (`None`: load its checkpoint, and what it parked,
+    /// first).
     pub(crate) fn set(&mut self, partition: Partition, position: Option<Position>) {
         match position {
-            Some(position) => self.0.insert(partition, position),
-            None => self.0.remove(&partition),
-        };
+            Some(position) => {
+                self.positions.insert(partition, position);
+            }
+            None => {
+                self.positions.remove(&partition);
+                self.parked.remove(&partition);
+            }
+        }
+    }
+
+    /// What `partition` parked, if loaded.
+    pub(crate) fn parked(&mut self, partition: Partition) -> Option<&mut ParkedSet> {
+        self.parked.get_mut(&partition)
+    }
+
+    /// Records what `partition` parked.
+    pub(crate) fn set_parked(&mut self, partition: Partition, parked: ParkedSet) {
+        self.parked.insert(partition, parked);
     }
 
     /// Forgets every partition's position.
     pub(crate) fn clear(&mut self) {
-        self.0.clear();
+        self.positions.clear();
+        self.parked.clear();
     }
 
     /// The lowest position of `partitions` (a partition not known counts as the start).
@@ -112,6 +147,7 @@ impl RunControl {
             }),
             partitions: StdMutex::new(BTreeMap::new()),
             locks: StdMutex::new(BTreeMap::new()),
+            parked_generation: AtomicU64::new(0),
         }
     }
 
@@ -182,6 +218,16 @@ impl RunControl {
     pub(crate) fn partition_lock(&self, partition: Partition) -> Arc<Mutex<()>> {
         let mut locks = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
         Arc::clone(locks.entry(partition).or_default())
+    }
+
+    /// The count of retries and dismissals of parked events made through this runner.
+    pub(crate) fn parked_generation(&self) -> u64 {
+        self.parked_generation.load(Ordering::Acquire)
+    }
+
+    /// Records a retry or dismissal of parked events.
+    pub(crate) fn parked_changed(&self) {
+        self.parked_generation.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Forgets the positions of the partitions, before a rebuild.

@@ -83,6 +83,14 @@ pub enum ProjectionError {
         /// The partitions asked for.
         partitions: u32,
     },
+    /// The runner parks events ([`with_parking`](crate::ProjectionRunner::with_parking)), and
+    /// its target keeps no parked events (see
+    /// [`Target::PARKING`](crate::projection::Target::PARKING)).
+    #[error("projection {projection}'s target keeps no parked events; run it without parking")]
+    Unparkable {
+        /// The projection.
+        projection: &'static str,
+    },
     /// The consumer was processed split another way than the runner's partitions (its
     /// leases are kept for another count, or it has a whole checkpoint and no partition
     /// checkpoints): its checkpoints only that count reads. To change the count, stop every

@@ -1,10 +1,13 @@
 //! [`InMemory`]: the target of a read model kept in the runner's memory.
 
+use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard};
 
 use crate::envelope::Position;
-use crate::projection::{Advance, Committed, IntoTarget, Partition, Projection, Target};
+use crate::projection::{
+    Advance, Committed, IntoTarget, ParkedEvent, Partition, Projection, Target,
+};
 use crate::store::{CheckpointStore, NoCheckpoints, StoreError};
 
 /// A read model kept in memory: the projection value itself, changed in place by each batch,
@@ -48,6 +51,9 @@ use crate::store::{CheckpointStore, NoCheckpoints, StoreError};
 pub struct InMemory<P, K = NoCheckpoints> {
     state: RwLock<P>,
     checkpoints: K,
+    /// The parked events of each checkpoint name, kept here too: without checkpoints they
+    /// live only here, as the state does.
+    parked: Mutex<BTreeMap<String, BTreeMap<Position, ParkedEvent>>>,
 }
 
 impl<P: Projection> InMemory<P> {
@@ -56,6 +62,7 @@ impl<P: Projection> InMemory<P> {
         Self {
             state: RwLock::new(projection),
             checkpoints: NoCheckpoints,
+            parked: Mutex::default(),
         }
     }
 }
@@ -68,6 +75,7 @@ impl<P: Projection, K> InMemory<P, K> {
         InMemory {
             state: self.state,
             checkpoints,
+            parked: self.parked,
         }
     }
 
@@ -93,10 +101,30 @@ impl<P: Projection + Default, K: CheckpointStore> Target for InMemory<P, K> {
 
     async fn commit(&self, (): (), advance: Advance) -> Result<Committed, StoreError> {
         let name = advance.partition.checkpoint_name(P::NAME);
-        self.checkpoints
-            .save_checkpoint(&name, advance.to)
-            .await
-            .map(|()| Committed::Done)
+        {
+            let mut parked = self.parked.lock().unwrap_or_else(PoisonError::into_inner);
+            let mine = parked.entry(name.to_string()).or_default();
+            for event in &advance.parked {
+                mine.insert(event.position, event.clone());
+            }
+            for position in &advance.unparked {
+                mine.remove(position);
+            }
+        }
+        if !advance.parked.is_empty() {
+            self.checkpoints.park_events(&name, &advance.parked).await?;
+        }
+        if !advance.unparked.is_empty() {
+            self.checkpoints
+                .unpark_events(&name, &advance.unparked)
+                .await?;
+        }
+        // A retry or a dismissal moves no checkpoint: it must not write back an older one
+        // over a batch saved meanwhile.
+        if advance.to != advance.from {
+            self.checkpoints.save_checkpoint(&name, advance.to).await?;
+        }
+        Ok(Committed::Done)
     }
 
     async fn checkpoint(&self, partition: Partition) -> Result<Option<Position>, StoreError> {
@@ -104,10 +132,28 @@ impl<P: Projection + Default, K: CheckpointStore> Target for InMemory<P, K> {
         self.checkpoints.load_checkpoint(&name).await
     }
 
+    const PARKING: bool = true;
+
+    async fn parked(&self, partition: Partition) -> Result<Vec<ParkedEvent>, StoreError> {
+        let name = partition.checkpoint_name(P::NAME);
+        let stored = self.checkpoints.parked_events(&name).await?;
+        let mut parked = self.parked.lock().unwrap_or_else(PoisonError::into_inner);
+        let mine = parked.entry(name.to_string()).or_default();
+        // Kept by a process before this one (checkpoints that outlive it), or by this one.
+        for event in stored {
+            mine.entry(event.position).or_insert(event);
+        }
+        Ok(mine.values().cloned().collect())
+    }
+
     async fn reset(&self) -> Result<(), StoreError> {
         // The checkpoint first: if forgetting it fails, the state is still the one it
         // describes.
         self.checkpoints.delete_checkpoint(P::NAME).await?;
+        self.parked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
         *self.state.write().unwrap_or_else(PoisonError::into_inner) = P::default();
         self.state.clear_poison();
         Ok(())

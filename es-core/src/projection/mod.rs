@@ -80,17 +80,21 @@ mod control;
 mod dispatch;
 mod error;
 mod memory;
+mod parking;
 mod partition;
 mod runner;
 mod target;
+mod unpark;
 mod worker;
 
 pub use control::RunStatus;
 pub use error::ProjectionError;
 pub use memory::InMemory;
+pub use parking::{ParkedEvent, Parking};
 pub use partition::{Heartbeat, LeaseStore, Partition, Partitions};
 pub use runner::ProjectionRunner;
 pub use target::{Advance, Committed, IntoTarget, Target};
+pub use unpark::Retried;
 
 use crate::codec::Codec;
 use crate::envelope::RecordedEvent;

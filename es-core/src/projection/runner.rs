@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use crate::codec::{Codec, JsonCodec};
 use crate::envelope::Position;
-use crate::projection::control::{Cursors, Processing, RunControl, RunStatus};
+use crate::projection::control::{Cursors, ParkedSet, Processing, RunControl, RunStatus};
 use crate::projection::{
-    InMemory, IntoTarget, Partition, Partitions, Projection, ProjectionError, Target,
+    InMemory, IntoTarget, Parking, Partition, Partitions, Projection, ProjectionError, Target,
 };
 use crate::retry::{RetryPolicy, sleep};
 use crate::store::{BATCH_SIZE, EventStore, StoreError};
@@ -81,6 +81,7 @@ pub struct ProjectionRunner<T, S, C = JsonCodec> {
     pub(super) batch_size: usize,
     pub(super) retry: RetryPolicy,
     pub(super) partitions: Partitions,
+    pub(super) parking: Option<Parking>,
     pub(super) shared: Arc<Shared<T>>,
 }
 
@@ -102,6 +103,7 @@ impl<T: Target, S: EventStore> ProjectionRunner<T, S> {
             batch_size: BATCH_SIZE,
             retry: RetryPolicy::TRANSIENT,
             partitions: Partitions::new(1),
+            parking: None,
             shared: Arc::new(Shared {
                 target: target.into_target(),
                 control: RunControl::new(),
@@ -120,6 +122,7 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
             batch_size: self.batch_size,
             retry: self.retry,
             partitions: self.partitions,
+            parking: self.parking,
             shared: self.shared,
         }
     }
@@ -152,6 +155,23 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
     #[must_use]
     pub fn with_partitions(mut self, partitions: Partitions) -> Self {
         self.partitions = partitions;
+        self
+    }
+
+    /// Parks the events the projection fails on, instead of stopping at them (see
+    /// [`Parking`]): each is stored with its error in the commit that moves the checkpoint
+    /// past it, and the runner goes on. [`parked`](Self::parked) lists them,
+    /// [`retry_parked`](Self::retry_parked) applies a stream's parked events once the code
+    /// is fixed, [`dismiss_parked`](Self::dismiss_parked) drops them.
+    ///
+    /// The target must keep parked events ([`Target::PARKING`]: in memory and the table
+    /// targets do); otherwise the runner refuses to start with
+    /// [`ProjectionError::Unparkable`]. A target changed in place
+    /// ([`InMemory`]) parks events that do not decode, but still halts on a panic, which may
+    /// have left part of an event's changes in its state.
+    #[must_use]
+    pub fn with_parking(mut self, parking: Parking) -> Self {
+        self.parking = Some(parking);
         self
     }
 
@@ -375,12 +395,18 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
         Ok(())
     }
 
-    /// Refuses partitions for a target that cannot be split.
+    /// Refuses partitions for a target that cannot be split, and parking for one that keeps
+    /// no parked events.
     pub(super) fn check_partitionable(&self) -> Result<(), ProjectionError> {
         if !T::PARTITIONABLE && self.partitions.count() > 1 {
             return Err(ProjectionError::Unpartitionable {
                 projection: name::<T>(),
                 partitions: self.partitions.count(),
+            });
+        }
+        if !T::PARKING && self.parking.is_some() {
+            return Err(ProjectionError::Unparkable {
+                projection: name::<T>(),
             });
         }
         Ok(())
@@ -401,6 +427,12 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
             });
         }
         if let Some(position) = cursors.get(partition) {
+            let generation = self.shared.control.parked_generation();
+            if self.parking.is_some()
+                && cursors.parked(partition).map(|set| set.generation) != Some(generation)
+            {
+                self.load_parked(cursors, partition).await?;
+            }
             return Ok(position);
         }
         let mut position = self.partition_checkpoint(partition).await?;
@@ -424,8 +456,37 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
             }
         }
         cursors.set(partition, Some(position));
+        if self.parking.is_some() {
+            self.load_parked(cursors, partition).await?;
+        }
         self.shared.control.publish_partition(partition, position);
         Ok(position)
+    }
+
+    /// Loads what `partition` has parked into `cursors`.
+    pub(super) async fn load_parked(
+        &self,
+        cursors: &mut Cursors,
+        partition: Partition,
+    ) -> Result<(), ProjectionError> {
+        let generation = self.shared.control.parked_generation();
+        let parked = self
+            .shared
+            .target
+            .parked(partition)
+            .await
+            .map_err(store_error::<T>)?;
+        let mut set = ParkedSet {
+            generation,
+            ..ParkedSet::default()
+        };
+        for event in parked {
+            set.positions.insert(event.position);
+            let held = set.held.entry(event.stream_id).or_insert(event.position);
+            *held = (*held).min(event.position);
+        }
+        cursors.set_parked(partition, set);
+        Ok(())
     }
 
     /// Processes batches of every partition until none has anything left and the target
@@ -526,6 +587,7 @@ impl<T, S: Clone, C: Clone> Clone for ProjectionRunner<T, S, C> {
             batch_size: self.batch_size,
             retry: self.retry,
             partitions: self.partitions,
+            parking: self.parking,
             shared: Arc::clone(&self.shared),
         }
     }

@@ -3,7 +3,7 @@
 use std::future::Future;
 
 use crate::envelope::Position;
-use crate::projection::{Partition, Projection};
+use crate::projection::{ParkedEvent, Partition, Projection};
 use crate::store::StoreError;
 
 /// Where the results of a [`ProjectionRunner`](crate::ProjectionRunner)'s batches go, and how
@@ -105,8 +105,26 @@ pub trait Target: Send + Sync + 'static {
         partition: Partition,
     ) -> impl Future<Output = Result<Option<Position>, StoreError>> + Send;
 
+    /// Whether the target keeps parked events (see
+    /// [`Parking`](crate::projection::Parking)): its [`commit`](Self::commit) stores
+    /// [`Advance::parked`] and forgets [`Advance::unparked`] with the checkpoint, and
+    /// [`parked`](Self::parked) lists them. False by default.
+    const PARKING: bool = false;
+
+    /// The events parked by `partition`, in position order. None by default.
+    ///
+    /// # Errors
+    /// The storage's error.
+    fn parked(
+        &self,
+        partition: Partition,
+    ) -> impl Future<Output = Result<Vec<ParkedEvent>, StoreError>> + Send {
+        let _ = partition;
+        async { Ok(Vec::new()) }
+    }
+
     /// Empties the read model and forgets its checkpoints, the whole one and those of
-    /// every partition, atomically where the storage allows it, before a
+    /// every partition, and its parked events, atomically where the storage allows it, before a
     /// [rebuild](crate::ProjectionRunner::rebuild).
     ///
     /// # Errors
@@ -146,8 +164,8 @@ pub trait IntoTarget {
     fn into_target(self) -> Self::Target;
 }
 
-/// The part of the log one [`Target::commit`] covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The part of the log one [`Target::commit`] covers, and the events it parks and unparks.
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Advance {
     /// The checkpoint before the batch ([`Position::START`] before any event).
@@ -157,6 +175,12 @@ pub struct Advance {
     /// The partition whose checkpoint moves ([`Partition::WHOLE`] for a consumer that is
     /// not split).
     pub partition: Partition,
+    /// Events the batch sets aside (see [`Parking`](crate::projection::Parking)): kept as
+    /// parked in the same commit as the checkpoint, so none is lost between the two.
+    pub parked: Vec<ParkedEvent>,
+    /// Parked events the commit applied (a retry) or drops (a dismissal): forgotten in the
+    /// same commit.
+    pub unparked: Vec<Position>,
 }
 
 impl Advance {
@@ -167,13 +191,27 @@ impl Advance {
             from,
             to,
             partition: Partition::WHOLE,
+            parked: Vec::new(),
+            unparked: Vec::new(),
         }
     }
 
     /// The same advance, of `partition`'s checkpoint.
     #[must_use]
-    pub const fn in_partition(self, partition: Partition) -> Self {
+    pub fn in_partition(self, partition: Partition) -> Self {
         Self { partition, ..self }
+    }
+
+    /// The same advance, parking `parked`.
+    #[must_use]
+    pub fn with_parked(self, parked: Vec<ParkedEvent>) -> Self {
+        Self { parked, ..self }
+    }
+
+    /// The same advance, forgetting the parked events at `unparked`.
+    #[must_use]
+    pub fn with_unparked(self, unparked: Vec<Position>) -> Self {
+        Self { unparked, ..self }
     }
 }
 

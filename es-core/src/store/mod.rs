@@ -392,7 +392,7 @@ pub trait CheckpointStore: Clone + Send + Sync + 'static {
 
     /// Removes the checkpoint of `projection` and those of its partitions (named
     /// `<projection>#...`, see [`Partition::checkpoint_name`](crate::projection::Partition::checkpoint_name)),
-    /// as before a rebuild.
+    /// and their parked events, as before a rebuild.
     ///
     /// # Errors
     /// [`StoreError::Backend`] when the backend fails.
@@ -400,10 +400,55 @@ pub trait CheckpointStore: Clone + Send + Sync + 'static {
         &self,
         projection: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Keeps `parked` as parked events of `consumer` (a checkpoint name: a projection's, or
+    /// one of its partitions'); an event parked again replaces its record. For read models
+    /// whose checkpoint is saved apart from their state (in memory): a table target parks in
+    /// the transaction that moves its checkpoint. The default keeps nothing: the parked
+    /// events of an [`InMemory`](crate::InMemory) read model then live in its memory only,
+    /// as its state does.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the backend fails.
+    fn park_events(
+        &self,
+        consumer: &str,
+        parked: &[crate::projection::ParkedEvent],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = (consumer, parked);
+        async { Ok(()) }
+    }
+
+    /// Forgets the parked events of `consumer` at `positions` (applied by a retry, or
+    /// dismissed). The default keeps nothing, so forgets nothing.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the backend fails.
+    fn unpark_events(
+        &self,
+        consumer: &str,
+        positions: &[Position],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = (consumer, positions);
+        async { Ok(()) }
+    }
+
+    /// The parked events of `consumer`, in position order. The default keeps none.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the backend fails, [`StoreError::Corrupt`] when a stored
+    /// record does not read back.
+    fn parked_events(
+        &self,
+        consumer: &str,
+    ) -> impl Future<Output = Result<Vec<crate::projection::ParkedEvent>, StoreError>> + Send {
+        let _ = consumer;
+        async { Ok(Vec::new()) }
+    }
 }
 
-/// A [`CheckpointStore`] that remembers nothing: a projection using it starts from the
-/// beginning of the log every time. The right choice for read models kept only in memory,
+/// A [`CheckpointStore`] that remembers nothing (checkpoints or parked events): a projection
+/// using it starts from the beginning of the log every time. The right choice for read models kept only in memory,
 /// which are rebuilt by replay when the process starts.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoCheckpoints;

@@ -48,7 +48,7 @@ use std::time::{Duration, SystemTime};
 use crate::envelope::{NewEvent, Position, RecordedEvent, StreamId, Version};
 
 use crate::process::{InstanceRow, ProcessStore, ProcessWork, TimerRow};
-use crate::projection::{Committed, Heartbeat, LeaseStore};
+use crate::projection::{Committed, Heartbeat, LeaseStore, ParkedEvent};
 use crate::snapshot::{Snapshot, SnapshotStore};
 use crate::store::{Appended, CheckpointStore, EventStore, ExpectedVersion, Recorded, StoreError};
 
@@ -229,6 +229,29 @@ impl<S: CheckpointStore, H: Clone + Send + Sync + 'static> CheckpointStore for H
         projection: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         self.inner.delete_checkpoint(projection)
+    }
+
+    fn park_events(
+        &self,
+        consumer: &str,
+        parked: &[ParkedEvent],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.inner.park_events(consumer, parked)
+    }
+
+    fn unpark_events(
+        &self,
+        consumer: &str,
+        positions: &[Position],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.inner.unpark_events(consumer, positions)
+    }
+
+    fn parked_events(
+        &self,
+        consumer: &str,
+    ) -> impl Future<Output = Result<Vec<ParkedEvent>, StoreError>> + Send {
+        self.inner.parked_events(consumer)
     }
 }
 

@@ -30,7 +30,7 @@
 //! | idempotent command ids, appended or refused | `repeated_command_id_is_a_duplicate`, `command_ids_are_per_stream`, `a_refused_command_id_keeps_its_refusal`, `refusals_check_versions_and_earlier_appends`, `racing_refusal_and_append_have_one_outcome` |
 //! | subscriptions without gap or duplicate | `subscription_catches_up_then_follows`, `subscription_from_a_position`, `subscription_with_concurrent_writers`, `wait_for_events_sees_stored_events` |
 //! | snapshots keep the newest per stream | `snapshots_round_trip`, `older_snapshot_never_replaces_newer` |
-//! | checkpoints per projection | `checkpoints_round_trip` |
+//! | checkpoints per projection, parked events per consumer | `checkpoints_round_trip`, `parked_events_round_trip` |
 //! | leases share a partitioned consumer's partitions among live workers ([`lease_store`], for a [`LeaseStore`](crate::projection::LeaseStore)) | `leases_share_partitions_among_live_workers`, `expired_leases_are_taken_over`, `leases_keep_their_partition_count` |
 //! | process managers' work commits with its checkpoint, timers fire once ([`process_store`], for a [`ProcessStore`](crate::process::ProcessStore)) | `process_work_commits_with_its_checkpoint`, `process_timers_fire_once_in_order`, `parked_instances_are_listed_and_reset_clears_all` |
 //!
@@ -107,7 +107,7 @@ mod snapshots;
 mod subscriptions;
 
 use batches::{empty_append_is_refused, invalid_batch_writes_nothing, limits_are_enforced};
-use checkpoints::checkpoints_round_trip;
+use checkpoints::{checkpoints_round_trip, parked_events_round_trip};
 use concurrency::{
     expected_any, expected_exact, expected_no_stream, racing_appends_have_one_winner,
 };
@@ -288,7 +288,11 @@ where
     Fut: Future<Output = S>,
 {
     let mut report = Runner::default();
-    run!(report, new_store, [checkpoints_round_trip]);
+    run!(
+        report,
+        new_store,
+        [checkpoints_round_trip, parked_events_round_trip]
+    );
     report.finish()
 }
 
