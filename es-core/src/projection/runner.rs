@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::codec::{Codec, JsonCodec};
 use crate::envelope::Position;
-use crate::projection::control::{Cursors, ParkedSet, Processing, RunControl, RunStatus};
+use crate::projection::control::{Cursors, Processing, RunControl, RunStatus};
 use crate::projection::{
     InMemory, IntoTarget, Parking, Partition, Partitions, Projection, ProjectionError, Target,
 };
@@ -461,32 +461,6 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
         }
         self.shared.control.publish_partition(partition, position);
         Ok(position)
-    }
-
-    /// Loads what `partition` has parked into `cursors`.
-    pub(super) async fn load_parked(
-        &self,
-        cursors: &mut Cursors,
-        partition: Partition,
-    ) -> Result<(), ProjectionError> {
-        let generation = self.shared.control.parked_generation();
-        let parked = self
-            .shared
-            .target
-            .parked(partition)
-            .await
-            .map_err(store_error::<T>)?;
-        let mut set = ParkedSet {
-            generation,
-            ..ParkedSet::default()
-        };
-        for event in parked {
-            set.positions.insert(event.position);
-            let held = set.held.entry(event.stream_id).or_insert(event.position);
-            *held = (*held).min(event.position);
-        }
-        cursors.set_parked(partition, set);
-        Ok(())
     }
 
     /// Processes batches of every partition until none has anything left and the target

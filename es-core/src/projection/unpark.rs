@@ -6,6 +6,7 @@ use std::time::SystemTime;
 use crate::codec::Codec;
 use crate::envelope::{Position, RecordedEvent, StreamId};
 use crate::projection::batch::failed;
+use crate::projection::control::{Cursors, ParkedSet};
 use crate::projection::runner::{name, store_error};
 use crate::projection::{
     Advance, Committed, ParkedEvent, Partition, ProjectionError, ProjectionRunner, Target,
@@ -125,6 +126,32 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
                 parked: positions.len() - done,
             });
         }
+    }
+
+    /// Loads what `partition` has parked into `cursors`.
+    pub(super) async fn load_parked(
+        &self,
+        cursors: &mut Cursors,
+        partition: Partition,
+    ) -> Result<(), ProjectionError> {
+        let generation = self.shared.control.parked_generation();
+        let parked = self
+            .shared
+            .target
+            .parked(partition)
+            .await
+            .map_err(store_error::<T>)?;
+        let mut set = ParkedSet {
+            generation,
+            ..ParkedSet::default()
+        };
+        for event in parked {
+            set.positions.insert(event.position);
+            let held = set.held.entry(event.stream_id).or_insert(event.position);
+            *held = (*held).min(event.position);
+        }
+        cursors.set_parked(partition, set);
+        Ok(())
     }
 
     /// The stored events at the positions of `parked`.
