@@ -1,5 +1,5 @@
-//! Listing, retrying and dismissing the events a [`ProjectionRunner`] parked (see
-//! [`Parking`](crate::projection::Parking)).
+//! The events a [`ProjectionRunner`] parked (see [`Parking`](crate::projection::Parking)): what
+//! each partition parked, as its runner loads it; listing, retrying and dismissing them.
 
 use std::time::SystemTime;
 
