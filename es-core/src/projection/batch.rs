@@ -205,7 +205,7 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
             candidates.push(event);
         }
         loop {
-            let (changes, (failures, panic)) = self.shared.target.project(|projection| {
+            let (changes, (mut failures, panic)) = self.shared.target.project(|projection| {
                 project_each(
                     projection,
                     &self.codec,
@@ -213,51 +213,14 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
                     parking.holds_streams(),
                 )
             });
-            let mut failures = failures;
+            // A transactional target's changes may hold part of an event that panicked: it is
+            // parked too, and the others are projected again into fresh changes (`On` is
+            // pure). A target changed in place stops there.
+            let redo = panic.is_some() && T::TRANSACTIONAL;
             let halt = match panic {
-                Some((i, failure)) if T::TRANSACTIONAL => {
-                    // The changes may hold part of the event that panicked: park it, and
-                    // project the others again into fresh changes (`On` is pure).
-                    drop(changes);
-                    failures.push((i, failure));
-                    let mut gone: Vec<usize> = Vec::new();
-                    for (i, failure) in failures {
-                        let event = candidates[i];
-                        set.positions.insert(event.position);
-                        set.held
-                            .entry(event.stream_id.clone())
-                            .or_insert(event.position);
-                        parked.push(failed(event, &failure, now));
-                        gone.push(i);
-                    }
-                    let mut index = 0;
-                    candidates.retain(|_| {
-                        let keep = !gone.contains(&index);
-                        index += 1;
-                        keep
-                    });
-                    if parking.holds_streams() {
-                        // Events of a stream after its parked event wait behind it; those
-                        // before it are projected again.
-                        let behind_of = |event: &RecordedEvent| {
-                            set.held
-                                .get(&event.stream_id)
-                                .copied()
-                                .filter(|behind| *behind < event.position)
-                        };
-                        let mut free = Vec::with_capacity(candidates.len());
-                        for event in candidates {
-                            match behind_of(event) {
-                                Some(behind) => parked.push(waiting(event, behind, now)),
-                                None => free.push(event),
-                            }
-                        }
-                        for event in &parked {
-                            set.positions.insert(event.position);
-                        }
-                        candidates = free;
-                    }
-                    continue;
+                Some(panicked) if T::TRANSACTIONAL => {
+                    failures.push(panicked);
+                    None
                 }
                 Some((i, failure)) => Some((candidates[i].position, failure)),
                 None => None,
@@ -265,16 +228,17 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
             let stop = halt.as_ref().map_or(Position(u64::MAX), |(at, _)| *at);
             for (i, failure) in failures {
                 let event = candidates[i];
-                if event.position >= stop {
-                    continue;
+                if event.position < stop {
+                    set.positions.insert(event.position);
+                    set.held
+                        .entry(event.stream_id.clone())
+                        .or_insert(event.position);
+                    parked.push(failed(event, &failure, now));
                 }
-                set.positions.insert(event.position);
-                set.held
-                    .entry(event.stream_id.clone())
-                    .or_insert(event.position);
-                parked.push(failed(event, &failure, now));
             }
             if parking.holds_streams() {
+                // Events of a stream after its parked event wait behind it; those before it
+                // are projected.
                 for event in &candidates {
                     if event.position < stop
                         && !set.positions.contains(&event.position)
@@ -285,6 +249,11 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
                         parked.push(waiting(event, behind, now));
                     }
                 }
+            }
+            if redo {
+                drop(changes);
+                candidates.retain(|event| !set.positions.contains(&event.position));
+                continue;
             }
             parked.retain(|event| event.position < stop);
             parked.sort_by_key(|event| event.position);
