@@ -466,8 +466,8 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
     /// Processes batches of every partition until none has anything left and the target
     /// has no work of its own either, and returns the lowest position reached: a catch-up.
     async fn drain(&self, cursors: &mut Cursors) -> Result<Position, ProjectionError> {
+        let partitions: Vec<Partition> = self.every_partition().collect();
         loop {
-            let partitions: Vec<Partition> = self.every_partition().collect();
             while self.step(cursors, &partitions).await? {
                 // A store in memory answers at once: let the executor run other tasks
                 // between batches.
@@ -488,11 +488,11 @@ impl<T: Target, S: EventStore, C: Codec> ProjectionRunner<T, S, C> {
         cursors: &mut Cursors,
         mut shutdown: Pin<&mut impl Future<Output = ()>>,
     ) -> Result<Position, ProjectionError> {
+        let partitions: Vec<Partition> = self.every_partition().collect();
         loop {
             if let Either::Left(()) = race(shutdown.as_mut(), ready(())).await {
                 return Ok(cursors.lowest(self.every_partition()));
             }
-            let partitions: Vec<Partition> = self.every_partition().collect();
             if self.step(cursors, &partitions).await? || self.work().await? {
                 YieldNow(false).await;
                 continue;
