@@ -42,7 +42,8 @@
 //! The contract suite in `es_core::testing::contract` (feature `testing`) checks these rules
 //! against any store.
 //!
-//! [`CheckpointStore`] records how far each projection has processed the log.
+//! [`CheckpointStore`] records how far each projection has processed the log; [`Inspect`]
+//! lists what a store holds, for operators.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -55,8 +56,10 @@ use crate::subscription::Subscription;
 use bytes::Bytes;
 use uuid::Uuid;
 
+mod inspect;
 mod recorded;
 
+pub use inspect::{CheckpointInfo, Inspect, StreamInfo};
 pub use recorded::{Appended, Recorded, Refusal};
 
 /// How many events a reader asks a store for per round trip, unless told otherwise: the
