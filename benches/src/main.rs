@@ -5,6 +5,7 @@
 //! cargo run --release -p es-bench                     # the whole table
 //! cargo run --release -p es-bench -- table a c         # only the sections (a) and (c)
 //! cargo run --release -p es-bench -- table pg          # only PostgreSQL (see the `pg` module)
+//! cargo run --release -p es-bench -- table pg-reads    # only its reads: load and catch-up
 //! cargo run --release -p es-bench -- table sqlite      # only SQLite (see the `sqlite` module)
 //! cargo run --release -p es-bench -- memory           # only the peak-RSS figure of the store
 //! ES_BENCH_SCALE=0.1 ES_BENCH_REPS=1 cargo run --release -p es-bench   # a quick run
@@ -45,7 +46,7 @@ type BoxResult<T> = Result<T, BoxError>;
 /// The store-backed repository of the benchmarks, with snapshot policy `N`.
 type Repo<N> = Repository<Account, MemStore, N>;
 
-const USAGE: &str = "usage: es-bench [table [memory|a|b|c|d|e|f|pg|sqlite]...] | es-bench memory [framework|appends|baseline] | es-bench pg-worker URL SCHEMA COUNT WORKERS (a worker process of the pg section)";
+const USAGE: &str = "usage: es-bench [table [memory|a|b|c|d|e|f|pg|pg-reads|sqlite]...] | es-bench memory [framework|appends|baseline] | es-bench pg-worker URL SCHEMA COUNT WORKERS (a worker process of the pg section)";
 
 fn main() -> BoxResult<()> {
     let config = Config::from_env()?;
@@ -106,7 +107,9 @@ impl Config {
 
 /// Measures the sections named in `only` (all when empty) and prints the table.
 fn table(config: &Config, only: &[String]) -> BoxResult<()> {
-    const SECTIONS: [&str; 9] = ["memory", "a", "b", "c", "d", "e", "f", "pg", "sqlite"];
+    const SECTIONS: [&str; 10] = [
+        "memory", "a", "b", "c", "d", "e", "f", "pg", "pg-reads", "sqlite",
+    ];
     if let Some(unknown) = only.iter().find(|s| !SECTIONS.contains(&s.as_str())) {
         return Err(format!("unknown section {unknown:?}; {USAGE}").into());
     }
@@ -146,11 +149,12 @@ fn table(config: &Config, only: &[String]) -> BoxResult<()> {
         rows.extend(process::rows(config, &multi)?);
     }
     let mut notes = Vec::new();
-    if wanted("pg") {
+    if wanted("pg") || wanted("pg-reads") {
         progress("(pg) PostgreSQL");
         #[cfg(unix)]
         {
-            let (pg_rows, note) = pg::rows(config)?;
+            let reads_only = !wanted("pg");
+            let (pg_rows, note) = pg::rows(config, reads_only)?;
             rows.extend(pg_rows);
             notes.push(note);
         }

@@ -1,2 +1,1 @@
-position, stream_id, stream_version, event_id, name, schema_version, payload, metadata::text,
-recorded_at
+position, stream_version, event_id, name, schema_version, payload, recorded_at

@@ -1,4 +1,4 @@
-SELECT {event_columns}
+SELECT {event_columns}, metadata::text
   FROM {schema}.events
  WHERE stream_id = $1 AND stream_version >= $2
  ORDER BY stream_version

@@ -14,7 +14,10 @@ use es_core::{
 use futures_core::Stream as _;
 use uuid::Uuid;
 
-use crate::values::{Key, Place, Shared, backend, decode_event, encode_error, saturating_i64};
+use crate::bound::Xid8;
+use crate::values::{
+    Columns, Key, Place, Shared, backend, decode_event, encode_error, saturating_i64,
+};
 use crate::{MAX_ANY_RETRIES, PgStore};
 
 impl PgStore {
@@ -97,13 +100,15 @@ impl PgStore {
     async fn each_event(
         &self,
         query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+        columns: Columns<'_>,
         mut each: impl FnMut(RecordedEvent) -> ControlFlow<()> + Send,
     ) -> Result<usize, StoreError> {
         let mut rows = pin!(query.fetch(&self.inner.pool));
         let mut shared = Shared::default();
         let mut count = 0;
         while let Some(row) = poll_fn(|cx| rows.as_mut().poll_next(cx)).await {
-            let event = decode_event(&row.map_err(backend)?, &mut shared, &self.inner.schema)?;
+            let row = row.map_err(backend)?;
+            let event = decode_event(&row, &mut shared, &self.inner.schema, columns)?;
             count += 1;
             if each(event).is_break() {
                 break;
@@ -116,10 +121,11 @@ impl PgStore {
     async fn fetch_events(
         &self,
         query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+        columns: Columns<'_>,
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let mut events = Vec::with_capacity(max_count.min(BATCH_SIZE));
-        self.each_event(query, |event| {
+        self.each_event(query, columns, |event| {
             events.push(event);
             ControlFlow::Continue(())
         })
@@ -127,14 +133,14 @@ impl PgStore {
         Ok(events)
     }
 
-    /// A page of one stream's events.
-    fn read_stream_query<'q>(
-        &'q self,
+    /// A page of one stream's events, by `sql` (`read_stream` or `replay_stream`).
+    fn stream_query<'q>(
+        sql: &'q str,
         stream_id: &'q StreamId,
         from: Version,
         max_count: usize,
     ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-        sqlx::query(&self.inner.sql.read_stream)
+        sqlx::query(sql)
             .bind(stream_id.as_str())
             .bind(saturating_i64(from.0))
             .bind(saturating_i64(max_count as u64))
@@ -417,8 +423,9 @@ impl EventStore for PgStore {
         if max_count == 0 {
             return Ok(Vec::new());
         }
-        let query = self.read_stream_query(stream_id, from, max_count);
-        self.fetch_events(query, max_count).await
+        let query = Self::stream_query(&self.inner.sql.read_stream, stream_id, from, max_count);
+        self.fetch_events(query, Columns::Stream(stream_id), max_count)
+            .await
     }
 
     async fn visit_stream<F>(
@@ -434,8 +441,10 @@ impl EventStore for PgStore {
         if max_count == 0 {
             return Ok(0);
         }
-        let query = self.read_stream_query(stream_id, from, max_count);
-        self.each_event(query, |event| visit(&event)).await
+        // A replay reads no metadata: the page leaves it out (see `replay_stream.sql`).
+        let query = Self::stream_query(&self.inner.sql.replay_stream, stream_id, from, max_count);
+        self.each_event(query, Columns::Replay(stream_id), |event| visit(&event))
+            .await
     }
 
     async fn read_all(
@@ -443,20 +452,41 @@ impl EventStore for PgStore {
         after: Position,
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        if max_count == 0 {
-            return Ok(Vec::new());
+        // Read below the highest bound known; compute a new bound only when that comes back
+        // short (see `bound.rs`), then read on from the last row with it.
+        let mut events = Vec::with_capacity(max_count.min(BATCH_SIZE));
+        let mut bound = self.inner.bound.get();
+        let mut fresh = false;
+        loop {
+            let wanted = max_count - events.len();
+            if wanted == 0 {
+                return Ok(events);
+            }
+            if bound.0 > 0 {
+                let from = events
+                    .last()
+                    .map_or(after, |event: &RecordedEvent| event.position);
+                let query = sqlx::query(&self.inner.sql.read_all_below)
+                    .bind(saturating_i64(from.0))
+                    .bind(bound)
+                    .bind(saturating_i64(wanted as u64));
+                let page = self.fetch_events(query, Columns::Log, wanted).await?;
+                events.extend(page);
+            }
+            if events.len() == max_count || fresh {
+                return Ok(events);
+            }
+            let computed: Xid8 = sqlx::query_scalar(&self.inner.sql.read_bound)
+                .fetch_one(&self.inner.pool)
+                .await
+                .map_err(backend)?;
+            let raised = self.inner.bound.raise(computed);
+            if raised <= bound {
+                return Ok(events);
+            }
+            bound = raised;
+            fresh = true;
         }
-        let query = sqlx::query(&self.inner.sql.read_all)
-            .bind(saturating_i64(after.0))
-            .bind(saturating_i64(max_count as u64));
-        let mut events = self.fetch_events(query, max_count).await?;
-        // The function returns its rows in position order, and the scan of its result keeps
-        // that order; SQL does not promise it without an ORDER BY, which would sort every
-        // page again on the server. Checked here instead, in one pass.
-        if !events.is_sorted_by_key(|event| event.position) {
-            events.sort_unstable_by_key(|event| event.position);
-        }
-        Ok(events)
     }
 
     async fn find_command(

@@ -147,11 +147,20 @@
 //!   `allocate` took the lock just before that block: a cancel noticed right after the lock
 //!   was granted left it held, and every other append of the schema waiting, until that
 //!   connection closed. Migration 3 replaced it.)
-//! - Every row stores its transaction's id. `read_all` first computes a bound in one
-//!   statement: the oldest transaction that was running at that statement's snapshot *and
-//!   holds an in-flight lock of this schema* (or the snapshot's `xmax` if none does). Then, in
-//!   a later statement (so a later snapshot), it reads the rows whose `transaction_id` is
-//!   below the bound.
+//! - Every row stores its transaction's id. A reader first computes a bound in one
+//!   statement (`read_bound()`): the oldest transaction that was running at that statement's
+//!   snapshot *and holds an in-flight lock of this schema* (or the snapshot's `xmax` if none
+//!   does). Then, in a later statement (so a later snapshot), it reads the rows whose
+//!   `transaction_id` is below the bound.
+//! - A bound stays valid: every append below it had finished when it was computed, and a
+//!   transaction below it that was no append then never becomes one. So the store keeps the
+//!   highest bound its readers computed and [`read_all`](es_core::EventStore::read_all)
+//!   reads a page below it in one plain statement (an index scan by position, as a
+//!   hand-written reader's `SELECT` is); only a page that comes back short computes a new
+//!   bound and reads on with it. Catching up costs one statement per page; a reader at the
+//!   head of the log pays one or two more per read. (The `read_all(after, max)` function of
+//!   migration 1 does both steps in one call; the store no longer calls it, and it is kept
+//!   for other readers of the schema.)
 //!
 //! Why that never skips: a transaction that could still commit a position below a row `r`
 //! took its positions, and so its id and its in-flight lock, before `r`'s transaction took
@@ -345,6 +354,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod bound;
 mod checkpoints;
 mod detached;
 mod events;
@@ -373,6 +383,7 @@ pub use schema::{InvalidSchemaName, SchemaName};
 pub use sqlx;
 pub use tables::{PgProjection, PgTables};
 
+use crate::bound::KnownBound;
 use crate::listen::{Notifier, Wakeups};
 use crate::queries::Queries;
 use crate::values::backend;
@@ -454,6 +465,8 @@ struct Inner {
     sql: Queries,
     wakeups: Wakeups,
     notifier: Notifier,
+    /// The highest read bound computed by the store's readers.
+    bound: KnownBound,
 }
 
 impl fmt::Debug for PgStore {
@@ -518,6 +531,7 @@ impl PgStore {
                 poll_interval,
                 wakeups: Wakeups::default(),
                 notifier: Notifier::default(),
+                bound: KnownBound::default(),
             }),
         }
     }

@@ -2,7 +2,8 @@
 //! per store with its schema name in place.
 //!
 //! The files name the schema `{schema}`; the event reads select `{event_columns}`, the
-//! columns of `sql/event_columns.sql` in the order `values::decode_event` reads them, and the
+//! columns of `sql/event_columns.sql` in the order `values::decode_event` reads them (then,
+//! as the read needs them, the metadata and the stream id: see `values::Columns`), and the
 //! reads of process managers' instances `{instance_columns}`, those of
 //! `sql/instance_columns.sql` in the order `PgStore::instance` (`processes.rs`) reads them.
 //! Schema names are plain identifiers (see [`SchemaName`]), so they go into the text
@@ -10,7 +11,8 @@
 
 use crate::schema::SchemaName;
 
-/// The columns every event read selects, in the order `values::decode_event` reads them.
+/// The columns every event read selects first, in the order `values::decode_event` reads
+/// them.
 const EVENT_COLUMNS: &str = include_str!("../sql/event_columns.sql");
 /// The columns every read of process managers' instances selects, in the order
 /// `PgStore::instance` reads them.
@@ -29,10 +31,13 @@ pub(crate) struct Queries {
     pub(crate) notify: String,
     /// A page of one stream's events from a version.
     pub(crate) read_stream: String,
-    /// A page of the deliverable events after a position, through the `read_all` function,
-    /// in the order the function returns them: position order (`PgStore::read_all` checks
-    /// it rather than have the server sort the page again).
-    pub(crate) read_all: String,
+    /// The same page as a replay reads it: without the metadata.
+    pub(crate) replay_stream: String,
+    /// The read bound now, through the `read_bound` function.
+    pub(crate) read_bound: String,
+    /// A page of the events after a position whose transaction is below a read bound, in
+    /// position order.
+    pub(crate) read_all_below: String,
     /// Whether an event after a position is deliverable.
     pub(crate) any_after: String,
     /// A stream's version (0 for no stream).
@@ -126,7 +131,9 @@ impl Queries {
             append_one: sql(include_str!("../sql/append_one.sql")),
             notify: sql(include_str!("../sql/notify.sql")),
             read_stream: sql(include_str!("../sql/read_stream.sql")),
-            read_all: sql(include_str!("../sql/read_all.sql")),
+            replay_stream: sql(include_str!("../sql/replay_stream.sql")),
+            read_bound: sql(include_str!("../sql/read_bound.sql")),
+            read_all_below: sql(include_str!("../sql/read_all_below.sql")),
             any_after: sql(include_str!("../sql/any_after.sql")),
             stream_version: sql(include_str!("../sql/stream_version.sql")),
             find_command: sql(include_str!("../sql/find_command.sql")),
@@ -185,8 +192,15 @@ mod tests {
         assert!(!text.contains("{schema}"), "{text}");
         assert!(!text.contains("{event_columns}"), "{text}");
         assert!(!text.contains("{instance_columns}"), "{text}");
-        assert!(queries.read_all.contains("FROM billing.read_all($1, $2)"));
-        assert!(queries.read_stream.contains("recorded_at"));
+        assert!(queries.read_bound.contains("billing.read_bound()"));
+        assert!(queries.read_all_below.contains("FROM billing.events"));
+        assert!(
+            queries
+                .read_stream
+                .contains("recorded_at, metadata::text\n")
+        );
+        assert!(queries.replay_stream.contains("recorded_at\n"));
+        assert!(!queries.replay_stream.contains("metadata"));
         assert!(queries.process_parked.contains("SELECT key, state,"));
         assert!(queries.append_one.contains("billing.append_one("));
     }

@@ -365,34 +365,57 @@ impl Shared {
     }
 }
 
-/// One row of `events` (the columns of `sql/event_columns.sql`), checked value by value.
-/// `shared` must be the read's: the columns' types are checked on the first row it sees,
-/// which the others share.
+/// Which columns an event read selects after those of `sql/event_columns.sql`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Columns<'a> {
+    /// A read of the log: the metadata, then the stream id.
+    Log,
+    /// A read of this stream: the metadata (the stream id is known).
+    Stream(&'a StreamId),
+    /// A replay of this stream: nothing more (a replay never reads metadata).
+    Replay(&'a StreamId),
+}
+
+/// One row of `events` (the columns of `sql/event_columns.sql`, then those `columns` says),
+/// checked value by value. `shared` must be the read's: the columns' types are checked on the
+/// first row it sees, which the others share.
 pub(crate) fn decode_event(
     row: &PgRow,
     shared: &mut Shared,
     schema: &SchemaName,
+    columns: Columns<'_>,
 ) -> Result<RecordedEvent, StoreError> {
     let check = !shared.checked;
     let place = Place::new(schema, "events", Key::Unknown);
     let position: i64 = place.get_checking(row, 0, "position", check)?;
     let place = place.at(Key::Position(position));
     let position = place.unsigned(position, "position")?;
-    let stream_id = place.get_checking(row, 1, "stream_id", check)?;
-    let stream_id = shared.stream_id(stream_id, &place)?;
-    let stream_version = place.get_checking(row, 2, "stream_version", check)?;
+    let stream_version = place.get_checking(row, 1, "stream_version", check)?;
     let stream_version = place.unsigned(stream_version, "stream_version")?;
-    let event_id: Uuid = place.get_checking(row, 3, "event_id", check)?;
-    let name = shared.intern(place.get_checking(row, 4, "name", check)?, &place)?;
-    let schema_version = place.get_checking(row, 5, "schema_version", check)?;
+    let event_id: Uuid = place.get_checking(row, 2, "event_id", check)?;
+    let name = shared.intern(place.get_checking(row, 3, "name", check)?, &place)?;
+    let schema_version = place.get_checking(row, 4, "schema_version", check)?;
     let schema_version = place.schema_version(schema_version, "schema_version")?;
-    let payload: &[u8] = place.get_checking(row, 6, "payload", check)?;
-    let metadata = shared.metadata(place.get_checking(row, 7, "metadata", check)?, &place)?;
-    let recorded_at: Option<Timestamptz> = place.get_checking(row, 8, "recorded_at", check)?;
+    let payload: &[u8] = place.get_checking(row, 5, "payload", check)?;
+    let recorded_at: Option<Timestamptz> = place.get_checking(row, 6, "recorded_at", check)?;
     let recorded_at = place.time(
         recorded_at.and_then(Timestamptz::unix_micros),
         "recorded_at",
     )?;
+    let (stream_id, metadata) = match columns {
+        Columns::Log => {
+            let metadata =
+                shared.metadata(place.get_checking(row, 7, "metadata", check)?, &place)?;
+            let stream_id = place.get_checking(row, 8, "stream_id", check)?;
+            (shared.stream_id(stream_id, &place)?, metadata)
+        }
+        Columns::Stream(stream_id) => {
+            let metadata =
+                shared.metadata(place.get_checking(row, 7, "metadata", check)?, &place)?;
+            (stream_id.clone(), metadata)
+        }
+        Columns::Replay(stream_id) => (stream_id.clone(), Metadata::default()),
+    };
     shared.checked = true;
     Ok(RecordedEvent {
         stream_id,

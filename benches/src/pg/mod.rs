@@ -59,7 +59,8 @@ const CATCH_UP_STREAM: u64 = 100;
 
 /// Measures the PostgreSQL workloads. Returns the rows and the note for the table's header:
 /// the server and its settings, or the one line saying why the section was skipped.
-pub(crate) fn rows(config: &Config) -> BoxResult<(Vec<Row>, String)> {
+/// `reads_only` measures the reads alone: loading a long stream and catching up.
+pub(crate) fn rows(config: &Config, reads_only: bool) -> BoxResult<(Vec<Row>, String)> {
     let url_set = std::env::var("DATABASE_URL")
         .ok()
         .filter(|url| !url.is_empty());
@@ -86,10 +87,17 @@ pub(crate) fn rows(config: &Config) -> BoxResult<(Vec<Row>, String)> {
             .connect(&url),
     )?;
     let note = rt.block_on(describe(&pool, server.as_ref()))?;
-    let mut rows = appends(config, &rt, &pool)?;
-    rows.extend(commands(config, &rt, &pool)?);
+    let mut rows = Vec::new();
+    if !reads_only {
+        rows.extend(appends(config, &rt, &pool)?);
+        rows.extend(commands(config, &rt, &pool)?);
+    }
     rows.extend(load(config, &rt, &pool)?);
     rows.extend(catch_up(config, &rt, &pool)?);
+    if reads_only {
+        rt.block_on(pool.close());
+        return Ok((rows, note));
+    }
     rows.extend(partitions::rows(config, &rt, &pool, &url)?);
     rows.push(crate::process::throughput(
         "PostgreSQL",

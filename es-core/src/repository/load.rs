@@ -14,6 +14,12 @@ use crate::trace::{in_span, record, span};
 
 use super::{LoadError, Repository};
 
+/// How much larger each page of a long stream's replay is than the one before.
+const PAGE_GROWTH: usize = 8;
+
+/// The largest page of a replay: what a store lends to one visit at most.
+const MAX_PAGE: usize = BATCH_SIZE * 128;
+
 /// An aggregate as loaded from its stream.
 ///
 /// Only the repository builds one; read its fields (more may be added, so a pattern needs
@@ -134,14 +140,18 @@ impl<A: Aggregate, S: EventStore, N: Snapshotting<A, C>, C: Codec> Repository<A,
         version: &mut Version,
         until: Until,
     ) -> Result<(), LoadError> {
+        // Most streams fit in the first page; a long one is read in pages that grow, so that
+        // replaying it costs a few round trips rather than one per `BATCH_SIZE` events.
+        let mut page = BATCH_SIZE;
         loop {
             let wanted = match until {
                 Until::Version(last) if last <= *version => return Ok(()),
                 Until::Version(last) => {
-                    usize::try_from(last.0 - version.0).map_or(BATCH_SIZE, |n| n.min(BATCH_SIZE))
+                    usize::try_from(last.0 - version.0).map_or(page, |n| n.min(page))
                 }
-                Until::End | Until::Time(_) => BATCH_SIZE,
+                Until::End | Until::Time(_) => page,
             };
+            page = page.saturating_mul(PAGE_GROWTH).min(MAX_PAGE);
             let mut failed = None;
             let mut reached = false;
             let visited = self

@@ -271,10 +271,14 @@ pub trait EventStore: Clone + Send + Sync + 'static {
     /// instead of returning copies. `visit` returns [`ControlFlow::Break`] to stop early.
     /// Returns how many events were visited (the one that broke included).
     ///
-    /// This is the read the [`Repository`](crate::Repository) replays aggregates with. The
-    /// provided implementation calls [`read_stream`](Self::read_stream); a store that holds
-    /// events in memory overrides it to skip the copies. `visit` runs while the store may hold
-    /// a lock or a connection: it must be quick and must not call the store.
+    /// This is the read the [`Repository`](crate::Repository) replays aggregates with, and a
+    /// replay never reads metadata: a store may lend the events with empty
+    /// [`metadata`](RecordedEvent::metadata) rather than read it (es-postgres does, which
+    /// spares the server a column per event); every other field is as `read_stream` returns
+    /// it. Read with `read_stream` what needs the metadata. The provided implementation calls
+    /// [`read_stream`](Self::read_stream); a store that holds events in memory overrides it
+    /// to skip the copies. `visit` runs while the store may hold a lock or a connection: it
+    /// must be quick and must not call the store.
     ///
     /// # Errors
     /// [`StoreError::Backend`] when the backend fails, [`StoreError::Corrupt`] when a stored

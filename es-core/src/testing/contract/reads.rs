@@ -2,8 +2,9 @@
 
 use std::ops::ControlFlow;
 
-use crate::envelope::{Position, RecordedEvent, Version};
+use crate::envelope::{Metadata, Position, RecordedEvent, Version};
 use crate::store::{EventStore, ExpectedVersion};
+use uuid::Uuid;
 
 use super::{Checked, Failure, Tally, batch, nth, stream, versions, whole_log};
 
@@ -129,9 +130,15 @@ pub(super) async fn visit_stream_matches_read_stream<S: EventStore>(
     t: &mut Tally,
 ) -> Checked {
     let id = stream("contract-a")?;
-    store
-        .append(&id, ExpectedVersion::Any, batch("contract.happened", 0, 8))
-        .await?;
+    let mut events = batch("contract.happened", 0, 8);
+    for (n, event) in events.iter_mut().enumerate() {
+        event.metadata.correlation_id = Some(Uuid::from_u128(n as u128 + 1));
+        event
+            .metadata
+            .headers
+            .insert("who".into(), format!("user-{n}"));
+    }
+    store.append(&id, ExpectedVersion::Any, events).await?;
     let read = store.read_stream(&id, Version(3), 4).await?;
     let mut seen = Vec::new();
     let visited = store
@@ -141,7 +148,31 @@ pub(super) async fn visit_stream_matches_read_stream<S: EventStore>(
         })
         .await?;
     ensure_eq!(t, visited, 4, "events visited");
-    ensure_eq!(t, seen, read, "visited events");
+    // A visit may leave the metadata out; everything else is what a read returns.
+    let without_metadata = |events: &[RecordedEvent]| {
+        events
+            .iter()
+            .map(|event| RecordedEvent {
+                metadata: Metadata::default(),
+                ..event.clone()
+            })
+            .collect::<Vec<_>>()
+    };
+    ensure_eq!(
+        t,
+        without_metadata(&seen),
+        without_metadata(&read),
+        "visited events, but for their metadata"
+    );
+    for (seen, read) in seen.iter().zip(&read) {
+        ensure!(
+            t,
+            seen.metadata == read.metadata || seen.metadata.is_empty(),
+            "a visited event's metadata is the stored one or none, not {:?} (stored {:?})",
+            seen.metadata,
+            read.metadata
+        );
+    }
     let mut seen = Vec::new();
     let visited = store
         .visit_stream(&id, Version(1), 100, |event| {

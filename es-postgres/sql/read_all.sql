@@ -1,2 +1,0 @@
-SELECT {event_columns}
-  FROM {schema}.read_all($1, $2)

@@ -1,0 +1,5 @@
+SELECT {event_columns}, metadata::text, stream_id
+  FROM {schema}.events
+ WHERE position > $1 AND transaction_id < $2
+ ORDER BY position
+ LIMIT $3

@@ -1,0 +1,1 @@
+SELECT {schema}.read_bound()
