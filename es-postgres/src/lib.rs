@@ -358,6 +358,7 @@ mod bound;
 mod checkpoints;
 mod detached;
 mod events;
+mod inspect;
 mod leases;
 mod listen;
 mod migrations;
@@ -451,7 +452,8 @@ impl PgStoreOptions {
 /// The PostgreSQL event, snapshot and checkpoint store; see the [crate documentation](crate).
 ///
 /// A cheap handle around a connection pool: clones share the pool and the store's `LISTEN`
-/// connection.
+/// connection. It also implements [`Inspect`](es_core::store::Inspect), the listings of
+/// operators' tools.
 #[derive(Clone)]
 pub struct PgStore {
     inner: Arc<Inner>,
