@@ -42,9 +42,10 @@ async fn a_hooked_store_passes_every_suite_through() {
     let report = contract::all(fresh)
         .await
         .merge(contract::process_store(fresh).await)
-        .merge(contract::lease_store(fresh).await);
+        .merge(contract::lease_store(fresh).await)
+        .merge(contract::inspect(fresh).await);
     report.assert_passed();
-    assert_eq!(report.checks(), 34, "every check ran: {report}");
+    assert_eq!(report.checks(), 38, "every check ran: {report}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -50,7 +50,10 @@ use crate::envelope::{NewEvent, Position, RecordedEvent, StreamId, Version};
 use crate::process::{InstanceRow, ProcessStore, ProcessWork, TimerRow};
 use crate::projection::{Committed, Heartbeat, LeaseStore, ParkedEvent};
 use crate::snapshot::{Snapshot, SnapshotStore};
-use crate::store::{Appended, CheckpointStore, EventStore, ExpectedVersion, Recorded, StoreError};
+use crate::store::{
+    Appended, CheckpointInfo, CheckpointStore, EventStore, ExpectedVersion, Inspect, Recorded,
+    StoreError, StreamInfo,
+};
 
 /// What a [`Hooked`] store does in each [`EventStore`] method, given the inner store. Every
 /// method passes the call through unless overridden. `visit_stream` and `subscribe` are
@@ -340,5 +343,24 @@ impl<S: LeaseStore, H: Clone + Send + Sync + 'static> LeaseStore for Hooked<S, H
 
     fn forget_leases(&self, consumer: &str) -> impl Future<Output = Result<(), StoreError>> + Send {
         self.inner.forget_leases(consumer)
+    }
+}
+
+/// Listings pass through to the inner store, unhooked.
+impl<S: Inspect, H: StoreHooks<S>> Inspect for Hooked<S, H> {
+    fn streams(
+        &self,
+        after: Option<&StreamId>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<StreamInfo>, StoreError>> + Send {
+        self.inner.streams(after, limit)
+    }
+
+    fn head(&self) -> impl Future<Output = Result<Position, StoreError>> + Send {
+        self.inner.head()
+    }
+
+    fn checkpoints(&self) -> impl Future<Output = Result<Vec<CheckpointInfo>, StoreError>> + Send {
+        self.inner.checkpoints()
     }
 }
