@@ -141,6 +141,7 @@
 extern crate self as es_core;
 
 pub mod aggregate;
+pub mod catalog;
 pub mod codec;
 pub mod command;
 pub mod envelope;
