@@ -14,7 +14,7 @@ section.command{border-color:#3b6fc4}section.aggregate{border-color:#b59a00}\
 section.event{border-color:#c46a10}section.readmodel{border-color:#3f8f36}\
 section.workflow{border-color:#7a4fb0}.meta{color:#555}table{border-collapse:collapse;margin:6px 0}\
 td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}\
-code{background:#f3f3f3;padding:0 3px;border-radius:3px}.figure{overflow-x:auto}\
+code{background:#f3f3f3;padding:0 3px;border-radius:3px}#diagram{max-width:100%;height:auto}\
 svg .edge{fill:none;stroke:#999;stroke-width:1.4}svg .header{font-weight:600;fill:#444;\
 text-anchor:middle;font-size:13px}svg text{font-family:system-ui,sans-serif}\
 svg .title{font-size:13px;font-weight:600}svg .subtitle{font-size:11px;fill:#333}\
@@ -55,15 +55,14 @@ impl Catalog {
         );
         let _ = write!(
             out,
-            "<p class=\"meta\">{} aggregates, {} commands, {} events, {} read models, {} \
-             workflows. Commands ask an aggregate to change; the aggregate decides and records \
+            "<p class=\"meta\">{}, {}, {}, {}, {}. Commands ask an aggregate to change; the aggregate decides and records \
              events, facts that are never changed afterwards; read models and workflows follow \
              the events, and workflows send further commands. Select a box to read about it.</p>",
-            model.aggregates.len(),
-            model.commands.len(),
-            model.events.len(),
-            model.projections.len(),
-            model.processes.len(),
+            count(model.aggregates.len(), "aggregate"),
+            count(model.commands.len(), "command"),
+            count(model.events.len(), "event"),
+            count(model.projections.len(), "read model"),
+            count(model.processes.len(), "workflow"),
         );
         let _ = write!(out, "<div class=\"figure\">{}</div>", svg::diagram(&model));
         aggregates(&mut out, &model);
@@ -72,6 +71,15 @@ impl Catalog {
         readers(&mut out, &model);
         out.push_str("</body></html>\n");
         out
+    }
+}
+
+/// `1 event`, `2 events`.
+fn count(n: usize, thing: &str) -> String {
+    if n == 1 {
+        format!("1 {thing}")
+    } else {
+        format!("{n} {thing}s")
     }
 }
 
