@@ -120,9 +120,15 @@ fn parse_mermaid(text: &str) -> Graph {
         if let Some((from, to)) = line.split_once(" --> ") {
             raw_edges.push((from.to_owned(), to.to_owned()));
         } else if let Some((id, rest)) = line.split_once('"') {
-            let id: String = id.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            let id: String = id
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
             let label = rest.split('"').next().expect("a closing quote");
-            assert!(labels.insert(id, label.to_owned()).is_none(), "node declared twice: {line}");
+            assert!(
+                labels.insert(id, label.to_owned()).is_none(),
+                "node declared twice: {line}"
+            );
         } else {
             assert!(line.starts_with("classDef "), "unexpected line {line:?}");
         }
@@ -155,7 +161,12 @@ fn resolve(labels: BTreeMap<String, String>, raw_edges: Vec<(String, String)>) -
     let edges = raw_edges
         .into_iter()
         .map(|(from, to)| {
-            let name = |id: &str| labels.get(id).unwrap_or_else(|| panic!("edge to undeclared {id}")).clone();
+            let name = |id: &str| {
+                labels
+                    .get(id)
+                    .unwrap_or_else(|| panic!("edge to undeclared {id}"))
+                    .clone()
+            };
             (name(&from), name(&to))
         })
         .collect();
@@ -187,7 +198,12 @@ fn json_lists_every_event_consumer_and_command() {
         .as_array()
         .expect("events")
         .iter()
-        .map(|e| (e["name"].as_str().expect("name").to_owned(), e["version"].as_u64().expect("version")))
+        .map(|e| {
+            (
+                e["name"].as_str().expect("name").to_owned(),
+                e["version"].as_u64().expect("version"),
+            )
+        })
         .collect();
     let expected: BTreeSet<(String, u64)> = AccountEvent::EVENTS
         .iter()
@@ -207,9 +223,17 @@ fn json_lists_every_event_consumer_and_command() {
             .as_array()
             .expect("events")
             .iter()
-            .map(|e| (e["name"].as_str().expect("name"), e["version"].as_u64().expect("version")))
+            .map(|e| {
+                (
+                    e["name"].as_str().expect("name"),
+                    e["version"].as_u64().expect("version"),
+                )
+            })
             .collect();
-        let expected: Vec<(&str, u64)> = descriptors.iter().map(|d| (d.name, u64::from(d.version))).collect();
+        let expected: Vec<(&str, u64)> = descriptors
+            .iter()
+            .map(|d| (d.name, u64::from(d.version)))
+            .collect();
         assert_eq!(read, expected, "{name}");
     }
 
@@ -220,7 +244,12 @@ fn json_lists_every_event_consumer_and_command() {
         .as_array()
         .expect("commands")
         .iter()
-        .map(|c| (c["type"].as_str().expect("type"), c["aggregate"].as_str().expect("aggregate")))
+        .map(|c| {
+            (
+                c["type"].as_str().expect("type"),
+                c["aggregate"].as_str().expect("aggregate"),
+            )
+        })
         .collect();
     assert_eq!(
         sent,
@@ -231,19 +260,40 @@ fn json_lists_every_event_consumer_and_command() {
             (CancelTransfer::NAME, "transfer"),
         ]
     );
-    let timers: Vec<&str> = process["timers"].as_array().expect("timers").iter().map(|t| t["name"].as_str().expect("name")).collect();
+    let timers: Vec<&str> = process["timers"]
+        .as_array()
+        .expect("timers")
+        .iter()
+        .map(|t| t["name"].as_str().expect("name"))
+        .collect();
     assert_eq!(timers, ["Deadline", "RetryCredit"]);
 
     // Who handles and who sends each command is worked out when the catalog is built.
-    let deposit = json["commands"].as_array().expect("commands").iter().find(|c| c["type"] == "Deposit").expect("Deposit");
+    let deposit = json["commands"]
+        .as_array()
+        .expect("commands")
+        .iter()
+        .find(|c| c["type"] == "Deposit")
+        .expect("Deposit");
     assert_eq!(deposit["aggregate"], "account");
-    assert_eq!(deposit["sent_by"], serde_json::json!([TransferProcess::NAME]));
+    assert_eq!(
+        deposit["sent_by"],
+        serde_json::json!([TransferProcess::NAME])
+    );
     assert_eq!(deposit["id_field"], "account");
     // And which consumers read each event.
-    let requested = json["events"].as_array().expect("events").iter().find(|e| e["name"] == "transfer.requested").expect("requested");
+    let requested = json["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["name"] == "transfer.requested")
+        .expect("requested");
     assert_eq!(requested["emitted_by"], serde_json::json!(["transfer"]));
     assert_eq!(requested["read_by"], serde_json::json!(["transfers"]));
-    assert_eq!(requested["reacted_by"], serde_json::json!([TransferProcess::NAME]));
+    assert_eq!(
+        requested["reacted_by"],
+        serde_json::json!([TransferProcess::NAME])
+    );
 }
 
 #[test]
@@ -251,7 +301,10 @@ fn json_walks_the_upcast_chains_of_the_user_domain() {
     let json = user::catalog::catalog().to_json();
     let events = json["events"].as_array().expect("events");
     for event in UserEvent::EVENTS {
-        let found = events.iter().find(|e| e["name"] == event.name).expect(event.name);
+        let found = events
+            .iter()
+            .find(|e| e["name"] == event.name)
+            .expect(event.name);
         assert_eq!(found["version"], event.version);
         // Each older version is one lower, down to 1.
         let mut version = event.version;
@@ -264,9 +317,17 @@ fn json_walks_the_upcast_chains_of_the_user_domain() {
         }
         assert_eq!(version, 1, "{}: the chain reaches version 1", event.name);
     }
-    let created = events.iter().find(|e| e["name"] == "user.created").expect("created");
+    let created = events
+        .iter()
+        .find(|e| e["name"] == "user.created")
+        .expect("created");
     assert_eq!(created["upcast_from"]["type"], "UserCreatedV1");
-    let names: Vec<&str> = created["upcast_from"]["fields"].as_array().expect("fields").iter().map(|f| f["name"].as_str().expect("name")).collect();
+    let names: Vec<&str> = created["upcast_from"]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .map(|f| f["name"].as_str().expect("name"))
+        .collect();
     assert_eq!(names, ["name", "email"]);
 }
 
@@ -279,11 +340,16 @@ fn tool(path: &str) -> Option<PathBuf> {
         Some(PathBuf::from(path)).filter(|p| p.exists())
     } else {
         std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths).map(|dir| dir.join(path)).find(|p| p.exists())
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join(path))
+                .find(|p| p.exists())
         })
     };
     if found.is_none() {
-        assert!(std::env::var_os("CI").is_none(), "{path} is needed in CI (apt-get install graphviz chromium)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{path} is needed in CI (apt-get install graphviz chromium)"
+        );
         println!("note: {path} is not installed; skipping this check");
     }
     found
@@ -304,13 +370,24 @@ fn graphviz_lays_out_the_dot_graphs() {
     for catalog in [bank::catalog::catalog(), user::catalog::catalog()] {
         let input = dir.join(format!("{}.dot", catalog.name()));
         std::fs::write(&input, catalog.to_dot()).expect("the DOT file");
-        let run = Process::new(&dot).arg("-Tsvg").arg(&input).output().expect("dot runs");
-        assert!(run.status.success(), "dot failed: {}", String::from_utf8_lossy(&run.stderr));
+        let run = Process::new(&dot)
+            .arg("-Tsvg")
+            .arg(&input)
+            .output()
+            .expect("dot runs");
+        assert!(
+            run.status.success(),
+            "dot failed: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
         let svg = String::from_utf8(run.stdout).expect("UTF-8");
         assert!(svg.contains("<svg"), "no SVG from dot");
         // Every node made it into the drawing.
         for label in parse_dot(&catalog.to_dot()).labels.values() {
-            assert!(svg.contains(&format!(">{label}</text>")), "{label} is not drawn");
+            assert!(
+                svg.contains(&format!(">{label}</text>")),
+                "{label} is not drawn"
+            );
         }
     }
     let _ = std::fs::remove_dir_all(dir);
@@ -345,22 +422,51 @@ fn body_attributes(dom: &str) -> BTreeMap<String, String> {
 
 #[test]
 fn the_html_page_renders_its_diagram_in_a_browser_without_errors() {
-    let Some(chrome) = tool("/usr/bin/chromium") else { return };
+    let Some(chrome) = tool("/usr/bin/chromium") else {
+        return;
+    };
     let dir = scratch("html");
     for catalog in [bank::catalog::catalog(), user::catalog::catalog()] {
         let page = dir.join(format!("{}.html", catalog.name()));
         std::fs::write(&page, catalog.to_html()).expect("the page");
         let url = format!("file://{}", page.display());
-        let run = chromium(&chrome, &dir.join("profile-dom")).arg("--dump-dom").arg(&url).output().expect("chromium runs");
-        assert!(run.status.success(), "chromium failed: {}", String::from_utf8_lossy(&run.stderr));
+        let run = chromium(&chrome, &dir.join("profile-dom"))
+            .arg("--dump-dom")
+            .arg(&url)
+            .output()
+            .expect("chromium runs");
+        assert!(
+            run.status.success(),
+            "chromium failed: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
         let dom = String::from_utf8(run.stdout).expect("UTF-8");
         let body = body_attributes(&dom);
         let nodes = parse_mermaid(&catalog.to_mermaid()).labels.len();
-        let sent = catalog.processes().iter().map(|p| p.commands.len()).sum::<usize>();
-        assert_eq!(body.get("data-diagram").map(String::as_str), Some("ok"), "{}", catalog.name());
-        assert_eq!(body.get("data-errors").map(String::as_str), Some("0"), "{}", catalog.name());
+        let sent = catalog
+            .processes()
+            .iter()
+            .map(|p| p.commands.len())
+            .sum::<usize>();
+        assert_eq!(
+            body.get("data-diagram").map(String::as_str),
+            Some("ok"),
+            "{}",
+            catalog.name()
+        );
+        assert_eq!(
+            body.get("data-errors").map(String::as_str),
+            Some("0"),
+            "{}",
+            catalog.name()
+        );
         // Every node of the graph has its box, and each command a workflow sends one more.
-        assert_eq!(body.get("data-nodes"), Some(&(nodes + sent).to_string()), "{}", catalog.name());
+        assert_eq!(
+            body.get("data-nodes"),
+            Some(&(nodes + sent).to_string()),
+            "{}",
+            catalog.name()
+        );
 
         let shot = dir.join(format!("{}.png", catalog.name()));
         let run = chromium(&chrome, &dir.join("profile-shot"))
@@ -369,9 +475,16 @@ fn the_html_page_renders_its_diagram_in_a_browser_without_errors() {
             .arg(&url)
             .output()
             .expect("chromium runs");
-        assert!(run.status.success(), "screenshot failed: {}", String::from_utf8_lossy(&run.stderr));
+        assert!(
+            run.status.success(),
+            "screenshot failed: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
         let png = std::fs::read(&shot).expect("the screenshot");
-        assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "not a picture");
+        assert!(
+            png.starts_with(b"\x89PNG") && png.len() > 10_000,
+            "not a picture"
+        );
     }
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -379,9 +492,16 @@ fn the_html_page_renders_its_diagram_in_a_browser_without_errors() {
 #[test]
 fn the_readme_shows_the_bank_catalog() {
     let readme = include_str!("../../README.md");
-    let start = readme.find("```mermaid\n").expect("a mermaid block in the README") + "```mermaid\n".len();
+    let start = readme
+        .find("```mermaid\n")
+        .expect("a mermaid block in the README")
+        + "```mermaid\n".len();
     let end = start + readme[start..].find("```").expect("the block's end");
-    assert_eq!(&readme[start..end], bank::catalog::catalog().to_mermaid(), "regenerate the README's diagram with `cargo run --example bank -- catalog`");
+    assert_eq!(
+        &readme[start..end],
+        bank::catalog::catalog().to_mermaid(),
+        "regenerate the README's diagram with `cargo run --example bank -- catalog`"
+    );
 }
 
 #[test]

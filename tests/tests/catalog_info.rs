@@ -108,14 +108,14 @@ pub struct Remind;
 pub struct FollowUp;
 
 impl React<Sent> for FollowUp {
-    fn key(_: &Sent, _: &EventMeta) -> Option<u64> {
-        None
+    fn key(_: &Sent, _: &EventMeta) -> Instance<u64> {
+        Instance::Ignore
     }
     fn react(&mut self, _: &Sent, _: &EventMeta, _: &mut Reaction<Self>) {}
 }
 impl Answer<Touch> for FollowUp {
     type Aggregate = Parcel;
-    fn answer(&mut self, _: &Touch, _: &Outcome<Parcel>, _: &mut Reaction<Self>) {}
+    fn answer(&mut self, _: &Touch, _: &Outcome<Never>, _: &mut Reaction<Self>) {}
 }
 impl OnTimer<Remind> for FollowUp {
     fn on_timer(&mut self, _: &Remind, _: &mut Reaction<Self>) {}
@@ -129,7 +129,10 @@ fn events_record_names_docs_fields_and_their_chain() {
     assert_eq!((info.name, info.version), (Sent::NAME, 3));
     assert_eq!(info.rust_type, "Sent");
     assert_eq!(info.path, format!("{MODULE}::Sent"));
-    assert_eq!(info.doc, "A parcel was sent.\n\nSecond paragraph, with `code`.");
+    assert_eq!(
+        info.doc,
+        "A parcel was sent.\n\nSecond paragraph, with `code`."
+    );
     let field = |name, ty, doc| FieldInfo { name, ty, doc };
     assert_eq!(
         info.fields,
@@ -139,7 +142,10 @@ fn events_record_names_docs_fields_and_their_chain() {
             field("type", "[u8; 2]", "A raw name."),
         ]
     );
-    let chain: Vec<(u32, &str)> = info.older_versions().map(|i| (i.version, i.rust_type)).collect();
+    let chain: Vec<(u32, &str)> = info
+        .older_versions()
+        .map(|i| (i.version, i.rust_type))
+        .collect();
     assert_eq!(chain, [(2, "SentV2"), (1, "SentV1")]);
     assert_eq!(info.upcast_from, Some(&SentV2::INFO));
     assert_eq!(SentV2::INFO.doc, "Version 2.");
@@ -168,15 +174,25 @@ fn aggregates_projections_and_processes_record_what_they_list() {
     assert_eq!(info.commands, [&Send::INFO, &Touch::INFO]);
 
     let count = Count::INFO;
-    assert_eq!((count.name, count.rust_type, count.doc), ("parcel-count", "Count", "Counts parcels."));
+    assert_eq!(
+        (count.name, count.rust_type, count.doc),
+        ("parcel-count", "Count", "Counts parcels.")
+    );
     assert_eq!(count.path, format!("{MODULE}::Count"));
     assert_eq!(count.events, [&Sent::INFO]);
 
     let follow = FollowUp::INFO;
-    assert_eq!((follow.name, follow.key_type, follow.doc), ("follow-up", "u64", "Follows a parcel."));
+    assert_eq!(
+        (follow.name, follow.key_type, follow.doc),
+        ("follow-up", "u64", "Follows a parcel.")
+    );
     assert_eq!(follow.events, [&Sent::INFO]);
     assert_eq!(follow.commands, [&Touch::INFO]);
-    let timers: Vec<(&str, &str)> = follow.timers.iter().map(|t| (t.name, t.rust_type)).collect();
+    let timers: Vec<(&str, &str)> = follow
+        .timers
+        .iter()
+        .map(|t| (t.name, t.rust_type))
+        .collect();
     assert_eq!(timers, [("Remind", "Remind")]);
 }
 
@@ -206,9 +222,10 @@ fn renderings_escape_names_and_docs() {
     assert!(dot.starts_with("digraph \"Post <office>\" {"));
     // The wire name's `.` `/` `:` `-` are encoded in ids, and shown as they are in labels.
     let mermaid = catalog.to_mermaid();
-    assert!(mermaid.contains(
-        "evt_post_2eparcel_2fsent_3av_2d3_403[\"post.parcel/sent:v-3 v3\"]:::event"
-    ));
+    assert!(
+        mermaid
+            .contains("evt_post_2eparcel_2fsent_3av_2d3_403[\"post.parcel/sent:v-3 v3\"]:::event")
+    );
     // The older versions have their own paragraph on the page.
     assert!(html.contains("<b>Version 2</b>, <code>SentV2</code>"));
     assert!(html.contains("<b>Version 1</b>, <code>SentV1</code>"));
@@ -217,7 +234,9 @@ fn renderings_escape_names_and_docs() {
 #[test]
 fn a_schema_given_for_an_event_is_shown_with_it() {
     let schema = serde_json::json!({ "type": "object", "required": ["to"] });
-    let catalog = Catalog::new("Post").aggregate::<Parcel>().with_schema::<Sent>(schema.clone());
+    let catalog = Catalog::new("Post")
+        .aggregate::<Parcel>()
+        .with_schema::<Sent>(schema.clone());
     let json = catalog.to_json();
     assert_eq!(json["events"][0]["schema"], schema);
     assert!(catalog.to_html().contains("JSON Schema"));

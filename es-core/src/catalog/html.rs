@@ -21,7 +21,7 @@ svg .title{font-size:13px;font-weight:600}svg .subtitle{font-size:11px;fill:#333
 svg .command rect{fill:#a7c7ff;stroke:#3b6fc4}svg .aggregate rect{fill:#fff2a8;stroke:#b59a00}\
 svg .event rect{fill:#ffc48a;stroke:#c46a10}svg .readmodel rect{fill:#b9e6b3;stroke:#3f8f36}\
 svg .workflow rect{fill:#d9c2f0;stroke:#7a4fb0}svg a:hover rect{stroke-width:2.5}\
-pre{background:#f6f6f6;padding:8px;overflow-x:auto}";
+pre{background:#f6f6f6;padding:8px;overflow-x:auto}td p{margin:0}";
 
 /// Records script errors, then checks once the page has loaded that each box of the diagram
 /// was laid out, and writes the result on `<body>`: `data-diagram` (`ok` or `failed`),
@@ -45,7 +45,7 @@ impl Catalog {
     #[must_use]
     pub fn to_html(&self) -> String {
         let model = Model::new(self);
-        let title = html(&model.name.to_owned());
+        let title = html(model.name);
         let mut out = format!(
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
              <meta name=\"viewport\" content=\"width=device-width\">\
@@ -140,7 +140,13 @@ fn fields(out: &mut String, fields: &[FieldInfo]) {
 fn aggregates(out: &mut String, model: &Model<'_>) {
     out.push_str("<h2 id=\"aggregates\">Aggregates</h2>");
     for (a, aggregate) in model.aggregates.iter().enumerate() {
-        open(out, model, Node::Aggregate(a), "aggregate", &model.label(Node::Aggregate(a)));
+        open(
+            out,
+            model,
+            Node::Aggregate(a),
+            "aggregate",
+            &model.label(Node::Aggregate(a)),
+        );
         doc(out, aggregate.doc);
         let _ = write!(
             out,

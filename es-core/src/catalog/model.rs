@@ -190,10 +190,16 @@ impl<'c> Model<'c> {
             Node::Command(i) => {
                 // The type's name, or its path when another command has the same name.
                 let info = self.commands[i].info;
-                let shared = self.commands.iter().enumerate().any(|(j, other)| {
-                    j != i && other.info.rust_type == info.rust_type
-                });
-                let name = if shared { command_key(info) } else { info.rust_type };
+                let shared = self
+                    .commands
+                    .iter()
+                    .enumerate()
+                    .any(|(j, other)| j != i && other.info.rust_type == info.rust_type);
+                let name = if shared {
+                    command_key(info)
+                } else {
+                    info.rust_type
+                };
                 node_id("cmd", name)
             }
             Node::Aggregate(i) => node_id("agg", self.aggregates[i].name),

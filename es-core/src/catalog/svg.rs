@@ -123,7 +123,10 @@ fn columns(model: &Model<'_>) -> [Vec<Slot>; 5] {
     let events = (0..model.events.len()).map(|e| Slot::Node(Node::Event(e)));
     let mut readers: Vec<(f64, Node)> = Vec::new();
     for (p, projection) in model.projections.iter().enumerate() {
-        let rows = projection.events.iter().filter_map(|e| model.event_index(e));
+        let rows = projection
+            .events
+            .iter()
+            .filter_map(|e| model.event_index(e));
         readers.push((mean(rows), Node::Projection(p)));
     }
     for (p, process) in model.processes.iter().enumerate() {
@@ -166,13 +169,17 @@ fn mean(rows: impl Iterator<Item = usize>) -> f64 {
 /// The edges between neighbouring columns: ((column, row), row in the next column).
 fn edges(model: &Model<'_>, columns: &[Vec<Slot>; 5]) -> Vec<((usize, usize), usize)> {
     let row_of = |column: usize, wanted: &dyn Fn(&Slot) -> bool| {
-        columns[column].iter().position(|slot| wanted(slot))
+        columns[column].iter().position(wanted)
     };
     let mut edges = Vec::new();
     for (from, to) in model.edges() {
         let found = match (from, to) {
             (Node::Command(_), Node::Aggregate(_)) | (Node::Aggregate(_), Node::Event(_)) => {
-                let column = if matches!(from, Node::Command(_)) { 0 } else { 1 };
+                let column = if matches!(from, Node::Command(_)) {
+                    0
+                } else {
+                    1
+                };
                 let a = row_of(column, &|s| matches!(s, Slot::Node(n) if *n == from));
                 let b = row_of(column + 1, &|s| matches!(s, Slot::Node(n) if *n == to));
                 a.zip(b).map(|(a, b)| ((column, a), b))
@@ -184,7 +191,10 @@ fn edges(model: &Model<'_>, columns: &[Vec<Slot>; 5]) -> Vec<((usize, usize), us
             }
             (Node::Process(p), Node::Command(c)) => {
                 let a = row_of(3, &|s| matches!(s, Slot::Node(n) if *n == from));
-                let b = row_of(4, &|s| matches!(s, Slot::Sent(sc, sp) if (*sc, *sp) == (c, p)));
+                let b = row_of(
+                    4,
+                    &|s| matches!(s, Slot::Sent(sc, sp) if (*sc, *sp) == (c, p)),
+                );
                 a.zip(b).map(|(a, b)| ((3, a), b))
             }
             _ => None,
@@ -197,26 +207,36 @@ fn edges(model: &Model<'_>, columns: &[Vec<Slot>; 5]) -> Vec<((usize, usize), us
 fn item(model: &Model<'_>, slot: Slot, x: usize, y: usize) -> Item {
     let (node, class, subtitle) = match slot {
         Slot::Node(node @ Node::Command(c)) => {
-            let to = model.commands[c].handled_by.map(|a| model.aggregates[a].name);
+            let to = model.commands[c]
+                .handled_by
+                .map(|a| model.aggregates[a].name);
             let subtitle = format!("command to {}", to.unwrap_or("?"));
             (node, "command", subtitle)
         }
-        Slot::Node(node @ Node::Aggregate(a)) => {
-            (node, "aggregate", format!("streams {}-{{id}}", model.aggregates[a].name))
-        }
+        Slot::Node(node @ Node::Aggregate(a)) => (
+            node,
+            "aggregate",
+            format!("streams {}-{{id}}", model.aggregates[a].name),
+        ),
         Slot::Node(node @ Node::Event(e)) => {
             let info = model.events[e].info;
             let subtitle = format!("{} v{}", info.name, info.version);
             (node, "event", subtitle)
         }
-        Slot::Node(node @ Node::Projection(p)) => {
-            (node, "readmodel", format!("read model {}", model.projections[p].name))
-        }
-        Slot::Node(node @ Node::Process(p)) => {
-            (node, "workflow", format!("workflow {}", model.processes[p].name))
-        }
+        Slot::Node(node @ Node::Projection(p)) => (
+            node,
+            "readmodel",
+            format!("read model {}", model.projections[p].name),
+        ),
+        Slot::Node(node @ Node::Process(p)) => (
+            node,
+            "workflow",
+            format!("workflow {}", model.processes[p].name),
+        ),
         Slot::Sent(c, _) => {
-            let to = model.commands[c].handled_by.map(|a| model.aggregates[a].name);
+            let to = model.commands[c]
+                .handled_by
+                .map(|a| model.aggregates[a].name);
             let subtitle = match to {
                 Some(aggregate) => format!("sent to {aggregate}"),
                 None => "sent (no aggregate listed)".to_owned(),
@@ -227,7 +247,12 @@ fn item(model: &Model<'_>, slot: Slot, x: usize, y: usize) -> Item {
     let title = match node {
         Node::Event(e) => {
             let info = model.events[e].info;
-            if info.rust_type.is_empty() { info.name } else { info.rust_type }.to_owned()
+            if info.rust_type.is_empty() {
+                info.name
+            } else {
+                info.rust_type
+            }
+            .to_owned()
         }
         other => model.label(other),
     };

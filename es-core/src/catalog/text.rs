@@ -116,7 +116,10 @@ mod tests {
 
     #[test]
     fn node_ids_keep_letters_and_digits_and_encode_the_rest() {
-        assert_eq!(node_id("evt", "account.opened@1"), "evt_account_2eopened_401");
+        assert_eq!(
+            node_id("evt", "account.opened@1"),
+            "evt_account_2eopened_401"
+        );
         assert_eq!(node_id("evt", "a:b/c-d_e"), "evt_a_3ab_2fc_2dd_5fe");
         // `_` is encoded too, so a name cannot imitate another's encoding.
         assert_ne!(node_id("evt", "a_2e"), node_id("evt", "a."));
@@ -124,8 +127,14 @@ mod tests {
 
     #[test]
     fn escapes_end_no_string_early() {
-        assert_eq!(html(r#"<a href="x">&'"#), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
-        assert_eq!(mermaid(r#"say "hi" #1 <b>"#), "say #quot;hi#quot; #35;1 #lt;b#gt;");
+        assert_eq!(
+            html(r#"<a href="x">&'"#),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+        assert_eq!(
+            mermaid(r#"say "hi" #1 <b>"#),
+            "say #quot;hi#quot; #35;1 #lt;b#gt;"
+        );
         assert_eq!(dot("a \"b\" \\ c\nd"), "a \\\"b\\\" \\\\ c\\nd");
     }
 

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
-use syn::{DeriveInput, Path};
 use syn::spanned::Spanned;
+use syn::{DeriveInput, Path};
 
 use crate::expand::describe::{self, path_of};
 use crate::expand::{

@@ -27,7 +27,7 @@ pub(crate) fn doc(attrs: &[Attribute]) -> String {
         .collect();
     let lines: Vec<&str> = lines
         .iter()
-        .flat_map(|line| line.lines())
+        .flat_map(|line| line.split('\n'))
         .map(|line| line.strip_prefix(' ').unwrap_or(line).trim_end())
         .collect();
     lines.join("\n").trim().to_owned()
@@ -112,10 +112,16 @@ mod tests {
         let cases = [
             (quote!(Vec<String>), "Vec<String>"),
             (quote!(&'static str), "&'static str"),
-            (quote!(HashMap<String, Vec<u8> >), "HashMap<String, Vec<u8>>"),
+            (
+                quote!(HashMap<String, Vec<u8> >),
+                "HashMap<String, Vec<u8>>",
+            ),
             (quote!([u8; 4]), "[u8; 4]"),
             (quote!(&mut dyn Fn(u8)), "&mut dyn Fn(u8)"),
-            (quote!(::std::option::Option<(u64, i32)>), "::std::option::Option<(u64, i32)>"),
+            (
+                quote!(::std::option::Option<(u64, i32)>),
+                "::std::option::Option<(u64, i32)>",
+            ),
         ];
         for (tokens, expected) in cases {
             assert_eq!(type_text(&tokens), expected);
@@ -132,6 +138,9 @@ mod tests {
             #[doc = include_str!("skipped")]
             struct S;
         };
-        assert_eq!(doc(&input.attrs), "First line.\n  indented\n\nSecond paragraph.");
+        assert_eq!(
+            doc(&input.attrs),
+            "First line.\n  indented\n\nSecond paragraph."
+        );
     }
 }

@@ -4,8 +4,8 @@
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
-use syn::{DeriveInput, Path};
 use syn::spanned::Spanned;
+use syn::{DeriveInput, Path};
 
 use crate::expand::describe::{self, path_of};
 use crate::expand::{NameRule, as_event, dummy_const, fq, name_check, path_text};
@@ -95,12 +95,11 @@ fn info(input: &valid::Event<'_>, original: &DeriveInput) -> TokenStream {
     let path = path_of(original);
     let doc = describe::doc(&original.attrs);
     let fields = describe::fields(krate, original);
-    let upcast_from = match upcast_from {
-        Some(previous) => {
-            let prev = as_event(krate, previous);
-            quote_spanned!(previous.span()=> ::core::option::Option::Some(&#prev::INFO))
-        }
-        None => quote!(::core::option::Option::None),
+    let upcast_from = if let Some(previous) = upcast_from {
+        let prev = as_event(krate, previous);
+        quote_spanned!(previous.span()=> ::core::option::Option::Some(&#prev::INFO))
+    } else {
+        quote!(::core::option::Option::None)
     };
     quote! {
         const INFO: #krate::catalog::EventInfo = #krate::catalog::EventInfo {

@@ -4,8 +4,8 @@
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
-use syn::{DeriveInput, Path};
 use syn::spanned::Spanned;
+use syn::{DeriveInput, Path};
 
 use crate::expand::aggregate::{enum_doc, from_impls, variant};
 use crate::expand::describe::{self, path_of};
