@@ -516,3 +516,43 @@ fn formats_are_named_for_the_command_line() {
     assert_eq!(json, catalog.to_json());
     assert!("svg".parse::<Format>().is_err());
 }
+
+/// Mermaid's own renderer, `npx @mermaid-js/mermaid-cli` on the system Chromium, draws both
+/// flowcharts. It fetches the tool from npm, so it runs only when asked:
+/// `ES_MERMAID_CLI=1 cargo test -p es-tests --test catalog`.
+#[test]
+fn mermaid_cli_renders_the_flowcharts() {
+    if std::env::var_os("ES_MERMAID_CLI").is_none() {
+        println!("note: set ES_MERMAID_CLI=1 to render the flowcharts with mermaid-cli");
+        return;
+    }
+    let dir = scratch("mermaid");
+    let config = dir.join("puppeteer.json");
+    let settings = r#"{"executablePath": "/usr/bin/chromium", "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]}"#;
+    std::fs::write(&config, settings).expect("the puppeteer settings");
+    for catalog in [bank::catalog::catalog(), user::catalog::catalog()] {
+        let input = dir.join(format!("{}.mmd", catalog.name()));
+        let output = dir.join(format!("{}.svg", catalog.name()));
+        std::fs::write(&input, catalog.to_mermaid()).expect("the flowchart");
+        let run = Process::new("npx")
+            .args(["-y", "@mermaid-js/mermaid-cli", "-p"])
+            .arg(&config)
+            .arg("-i")
+            .arg(&input)
+            .arg("-o")
+            .arg(&output)
+            .env("PUPPETEER_SKIP_DOWNLOAD", "1")
+            .output()
+            .expect("npx runs");
+        assert!(
+            run.status.success(),
+            "mermaid-cli failed: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let svg = std::fs::read_to_string(&output).expect("the SVG");
+        for label in parse_mermaid(&catalog.to_mermaid()).labels.values() {
+            assert!(svg.contains(label.as_str()), "{label} is not drawn");
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -24,14 +24,15 @@ svg .workflow rect{fill:#d9c2f0;stroke:#7a4fb0}svg a:hover rect{stroke-width:2.5
 pre{background:#f6f6f6;padding:8px;overflow-x:auto}td p{margin:0}";
 
 /// Records script errors, then checks once the page has loaded that each box of the diagram
-/// was laid out, and writes the result on `<body>`: `data-diagram` (`ok` or `failed`),
+/// was laid out with its text drawn, and writes the result on `<body>`: `data-diagram` (`ok` or `failed`),
 /// `data-nodes` and `data-errors`.
 const SCRIPT: &str = "(function(){var errors=0;function mark(){document.body&&\
 document.body.setAttribute('data-errors',String(errors));}\
 window.onerror=function(){errors+=1;mark();};\
 window.addEventListener('load',function(){var nodes=document.querySelectorAll('#diagram .node');\
 var ok=nodes.length>0;for(var i=0;i<nodes.length;i++){var box=nodes[i].getBBox();\
-if(!(box.width>0&&box.height>0)){ok=false;}}\
+var text=nodes[i].querySelector('text');\
+if(!(box.width>0&&box.height>0&&text&&text.getComputedTextLength()>0)){ok=false;}}\
 document.body.setAttribute('data-nodes',String(nodes.length));\
 document.body.setAttribute('data-diagram',ok?'ok':'failed');mark();});})();";
 

@@ -168,9 +168,8 @@ fn mean(rows: impl Iterator<Item = usize>) -> f64 {
 
 /// The edges between neighbouring columns: ((column, row), row in the next column).
 fn edges(model: &Model<'_>, columns: &[Vec<Slot>; 5]) -> Vec<((usize, usize), usize)> {
-    let row_of = |column: usize, wanted: &dyn Fn(&Slot) -> bool| {
-        columns[column].iter().position(wanted)
-    };
+    let row_of =
+        |column: usize, wanted: &dyn Fn(&Slot) -> bool| columns[column].iter().position(wanted);
     let mut edges = Vec::new();
     for (from, to) in model.edges() {
         let found = match (from, to) {
