@@ -49,6 +49,7 @@
 use std::error::Error as StdError;
 use std::fmt::Debug;
 
+use crate::catalog::AggregateInfo;
 use crate::command::{AggregateId, Command, CommandSet};
 use crate::event::{Event, EventSet};
 
@@ -79,6 +80,10 @@ pub trait Aggregate: Default + Debug + Send + Sync + 'static {
     /// ignored (the stream is replayed instead), so bump it with
     /// `#[aggregate(snapshot_version = N)]` whenever the state's serialized shape changes.
     const SNAPSHOT_VERSION: u32 = 1;
+
+    /// What the derive recorded about the type, for a [`Catalog`](crate::catalog::Catalog):
+    /// its docs, id and error types, commands and events. Hand-written impls get the name.
+    const INFO: AggregateInfo = AggregateInfo::bare(Self::NAME);
 
     /// Folds one event into the state. Dispatches to `Apply<E>` for the event's type.
     fn apply_event(&mut self, event: &Self::Event);

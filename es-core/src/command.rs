@@ -22,6 +22,7 @@
 
 use std::fmt::{Debug, Display};
 
+use crate::catalog::CommandInfo;
 use crate::validation::ValidationErrors;
 
 /// An intention addressed to one aggregate instance, identified by its `#[id]` field.
@@ -35,6 +36,9 @@ pub trait Command: Debug + Send + 'static {
     const NAME: &'static str;
     /// The id type of the targeted aggregate.
     type Id: AggregateId;
+    /// What the derive recorded about the type, for a [`Catalog`](crate::catalog::Catalog):
+    /// its docs, id field and fields. Hand-written impls get the name.
+    const INFO: CommandInfo = CommandInfo::bare(Self::NAME);
     /// The id of the targeted aggregate instance.
     fn aggregate_id(&self) -> &Self::Id;
 

@@ -28,6 +28,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::catalog::EventInfo;
 use crate::codec::{Codec, CodecError, Encoded};
 use crate::envelope::RecordedEvent;
 use crate::error::{DecodeError, DecodeErrorKind, PayloadError};
@@ -49,6 +50,9 @@ pub trait Event: Debug + Serialize + DeserializeOwned + Send + Sync + 'static {
     const NAME: &'static str;
     /// The schema version of the payload, starting at 1.
     const VERSION: u32;
+    /// What the derive recorded about the type, for a [`Catalog`](crate::catalog::Catalog):
+    /// its docs, fields and older versions. Hand-written impls get the wire name and version.
+    const INFO: EventInfo = EventInfo::bare(Self::NAME, Self::VERSION);
 
     /// Decodes a payload stored under this event's name with schema version `version`.
     ///

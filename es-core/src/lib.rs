@@ -91,6 +91,8 @@
 //! - [`projection`]: read models fed from the global log, and the [`ProjectionRunner`].
 //! - `testing` (feature `testing`): the given/when/then test kit for aggregates and
 //!   projections.
+//! - [`catalog`]: a picture of the domain from its types, as Mermaid, DOT, JSON or one HTML
+//!   page.
 //!
 //! # Layers
 //!
@@ -141,6 +143,7 @@
 extern crate self as es_core;
 
 pub mod aggregate;
+pub mod catalog;
 pub mod codec;
 pub mod command;
 pub mod envelope;

@@ -64,7 +64,7 @@ pub fn derive_event(input: TokenStream) -> TokenStream {
     let ir = ast::Event::from_syn(&cx, &input);
     let checked = ir.as_ref().and_then(|ir| valid::event(&cx, ir));
     match (cx.check(), checked) {
-        (Ok(()), Some(checked)) => expand::event::expand(&checked),
+        (Ok(()), Some(checked)) => expand::event::expand(&checked, &input),
         (Ok(()), None) => fallback::internal(&input, "Event"),
         (Err(err), _) => fallback::event(&err, ir.as_ref()),
     }
@@ -130,7 +130,7 @@ pub fn derive_command(input: TokenStream) -> TokenStream {
     let ir = ast::Command::from_syn(&cx, &input);
     let checked = ir.as_ref().and_then(|ir| valid::command(&cx, ir));
     match (cx.check(), checked) {
-        (Ok(()), Some(checked)) => expand::command::expand(&checked),
+        (Ok(()), Some(checked)) => expand::command::expand(&checked, &input),
         (Ok(()), None) => fallback::internal(&input, "Command"),
         (Err(err), _) => fallback::command(&err, ir.as_ref()),
     }
@@ -207,7 +207,7 @@ pub fn derive_aggregate(input: TokenStream) -> TokenStream {
     let ir = ast::Aggregate::from_syn(&cx, &input);
     let checked = ir.as_ref().and_then(|ir| valid::aggregate(&cx, ir));
     match (cx.check(), checked) {
-        (Ok(()), Some(checked)) => expand::aggregate::expand(&checked),
+        (Ok(()), Some(checked)) => expand::aggregate::expand(&checked, &input),
         (Ok(()), None) => fallback::internal(&input, "Aggregate"),
         (Err(err), _) => fallback::aggregate(&err, ir.as_ref()),
     }
@@ -274,7 +274,7 @@ pub fn derive_projection(input: TokenStream) -> TokenStream {
     let ir = ast::Projection::from_syn(&cx, &input);
     let checked = ir.as_ref().and_then(|ir| valid::projection(&cx, ir));
     match (cx.check(), checked) {
-        (Ok(()), Some(checked)) => expand::projection::expand(&checked),
+        (Ok(()), Some(checked)) => expand::projection::expand(&checked, &input),
         (Ok(()), None) => fallback::internal(&input, "Projection"),
         (Err(err), _) => fallback::projection(&err, ir.as_ref()),
     }
@@ -420,7 +420,7 @@ pub fn derive_process_manager(input: TokenStream) -> TokenStream {
     let ir = ast::Process::from_syn(&cx, &input);
     let checked = ir.as_ref().and_then(|ir| valid::process(&cx, ir));
     match (cx.check(), checked) {
-        (Ok(()), Some(checked)) => expand::process::expand(&checked),
+        (Ok(()), Some(checked)) => expand::process::expand(&checked, &input),
         (Ok(()), None) => fallback::internal(&input, "ProcessManager"),
         (Err(err), _) => fallback::process(&err, ir.as_ref()),
     }

@@ -3,7 +3,8 @@
 //! (completed, refused, paid back, retried into a frozen account, past their deadline); then
 //! the balance sheet read model.
 //!
-//! Run it with `cargo run --example bank`.
+//! Run it with `cargo run --example bank`; `cargo run --example bank -- catalog --format html`
+//! prints the domain's catalog instead (or `mermaid`, `dot`, `json`).
 
 use std::error::Error;
 use std::time::SystemTime;
@@ -21,6 +22,11 @@ use es_memstore::MemStore;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(catalog) = es_examples::cli::catalog(&args, es_examples::bank::catalog::catalog) {
+        print!("{}", catalog?);
+        return Ok(());
+    }
     let store = MemStore::new();
     let accounts = Repository::<Account, _>::new(store.clone());
     let (alice, bob) = (AccountId(1), AccountId(2));

@@ -4,7 +4,8 @@
 //! two); then the read models: a user directory that follows the log live (a command, waiting
 //! for the directory to see it, a query), and statistics caught up on demand.
 //!
-//! Run it with `cargo run --example user`.
+//! Run it with `cargo run --example user`; `cargo run --example user -- catalog --format html`
+//! prints the domain's catalog instead (or `mermaid`, `dot`, `json`).
 //!
 //! With `--postgres` (`cargo run --example user -- --postgres`) the same scenario runs on
 //! PostgreSQL (es-postgres): on the server of `DATABASE_URL` if it is set, otherwise on a
@@ -46,6 +47,10 @@ type BoxError = Box<dyn Error + Send + Sync>;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(catalog) = es_examples::cli::catalog(&args, es_examples::user::catalog::catalog) {
+        print!("{}", catalog?);
+        return Ok(());
+    }
     if let Some(at) = args.iter().position(|arg| arg == "--sqlite") {
         let path = args
             .get(at + 1)

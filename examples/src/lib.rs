@@ -9,10 +9,13 @@
 //!   read model. Run its scenario with `cargo run --example bank`.
 //! - [`web`]: the bank as a JSON web service on axum, with read-your-writes reads. Run it with
 //!   `cargo run --example web`.
+//! - [`cli`]: `cargo run --example bank -- catalog --format html` (or `user`, and `mermaid`,
+//!   `dot`, `json`) prints the domain's catalog instead of running the scenario.
 //! - [`postgres`] (Unix only): the PostgreSQL store of the examples' `--postgres` mode.
 #![deny(missing_docs)]
 
 pub mod bank;
+pub mod cli;
 #[cfg(unix)]
 pub mod postgres;
 pub mod user;

@@ -62,6 +62,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::aggregate::Aggregate;
+use crate::catalog::ProcessInfo;
 use crate::codec::Codec;
 use crate::command::Command;
 use crate::envelope::RecordedEvent;
@@ -81,6 +82,9 @@ pub trait ProcessManager: Default + Serialize + DeserializeOwned + Send + Sync +
     const NAME: &'static str;
     /// The events it reacts to.
     const EVENTS: &'static [EventDescriptor];
+    /// What the derive recorded about the type, for a [`Catalog`](crate::catalog::Catalog):
+    /// its docs, key, events, commands and timers. Hand-written impls get the name.
+    const INFO: ProcessInfo = ProcessInfo::bare(Self::NAME);
 
     /// What identifies an instance, such as a transfer's id.
     type Key: Serialize + DeserializeOwned + Clone + Eq + Hash + Debug + Send + Sync + 'static;

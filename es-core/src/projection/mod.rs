@@ -96,6 +96,7 @@ pub use runner::ProjectionRunner;
 pub use target::{Advance, Committed, IntoTarget, Target};
 pub use unpark::Retried;
 
+use crate::catalog::ProjectionInfo;
 use crate::codec::Codec;
 use crate::envelope::RecordedEvent;
 use crate::error::DecodeError;
@@ -116,6 +117,9 @@ pub trait Projection: Send + Sync + 'static {
     /// schema version of each, as [`EventSet::EVENTS`](crate::EventSet::EVENTS) lists an
     /// aggregate's.
     const EVENTS: &'static [EventDescriptor];
+    /// What the derive recorded about the type, for a [`Catalog`](crate::catalog::Catalog):
+    /// its docs and the events it reads. Hand-written impls get the name.
+    const INFO: ProjectionInfo = ProjectionInfo::bare(Self::NAME);
 
     /// Decodes `event` and hands it to the matching `On` impl if the projection listens to
     /// its name. Returns whether it did.

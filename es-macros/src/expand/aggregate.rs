@@ -6,22 +6,23 @@ use std::fmt::Write as _;
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
-use syn::Path;
 use syn::spanned::Spanned;
+use syn::{DeriveInput, Path};
 
+use crate::expand::describe::{self, path_of};
 use crate::expand::{
     NameRule, as_command, as_event, dummy_const, fq, name_check, path_text, unique_wire_names, vec,
 };
 use crate::valid::{self, Entry, Shape};
 
-pub(crate) fn expand(input: &valid::Aggregate<'_>) -> TokenStream {
+pub(crate) fn expand(input: &valid::Aggregate<'_>, original: &DeriveInput) -> TokenStream {
     let shape = &input.shape;
     let enums = enums(shape);
     let body = [
         conversions(shape),
         event_set(shape),
         command_set(shape, input.id),
-        aggregate_impl(input),
+        aggregate_impl(input, original),
         name_check(&shape.krate, input.name, NameRule::Aggregate),
         checks(shape),
     ];
@@ -283,7 +284,7 @@ fn command_set(shape: &Shape<'_>, id: &syn::Type) -> TokenStream {
     }
 }
 
-fn aggregate_impl(input: &valid::Aggregate<'_>) -> TokenStream {
+fn aggregate_impl(input: &valid::Aggregate<'_>, original: &DeriveInput) -> TokenStream {
     let valid::Aggregate {
         shape,
         name,
@@ -329,6 +330,28 @@ fn aggregate_impl(input: &valid::Aggregate<'_>) -> TokenStream {
     });
     let snapshot_version =
         snapshot_version.map(|version| quote!(const SNAPSHOT_VERSION: u32 = #version;));
+    let info = {
+        let rust_type = ident.to_string();
+        let path = path_of(original);
+        let doc = describe::doc(&original.attrs);
+        let (id_type, error_type) = (describe::type_text(id), describe::type_text(error));
+        let events: Vec<&Path> = events.iter().map(|e| e.path).collect();
+        let commands: Vec<&Path> = commands.iter().map(|e| e.path).collect();
+        let events = describe::event_infos(krate, &events);
+        let commands = describe::command_infos(krate, &commands);
+        quote! {
+            const INFO: #krate::catalog::AggregateInfo = #krate::catalog::AggregateInfo {
+                name: #name,
+                rust_type: #rust_type,
+                path: #path,
+                doc: #doc,
+                id_type: #id_type,
+                error_type: #error_type,
+                commands: #commands,
+                events: #events,
+            };
+        }
+    };
     quote! {
         #[doc = #doc]
         #[automatically_derived]
@@ -340,6 +363,7 @@ fn aggregate_impl(input: &valid::Aggregate<'_>) -> TokenStream {
             type Error = #error;
             #snapshot_every
             #snapshot_version
+            #info
 
             fn apply_event(&mut self, __event: &#event_enum) {
                 match __event {

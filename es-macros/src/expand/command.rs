@@ -4,11 +4,13 @@
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
+use syn::{DeriveInput, Member};
 
+use crate::expand::describe::{self, path_of};
 use crate::expand::{dummy_const, fq};
 use crate::valid;
 
-pub(crate) fn expand(input: &valid::Command<'_>) -> TokenStream {
+pub(crate) fn expand(input: &valid::Command<'_>, original: &DeriveInput) -> TokenStream {
     let valid::Command {
         ident,
         id_member,
@@ -18,11 +20,30 @@ pub(crate) fn expand(input: &valid::Command<'_>) -> TokenStream {
     } = input;
     let name = ident.to_string();
     let validate = validate(input);
+    let path = path_of(original);
+    let doc = describe::doc(&original.attrs);
+    let fields = describe::fields(krate, original);
+    let id_field = match id_member {
+        Member::Named(ident) => {
+            let ident = ident.to_string();
+            ident.strip_prefix("r#").unwrap_or(&ident).to_owned()
+        }
+        Member::Unnamed(index) => index.index.to_string(),
+    };
+    let id_type = describe::type_text(id_ty);
     dummy_const(&quote! {
         #[automatically_derived]
         impl #krate::Command for #ident {
             const NAME: &'static str = #name;
             type Id = #id_ty;
+            const INFO: #krate::catalog::CommandInfo = #krate::catalog::CommandInfo {
+                rust_type: #name,
+                path: #path,
+                doc: #doc,
+                id_field: #id_field,
+                id_type: #id_type,
+                fields: #fields,
+            };
             #[inline]
             fn aggregate_id(&self) -> &Self::Id {
                 &self.#id_member

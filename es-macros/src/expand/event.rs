@@ -4,13 +4,14 @@
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
-use syn::Path;
 use syn::spanned::Spanned;
+use syn::{DeriveInput, Path};
 
+use crate::expand::describe::{self, path_of};
 use crate::expand::{NameRule, as_event, dummy_const, fq, name_check, path_text};
 use crate::valid;
 
-pub(crate) fn expand(input: &valid::Event<'_>) -> TokenStream {
+pub(crate) fn expand(input: &valid::Event<'_>, original: &DeriveInput) -> TokenStream {
     let valid::Event {
         ident,
         name,
@@ -28,12 +29,14 @@ pub(crate) fn expand(input: &valid::Event<'_>) -> TokenStream {
     );
     let upcast = upcast_from.map(|previous| upcast(input, previous));
     let check = name_check(krate, name, NameRule::Event);
+    let info = info(input, original);
     dummy_const(&quote! {
         #[doc = #doc]
         #[automatically_derived]
         impl #krate::Event for #ident {
             const NAME: &'static str = #name;
             const VERSION: u32 = #version;
+            #info
             #upcast
         }
 
@@ -75,5 +78,38 @@ fn upcast(input: &valid::Event<'_>, previous: &Path) -> TokenStream {
             #checks
             #decode
         }
+    }
+}
+
+/// `const INFO`: the wire name and version, the type's name, path, docs and fields, and the
+/// previous version's `INFO`.
+fn info(input: &valid::Event<'_>, original: &DeriveInput) -> TokenStream {
+    let valid::Event {
+        ident,
+        name,
+        version,
+        upcast_from,
+        krate,
+    } = input;
+    let rust_type = ident.to_string();
+    let path = path_of(original);
+    let doc = describe::doc(&original.attrs);
+    let fields = describe::fields(krate, original);
+    let upcast_from = if let Some(previous) = upcast_from {
+        let prev = as_event(krate, previous);
+        quote_spanned!(previous.span()=> ::core::option::Option::Some(&#prev::INFO))
+    } else {
+        quote!(::core::option::Option::None)
+    };
+    quote! {
+        const INFO: #krate::catalog::EventInfo = #krate::catalog::EventInfo {
+            name: #name,
+            version: #version,
+            rust_type: #rust_type,
+            path: #path,
+            doc: #doc,
+            fields: #fields,
+            upcast_from: #upcast_from,
+        };
     }
 }

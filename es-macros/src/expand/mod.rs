@@ -4,6 +4,7 @@
 
 pub(crate) mod aggregate;
 pub(crate) mod command;
+pub(crate) mod describe;
 pub(crate) mod event;
 pub(crate) mod process;
 pub(crate) mod projection;

@@ -4,22 +4,23 @@
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
-use syn::Path;
 use syn::spanned::Spanned;
+use syn::{DeriveInput, Path};
 
 use crate::expand::aggregate::{enum_doc, from_impls, variant};
+use crate::expand::describe::{self, path_of};
 use crate::expand::{
     NameRule, as_command, as_event, dummy_const, fq, name_check, path_text, unique_wire_names,
 };
 use crate::valid::{self, Entry, ProcessShape};
 
-pub(crate) fn expand(input: &valid::Process<'_>) -> TokenStream {
+pub(crate) fn expand(input: &valid::Process<'_>, original: &DeriveInput) -> TokenStream {
     let shape = &input.shape;
     let enums = enums(shape);
     let body = [
         conversions(shape),
         timer_set(shape),
-        process_impl(input),
+        process_impl(input, original),
         name_check(&shape.krate, input.name, NameRule::Process),
         checks(shape),
     ];
@@ -302,7 +303,7 @@ pub(crate) fn timer_type(shape: &ProcessShape<'_>) -> TokenStream {
     )
 }
 
-fn process_impl(input: &valid::Process<'_>) -> TokenStream {
+fn process_impl(input: &valid::Process<'_>, original: &DeriveInput) -> TokenStream {
     let valid::Process { shape, name, key } = input;
     let ProcessShape {
         ident,
@@ -386,6 +387,32 @@ fn process_impl(input: &valid::Process<'_>) -> TokenStream {
         }
     };
     let timer_ty = timer_type(shape);
+    let info = {
+        let rust_type = ident.to_string();
+        let path = path_of(original);
+        let doc = describe::doc(&original.attrs);
+        let key_type = describe::type_text(key);
+        let event_paths: Vec<&Path> = events.iter().map(|e| e.path).collect();
+        let command_paths: Vec<&Path> = commands.iter().map(|e| e.path).collect();
+        let events = describe::event_infos(krate, &event_paths);
+        let commands = describe::command_infos(krate, &command_paths);
+        let timers = timers.iter().map(|Entry { path, variant }| {
+            let (name, ty) = (variant.to_string(), path_text(path));
+            quote!(#krate::catalog::TimerInfo { name: #name, rust_type: #ty })
+        });
+        quote! {
+            const INFO: #krate::catalog::ProcessInfo = #krate::catalog::ProcessInfo {
+                name: #name,
+                rust_type: #rust_type,
+                path: #path,
+                doc: #doc,
+                key_type: #key_type,
+                events: #events,
+                commands: #commands,
+                timers: &[#(#timers),*],
+            };
+        }
+    };
     let on_timer_body = if timers.is_empty() {
         quote!(match *__timer {})
     } else {
@@ -419,6 +446,7 @@ fn process_impl(input: &valid::Process<'_>) -> TokenStream {
             type Event = #event_enum;
             type Command = #command_enum;
             type Timer = #timer_ty;
+            #info
 
             fn route<__Codec: #krate::Codec>(
                 __codec: &__Codec,

@@ -3,12 +3,14 @@
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
+use syn::DeriveInput;
 use syn::spanned::Spanned;
 
+use crate::expand::describe::{self, path_of};
 use crate::expand::{NameRule, as_event, dummy_const, fq, name_check, unique_wire_names};
 use crate::valid;
 
-pub(crate) fn expand(input: &valid::Projection<'_>) -> TokenStream {
+pub(crate) fn expand(input: &valid::Projection<'_>, original: &DeriveInput) -> TokenStream {
     let valid::Projection {
         ident,
         name,
@@ -40,6 +42,10 @@ pub(crate) fn expand(input: &valid::Projection<'_>) -> TokenStream {
         name.value()
     );
     let name_check = name_check(krate, name, NameRule::Projection);
+    let rust_type = ident.to_string();
+    let path = path_of(original);
+    let doc_text = describe::doc(&original.attrs);
+    let event_infos = describe::event_infos(krate, &entries);
     dummy_const(&quote! {
         #[doc = #doc]
         #[automatically_derived]
@@ -53,6 +59,13 @@ pub(crate) fn expand(input: &valid::Projection<'_>) -> TokenStream {
                     },
                 )*
             ];
+            const INFO: #krate::catalog::ProjectionInfo = #krate::catalog::ProjectionInfo {
+                name: #name,
+                rust_type: #rust_type,
+                path: #path,
+                doc: #doc_text,
+                events: #event_infos,
+            };
 
             fn project<__Codec: #krate::Codec>(
                 &mut self,

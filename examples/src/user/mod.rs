@@ -14,6 +14,7 @@
 //! which splits the name at its last space (see [`UserCreated`]). Stored data is never
 //! rewritten.
 
+pub mod catalog;
 pub mod sqlite_table;
 pub mod table;
 pub mod views;
