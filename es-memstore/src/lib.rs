@@ -50,6 +50,8 @@
 //!   ([`ProcessStore`](es_core::process::ProcessStore)) are kept in memory too; a process's
 //!   commit is atomic under one lock with its checkpoint.
 //! - Idempotency costs one map entry per append that carries a command id.
+//! - [`Inspect`](es_core::store::Inspect) lists streams by going through all of them: each
+//!   page costs time in the number of streams, under the read lock.
 #![deny(missing_docs)]
 
 use std::collections::hash_map::Entry;
@@ -70,6 +72,7 @@ use es_core::{
 use tokio::sync::watch;
 use uuid::Uuid;
 
+mod inspect;
 mod leases;
 mod processes;
 

@@ -198,6 +198,7 @@
 mod checkpoints;
 mod error;
 mod events;
+mod inspect;
 mod leases;
 mod migrations;
 mod open;
@@ -235,8 +236,9 @@ use crate::writer::Writer;
 /// A cheap handle: clones share the same connections and threads. It implements
 /// [`EventStore`], [`SnapshotStore`](es_core::SnapshotStore),
 /// [`CheckpointStore`](es_core::CheckpointStore),
-/// [`ProcessStore`](es_core::process::ProcessStore) and
-/// [`LeaseStore`](es_core::projection::LeaseStore).
+/// [`ProcessStore`](es_core::process::ProcessStore),
+/// [`LeaseStore`](es_core::projection::LeaseStore) and
+/// [`Inspect`](es_core::store::Inspect).
 #[derive(Clone)]
 pub struct SqliteStore {
     inner: Arc<Inner>,

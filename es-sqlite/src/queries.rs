@@ -30,6 +30,10 @@ pub(crate) const FIND_COMMAND: &str = include_str!("../sql/find_command.sql");
 pub(crate) const STREAM_VERSION: &str = include_str!("../sql/stream_version.sql");
 /// The position of the last event (0 for an empty log).
 pub(crate) const LAST_POSITION: &str = include_str!("../sql/last_position.sql");
+/// A page of streams after an id, each with its last event.
+pub(crate) const INSPECT_STREAMS: &str = include_str!("../sql/inspect_streams.sql");
+/// Every checkpoint, in name order.
+pub(crate) const INSPECT_CHECKPOINTS: &str = include_str!("../sql/inspect_checkpoints.sql");
 /// A stream's snapshot.
 pub(crate) const LOAD_SNAPSHOT: &str = include_str!("../sql/load_snapshot.sql");
 /// Saves a snapshot unless a newer one is stored.

@@ -111,3 +111,13 @@ async fn sqlite_store_keeps_the_lease_store_contract() {
     report.assert_passed();
     assert_eq!(report.checks(), 3, "every check ran: {report}");
 }
+
+#[tokio::test]
+async fn sqlite_store_keeps_the_inspect_contract() {
+    let files = FreshFiles::new("contract-inspect", SqliteOptions::new());
+    let report = contract::inspect(|| files.open()).await;
+    files.close().await;
+    println!("SqliteStore inspect: {report}");
+    report.assert_passed();
+    assert_eq!(report.checks(), 4, "every check ran: {report}");
+}

@@ -18,7 +18,8 @@
 //!
 //! What is checked, one check per rule (the names appear in the report; each row's checks
 //! are a file of this module: `events`, `concurrency`, `batches`, `order`, `reads`,
-//! `idempotency`, `subscriptions`, `snapshots`, `checkpoints`, `processes`, `leases`):
+//! `idempotency`, `subscriptions`, `snapshots`, `checkpoints`, `processes`, `leases`,
+//! `inspect`):
 //!
 //! | rule | checks |
 //! |---|---|
@@ -32,6 +33,7 @@
 //! | snapshots keep the newest per stream | `snapshots_round_trip`, `older_snapshot_never_replaces_newer` |
 //! | checkpoints per projection, parked events per consumer | `checkpoints_round_trip`, `parked_events_round_trip` |
 //! | leases share a partitioned consumer's partitions among live workers ([`lease_store`], for a [`LeaseStore`](crate::projection::LeaseStore)) | `leases_share_partitions_among_live_workers`, `expired_leases_are_taken_over`, `leases_keep_their_partition_count` |
+//! | a store lists its streams in byte order of their ids, page by page, its head and its checkpoints ([`inspect`], for an [`Inspect`](crate::store::Inspect) store) | `inspecting_an_empty_store`, `streams_are_listed_in_byte_order_by_page`, `streams_show_their_last_event_and_head_the_log`, `checkpoints_are_listed_in_name_order` |
 //! | process managers' work commits with its checkpoint, timers fire once ([`process_store`], for a [`ProcessStore`](crate::process::ProcessStore)) | `process_work_commits_with_its_checkpoint`, `process_timers_fire_once_in_order`, `parked_instances_are_listed_and_reset_clears_all` |
 //!
 //! Waits are bounded by [`TIMEOUT`]: a store that misses a wake-up fails a check instead of
@@ -99,6 +101,7 @@ mod checkpoints;
 mod concurrency;
 mod events;
 mod idempotency;
+mod inspect;
 mod leases;
 mod order;
 mod processes;
@@ -116,6 +119,10 @@ use idempotency::{
     a_refused_command_id_keeps_its_refusal, command_ids_are_per_stream,
     racing_refusal_and_append_have_one_outcome, refusals_check_versions_and_earlier_appends,
     repeated_command_id_is_a_duplicate,
+};
+use inspect::{
+    checkpoints_are_listed_in_name_order, inspecting_an_empty_store,
+    streams_are_listed_in_byte_order_by_page, streams_show_their_last_event_and_head_the_log,
 };
 use leases::{
     expired_leases_are_taken_over, leases_keep_their_partition_count,
@@ -333,6 +340,28 @@ where
             leases_share_partitions_among_live_workers,
             expired_leases_are_taken_over,
             leases_keep_their_partition_count,
+        ]
+    );
+    report.finish()
+}
+
+/// Runs the [`Inspect`](crate::store::Inspect) checks, each on a fresh store from
+/// `new_store`. Not part of [`all`]: a store need not list what it holds to keep events.
+pub async fn inspect<S, F, Fut>(mut new_store: F) -> ContractReport
+where
+    S: crate::store::Inspect,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = S>,
+{
+    let mut report = Runner::default();
+    run!(
+        report,
+        new_store,
+        [
+            inspecting_an_empty_store,
+            streams_are_listed_in_byte_order_by_page,
+            streams_show_their_last_event_and_head_the_log,
+            checkpoints_are_listed_in_name_order,
         ]
     );
     report.finish()

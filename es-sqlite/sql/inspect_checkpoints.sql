@@ -1,0 +1,1 @@
+SELECT projection, position FROM es_checkpoints ORDER BY projection
