@@ -59,7 +59,8 @@ pub enum InspectCommand {
     Projections(ProjectionsArgs),
     /// Empties a registered read model and processes the whole log again, with progress.
     Rebuild(RebuildArgs),
-    /// Process managers: checkpoints, due timers, parked instances; retries one.
+    /// Process managers: checkpoints, timers (and which are due), parked instances;
+    /// retries one.
     Processes(ProcessesArgs),
     /// The domain's catalog: events, commands, aggregates, consumers.
     Catalog(CatalogArgs),

@@ -4,6 +4,10 @@
 //! the balance sheet read model.
 //!
 //! Run it with `cargo run --example bank`.
+//!
+//! `cargo run --example bank -- inspect --sqlite FILE <subcommand>` runs the inspector
+//! (es-cli) on an SQLite store of the bank, with the bank's types registered (see
+//! `es_examples::bank::inspect`); `-- inspect --help` lists the subcommands.
 
 use std::error::Error;
 use std::time::SystemTime;
@@ -21,6 +25,11 @@ use es_memstore::MemStore;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn Error>> {
+    // `bank inspect --sqlite FILE <subcommand>`: the inspector, with the bank's types.
+    if std::env::args().nth(1).as_deref() == Some("inspect") {
+        let exit = es_examples::bank::inspect::main(std::env::args_os().skip(1)).await;
+        std::process::exit(exit.code().into())
+    }
     let store = MemStore::new();
     let accounts = Repository::<Account, _>::new(store.clone());
     let (alice, bob) = (AccountId(1), AccountId(2));

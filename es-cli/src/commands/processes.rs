@@ -1,6 +1,6 @@
 //! `processes`: process managers' checkpoints, due timers and parked instances; retries one.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use es_core::process::{InstanceRow, ProcessStore, TimerRow};
 use es_core::store::Inspect;
@@ -25,7 +25,7 @@ pub struct ProcessesArgs {
     /// again; needs one process name, of a registered process manager.
     #[arg(long, value_name = "KEY")]
     pub retry: Option<String>,
-    /// List at most this many due timers per process manager.
+    /// List at most this many timers per process manager, the earliest first.
     #[arg(long, default_value_t = 100)]
     pub limit: usize,
 }
@@ -34,7 +34,8 @@ pub struct ProcessesArgs {
 struct Process {
     name: String,
     checkpoint: Option<Position>,
-    due: Vec<TimerRow>,
+    /// The earliest timers, due or not.
+    timers: Vec<TimerRow>,
     next_timer: Option<SystemTime>,
     parked: Vec<InstanceRow>,
 }
@@ -65,11 +66,15 @@ pub(crate) async fn run<S: Inspect + ProcessStore>(
     };
     let head = store.head().await?;
     let now = SystemTime::now();
+    // Every timer is due by then: `due_timers` at that time lists them all, earliest first.
+    let end_of_time = now
+        .checked_add(Duration::from_secs(1000 * 365 * 86_400))
+        .unwrap_or(now);
     let mut processes = Vec::with_capacity(names.len());
     for name in names {
         let process = Process {
             checkpoint: store.load_checkpoint(&name).await?,
-            due: store.due_timers(&name, now, args.limit).await?,
+            timers: store.due_timers(&name, end_of_time, args.limit).await?,
             next_timer: store.next_timer(&name).await?,
             parked: store.parked_instances(&name).await?,
             name,
@@ -83,13 +88,17 @@ pub(crate) async fn run<S: Inspect + ProcessStore>(
         }
         processes.push(process);
     }
+    let due_count = |process: &Process| process.timers.iter().filter(|t| t.due <= now).count();
     let lag = |process: &Process| {
         head.0.saturating_sub(process.checkpoint.unwrap_or(Position::START).0)
     };
     if out.json {
         let listed: Vec<Value> = processes.iter().map(|process| {
-            let due: Vec<Value> = process.due.iter().map(|timer| json!({
-                "key": timer.key, "timer": timer.name, "due": rfc3339(timer.due, true),
+            let timers: Vec<Value> = process.timers.iter().map(|timer| json!({
+                "key": timer.key,
+                "timer": timer.name,
+                "at": rfc3339(timer.due, true),
+                "due": timer.due <= now,
             })).collect();
             let parked: Vec<Value> = process.parked.iter().filter_map(|row| {
                 let record = row.parked.as_ref()?;
@@ -105,7 +114,8 @@ pub(crate) async fn run<S: Inspect + ProcessStore>(
                 "checkpoint": process.checkpoint.unwrap_or(Position::START).0,
                 "head": head.0,
                 "lag": lag(process),
-                "due_timers": due,
+                "timers": timers,
+                "due_timers": due_count(process),
                 "next_timer": process.next_timer.map(|at| rfc3339(at, true)),
                 "parked": parked,
             })
@@ -119,7 +129,8 @@ pub(crate) async fn run<S: Inspect + ProcessStore>(
                 Cell::styled(&process.name, Style::Cyan),
                 Cell::new(process.checkpoint.unwrap_or(Position::START).0.to_string()),
                 Cell::new(lag(process).to_string()),
-                Cell::new(process.due.len().to_string()),
+                Cell::new(process.timers.len().to_string()),
+                Cell::new(due_count(process).to_string()),
                 Cell::styled(
                     process.next_timer.map_or_else(|| "-".to_owned(), |at| rfc3339(at, false)),
                     Style::Dim,
@@ -136,27 +147,33 @@ pub(crate) async fn run<S: Inspect + ProcessStore>(
             text("PROCESS"),
             number("CHECKPOINT"),
             number("LAG"),
-            number("DUE TIMERS"),
+            number("TIMERS"),
+            number("DUE"),
             text("NEXT TIMER"),
             number("PARKED"),
         ],
         &rows,
     )?;
-    let due: Vec<Vec<Cell>> = processes
+    let timers: Vec<Vec<Cell>> = processes
         .iter()
-        .flat_map(|process| process.due.iter().map(move |timer| (process, timer)))
+        .flat_map(|process| process.timers.iter().map(move |timer| (process, timer)))
         .map(|(process, timer)| {
+            let due = timer.due <= now;
             vec![
                 Cell::new(&process.name),
                 Cell::new(&timer.key),
                 Cell::new(&timer.name),
-                Cell::styled(rfc3339(timer.due, false), Style::Dim),
+                Cell::styled(rfc3339(timer.due, false), if due { Style::Yellow } else { Style::Dim }),
+                Cell::new(if due { "due" } else { "-" }),
             ]
         })
         .collect();
-    if !due.is_empty() {
+    if !timers.is_empty() {
         out.line("")?;
-        out.table(&[text("PROCESS"), text("KEY"), text("TIMER"), text("DUE")], &due)?;
+        out.table(
+            &[text("PROCESS"), text("KEY"), text("TIMER"), text("AT"), text("DUE")],
+            &timers,
+        )?;
     }
     let parked: Vec<Vec<Cell>> = processes
         .iter()
