@@ -7,10 +7,11 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
 use es_core::prelude::*;
-use es_core::process::{ProcessManager, ProcessStore};
+use es_core::process::{ProcessManager, ProcessStore, Router, Workflow};
 use es_core::store::Inspect;
 use es_examples::bank::balance_table::balance_rows;
-use es_examples::bank::process::TransferProcess;
+use es_examples::bank::process::{TransferProcess, workflow};
+use es_examples::bank::transfer::{RequestTransfer, Transfer, TransferId};
 use es_examples::bank::views::Balances;
 use es_examples::bank::{Account, AccountId, Deposit};
 use es_sqlite::SqliteStore;
@@ -21,7 +22,7 @@ use crate::run::{bank_inspect, bank_inspect_on_terminal, es_inspect};
 
 /// Runs every test; the first failure panics, which fails the program.
 pub(crate) fn run_all() -> ExitCode {
-    let tests: [(&str, fn()); 10] = [
+    let tests: [(&str, fn()); 11] = [
         ("streams_lists_every_stream_with_its_version", streams_lists_every_stream_with_its_version),
         ("events_are_raw_standalone_and_decoded_with_the_bank_types", events_are_raw_standalone_and_decoded_with_the_bank_types),
         ("what_does_not_exist_is_not_found", what_does_not_exist_is_not_found),
@@ -29,6 +30,7 @@ pub(crate) fn run_all() -> ExitCode {
         ("stats_count_what_the_store_holds", stats_count_what_the_store_holds),
         ("projections_show_checkpoint_head_and_lag", projections_show_checkpoint_head_and_lag),
         ("processes_show_timers", processes_show_timers),
+        ("a_parked_instance_is_listed_and_retried", a_parked_instance_is_listed_and_retried),
         ("tail_shows_events_appended_after_it_started", tail_shows_events_appended_after_it_started),
         ("rebuild_when_piped_writes_lines_and_restores_the_table", rebuild_when_piped_writes_lines_and_restores_the_table),
         ("colour_only_on_a_terminal_without_no_color", colour_only_on_a_terminal_without_no_color),
@@ -249,6 +251,49 @@ fn processes_show_timers() {
     assert!(table.stdout.lines().any(|line| line.starts_with("PROCESS") && line.contains("TIMERS")));
     assert!(table.stdout.contains(&timers[0].key), "{}", table.stdout);
     assert_eq!(es_inspect(&path, &["processes", "no-such-process"]).code, 3);
+}
+
+fn a_parked_instance_is_listed_and_retried() {
+    let (path, store) = bank_file("parked.db");
+    let name = TransferProcess::NAME;
+    let transfers = Repository::<Transfer, _>::new(store.clone());
+    let transfer = TransferId::new();
+    let request = RequestTransfer { transfer, from: AccountId(1), to: AccountId(2), amount: 100 };
+    block_on(transfers.execute(request)).expect("requested");
+    // A runner whose router reaches no aggregate: the new transfer's first command cannot be
+    // sent, and its instance is parked.
+    let cut_off = Workflow::<TransferProcess, _>::new(store.clone(), Router::new());
+    block_on(ProjectionRunner::new(store.clone(), cut_off).catch_up()).expect("caught up");
+    let parked = block_on(store.parked_instances(name)).expect("parked");
+    assert_eq!(parked.len(), 1);
+    let key = parked[0].key.clone();
+    let error = parked[0].parked.as_ref().expect("a parked record").error.clone();
+
+    let json = es_inspect(&path, &["processes", name, "--json"]).json();
+    let listed = &json["processes"][0]["parked"];
+    assert_eq!(listed.as_array().expect("a list").len(), 1);
+    assert_eq!(listed[0]["key"], key.as_str());
+    assert_eq!(listed[0]["error"], error.as_str());
+    assert_eq!(listed[0]["retry_asked"], false);
+    let table = es_inspect(&path, &["processes", name]);
+    assert!(table.stdout.contains("PARKED SINCE"), "{}", table.stdout);
+
+    // The key as listed (JSON), or bare.
+    let bare = key.trim_matches('"');
+    assert_eq!(bare, transfer.0.to_string());
+    let ran = bank_inspect(&path, &["processes", name, "--retry", bare]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let parked = block_on(store.parked_instances(name)).expect("parked");
+    assert!(parked[0].parked.as_ref().expect("still parked until a runner retries").retry);
+    let json = es_inspect(&path, &["processes", name, "--json"]).json();
+    assert_eq!(json["processes"][0]["parked"][0]["retry_asked"], true);
+
+    // A runner with the whole router carries it out.
+    let process = ProjectionRunner::new(store.clone(), workflow(&store));
+    block_on(process.catch_up()).expect("caught up");
+    assert!(block_on(store.parked_instances(name)).expect("parked").is_empty());
+    let state = block_on(transfers.load(&transfer)).expect("loaded").state;
+    assert_eq!(format!("{:?}", state.status()), "Completed");
 }
 
 fn tail_shows_events_appended_after_it_started() {
