@@ -1,8 +1,8 @@
 //! [`InspectArgs`]: the inspector's command line, to parse alone or nest in an application's.
 
 use crate::commands::{
-    CatalogArgs, EventsArgs, ProcessesArgs, ProjectionsArgs, RebuildArgs, StatsArgs,
-    StreamsArgs, TailArgs,
+    CatalogArgs, EventsArgs, ProcessesArgs, ProjectionsArgs, RebuildArgs, StatsArgs, StreamsArgs,
+    TailArgs,
 };
 
 /// The inspector's arguments: `--json` and a subcommand.
@@ -31,7 +31,10 @@ use crate::commands::{
 /// # Ok::<_, clap::Error>(())
 /// ```
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "inspect", about = "Look into an event store: streams, events, consumers, processes")]
+#[command(
+    name = "inspect",
+    about = "Look into an event store: streams, events, consumers, processes"
+)]
 #[non_exhaustive]
 pub struct InspectArgs {
     /// Print one JSON document (for `tail`, one JSON object per line) instead of tables.

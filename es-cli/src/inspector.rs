@@ -66,7 +66,10 @@ impl<S: Inspect + ProcessStore> Inspector<S> {
     /// Registers the runner of a process manager: `processes` lists it without being
     /// named, and `processes NAME --retry KEY` asks a parked instance to retry.
     #[must_use]
-    pub fn process<P, WS, WC, R, C>(self, runner: &ProjectionRunner<Workflow<P, WS, WC>, R, C>) -> Self
+    pub fn process<P, WS, WC, R, C>(
+        self,
+        runner: &ProjectionRunner<Workflow<P, WS, WC>, R, C>,
+    ) -> Self
     where
         P: ProcessManager,
         WS: ProcessStore,
@@ -101,7 +104,10 @@ impl<S: Inspect + ProcessStore> Inspector<S> {
 
     /// Registers the function that renders the domain's catalog, for `catalog --format`.
     #[must_use]
-    pub fn catalog(mut self, render: impl Fn(CatalogFormat) -> String + Send + Sync + 'static) -> Self {
+    pub fn catalog(
+        mut self,
+        render: impl Fn(CatalogFormat) -> String + Send + Sync + 'static,
+    ) -> Self {
         self.catalog = Some(Box::new(render));
         self
     }
@@ -144,9 +150,7 @@ impl<S: Inspect + ProcessStore> Inspector<S> {
             InspectCommand::Events(args) => commands::events::run(self, args, out).await,
             InspectCommand::Tail(args) => commands::tail::run(self, args, out).await,
             InspectCommand::Stats(args) => commands::stats::run(self, args, out).await,
-            InspectCommand::Projections(args) => {
-                commands::projections::run(self, args, out).await
-            }
+            InspectCommand::Projections(args) => commands::projections::run(self, args, out).await,
             InspectCommand::Rebuild(args) => commands::rebuild::run(self, args, out).await,
             InspectCommand::Processes(args) => commands::processes::run(self, args, out).await,
             InspectCommand::Catalog(args) => commands::catalog::run(self, args, out),

@@ -150,7 +150,8 @@ impl Out {
             .collect();
         for row in std::iter::once(&titles).chain(rows) {
             let mut line = String::new();
-            for (index, ((column, width), cell)) in columns.iter().zip(&widths).zip(row).enumerate() {
+            for (index, ((column, width), cell)) in columns.iter().zip(&widths).zip(row).enumerate()
+            {
                 let last = index + 1 == columns.len();
                 let pad = width.saturating_sub(cell.text.chars().count());
                 if index > 0 {

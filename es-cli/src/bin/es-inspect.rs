@@ -12,7 +12,11 @@ use es_cli::{Exit, InspectArgs};
 
 /// The store and the inspector's arguments.
 #[derive(Debug, Parser)]
-#[command(name = "es-inspect", version, about = "Look into an es-core event store")]
+#[command(
+    name = "es-inspect",
+    version,
+    about = "Look into an es-core event store"
+)]
 #[cfg_attr(
     any(feature = "sqlite", feature = "postgres"),
     command(group = clap::ArgGroup::new("store").required(true))
@@ -72,6 +76,8 @@ async fn run(cli: Cli) -> Exit {
         return es_cli::Inspector::new(store).run(cli.inspect).await;
     }
     let _ = cli;
-    eprintln!("error: this es-inspect was built without a store: build it with the feature sqlite or postgres");
+    eprintln!(
+        "error: this es-inspect was built without a store: build it with the feature sqlite or postgres"
+    );
     Exit::Usage
 }

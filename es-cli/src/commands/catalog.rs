@@ -25,7 +25,11 @@ pub(crate) fn run<S>(
                 .to_owned(),
         ));
     };
-    let format = if out.json { CatalogFormat::Json } else { args.format };
+    let format = if out.json {
+        CatalogFormat::Json
+    } else {
+        args.format
+    };
     let text = render(format);
     Ok(out.line(text.trim_end_matches('\n'))?)
 }

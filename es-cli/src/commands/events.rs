@@ -1,8 +1,8 @@
 //! `events STREAM`: the events of one stream, decoded or raw.
 
+use es_core::Version;
 use es_core::process::ProcessStore;
 use es_core::store::Inspect;
-use es_core::Version;
 use serde_json::json;
 
 use crate::commands::stream_id;
@@ -52,20 +52,26 @@ pub(crate) async fn run<S: Inspect + ProcessStore>(
         }
     };
     if out.json {
-        let listed: Vec<_> = events.iter().map(|event| event_json(event, decode(event))).collect();
+        let listed: Vec<_> = events
+            .iter()
+            .map(|event| event_json(event, decode(event)))
+            .collect();
         let document = json!({ "stream": stream.as_str(), "version": version.0, "events": listed });
         return Ok(out.json(&document)?);
     }
     let rows: Vec<Vec<Cell>> = events
         .iter()
         .map(|event| {
-            let payload = decode(event)
-                .unwrap_or_else(|| payload_value(&event.payload).to_string());
+            let payload =
+                decode(event).unwrap_or_else(|| payload_value(&event.payload).to_string());
             vec![
                 Cell::new(event.stream_version.0.to_string()),
                 Cell::new(event.position.0.to_string()),
                 Cell::styled(rfc3339(event.recorded_at, false), Style::Dim),
-                Cell::styled(format!("{} v{}", event.name, event.schema_version), Style::Cyan),
+                Cell::styled(
+                    format!("{} v{}", event.name, event.schema_version),
+                    Style::Cyan,
+                ),
                 Cell::new(one_line(&payload, PAYLOAD_WIDTH)),
             ]
         })

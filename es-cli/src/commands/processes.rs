@@ -2,9 +2,9 @@
 
 use std::time::{Duration, SystemTime};
 
+use es_core::Position;
 use es_core::process::{InstanceRow, ProcessStore, TimerRow};
 use es_core::store::Inspect;
-use es_core::Position;
 use serde_json::{Value, json};
 
 use crate::output::{Cell, Out, Style, number, one_line, text};
@@ -52,7 +52,11 @@ pub(crate) async fn run<S: Inspect + ProcessStore>(
     let names: Vec<String> = if !args.names.is_empty() {
         args.names.clone()
     } else if !inspector.processes.is_empty() {
-        inspector.processes.iter().map(|p| p.name().to_owned()).collect()
+        inspector
+            .processes
+            .iter()
+            .map(|p| p.name().to_owned())
+            .collect()
     } else {
         let mut names = Vec::new();
         for checkpoint in store.checkpoints().await? {
@@ -80,7 +84,11 @@ pub(crate) async fn run<S: Inspect + ProcessStore>(
             name,
         };
         let registered = inspector.processes.iter().any(|p| p.name() == process.name);
-        if process.checkpoint.is_none() && !registered && process.next_timer.is_none() && process.parked.is_empty() {
+        if process.checkpoint.is_none()
+            && !registered
+            && process.next_timer.is_none()
+            && process.parked.is_empty()
+        {
             return Err(CliError::NotFound(format!(
                 "no process manager named {:?} in the store",
                 process.name
@@ -90,36 +98,50 @@ pub(crate) async fn run<S: Inspect + ProcessStore>(
     }
     let due_count = |process: &Process| process.timers.iter().filter(|t| t.due <= now).count();
     let lag = |process: &Process| {
-        head.0.saturating_sub(process.checkpoint.unwrap_or(Position::START).0)
+        head.0
+            .saturating_sub(process.checkpoint.unwrap_or(Position::START).0)
     };
     if out.json {
-        let listed: Vec<Value> = processes.iter().map(|process| {
-            let timers: Vec<Value> = process.timers.iter().map(|timer| json!({
-                "key": timer.key,
-                "timer": timer.name,
-                "at": rfc3339(timer.due, true),
-                "due": timer.due <= now,
-            })).collect();
-            let parked: Vec<Value> = process.parked.iter().filter_map(|row| {
-                let record = row.parked.as_ref()?;
-                Some(json!({
-                    "key": row.key,
-                    "error": record.error,
-                    "since": rfc3339(record.since, true),
-                    "retry_asked": record.retry,
-                }))
-            }).collect();
-            json!({
-                "name": process.name,
-                "checkpoint": process.checkpoint.unwrap_or(Position::START).0,
-                "head": head.0,
-                "lag": lag(process),
-                "timers": timers,
-                "due_timers": due_count(process),
-                "next_timer": process.next_timer.map(|at| rfc3339(at, true)),
-                "parked": parked,
+        let listed: Vec<Value> = processes
+            .iter()
+            .map(|process| {
+                let timers: Vec<Value> = process
+                    .timers
+                    .iter()
+                    .map(|timer| {
+                        json!({
+                            "key": timer.key,
+                            "timer": timer.name,
+                            "at": rfc3339(timer.due, true),
+                            "due": timer.due <= now,
+                        })
+                    })
+                    .collect();
+                let parked: Vec<Value> = process
+                    .parked
+                    .iter()
+                    .filter_map(|row| {
+                        let record = row.parked.as_ref()?;
+                        Some(json!({
+                            "key": row.key,
+                            "error": record.error,
+                            "since": rfc3339(record.since, true),
+                            "retry_asked": record.retry,
+                        }))
+                    })
+                    .collect();
+                json!({
+                    "name": process.name,
+                    "checkpoint": process.checkpoint.unwrap_or(Position::START).0,
+                    "head": head.0,
+                    "lag": lag(process),
+                    "timers": timers,
+                    "due_timers": due_count(process),
+                    "next_timer": process.next_timer.map(|at| rfc3339(at, true)),
+                    "parked": parked,
+                })
             })
-        }).collect();
+            .collect();
         return Ok(out.json(&json!({ "processes": listed }))?);
     }
     let rows: Vec<Vec<Cell>> = processes
@@ -132,12 +154,18 @@ pub(crate) async fn run<S: Inspect + ProcessStore>(
                 Cell::new(process.timers.len().to_string()),
                 Cell::new(due_count(process).to_string()),
                 Cell::styled(
-                    process.next_timer.map_or_else(|| "-".to_owned(), |at| rfc3339(at, false)),
+                    process
+                        .next_timer
+                        .map_or_else(|| "-".to_owned(), |at| rfc3339(at, false)),
                     Style::Dim,
                 ),
                 Cell::styled(
                     process.parked.len().to_string(),
-                    if process.parked.is_empty() { Style::Plain } else { Style::Red },
+                    if process.parked.is_empty() {
+                        Style::Plain
+                    } else {
+                        Style::Red
+                    },
                 ),
             ]
         })
@@ -163,7 +191,10 @@ pub(crate) async fn run<S: Inspect + ProcessStore>(
                 Cell::new(&process.name),
                 Cell::new(&timer.key),
                 Cell::new(&timer.name),
-                Cell::styled(rfc3339(timer.due, false), if due { Style::Yellow } else { Style::Dim }),
+                Cell::styled(
+                    rfc3339(timer.due, false),
+                    if due { Style::Yellow } else { Style::Dim },
+                ),
                 Cell::new(if due { "due" } else { "-" }),
             ]
         })
@@ -171,7 +202,13 @@ pub(crate) async fn run<S: Inspect + ProcessStore>(
     if !timers.is_empty() {
         out.line("")?;
         out.table(
-            &[text("PROCESS"), text("KEY"), text("TIMER"), text("AT"), text("DUE")],
+            &[
+                text("PROCESS"),
+                text("KEY"),
+                text("TIMER"),
+                text("AT"),
+                text("DUE"),
+            ],
             &timers,
         )?;
     }
@@ -192,7 +229,13 @@ pub(crate) async fn run<S: Inspect + ProcessStore>(
     if !parked.is_empty() {
         out.line("")?;
         out.table(
-            &[text("PROCESS"), text("KEY"), text("PARKED SINCE"), text("RETRY"), text("ERROR")],
+            &[
+                text("PROCESS"),
+                text("KEY"),
+                text("PARKED SINCE"),
+                text("RETRY"),
+                text("ERROR"),
+            ],
             &parked,
         )?;
     }

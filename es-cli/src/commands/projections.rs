@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use es_core::Position;
 use es_core::process::ProcessStore;
 use es_core::store::Inspect;
-use es_core::Position;
 use serde_json::json;
 
 use crate::output::{Cell, Out, Style, number, text};
@@ -82,16 +82,29 @@ pub(crate) async fn run<S: Inspect + ProcessStore>(
                 Cell::styled(name, Style::Cyan),
                 Cell::new(row.checkpoint.0.to_string()),
                 Cell::new(head.0.to_string()),
-                Cell::styled(lag.to_string(), if lag > 0 { Style::Yellow } else { Style::Plain }),
+                Cell::styled(
+                    lag.to_string(),
+                    if lag > 0 { Style::Yellow } else { Style::Plain },
+                ),
                 Cell::styled(
                     row.parked.to_string(),
-                    if row.parked > 0 { Style::Red } else { Style::Plain },
+                    if row.parked > 0 {
+                        Style::Red
+                    } else {
+                        Style::Plain
+                    },
                 ),
             ]
         })
         .collect();
     Ok(out.table(
-        &[text("NAME"), number("CHECKPOINT"), number("HEAD"), number("LAG"), number("PARKED")],
+        &[
+            text("NAME"),
+            number("CHECKPOINT"),
+            number("HEAD"),
+            number("LAG"),
+            number("PARKED"),
+        ],
         &cells,
     )?)
 }

@@ -2,9 +2,9 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use es_core::Position;
 use es_core::process::ProcessStore;
 use es_core::store::Inspect;
-use es_core::Position;
 use serde_json::json;
 
 use crate::output::{Cell, Out, Style, number, text};
@@ -46,7 +46,9 @@ struct Counts {
 /// The aggregate (category) of a stream: its id up to the first `-` (`account-7` gives
 /// `account`), or the whole id when it has none.
 fn category(stream: &str) -> &str {
-    stream.split_once('-').map_or(stream, |(category, _)| category)
+    stream
+        .split_once('-')
+        .map_or(stream, |(category, _)| category)
 }
 
 pub(crate) async fn run<S: Inspect + ProcessStore>(
@@ -110,7 +112,12 @@ pub(crate) async fn run<S: Inspect + ProcessStore>(
     let rows: Vec<Vec<Cell>> = counts
         .by_name
         .iter()
-        .map(|(name, count)| vec![Cell::styled(name, Style::Cyan), Cell::new(count.to_string())])
+        .map(|(name, count)| {
+            vec![
+                Cell::styled(name, Style::Cyan),
+                Cell::new(count.to_string()),
+            ]
+        })
         .collect();
     out.table(&[text("EVENT"), number("EVENTS")], &rows)?;
     out.line("")?;
@@ -125,7 +132,10 @@ pub(crate) async fn run<S: Inspect + ProcessStore>(
             ]
         })
         .collect();
-    out.table(&[text("AGGREGATE"), number("STREAMS"), number("EVENTS")], &rows)?;
+    out.table(
+        &[text("AGGREGATE"), number("STREAMS"), number("EVENTS")],
+        &rows,
+    )?;
     out.line("")?;
     let title = match args.by {
         Period::Hour => "HOUR (UTC)",

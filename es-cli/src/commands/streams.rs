@@ -59,7 +59,12 @@ pub(crate) async fn run<S: Inspect + ProcessStore>(
         })
         .collect();
     out.table(
-        &[text("STREAM"), number("VERSION"), number("LAST POSITION"), text("LAST WRITE")],
+        &[
+            text("STREAM"),
+            number("VERSION"),
+            number("LAST POSITION"),
+            text("LAST WRITE"),
+        ],
         &rows,
     )?;
     if more {

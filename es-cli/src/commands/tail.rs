@@ -1,8 +1,8 @@
 //! `tail`: follows the global log live.
 
+use es_core::Position;
 use es_core::process::ProcessStore;
 use es_core::store::Inspect;
-use es_core::Position;
 
 use crate::output::{Out, Style, event_json, one_line, payload_value};
 use crate::time::rfc3339;

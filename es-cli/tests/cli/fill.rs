@@ -38,11 +38,34 @@ pub(crate) async fn bank_day(path: &Path) -> SqliteStore {
     let transfers = Repository::<Transfer, _>::new(store.clone());
     for (id, owner) in [(1, "Alice"), (2, "Bob"), (3, "Dave")] {
         let account = AccountId(id);
-        accounts.execute(OpenAccount { account, owner: owner.into() }).await.expect("opened");
+        accounts
+            .execute(OpenAccount {
+                account,
+                owner: owner.into(),
+            })
+            .await
+            .expect("opened");
     }
-    accounts.execute(Deposit { account: AccountId(1), amount: 10_000 }).await.expect("deposited");
-    accounts.execute(Withdraw { account: AccountId(1), amount: 2_500 }).await.expect("withdrawn");
-    accounts.execute(FreezeAccount { account: AccountId(3) }).await.expect("frozen");
+    accounts
+        .execute(Deposit {
+            account: AccountId(1),
+            amount: 10_000,
+        })
+        .await
+        .expect("deposited");
+    accounts
+        .execute(Withdraw {
+            account: AccountId(1),
+            amount: 2_500,
+        })
+        .await
+        .expect("withdrawn");
+    accounts
+        .execute(FreezeAccount {
+            account: AccountId(3),
+        })
+        .await
+        .expect("frozen");
     for (to, amount) in [(2, 1_500), (3, 300)] {
         let request = RequestTransfer {
             transfer: TransferId::new(),
@@ -54,9 +77,18 @@ pub(crate) async fn bank_day(path: &Path) -> SqliteStore {
     }
     let clock = ManualClock::new(SystemTime::now() - Duration::from_secs(3600));
     let process = ProjectionRunner::new(store.clone(), workflow(&store).with_clock(clock));
-    process.catch_up().await.expect("the transfers are carried out");
-    let sheet = ProjectionRunner::new(store.clone(), SqliteTables::<BalanceRows>::new(store.clone()));
-    sheet.catch_up().await.expect("the balance sheet is caught up");
+    process
+        .catch_up()
+        .await
+        .expect("the transfers are carried out");
+    let sheet = ProjectionRunner::new(
+        store.clone(),
+        SqliteTables::<BalanceRows>::new(store.clone()),
+    );
+    sheet
+        .catch_up()
+        .await
+        .expect("the balance sheet is caught up");
     store
 }
 
@@ -64,24 +96,40 @@ pub(crate) async fn bank_day(path: &Path) -> SqliteStore {
 /// accounts, each opened, then deposits of 1 cent to 100 cents spread over them.
 pub(crate) async fn many_events(path: &Path, events: u64) -> SqliteStore {
     let options = es_sqlite::SqliteOptions::new().with_durability(es_sqlite::Durability::Normal);
-    let store = SqliteStore::open_with(path, options).await.expect("the store opens");
+    let store = SqliteStore::open_with(path, options)
+        .await
+        .expect("the store opens");
     const ACCOUNTS: u64 = 100;
     const APPEND: u64 = 10_000;
     let per_account = events / ACCOUNTS;
     for account in 1..=ACCOUNTS {
         let stream = StreamId::new(format!("account-{account}")).expect("a stream id");
-        let opened = AccountOpened { owner: format!("owner {account}") };
-        let mut batch = vec![NewEvent::new(encode_event(&JsonCodec, &opened).expect("encodes"))];
+        let opened = AccountOpened {
+            owner: format!("owner {account}"),
+        };
+        let mut batch = vec![NewEvent::new(
+            encode_event(&JsonCodec, &opened).expect("encodes"),
+        )];
         for index in 1..per_account {
-            let deposit = MoneyDeposited { amount: (index % 100 + 1) as i64 };
-            batch.push(NewEvent::new(encode_event(&JsonCodec, &deposit).expect("encodes")));
+            let deposit = MoneyDeposited {
+                amount: (index % 100 + 1) as i64,
+            };
+            batch.push(NewEvent::new(
+                encode_event(&JsonCodec, &deposit).expect("encodes"),
+            ));
             if batch.len() as u64 == APPEND {
                 let full = std::mem::take(&mut batch);
-                store.append(&stream, ExpectedVersion::Any, full).await.expect("appended");
+                store
+                    .append(&stream, ExpectedVersion::Any, full)
+                    .await
+                    .expect("appended");
             }
         }
         if !batch.is_empty() {
-            store.append(&stream, ExpectedVersion::Any, batch).await.expect("appended");
+            store
+                .append(&stream, ExpectedVersion::Any, batch)
+                .await
+                .expect("appended");
         }
     }
     store

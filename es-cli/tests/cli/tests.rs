@@ -23,28 +23,64 @@ use crate::run::{bank_inspect, bank_inspect_on_terminal, es_inspect};
 /// Runs every test; the first failure panics, which fails the program.
 pub(crate) fn run_all() -> ExitCode {
     let tests: [(&str, fn()); 11] = [
-        ("streams_lists_every_stream_with_its_version", streams_lists_every_stream_with_its_version),
-        ("events_are_raw_standalone_and_decoded_with_the_bank_types", events_are_raw_standalone_and_decoded_with_the_bank_types),
-        ("what_does_not_exist_is_not_found", what_does_not_exist_is_not_found),
+        (
+            "streams_lists_every_stream_with_its_version",
+            streams_lists_every_stream_with_its_version,
+        ),
+        (
+            "events_are_raw_standalone_and_decoded_with_the_bank_types",
+            events_are_raw_standalone_and_decoded_with_the_bank_types,
+        ),
+        (
+            "what_does_not_exist_is_not_found",
+            what_does_not_exist_is_not_found,
+        ),
         ("usage_errors_exit_with_2", usage_errors_exit_with_2),
-        ("stats_count_what_the_store_holds", stats_count_what_the_store_holds),
-        ("projections_show_checkpoint_head_and_lag", projections_show_checkpoint_head_and_lag),
+        (
+            "stats_count_what_the_store_holds",
+            stats_count_what_the_store_holds,
+        ),
+        (
+            "projections_show_checkpoint_head_and_lag",
+            projections_show_checkpoint_head_and_lag,
+        ),
         ("processes_show_timers", processes_show_timers),
-        ("a_parked_instance_is_listed_and_retried", a_parked_instance_is_listed_and_retried),
-        ("tail_shows_events_appended_after_it_started", tail_shows_events_appended_after_it_started),
-        ("rebuild_when_piped_writes_lines_and_restores_the_table", rebuild_when_piped_writes_lines_and_restores_the_table),
-        ("colour_only_on_a_terminal_without_no_color", colour_only_on_a_terminal_without_no_color),
+        (
+            "a_parked_instance_is_listed_and_retried",
+            a_parked_instance_is_listed_and_retried,
+        ),
+        (
+            "tail_shows_events_appended_after_it_started",
+            tail_shows_events_appended_after_it_started,
+        ),
+        (
+            "rebuild_when_piped_writes_lines_and_restores_the_table",
+            rebuild_when_piped_writes_lines_and_restores_the_table,
+        ),
+        (
+            "colour_only_on_a_terminal_without_no_color",
+            colour_only_on_a_terminal_without_no_color,
+        ),
     ];
-    let filter: Vec<String> = std::env::args().skip(1).filter(|arg| !arg.starts_with('-')).collect();
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with('-'))
+        .collect();
     let mut tests: Vec<(&str, fn())> = tests.to_vec();
-    tests.push(("rebuild_on_a_terminal_shows_progress", rebuild_on_a_terminal_shows_progress));
+    tests.push((
+        "rebuild_on_a_terminal_shows_progress",
+        rebuild_on_a_terminal_shows_progress,
+    ));
     for (name, test) in tests {
         if !filter.is_empty() && !filter.iter().any(|wanted| name.contains(wanted.as_str())) {
             continue;
         }
         let started = Instant::now();
         test();
-        println!("test {name} ... ok ({:.1} s)", started.elapsed().as_secs_f64());
+        println!(
+            "test {name} ... ok ({:.1} s)",
+            started.elapsed().as_secs_f64()
+        );
     }
     ExitCode::SUCCESS
 }
@@ -90,7 +126,10 @@ fn streams_lists_every_stream_with_its_version() {
     let version_end = lines[0].find("VERSION").expect("a VERSION column") + "VERSION".len();
     for (line, stream) in lines[1..].iter().zip(&stored) {
         assert!(line.starts_with(stream.id.as_str()));
-        assert!(line[..version_end].ends_with(&stream.version.0.to_string()), "{line}");
+        assert!(
+            line[..version_end].ends_with(&stream.version.0.to_string()),
+            "{line}"
+        );
     }
 }
 
@@ -114,14 +153,26 @@ fn events_are_raw_standalone_and_decoded_with_the_bank_types() {
     let first = &decoded["events"][0];
     assert_eq!(first["name"], "account.opened");
     let text = first["decoded"].as_str().expect("decoded text");
-    assert!(text.contains("AccountOpened") && text.contains("Alice"), "{text}");
+    assert!(
+        text.contains("AccountOpened") && text.contains("Alice"),
+        "{text}"
+    );
     let forced_raw = bank_inspect(&path, &["events", "account-1", "--raw", "--json"]).json();
     assert!(forced_raw["events"][0].get("decoded").is_none());
 
     let table = bank_inspect(&path, &["events", "account-1", "--from", "2"]);
     assert_eq!(table.code, 0, "{}", table.stderr);
-    assert_eq!(table.stdout.lines().count(), stored.len(), "{}", table.stdout);
-    assert!(table.stdout.contains("account.deposited v1"), "{}", table.stdout);
+    assert_eq!(
+        table.stdout.lines().count(),
+        stored.len(),
+        "{}",
+        table.stdout
+    );
+    assert!(
+        table.stdout.contains("account.deposited v1"),
+        "{}",
+        table.stdout
+    );
 }
 
 fn what_does_not_exist_is_not_found() {
@@ -137,7 +188,11 @@ fn what_does_not_exist_is_not_found() {
 
     let ran = bank_inspect(&path, &["rebuild", "no-such-projection"]);
     assert_eq!(ran.code, 3);
-    assert!(ran.stderr.contains("registered: balance-sheet"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("registered: balance-sheet"),
+        "{}",
+        ran.stderr
+    );
     // The standalone binary has no projection to rebuild.
     assert_eq!(es_inspect(&path, &["rebuild", "balance-sheet"]).code, 3);
 
@@ -160,11 +215,18 @@ fn usage_errors_exit_with_2() {
     // The standalone binary has no catalog; `--retry` needs one process name.
     let ran = es_inspect(&path, &["catalog"]);
     assert_eq!(ran.code, 2);
-    assert!(ran.stderr.starts_with("error: no catalog"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.starts_with("error: no catalog"),
+        "{}",
+        ran.stderr
+    );
     assert_eq!(bank_inspect(&path, &["processes", "--retry", "x"]).code, 2);
     // A key that is not a transfer id.
     let name = TransferProcess::NAME;
-    assert_eq!(bank_inspect(&path, &["processes", name, "--retry", "x"]).code, 2);
+    assert_eq!(
+        bank_inspect(&path, &["processes", name, "--retry", "x"]).code,
+        2
+    );
     let help = es_inspect(&path, &["--help"]);
     assert_eq!(help.code, 0);
     assert!(help.stdout.contains("rebuild"), "{}", help.stdout);
@@ -175,11 +237,20 @@ fn stats_count_what_the_store_holds() {
     let all = block_on(store.read_all(Position::START, 10_000)).expect("read");
     let json = es_inspect(&path, &["stats", "--json"]).json();
     assert_eq!(json["events"], all.len());
-    let deposits = all.iter().filter(|e| &*e.name == "account.deposited").count();
+    let deposits = all
+        .iter()
+        .filter(|e| &*e.name == "account.deposited")
+        .count();
     let by_event = json["by_event"].as_array().expect("a list");
-    let listed = by_event.iter().find(|row| row["name"] == "account.deposited").expect("deposits");
+    let listed = by_event
+        .iter()
+        .find(|row| row["name"] == "account.deposited")
+        .expect("deposits");
     assert_eq!(listed["events"], deposits);
-    let sum: u64 = by_event.iter().map(|row| row["events"].as_u64().expect("a count")).sum();
+    let sum: u64 = by_event
+        .iter()
+        .map(|row| row["events"].as_u64().expect("a count"))
+        .sum();
     assert_eq!(sum, all.len() as u64);
     let accounts = json["by_aggregate"]
         .as_array()
@@ -197,7 +268,13 @@ fn stats_count_what_the_store_holds() {
         .sum();
     assert_eq!(by_time, all.len() as u64);
     let table = es_inspect(&path, &["stats"]);
-    assert!(table.stdout.starts_with(&format!("{} events in", all.len())), "{}", table.stdout);
+    assert!(
+        table
+            .stdout
+            .starts_with(&format!("{} events in", all.len())),
+        "{}",
+        table.stdout
+    );
 }
 
 fn projections_show_checkpoint_head_and_lag() {
@@ -217,7 +294,11 @@ fn projections_show_checkpoint_head_and_lag() {
     assert_eq!(sheet["projections"][0]["lag"], 0);
     // Events after the checkpoint are lag.
     let accounts = Repository::<Account, _>::new(store.clone());
-    block_on(accounts.execute(Deposit { account: AccountId(2), amount: 5 })).expect("deposited");
+    block_on(accounts.execute(Deposit {
+        account: AccountId(2),
+        amount: 5,
+    }))
+    .expect("deposited");
     let sheet = bank_inspect(&path, &["projections", "balance-sheet", "--json"]).json();
     assert_eq!(sheet["projections"][0]["lag"], 1);
     assert_eq!(sheet["projections"][0]["registered"], true);
@@ -242,13 +323,21 @@ fn processes_show_timers() {
         assert_eq!(listed["timer"], stored.name.as_str());
         assert_eq!(listed["due"], stored.due <= now);
     }
-    assert_eq!(process["due_timers"], timers.iter().filter(|t| t.due <= now).count());
+    assert_eq!(
+        process["due_timers"],
+        timers.iter().filter(|t| t.due <= now).count()
+    );
     assert_eq!(process["parked"].as_array().expect("a list").len(), 0);
     // Registered in the bank's inspector: listed without being named.
     let registered = bank_inspect(&path, &["processes", "--json"]).json();
     assert_eq!(registered["processes"][0]["name"], name);
     let table = bank_inspect(&path, &["processes"]);
-    assert!(table.stdout.lines().any(|line| line.starts_with("PROCESS") && line.contains("TIMERS")));
+    assert!(
+        table
+            .stdout
+            .lines()
+            .any(|line| line.starts_with("PROCESS") && line.contains("TIMERS"))
+    );
     assert!(table.stdout.contains(&timers[0].key), "{}", table.stdout);
     assert_eq!(es_inspect(&path, &["processes", "no-such-process"]).code, 3);
 }
@@ -258,7 +347,12 @@ fn a_parked_instance_is_listed_and_retried() {
     let name = TransferProcess::NAME;
     let transfers = Repository::<Transfer, _>::new(store.clone());
     let transfer = TransferId::new();
-    let request = RequestTransfer { transfer, from: AccountId(1), to: AccountId(2), amount: 100 };
+    let request = RequestTransfer {
+        transfer,
+        from: AccountId(1),
+        to: AccountId(2),
+        amount: 100,
+    };
     block_on(transfers.execute(request)).expect("requested");
     // A runner whose router reaches no aggregate: the new transfer's first command cannot be
     // sent, and its instance is parked.
@@ -267,7 +361,12 @@ fn a_parked_instance_is_listed_and_retried() {
     let parked = block_on(store.parked_instances(name)).expect("parked");
     assert_eq!(parked.len(), 1);
     let key = parked[0].key.clone();
-    let error = parked[0].parked.as_ref().expect("a parked record").error.clone();
+    let error = parked[0]
+        .parked
+        .as_ref()
+        .expect("a parked record")
+        .error
+        .clone();
 
     let json = es_inspect(&path, &["processes", name, "--json"]).json();
     let listed = &json["processes"][0]["parked"];
@@ -284,14 +383,24 @@ fn a_parked_instance_is_listed_and_retried() {
     let ran = bank_inspect(&path, &["processes", name, "--retry", bare]);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     let parked = block_on(store.parked_instances(name)).expect("parked");
-    assert!(parked[0].parked.as_ref().expect("still parked until a runner retries").retry);
+    assert!(
+        parked[0]
+            .parked
+            .as_ref()
+            .expect("still parked until a runner retries")
+            .retry
+    );
     let json = es_inspect(&path, &["processes", name, "--json"]).json();
     assert_eq!(json["processes"][0]["parked"][0]["retry_asked"], true);
 
     // A runner with the whole router carries it out.
     let process = ProjectionRunner::new(store.clone(), workflow(&store));
     block_on(process.catch_up()).expect("caught up");
-    assert!(block_on(store.parked_instances(name)).expect("parked").is_empty());
+    assert!(
+        block_on(store.parked_instances(name))
+            .expect("parked")
+            .is_empty()
+    );
     let state = block_on(transfers.load(&transfer)).expect("loaded").state;
     assert_eq!(format!("{:?}", state.status()), "Completed");
 }
@@ -319,11 +428,17 @@ fn tail_shows_events_appended_after_it_started() {
     std::thread::sleep(Duration::from_millis(300));
     let accounts = Repository::<Account, _>::new(store.clone());
     for amount in [11, 22, 33] {
-        block_on(accounts.execute(Deposit { account: AccountId(2), amount })).expect("deposited");
+        block_on(accounts.execute(Deposit {
+            account: AccountId(2),
+            amount,
+        }))
+        .expect("deposited");
     }
     let mut seen = Vec::new();
     while seen.len() < 3 {
-        let line = received.recv_timeout(Duration::from_secs(30)).expect("a line of the tail");
+        let line = received
+            .recv_timeout(Duration::from_secs(30))
+            .expect("a line of the tail");
         let event: Value = serde_json::from_str(&line).expect("one JSON object per line");
         seen.push(event);
     }
@@ -340,7 +455,11 @@ fn tail_shows_events_appended_after_it_started() {
     assert_eq!(ran.code, 0);
     let lines: Vec<&str> = ran.stdout.lines().collect();
     assert_eq!(lines.len(), 2);
-    assert!(lines[0].starts_with("1 ") && lines[0].contains("account-1@1 account.opened"), "{}", lines[0]);
+    assert!(
+        lines[0].starts_with("1 ") && lines[0].contains("account-1@1 account.opened"),
+        "{}",
+        lines[0]
+    );
 }
 
 fn rebuild_when_piped_writes_lines_and_restores_the_table() {
@@ -352,14 +471,18 @@ fn rebuild_when_piped_writes_lines_and_restores_the_table() {
     block_on(store.close());
     // Spoil the table: the rebuild must bring it back.
     let conn = es_sqlite::rusqlite::Connection::open(&path).expect("the file opens");
-    conn.execute("UPDATE bank_balances SET balance = -1", []).expect("spoiled");
+    conn.execute("UPDATE bank_balances SET balance = -1", [])
+        .expect("spoiled");
     drop(conn);
 
     let ran = bank_inspect(&path, &["rebuild", "balance-sheet"]);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     assert!(!ran.stdout.contains('\r'), "{:?}", ran.stdout);
     let last = ran.stdout.lines().last().expect("a summary");
-    assert!(last.starts_with(&format!("rebuilt balance-sheet to position {}", head.0)), "{last}");
+    assert!(
+        last.starts_with(&format!("rebuilt balance-sheet to position {}", head.0)),
+        "{last}"
+    );
     let store = block_on(SqliteStore::open(&path)).expect("the store opens");
     assert_eq!(block_on(balance_rows(&store)).expect("rows"), expected);
 
@@ -374,7 +497,11 @@ fn colour_only_on_a_terminal_without_no_color() {
     let piped = bank_inspect(&path, &["projections"]);
     assert!(!piped.stdout.contains('\x1b'), "{:?}", piped.stdout);
     let terminal = bank_inspect_on_terminal(&path, &["projections"], &[]);
-    assert!(terminal.stdout.contains("\x1b[1mNAME\x1b[0m"), "{:?}", terminal.stdout);
+    assert!(
+        terminal.stdout.contains("\x1b[1mNAME\x1b[0m"),
+        "{:?}",
+        terminal.stdout
+    );
     let no_color = bank_inspect_on_terminal(&path, &["projections"], &[("NO_COLOR", "1")]);
     assert!(no_color.stdout.contains("NAME"), "{:?}", no_color.stdout);
     assert!(!no_color.stdout.contains('\x1b'), "{:?}", no_color.stdout);
@@ -382,7 +509,10 @@ fn colour_only_on_a_terminal_without_no_color() {
 
 /// The number of events of the terminal rebuild: 1,000,000 times `ES_TEST_SCALE` (default 1).
 fn scale() -> u64 {
-    std::env::var("ES_TEST_SCALE").ok().and_then(|text| text.parse().ok()).unwrap_or(1)
+    std::env::var("ES_TEST_SCALE")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(1)
 }
 
 fn rebuild_on_a_terminal_shows_progress() {
@@ -392,17 +522,34 @@ fn rebuild_on_a_terminal_shows_progress() {
     let store = block_on(many_events(&path, events));
     let head = block_on(store.head()).expect("head");
     assert_eq!(head.0, events);
-    println!("  filled {events} events in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "  filled {events} events in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     block_on(store.close());
 
     let started = Instant::now();
     let ran = bank_inspect_on_terminal(&path, &["rebuild", "balance-sheet"], &[]);
-    println!("  rebuilt on a terminal in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "  rebuilt on a terminal in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     assert_eq!(ran.code, 0, "{}", ran.stdout);
-    let updates: Vec<&str> = ran.stdout.split('\r').filter(|part| part.contains("% ")).collect();
+    let updates: Vec<&str> = ran
+        .stdout
+        .split('\r')
+        .filter(|part| part.contains("% "))
+        .collect();
     assert!(updates.len() >= 3, "few progress updates: {:?}", ran.stdout);
-    assert!(updates.iter().any(|update| update.contains("events/s") && update.contains("ETA")));
-    assert!(ran.stdout.contains(&format!("rebuilt balance-sheet to position {events}")));
+    assert!(
+        updates
+            .iter()
+            .any(|update| update.contains("events/s") && update.contains("ETA"))
+    );
+    assert!(
+        ran.stdout
+            .contains(&format!("rebuilt balance-sheet to position {events}"))
+    );
 
     let store = block_on(SqliteStore::open(&path)).expect("the store opens");
     let fresh = ProjectionRunner::new(store.clone(), Balances::default()).with_batch_size(10_000);

@@ -88,8 +88,8 @@ impl SqliteProjection for BalanceRows {
         for (account, owner) in self.opened {
             insert.execute((account.0, owner))?;
         }
-        let mut update =
-            conn.prepare_cached("UPDATE bank_balances SET balance = balance + ?2 WHERE account = ?1")?;
+        let mut update = conn
+            .prepare_cached("UPDATE bank_balances SET balance = balance + ?2 WHERE account = ?1")?;
         for (account, amount) in self.moved {
             update.execute((account.0, amount))?;
         }

@@ -11,10 +11,10 @@ use es_cli::{Exit, InspectArgs, Inspector};
 use es_core::ProjectionRunner;
 use es_sqlite::{SqliteStore, SqliteTables};
 
+use super::AccountEvent;
 use super::balance_table::BalanceRows;
 use super::process::workflow;
 use super::transfer::TransferEvent;
-use super::AccountEvent;
 
 /// The command line of `bank inspect`: the store's file, then the inspector's arguments.
 #[derive(Debug, clap::Parser)]
@@ -31,8 +31,10 @@ pub struct InspectBank {
 /// The inspector of the bank's store, with the bank's types registered.
 #[must_use]
 pub fn inspector(store: &SqliteStore) -> Inspector<SqliteStore> {
-    let balance_sheet =
-        ProjectionRunner::new(store.clone(), SqliteTables::<BalanceRows>::new(store.clone()));
+    let balance_sheet = ProjectionRunner::new(
+        store.clone(),
+        SqliteTables::<BalanceRows>::new(store.clone()),
+    );
     let transfers = ProjectionRunner::new(store.clone(), workflow(store));
     Inspector::new(store.clone())
         .events::<AccountEvent>()
