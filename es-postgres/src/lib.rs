@@ -348,6 +348,7 @@
 mod checkpoints;
 mod detached;
 mod events;
+mod inspect;
 mod leases;
 mod listen;
 mod migrations;
@@ -440,7 +441,8 @@ impl PgStoreOptions {
 /// The PostgreSQL event, snapshot and checkpoint store; see the [crate documentation](crate).
 ///
 /// A cheap handle around a connection pool: clones share the pool and the store's `LISTEN`
-/// connection.
+/// connection. It also implements [`Inspect`](es_core::store::Inspect), the listings of
+/// operators' tools.
 #[derive(Clone)]
 pub struct PgStore {
     inner: Arc<Inner>,

@@ -37,6 +37,15 @@ pub(crate) struct Queries {
     pub(crate) any_after: String,
     /// A stream's version (0 for no stream).
     pub(crate) stream_version: String,
+    /// The transaction id below which events are deliverable, through the `read_bound`
+    /// function `read_all` uses, as text.
+    pub(crate) read_bound: String,
+    /// The last position below a read bound: the head of the log.
+    pub(crate) inspect_head: String,
+    /// A page of streams after an id, each with its last event.
+    pub(crate) inspect_streams: String,
+    /// Every checkpoint, in name order.
+    pub(crate) inspect_checkpoints: String,
     /// What a command id produced on a stream: the append that carried it, or its refusal.
     pub(crate) find_command: String,
     /// Records a command id's refusal, through the `refuse` function.
@@ -129,6 +138,10 @@ impl Queries {
             read_all: sql(include_str!("../sql/read_all.sql")),
             any_after: sql(include_str!("../sql/any_after.sql")),
             stream_version: sql(include_str!("../sql/stream_version.sql")),
+            read_bound: sql(include_str!("../sql/read_bound.sql")),
+            inspect_head: sql(include_str!("../sql/inspect_head.sql")),
+            inspect_streams: sql(include_str!("../sql/inspect_streams.sql")),
+            inspect_checkpoints: sql(include_str!("../sql/inspect_checkpoints.sql")),
             find_command: sql(include_str!("../sql/find_command.sql")),
             refuse: sql(include_str!("../sql/refuse.sql")),
             load_snapshot: sql(include_str!("../sql/load_snapshot.sql")),

@@ -10,7 +10,7 @@ use es_core::testing::contract::{self, ContractReport};
 use es_postgres::testing;
 
 /// How many tests this binary has, for the skip notice.
-const TESTS: usize = 4;
+const TESTS: usize = 5;
 
 /// Runs the whole suite on fresh schemas, then drops them.
 async fn run_contract() -> Option<ContractReport> {
@@ -87,4 +87,25 @@ async fn pg_store_keeps_the_lease_store_contract() {
     println!("PgStore leases: {report}");
     report.assert_passed();
     assert_eq!(report.checks(), 3, "every check ran: {report}");
+}
+
+#[tokio::test]
+async fn pg_store_keeps_the_inspect_contract() {
+    let Some(database) = testing::database_or_skip(TESTS) else {
+        return;
+    };
+    let pool = database.pool().await.expect("a pool");
+    let stores = Mutex::new(Vec::new());
+    let report = contract::inspect(|| async {
+        let store = testing::fresh_store(&pool).await.expect("a fresh store");
+        stores.lock().expect("not poisoned").push(store.clone());
+        store
+    })
+    .await;
+    for store in stores.into_inner().expect("not poisoned") {
+        testing::drop_schema(&store).await.expect("drop schema");
+    }
+    println!("PgStore inspect: {report}");
+    report.assert_passed();
+    assert_eq!(report.checks(), 4, "every check ran: {report}");
 }
