@@ -30,6 +30,10 @@ struct Cli {
     #[cfg(feature = "postgres")]
     #[arg(long, value_name = "URL", group = "store")]
     postgres: Option<String>,
+    /// The schema of the es-postgres store's tables.
+    #[cfg(feature = "postgres")]
+    #[arg(long, value_name = "NAME", default_value = "es", requires = "postgres")]
+    schema: String,
     #[command(flatten)]
     inspect: InspectArgs,
 }
@@ -66,7 +70,15 @@ async fn run(cli: Cli) -> Exit {
     }
     #[cfg(feature = "postgres")]
     if let Some(url) = &cli.postgres {
-        let store = match es_postgres::PgStore::connect(url).await {
+        let schema = match es_postgres::SchemaName::new(&cli.schema) {
+            Ok(schema) => schema,
+            Err(error) => {
+                eprintln!("error: --schema {}: {error}", cli.schema);
+                return Exit::Usage;
+            }
+        };
+        let options = es_postgres::PgStoreOptions::new().with_schema(schema);
+        let store = match es_postgres::PgStore::connect_with(url, options).await {
             Ok(store) => store,
             Err(error) => {
                 eprintln!("error: cannot connect to the database: {error}");

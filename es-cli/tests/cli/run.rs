@@ -39,6 +39,17 @@ pub(crate) fn es_inspect(file: &Path, args: &[&str]) -> Ran {
     Ran::from(output)
 }
 
+/// The standalone binary on the PostgreSQL store at `url`, in `schema`, piped.
+pub(crate) fn es_inspect_postgres(url: &str, schema: &str, args: &[&str]) -> Ran {
+    let output = Command::new(env!("CARGO_BIN_EXE_es-inspect"))
+        .args(["--postgres", url, "--schema", schema])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("es-inspect runs");
+    Ran::from(output)
+}
+
 /// The bank's inspector on `file`, piped: this program, as `bank-inspect`.
 pub(crate) fn bank_inspect(file: &Path, args: &[&str]) -> Ran {
     let output = Command::new(std::env::current_exe().expect("this program's path"))

@@ -13,64 +13,45 @@ use es_examples::bank::balance_table::balance_rows;
 use es_examples::bank::process::{TransferProcess, workflow};
 use es_examples::bank::transfer::{RequestTransfer, Transfer, TransferId};
 use es_examples::bank::views::Balances;
-use es_examples::bank::{Account, AccountId, Deposit};
+use es_examples::bank::{Account, AccountId, Deposit, OpenAccount};
 use es_sqlite::SqliteStore;
 use serde_json::Value;
 
 use crate::fill::{bank_day, fresh_file, many_events};
+#[cfg(unix)]
+use crate::run::es_inspect_postgres;
 use crate::run::{bank_inspect, bank_inspect_on_terminal, es_inspect};
 
-/// Runs every test; the first failure panics, which fails the program.
+/// Each test function with its name.
+macro_rules! named {
+    ($($test:ident),* $(,)?) => {
+        vec![$((stringify!($test), $test as fn())),*]
+    };
+}
+
+/// Runs every test, or those whose names contain one of the arguments; the first failure
+/// panics, which fails the program.
 pub(crate) fn run_all() -> ExitCode {
-    let tests: [(&str, fn()); 11] = [
-        (
-            "streams_lists_every_stream_with_its_version",
-            streams_lists_every_stream_with_its_version,
-        ),
-        (
-            "events_are_raw_standalone_and_decoded_with_the_bank_types",
-            events_are_raw_standalone_and_decoded_with_the_bank_types,
-        ),
-        (
-            "what_does_not_exist_is_not_found",
-            what_does_not_exist_is_not_found,
-        ),
-        ("usage_errors_exit_with_2", usage_errors_exit_with_2),
-        (
-            "stats_count_what_the_store_holds",
-            stats_count_what_the_store_holds,
-        ),
-        (
-            "projections_show_checkpoint_head_and_lag",
-            projections_show_checkpoint_head_and_lag,
-        ),
-        ("processes_show_timers", processes_show_timers),
-        (
-            "a_parked_instance_is_listed_and_retried",
-            a_parked_instance_is_listed_and_retried,
-        ),
-        (
-            "tail_shows_events_appended_after_it_started",
-            tail_shows_events_appended_after_it_started,
-        ),
-        (
-            "rebuild_when_piped_writes_lines_and_restores_the_table",
-            rebuild_when_piped_writes_lines_and_restores_the_table,
-        ),
-        (
-            "colour_only_on_a_terminal_without_no_color",
-            colour_only_on_a_terminal_without_no_color,
-        ),
+    let mut tests: Vec<(&str, fn())> = named![
+        streams_lists_every_stream_with_its_version,
+        events_are_raw_standalone_and_decoded_with_the_bank_types,
+        what_does_not_exist_is_not_found,
+        usage_errors_exit_with_2,
+        stats_count_what_the_store_holds,
+        projections_show_checkpoint_head_and_lag,
+        processes_show_timers,
+        a_parked_instance_is_listed_and_retried,
+        tail_shows_events_appended_after_it_started,
+        rebuild_when_piped_writes_lines_and_restores_the_table,
+        colour_only_on_a_terminal_without_no_color,
     ];
+    #[cfg(unix)]
+    tests.extend(named![es_inspect_on_postgres]);
+    tests.extend(named![rebuild_on_a_terminal_shows_progress]);
     let filter: Vec<String> = std::env::args()
         .skip(1)
         .filter(|arg| !arg.starts_with('-'))
         .collect();
-    let mut tests: Vec<(&str, fn())> = tests.to_vec();
-    tests.push((
-        "rebuild_on_a_terminal_shows_progress",
-        rebuild_on_a_terminal_shows_progress,
-    ));
     for (name, test) in tests {
         if !filter.is_empty() && !filter.iter().any(|wanted| name.contains(wanted.as_str())) {
             continue;
@@ -505,6 +486,52 @@ fn colour_only_on_a_terminal_without_no_color() {
     let no_color = bank_inspect_on_terminal(&path, &["projections"], &[("NO_COLOR", "1")]);
     assert!(no_color.stdout.contains("NAME"), "{:?}", no_color.stdout);
     assert!(!no_color.stdout.contains('\x1b'), "{:?}", no_color.stdout);
+}
+
+/// `es-inspect --postgres URL --schema NAME`, on a throwaway server (or `DATABASE_URL`'s);
+/// skipped when there is none.
+#[cfg(unix)]
+fn es_inspect_on_postgres() {
+    use es_postgres::testing;
+    let Some(database) = testing::database_or_skip(1) else {
+        return;
+    };
+    let store = block_on(async {
+        let pool = database.pool().await.expect("a pool");
+        let store = testing::fresh_store(&pool).await.expect("a store");
+        let accounts = Repository::<Account, _>::new(store.clone());
+        let account = AccountId(1);
+        accounts
+            .execute(OpenAccount {
+                account,
+                owner: "Ada".into(),
+            })
+            .await
+            .expect("opened");
+        accounts
+            .execute(Deposit { account, amount: 5 })
+            .await
+            .expect("deposited");
+        store
+            .save_checkpoint("audit", Position(1))
+            .await
+            .expect("saved");
+        store
+    });
+    let (url, schema) = (database.url(), store.schema().as_str());
+    let streams = es_inspect_postgres(url, schema, &["streams", "--json"]).json();
+    assert_eq!(streams["streams"][0]["stream"], "account-1");
+    assert_eq!(streams["streams"][0]["version"], 2);
+    let events = es_inspect_postgres(url, schema, &["events", "account-1", "--json"]).json();
+    assert_eq!(events["events"][1]["payload"]["amount"], 5);
+    let projections = es_inspect_postgres(url, schema, &["projections", "--json"]).json();
+    assert_eq!(projections["projections"][0]["name"], "audit");
+    assert_eq!(projections["projections"][0]["lag"], 1);
+    assert_eq!(
+        es_inspect_postgres(url, schema, &["events", "account-2"]).code,
+        3
+    );
+    block_on(testing::drop_schema(&store)).expect("dropped");
 }
 
 /// The number of events of the terminal rebuild: 1,000,000 times `ES_TEST_SCALE` (default 1).
