@@ -27,7 +27,9 @@ type CatalogRenderer = Box<dyn Fn(CatalogFormat) -> String + Send + Sync>;
 /// instances of `processes` (named on the command line).
 ///
 /// The subcommands run on the caller's tokio runtime, which needs its time driver
-/// (`enable_time` or `enable_all`): `tail` and `rebuild` wait on it.
+/// (`enable_time` or `enable_all`): `tail` and `rebuild` wait on it. The future of
+/// [`run`](Self::run) is not `Send` (the registrations are type-erased without that bound):
+/// await it in `main` or a local task, not in `tokio::spawn`.
 pub struct Inspector<S> {
     pub(crate) store: S,
     pub(crate) projections: Vec<Box<dyn ProjectionEntry>>,
