@@ -1,6 +1,6 @@
 //! The balance sheet as a table in an SQLite store's file, `bank_balances`: one row per open
 //! account with its owner and balance, kept by a
-//! [`ProjectionRunner`](es_core::ProjectionRunner) into es-sqlite's
+//! [`ProjectionRunner`] into es-sqlite's
 //! [`SqliteTables`](es_sqlite::SqliteTables). It holds what the in-memory
 //! [`Balances`](super::views::Balances) holds in `open`, and survives the process, so an
 //! operator can rebuild it (`bank inspect --sqlite FILE rebuild balance-sheet`).

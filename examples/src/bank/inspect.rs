@@ -43,9 +43,11 @@ pub fn inspector(store: &SqliteStore) -> Inspector<SqliteStore> {
         .process(&transfers)
 }
 
-/// Runs `bank inspect` on `args` (the first is the command's name, `inspect`): opens the
-/// file (which must exist), runs the subcommand, closes the store.
+/// Runs `bank inspect` on `args` (the first is the command's name, `inspect`, shown in the
+/// help as `bank inspect`): opens the file (which must exist), runs the subcommand, closes the
+/// store.
 pub async fn main(args: impl IntoIterator<Item = OsString>) -> Exit {
+    let args = std::iter::once(OsString::from("bank inspect")).chain(args.into_iter().skip(1));
     let cli = match InspectBank::try_parse_from(args) {
         Ok(cli) => cli,
         Err(error) => return es_cli::clap_exit(&error),
