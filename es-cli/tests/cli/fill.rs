@@ -17,9 +17,19 @@ use es_examples::bank::{
 };
 use es_sqlite::{SqliteStore, SqliteTables};
 
+/// The directory of this run's store files.
+fn files_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("es-cli-tests-{}", std::process::id()))
+}
+
+/// Removes this run's store files.
+pub(crate) fn remove_files() {
+    let _ = std::fs::remove_dir_all(files_dir());
+}
+
 /// A fresh path for a store file, in a directory of this run's own.
 pub(crate) fn fresh_file(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("es-cli-tests-{}", std::process::id()));
+    let dir = files_dir();
     std::fs::create_dir_all(&dir).expect("a temporary directory");
     let path = dir.join(name);
     for suffix in ["", "-wal", "-shm"] {

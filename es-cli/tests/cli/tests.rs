@@ -17,7 +17,7 @@ use es_examples::bank::{Account, AccountId, Deposit, OpenAccount};
 use es_sqlite::SqliteStore;
 use serde_json::Value;
 
-use crate::fill::{bank_day, fresh_file, many_events};
+use crate::fill::{bank_day, fresh_file, many_events, remove_files};
 #[cfg(unix)]
 use crate::run::es_inspect_postgres;
 use crate::run::{bank_inspect, bank_inspect_on_terminal, es_inspect};
@@ -63,6 +63,7 @@ pub(crate) fn run_all() -> ExitCode {
             started.elapsed().as_secs_f64()
         );
     }
+    remove_files();
     ExitCode::SUCCESS
 }
 
