@@ -7,8 +7,10 @@ use crate::commands::{
 
 /// The inspector's arguments: `--json` and a subcommand.
 ///
-/// It derives [`clap::Parser`], so it parses alone (`InspectArgs::parse()`), and an
-/// application nests it in its own parser as a subcommand:
+/// It derives [`clap::Parser`], so it parses alone (`InspectArgs::parse()`); a parser built
+/// with clap's builder gets its [`clap::Command`] from `InspectArgs::command()`
+/// ([`clap::CommandFactory`]) and reads the matches back with [`clap::FromArgMatches`]; and
+/// an application using the derive nests it in its own parser as a subcommand:
 ///
 /// ```
 /// use clap::{Parser, Subcommand};

@@ -17,8 +17,8 @@ pub enum Exit {
     /// this binary cannot do (such as `rebuild` in the standalone binary, which has no
     /// projections).
     Usage,
-    /// 3: what was named does not exist: an unknown stream, projection, process or process
-    /// instance.
+    /// 3: what was named does not exist: an unknown stream, projection, process, parked
+    /// process instance, or store file.
     NotFound,
 }
 

@@ -49,7 +49,8 @@ impl Progress {
         let line = self.render(position);
         if out.terminal {
             self.open = true;
-            return out.partial(&format!("\r{line}\x1b[K"));
+            let bar = bar(position, self.head);
+            return out.partial(&format!("\r{bar} {line}\x1b[K"));
         }
         let tenth = position.saturating_mul(10) / self.head.max(1);
         if tenth > self.last_tenth || self.last_line.elapsed() >= self.every {
@@ -63,7 +64,8 @@ impl Progress {
     /// Ends the progress with the summary line.
     pub(crate) fn finish(&mut self, position: u64, out: &mut Out) -> io::Result<()> {
         if out.terminal && self.open {
-            out.partial(&format!("\r{}\x1b[K\n", self.render(position)))?;
+            let bar = bar(position, self.head);
+            out.partial(&format!("\r{bar} {}\x1b[K\n", self.render(position)))?;
         }
         let seconds = self.elapsed().as_secs_f64();
         out.line(&format!(
@@ -95,11 +97,51 @@ impl Progress {
     }
 }
 
+/// The width of the bar, in characters between its brackets.
+const BAR_WIDTH: u64 = 24;
+
+/// `[#########               ]`: how much of the way to `head` `position` is.
+fn bar(position: u64, head: u64) -> String {
+    let done = (position.min(head) * BAR_WIDTH)
+        .checked_div(head)
+        .unwrap_or(BAR_WIDTH);
+    let done = usize::try_from(done).unwrap_or(0);
+    let width = usize::try_from(BAR_WIDTH).unwrap_or(0);
+    format!(
+        "[{}{}]",
+        "#".repeat(done),
+        " ".repeat(width.saturating_sub(done))
+    )
+}
+
 /// Events per second, rounded down (0 before any time has passed).
 pub(crate) fn rate(events: u64, seconds: f64) -> u64 {
     if seconds <= 0.0 {
         0
     } else {
         (events as f64 / seconds) as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{bar, rate};
+
+    #[test]
+    fn the_bar_fills_with_the_position() {
+        assert_eq!(bar(0, 100), format!("[{}]", " ".repeat(24)));
+        assert_eq!(
+            bar(50, 100),
+            format!("[{}{}]", "#".repeat(12), " ".repeat(12))
+        );
+        assert_eq!(bar(100, 100), format!("[{}]", "#".repeat(24)));
+        // An empty log is done.
+        assert_eq!(bar(0, 0), format!("[{}]", "#".repeat(24)));
+    }
+
+    #[test]
+    fn the_rate_is_events_per_second() {
+        assert_eq!(rate(1000, 0.5), 2000);
+        assert_eq!(rate(1000, 0.0), 0);
     }
 }
