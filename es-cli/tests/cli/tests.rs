@@ -575,6 +575,10 @@ fn rebuild_on_a_terminal_shows_progress() {
             .any(|update| update.contains("events/s") && update.contains("ETA"))
     );
     assert!(
+        updates.iter().any(|update| update.starts_with("[#")),
+        "no bar: {updates:?}"
+    );
+    assert!(
         ran.stdout
             .contains(&format!("rebuilt balance-sheet to position {events}"))
     );
