@@ -5,6 +5,10 @@
 //!
 //! Run it with `cargo run --example bank`; `cargo run --example bank -- catalog --format html`
 //! prints the domain's catalog instead (or `mermaid`, `dot`, `json`).
+//!
+//! `cargo run --example bank -- inspect --sqlite FILE <subcommand>` runs the inspector
+//! (es-cli) on an SQLite store of the bank, with the bank's types registered (see
+//! `es_examples::bank::inspect`); `-- inspect --help` lists the subcommands.
 
 use std::error::Error;
 use std::time::SystemTime;
@@ -22,6 +26,11 @@ use es_memstore::MemStore;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn Error>> {
+    // `bank inspect --sqlite FILE <subcommand>`: the inspector, with the bank's types.
+    if std::env::args().nth(1).as_deref() == Some("inspect") {
+        let exit = es_examples::bank::inspect::main(std::env::args_os().skip(1)).await;
+        std::process::exit(exit.code().into())
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(catalog) = es_examples::cli::catalog(&args, es_examples::bank::catalog::catalog) {
         print!("{}", catalog?);

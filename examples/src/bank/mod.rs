@@ -4,7 +4,9 @@
 //! holds money, and so is moving money in or out of a frozen account. Money moves between
 //! accounts through [`transfer`]s, which a process manager carries out.
 
+pub mod balance_table;
 pub mod catalog;
+pub mod inspect;
 pub mod process;
 pub mod transfer;
 pub mod views;
