@@ -13,10 +13,8 @@ use crate::args::{InspectArgs, InspectCommand};
 use crate::commands;
 use crate::output::{Out, report_error};
 use crate::registry::{Decoder, ProcessEntry, ProcessHandle, ProjectionEntry, decoder};
-use crate::{CatalogFormat, CliError, Exit};
-
-/// A function that renders the domain's catalog in a format.
-type CatalogRenderer = Box<dyn Fn(CatalogFormat) -> String + Send + Sync>;
+use crate::{CliError, Exit};
+use es_core::catalog::Catalog;
 
 /// The inspector over store `S`, with what the application registered: projection runners
 /// (for `rebuild` and their lag), process managers (for `processes --retry`), event types
@@ -35,7 +33,7 @@ pub struct Inspector<S> {
     pub(crate) projections: Vec<Box<dyn ProjectionEntry>>,
     pub(crate) processes: Vec<Box<dyn ProcessEntry>>,
     pub(crate) decoders: Vec<Decoder>,
-    pub(crate) catalog: Option<CatalogRenderer>,
+    pub(crate) catalog: Option<Catalog>,
 }
 
 impl<S: Inspect + ProcessStore> Inspector<S> {
@@ -104,13 +102,10 @@ impl<S: Inspect + ProcessStore> Inspector<S> {
         self
     }
 
-    /// Registers the function that renders the domain's catalog, for `catalog --format`.
+    /// Registers the domain's catalog, for `catalog --format`.
     #[must_use]
-    pub fn catalog(
-        mut self,
-        render: impl Fn(CatalogFormat) -> String + Send + Sync + 'static,
-    ) -> Self {
-        self.catalog = Some(Box::new(render));
+    pub fn catalog(mut self, catalog: Catalog) -> Self {
+        self.catalog = Some(catalog);
         self
     }
 

@@ -38,7 +38,6 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod args;
-mod catalog;
 mod commands;
 mod error;
 mod exit;
@@ -49,7 +48,6 @@ mod registry;
 mod time;
 
 pub use args::{InspectArgs, InspectCommand};
-pub use catalog::CatalogFormat;
 pub use commands::{
     CatalogArgs, EventsArgs, Period, ProcessesArgs, ProjectionsArgs, RebuildArgs, StatsArgs,
     StreamsArgs, TailArgs,

@@ -5,6 +5,7 @@
 //! is the bank's inspector instead (what `cargo run --example bank -- inspect ARGS...`
 //! runs), so the tests can run that inspector as a process, on a pipe or on a terminal.
 
+mod catalog;
 mod fill;
 mod run;
 mod tests;

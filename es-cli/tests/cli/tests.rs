@@ -17,6 +17,7 @@ use es_examples::bank::{Account, AccountId, Deposit, OpenAccount};
 use es_sqlite::SqliteStore;
 use serde_json::Value;
 
+use crate::catalog::catalog_is_the_domains_in_each_format;
 use crate::fill::{bank_day, fresh_file, many_events, remove_files};
 #[cfg(unix)]
 use crate::run::es_inspect_postgres;
@@ -44,6 +45,7 @@ pub(crate) fn run_all() -> ExitCode {
         tail_shows_events_appended_after_it_started,
         rebuild_when_piped_writes_lines_and_restores_the_table,
         colour_only_on_a_terminal_without_no_color,
+        catalog_is_the_domains_in_each_format,
     ];
     #[cfg(unix)]
     tests.extend(named![es_inspect_on_postgres]);

@@ -1,7 +1,8 @@
 //! The inspector mounted in the bank example: `cargo run --example bank -- inspect --sqlite
 //! FILE <subcommand>`. It registers what needs the bank's types: its event sets (so `events`
 //! and `tail` decode payloads), the balance sheet's table (so `rebuild balance-sheet`
-//! works) and the transfer process manager (so `processes transfer --retry KEY` works).
+//! works), the transfer process manager (so `processes transfer --retry KEY` works) and the
+//! domain's catalog (so `catalog --format html` works).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -41,6 +42,7 @@ pub fn inspector(store: &SqliteStore) -> Inspector<SqliteStore> {
         .events::<TransferEvent>()
         .projection(balance_sheet)
         .process(&transfers)
+        .catalog(super::catalog::catalog())
 }
 
 /// Runs `bank inspect` on `args` (the first is the command's name, `inspect`, shown in the
