@@ -8,7 +8,9 @@
 //! one crate's `lib.rs` and times `cargo build` of that crate alone, without incremental
 //! compilation, in the order P, S, E, P, S, E, ... so that load from elsewhere on the machine
 //! falls on the three alike. It prints the median of each, the added costs S - P (serde) and
-//! E - S (ours) and their ratio, each the median of the per-run differences with their range.
+//! E - S (ours) and their ratio, each the median of the per-run differences with their range:
+//! in CPU time (user and system, of cargo and the compiler it runs; Linux only), which load
+//! from other processes barely moves, and in wall time.
 
 mod generate;
 
@@ -32,16 +34,24 @@ pub(crate) fn run(args: &[String]) -> BoxResult<()> {
         root.display()
     ));
     cargo(&root, &["build", "--workspace"], true)?;
-    let mut times: Vec<[Duration; 3]> = Vec::with_capacity(runs);
+    let (mut wall, mut cpu) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
     for run in 1..=runs {
         crate::progress(&format!("compile-cost: run {run} of {runs}"));
-        let mut row = [Duration::ZERO; 3];
-        for (slot, variant) in row.iter_mut().zip(Variant::ALL) {
-            *slot = timed_build(&root, variant)?;
+        let (mut wall_row, mut cpu_row) = ([0.0; 3], [0.0; 3]);
+        for (i, variant) in Variant::ALL.into_iter().enumerate() {
+            let (wall_time, cpu_time) = timed_build(&root, variant)?;
+            wall_row[i] = wall_time.as_secs_f64();
+            cpu_row[i] = cpu_time.map_or(f64::NAN, |time| time.as_secs_f64());
         }
-        times.push(row);
+        wall.push(wall_row);
+        cpu.push(cpu_row);
     }
-    print_report(&root, &times);
+    print_header(runs);
+    if cpu.iter().flatten().all(|secs| secs.is_finite()) {
+        print_table("CPU time", &cpu);
+    }
+    print_table("wall time", &wall);
+    print_footer(&root);
     Ok(())
 }
 
@@ -132,16 +142,35 @@ fn cargo(root: &Path, args: &[&str], show: bool) -> BoxResult<()> {
     Ok(())
 }
 
-/// Marks `variant`'s `lib.rs` as changed and times the build of its crate alone.
-fn timed_build(root: &Path, variant: Variant) -> BoxResult<Duration> {
+/// Marks `variant`'s `lib.rs` as changed and times the build of its crate alone: wall time,
+/// and CPU time where [`children_cpu`] knows it.
+fn timed_build(root: &Path, variant: Variant) -> BoxResult<(Duration, Option<Duration>)> {
     let lib = root.join(variant.package()).join("src/lib.rs");
     std::fs::File::options()
         .append(true)
         .open(&lib)?
         .set_modified(SystemTime::now())?;
-    let start = Instant::now();
+    let (start, cpu_before) = (Instant::now(), children_cpu());
     cargo(root, &["build", "-q", "-p", variant.package()], false)?;
-    Ok(start.elapsed())
+    let wall = start.elapsed();
+    let cpu = children_cpu()
+        .zip(cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
+    Ok((wall, cpu))
+}
+
+/// The CPU time, user and system, of this process's children that have ended and been
+/// waited for (they count their own children the same way, so a cargo child counts the
+/// compilers it ran): `cutime` and `cstime` of `/proc/self/stat`, in ticks of 1/100 s (Linux's
+/// `USER_HZ`). `None` where that file does not exist (not Linux).
+fn children_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields from the third on follow the command name, which ends with the last `)`.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |field: usize| fields.get(field - 3)?.parse::<u64>().ok();
+    let (user, system) = (ticks(16)?, ticks(17)?);
+    Some(Duration::from_millis((user + system) * 10))
 }
 
 /// The median, the smallest and the largest of `values` (not empty).
@@ -156,27 +185,29 @@ fn spread(mut values: Vec<f64>) -> (f64, f64, f64) {
     (median, values[0], values[n - 1])
 }
 
-fn print_report(root: &Path, times: &[[Duration; 3]]) {
-    let secs = |run: &[Duration; 3], i: usize| run[i].as_secs_f64();
+fn print_header(runs: usize) {
     println!(
         "Debug build of one generated crate ({} events, {} commands, {} aggregates, {} \
-         projections), {} paired runs, P S E in turn:\n",
+         projections), {runs} paired runs, P S E in turn.",
         generate::AGGREGATES * generate::EVENTS_PER_AGGREGATE,
         generate::AGGREGATES * generate::COMMANDS_PER_AGGREGATE,
         generate::AGGREGATES,
         generate::PROJECTIONS,
-        times.len()
     );
-    println!("| | median | min | max |\n|---|---|---|---|");
+}
+
+/// One table: the seconds of each run, P S E, measured as `what`.
+fn print_table(what: &str, runs: &[[f64; 3]]) {
+    println!("\n| {what} | median | min | max |\n|---|---|---|---|");
     for (i, variant) in Variant::ALL.iter().enumerate() {
-        let (median, min, max) = spread(times.iter().map(|run| secs(run, i)).collect());
+        let (median, min, max) = spread(runs.iter().map(|run| run[i]).collect());
         println!(
             "| {} | {median:.2} s | {min:.2} s | {max:.2} s |",
             variant.label()
         );
     }
-    let serde: Vec<f64> = times.iter().map(|r| secs(r, 1) - secs(r, 0)).collect();
-    let ours: Vec<f64> = times.iter().map(|r| secs(r, 2) - secs(r, 1)).collect();
+    let serde: Vec<f64> = runs.iter().map(|run| run[1] - run[0]).collect();
+    let ours: Vec<f64> = runs.iter().map(|run| run[2] - run[1]).collect();
     let ratio: Vec<f64> = serde.iter().zip(&ours).map(|(s, e)| e / s).collect();
     for (what, values) in [
         ("serde's derives, S - P", serde),
@@ -187,6 +218,9 @@ fn print_report(root: &Path, times: &[[Duration; 3]]) {
     }
     let (median, min, max) = spread(ratio);
     println!("| ratio (E - S) / (S - P) | {median:.2}x | {min:.2}x | {max:.2}x |");
+}
+
+fn print_footer(root: &Path) {
     println!(
         "\nThe added costs and the ratio are the medians of the per-run differences. \
          For rustc's own view of one build:\n  cd {} && touch {}/src/lib.rs && \
@@ -206,6 +240,21 @@ mod tests {
         assert_eq!(spread(vec![3.0, 1.0, 2.0]), (2.0, 1.0, 3.0));
         assert_eq!(spread(vec![4.0, 1.0, 2.0, 3.0]), (2.5, 1.0, 4.0));
         assert_eq!(spread(vec![5.0]), (5.0, 5.0, 5.0));
+    }
+
+    #[test]
+    fn counts_the_cpu_time_of_children_on_linux() {
+        if cfg!(target_os = "linux") {
+            let before = children_cpu().expect("/proc/self/stat");
+            // Burn CPU in a child until the 10 ms ticks of its time move.
+            let status = Process::new("sh")
+                .args(["-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done"])
+                .status()
+                .expect("sh runs");
+            assert!(status.success());
+            let after = children_cpu().expect("/proc/self/stat");
+            assert!(after > before, "{before:?} then {after:?}");
+        }
     }
 
     #[test]
