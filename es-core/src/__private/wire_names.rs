@@ -234,12 +234,23 @@ mod tests {
     fn works_in_a_constant() {
         const FOUND: Option<DuplicateWireName> =
             duplicate_wire_name("projection `P`", &[("A", "x"), ("B", "y"), ("C", "y")]);
-        const LATER: usize = match FOUND {
-            Some(duplicate) => duplicate.later(),
-            None => 0,
+        const LATER: Option<usize> = match FOUND {
+            Some(duplicate) => Some(duplicate.later()),
+            None => None,
         };
-        assert_eq!(LATER, 2);
-        const NONE: bool = duplicate_wire_name("projection `P`", &[("A", "x")]).is_none();
-        assert!(NONE);
+        const MESSAGE: &str = match &FOUND {
+            Some(duplicate) => duplicate.message(),
+            None => "",
+        };
+        assert_eq!(LATER, Some(2));
+        assert!(
+            MESSAGE.starts_with("events `B` and `C` of projection `P`"),
+            "{MESSAGE}"
+        );
+        const NONE: Option<usize> = match duplicate_wire_name("projection `P`", &[("A", "x")]) {
+            Some(duplicate) => Some(duplicate.later()),
+            None => None,
+        };
+        assert_eq!(NONE, None);
     }
 }
