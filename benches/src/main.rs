@@ -8,6 +8,7 @@
 //! cargo run --release -p es-bench -- table pg-reads    # only its reads: load and catch-up
 //! cargo run --release -p es-bench -- table sqlite      # only SQLite (see the `sqlite` module)
 //! cargo run --release -p es-bench -- memory           # only the peak-RSS figure of the store
+//! cargo run --release -p es-bench -- compile-cost     # build time added by the derives
 //! ES_BENCH_SCALE=0.1 ES_BENCH_REPS=1 cargo run --release -p es-bench   # a quick run
 //! ```
 //!
@@ -20,6 +21,7 @@
 
 mod appends;
 mod commands;
+mod compile_cost;
 mod load;
 mod memory;
 #[cfg(unix)]
@@ -46,7 +48,7 @@ type BoxResult<T> = Result<T, BoxError>;
 /// The store-backed repository of the benchmarks, with snapshot policy `N`.
 type Repo<N> = Repository<Account, MemStore, N>;
 
-const USAGE: &str = "usage: es-bench [table [memory|a|b|c|d|e|f|pg|pg-reads|sqlite]...] | es-bench memory [framework|appends|baseline] | es-bench pg-worker URL SCHEMA COUNT WORKERS (a worker process of the pg section)";
+const USAGE: &str = "usage: es-bench [table [memory|a|b|c|d|e|f|pg|pg-reads|sqlite]...] | es-bench memory [framework|appends|baseline] | es-bench compile-cost [--runs N] | es-bench pg-worker URL SCHEMA COUNT WORKERS (a worker process of the pg section)";
 
 fn main() -> BoxResult<()> {
     let config = Config::from_env()?;
@@ -58,6 +60,7 @@ fn main() -> BoxResult<()> {
             let kind = args.get(1).map_or("framework", String::as_str);
             memory::measure(&config, kind)
         }
+        Some("compile-cost") => compile_cost::run(&args[1..]),
         #[cfg(unix)]
         Some("pg-worker") => pg::worker(&args[1..]),
         Some("-h" | "--help") => {

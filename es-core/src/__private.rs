@@ -13,6 +13,9 @@ pub use crate::event::{decode_as, encode_event};
 pub use crate::names::{
     check_aggregate_name, check_event_name, check_process_name, check_projection_name,
 };
+pub use wire_names::{DuplicateWireName, duplicate_wire_name};
+
+mod wire_names;
 
 use crate::command::Command;
 use crate::error::PayloadError;

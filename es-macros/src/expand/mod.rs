@@ -102,30 +102,39 @@ pub(crate) fn as_command(krate: &Path, path: &Path) -> TokenStream {
     quote_spanned!(path.span()=> <#path as #krate::Command>)
 }
 
-/// Const assertions that no two of `events` share a wire name, each spanned at the later of
-/// the pair; `owner` names the aggregate, projection or process manager listing them.
+/// A constant that fails to compile when two of `events` share a wire name: one check for
+/// the whole list, by es-core's `duplicate_wire_name`, so its cost grows with the list and not
+/// with its pairs. The error names both events, `owner` (the aggregate, projection or process
+/// manager listing them) and the wire name, and is spanned at the later entry of the pair.
 pub(crate) fn unique_wire_names(owner: &str, events: &[&Path], krate: &Path) -> TokenStream {
-    let mut asserts = Vec::new();
-    for (i, later) in events.iter().enumerate() {
-        for earlier in &events[..i] {
-            let message = format!(
-                "events `{}` and `{}` of {owner} have the same wire name; give each event its \
-                 own `#[event(name = \"...\")]`",
-                path_text(earlier),
-                path_text(later)
-            );
-            let (a, b) = (as_event(krate, earlier), as_event(krate, later));
-            asserts.push(quote_spanned! {later.span()=>
-                ::core::assert!(
-                    !#krate::__private::str_eq(#a::NAME, #b::NAME),
-                    #message
-                );
-            });
-        }
+    let Some((last, rest)) = events.split_last() else {
+        return TokenStream::new();
+    };
+    if rest.is_empty() {
+        return TokenStream::new();
     }
+    let entries = events.iter().map(|path| {
+        let (text, event) = (path_text(path), as_event(krate, path));
+        quote!((#text, #event::NAME))
+    });
+    // One arm per possible later entry (all but the first), so the error points at it.
+    let fail_at = |path: &Path| {
+        quote_spanned! {path.span()=>
+            ::core::panic!("{}", __duplicate.message())
+        }
+    };
+    let arms = rest.iter().enumerate().skip(1).map(|(i, path)| {
+        let fail = fail_at(path);
+        quote!(#i => #fail,)
+    });
+    let fail_last = fail_at(last);
     quote! {
-        const _: () = {
-            #(#asserts)*
+        const _: () = match #krate::__private::duplicate_wire_name(#owner, &[#(#entries),*]) {
+            ::core::option::Option::None => {}
+            ::core::option::Option::Some(__duplicate) => match __duplicate.later() {
+                #(#arms)*
+                _ => #fail_last,
+            },
         };
     }
 }
