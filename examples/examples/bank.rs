@@ -33,7 +33,13 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(catalog) = es_examples::cli::catalog(&args, es_examples::bank::catalog::catalog) {
-        print!("{}", catalog?);
+        match catalog {
+            Ok(text) => print!("{text}"),
+            Err(error) => {
+                eprintln!("error: {error}");
+                std::process::exit(2);
+            }
+        }
         return Ok(());
     }
     let store = MemStore::new();

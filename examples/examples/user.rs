@@ -48,7 +48,13 @@ type BoxError = Box<dyn Error + Send + Sync>;
 async fn main() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(catalog) = es_examples::cli::catalog(&args, es_examples::user::catalog::catalog) {
-        print!("{}", catalog?);
+        match catalog {
+            Ok(text) => print!("{text}"),
+            Err(error) => {
+                eprintln!("error: {error}");
+                std::process::exit(2);
+            }
+        }
         return Ok(());
     }
     if let Some(at) = args.iter().position(|arg| arg == "--sqlite") {
