@@ -499,7 +499,13 @@ fn es_inspect_on_postgres() {
     let Some(database) = testing::database_or_skip(1) else {
         return;
     };
-    let store = block_on(async {
+    // One runtime for the whole test: the pool's connections belong to the runtime that
+    // opened them, and a runtime per call would shut them down between calls.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let store = runtime.block_on(async {
         let pool = database.pool().await.expect("a pool");
         let store = testing::fresh_store(&pool).await.expect("a store");
         let accounts = Repository::<Account, _>::new(store.clone());
@@ -534,7 +540,9 @@ fn es_inspect_on_postgres() {
         es_inspect_postgres(url, schema, &["events", "account-2"]).code,
         3
     );
-    block_on(testing::drop_schema(&store)).expect("dropped");
+    runtime
+        .block_on(testing::drop_schema(&store))
+        .expect("dropped");
 }
 
 /// The number of events of the terminal rebuild: 1,000,000 times `ES_TEST_SCALE` (default 1).
