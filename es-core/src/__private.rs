@@ -7,7 +7,7 @@ pub use std::vec::Vec;
 pub use serde;
 
 pub use crate::codec::{Codec, CodecError, Encoded};
-pub use crate::envelope::RecordedEvent;
+pub use crate::envelope::{RecordedEvent, StoredEvent};
 pub use crate::error::{DecodeError, DecodeErrorKind};
 pub use crate::event::{decode_as, encode_event};
 pub use crate::names::{
@@ -71,7 +71,7 @@ pub const fn str_eq(a: &str, b: &str) -> bool {
 
 /// The error of an event set that does not know `event`'s name.
 #[must_use]
-pub fn unknown_name(event: &RecordedEvent, expected: &'static str) -> DecodeError {
+pub fn unknown_name(event: StoredEvent<'_>, expected: &'static str) -> DecodeError {
     DecodeError::new(event, DecodeErrorKind::UnknownName { expected })
 }
 

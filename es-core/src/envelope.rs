@@ -13,8 +13,10 @@
 //! ([`AggregateIdError`]).
 
 mod aggregate_id;
+mod stored;
 
 pub use aggregate_id::AggregateIdError;
+pub use stored::StoredEvent;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::codec::CodecError;
-use crate::envelope::{Position, RecordedEvent, StreamId, Version};
+use crate::envelope::{Position, StoredEvent, StreamId, Version};
 
 /// A stored event that could not be decoded: names the stream, the stream version, the
 /// global position, the wire name and schema version, and the cause.
@@ -31,14 +31,15 @@ pub struct DecodeError {
 }
 
 impl DecodeError {
-    /// An error about `event`.
+    /// An error about `event` (a [`StoredEvent`], or a `&RecordedEvent`).
     #[must_use]
-    pub fn new(event: &RecordedEvent, kind: DecodeErrorKind) -> Self {
+    pub fn new<'e>(event: impl Into<StoredEvent<'e>>, kind: DecodeErrorKind) -> Self {
+        let event = event.into();
         Self {
             stream_id: event.stream_id.clone(),
             stream_version: event.stream_version,
             position: event.position,
-            name: Arc::clone(&event.name),
+            name: Arc::from(event.name),
             schema_version: event.schema_version,
             kind,
         }

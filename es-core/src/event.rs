@@ -30,7 +30,7 @@ use serde::de::DeserializeOwned;
 
 use crate::catalog::EventInfo;
 use crate::codec::{Codec, CodecError, Encoded};
-use crate::envelope::RecordedEvent;
+use crate::envelope::StoredEvent;
 use crate::error::{DecodeError, DecodeErrorKind, PayloadError};
 
 /// A domain event: a fact with a stable wire name and a schema version.
@@ -132,12 +132,16 @@ pub trait EventSet: Debug + Send + Sync + Sized + 'static {
     /// When the codec cannot encode the payload (for example a map with non-string keys in JSON).
     fn encode<C: Codec>(&self, codec: &C) -> Result<Encoded, CodecError>;
 
-    /// Decodes a stored event into the matching variant.
+    /// Decodes a stored event (a [`StoredEvent`] as a replay lends it, or a
+    /// `&RecordedEvent`) into the matching variant.
     ///
     /// # Errors
     /// A [`DecodeError`] naming the stream, version, position and event name when the name
     /// is not part of this set, the version is not readable, or the payload does not decode.
-    fn decode<C: Codec>(codec: &C, event: &RecordedEvent) -> Result<Self, DecodeError>;
+    fn decode<'e, C: Codec>(
+        codec: &C,
+        event: impl Into<StoredEvent<'e>>,
+    ) -> Result<Self, DecodeError>;
 }
 
 /// Decodes `event` as `E`, wrapping any failure with the event's position in the store.
@@ -147,8 +151,12 @@ pub trait EventSet: Debug + Send + Sync + Sized + 'static {
 ///
 /// # Errors
 /// A [`DecodeError`] naming stream, stream version, position and event name.
-pub fn decode_as<E: Event, C: Codec>(codec: &C, event: &RecordedEvent) -> Result<E, DecodeError> {
-    E::decode_payload(codec, event.schema_version, &event.payload).map_err(|err| {
+pub fn decode_as<'e, E: Event, C: Codec>(
+    codec: &C,
+    event: impl Into<StoredEvent<'e>>,
+) -> Result<E, DecodeError> {
+    let event = event.into();
+    E::decode_payload(codec, event.schema_version, event.payload).map_err(|err| {
         DecodeError::new(
             event,
             match err {

@@ -170,7 +170,9 @@ pub mod validation;
 pub use aggregate::{Aggregate, Apply, Handle};
 pub use codec::{Codec, JsonCodec};
 pub use command::{AggregateId, Command, CommandSet};
-pub use envelope::{EventId, Metadata, NewEvent, Position, RecordedEvent, StreamId, Version};
+pub use envelope::{
+    EventId, Metadata, NewEvent, Position, RecordedEvent, StoredEvent, StreamId, Version,
+};
 pub use error::{DecodeError, PayloadError};
 pub use event::{Event, EventDescriptor, EventSet};
 pub use projection::{InMemory, On, Projection, ProjectionError, ProjectionRunner};

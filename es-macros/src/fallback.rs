@@ -111,8 +111,10 @@ fn stub_impls(shape: &valid::Shape<'_>, id: &syn::Type, error: &syn::Type) -> To
                 -> #result<#krate::__private::Encoded, #krate::__private::CodecError> {
                 ::core::unreachable!()
             }
-            fn decode<__Codec: #krate::Codec>(_: &__Codec, _: &#krate::RecordedEvent)
-                -> #result<Self, #krate::DecodeError> {
+            fn decode<'__e, __Codec: #krate::Codec>(
+                _: &__Codec,
+                _: impl ::core::convert::Into<#krate::__private::StoredEvent<'__e>>,
+            ) -> #result<Self, #krate::DecodeError> {
                 ::core::unreachable!()
             }
         }

@@ -67,7 +67,7 @@ use es_core::snapshot::Snapshot;
 use es_core::store::{check_batch, visit_each};
 use es_core::{
     Appended, CheckpointStore, EventStore, ExpectedVersion, NewEvent, Position, Recorded,
-    RecordedEvent, Refusal, SnapshotStore, StoreError, StreamId, Version,
+    RecordedEvent, Refusal, SnapshotStore, StoreError, StoredEvent, StreamId, Version,
 };
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -337,7 +337,7 @@ impl EventStore for MemStore {
         mut visit: F,
     ) -> Result<usize, StoreError>
     where
-        F: FnMut(&RecordedEvent) -> ControlFlow<()> + Send,
+        F: FnMut(StoredEvent<'_>) -> ControlFlow<()> + Send,
     {
         let state = self.read();
         Ok(visit_each(

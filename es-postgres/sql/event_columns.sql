@@ -1,1 +1,1 @@
-position, stream_version, event_id, name, schema_version, payload, recorded_at
+position, stream_version, name, schema_version, payload, recorded_at

@@ -1,4 +1,4 @@
-SELECT {event_columns}, metadata::text
+SELECT {event_columns}, event_id, metadata::text
   FROM {schema}.events
  WHERE stream_id = $1 AND stream_version >= $2
  ORDER BY stream_version

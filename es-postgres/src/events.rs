@@ -9,14 +9,15 @@ use bytes::Bytes;
 use es_core::store::{BATCH_SIZE, check_batch};
 use es_core::{
     Appended, EventStore, ExpectedVersion, NewEvent, Position, Recorded, RecordedEvent, Refusal,
-    StoreError, StreamId, Version,
+    StoreError, StoredEvent, StreamId, Version,
 };
 use futures_core::Stream as _;
 use uuid::Uuid;
 
 use crate::bound::Xid8;
 use crate::values::{
-    Columns, Key, Place, Shared, backend, decode_event, encode_error, saturating_i64,
+    Columns, Key, Place, Shared, backend, decode_event, decode_stored, encode_error,
+    saturating_i64,
 };
 use crate::{MAX_ANY_RETRIES, PgStore};
 
@@ -436,15 +437,26 @@ impl EventStore for PgStore {
         mut visit: F,
     ) -> Result<usize, StoreError>
     where
-        F: FnMut(&RecordedEvent) -> ControlFlow<()> + Send,
+        F: FnMut(StoredEvent<'_>) -> ControlFlow<()> + Send,
     {
         if max_count == 0 {
             return Ok(0);
         }
-        // A replay reads no metadata: the page leaves it out (see `replay_stream.sql`).
+        // A replay reads the columns of `StoredEvent` alone (see `replay_stream.sql`), each
+        // row lent to `visit` as it arrives, nothing copied.
         let query = Self::stream_query(&self.inner.sql.replay_stream, stream_id, from, max_count);
-        self.each_event(query, Columns::Replay(stream_id), |event| visit(&event))
-            .await
+        let mut rows = pin!(query.fetch(&self.inner.pool));
+        let place = Place::new(&self.inner.schema, "events", Key::Stream(stream_id.as_str()));
+        let mut count = 0;
+        while let Some(row) = poll_fn(|cx| rows.as_mut().poll_next(cx)).await {
+            let row = row.map_err(backend)?;
+            let event = decode_stored(&row, stream_id, &place, count == 0)?;
+            count += 1;
+            if visit(event).is_break() {
+                break;
+            }
+        }
+        Ok(count)
     }
 
     async fn read_all(

@@ -31,7 +31,7 @@ pub(crate) struct Queries {
     pub(crate) notify: String,
     /// A page of one stream's events from a version.
     pub(crate) read_stream: String,
-    /// The same page as a replay reads it: without the metadata.
+    /// The same page as a replay reads it: the columns of `StoredEvent` alone.
     pub(crate) replay_stream: String,
     /// The read bound now, through the `read_bound` function.
     pub(crate) read_bound: String,
@@ -206,7 +206,7 @@ mod tests {
         assert!(
             queries
                 .read_stream
-                .contains("recorded_at, metadata::text\n")
+                .contains("recorded_at, event_id, metadata::text\n")
         );
         assert!(queries.replay_stream.contains("recorded_at\n"));
         assert!(!queries.replay_stream.contains("metadata"));

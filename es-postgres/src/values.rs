@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use es_core::envelope::EventId;
 use es_core::store::limits;
-use es_core::{Metadata, Position, RecordedEvent, StoreError, StreamId, Version};
+use es_core::{Metadata, Position, RecordedEvent, StoreError, StoredEvent, StreamId, Version};
 use sqlx::error::{BoxDynError, UnexpectedNullError};
 use sqlx::postgres::types::Oid;
 use sqlx::postgres::{PgRow, PgTypeInfo, PgValueFormat, PgValueRef};
@@ -368,12 +368,44 @@ impl Shared {
 /// Which columns an event read selects after those of `sql/event_columns.sql`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Columns<'a> {
-    /// A read of the log: the metadata, then the stream id.
+    /// A read of the log: the event id, the metadata, then the stream id.
     Log,
-    /// A read of this stream: the metadata (the stream id is known).
+    /// A read of this stream: the event id and the metadata (the stream id is known).
     Stream(&'a StreamId),
-    /// A replay of this stream: nothing more (a replay never reads metadata).
-    Replay(&'a StreamId),
+}
+
+/// The columns of `sql/event_columns.sql` of `row`, which every event read selects first:
+/// what a replay reads, borrowed from the row. The event name is not checked here: a name no
+/// event type has fails its decoding, naming the event.
+pub(crate) fn decode_stored<'r>(
+    row: &'r PgRow,
+    stream_id: &'r StreamId,
+    place: &Place<'_>,
+    check: bool,
+) -> Result<StoredEvent<'r>, StoreError> {
+    let position: i64 = place.get_checking(row, 0, "position", check)?;
+    let place = place.at(Key::Position(position));
+    let position = place.unsigned(position, "position")?;
+    let stream_version = place.get_checking(row, 1, "stream_version", check)?;
+    let stream_version = place.unsigned(stream_version, "stream_version")?;
+    let name: &str = place.get_checking(row, 2, "name", check)?;
+    let schema_version = place.get_checking(row, 3, "schema_version", check)?;
+    let schema_version = place.schema_version(schema_version, "schema_version")?;
+    let payload: &[u8] = place.get_checking(row, 4, "payload", check)?;
+    let recorded_at: Option<Timestamptz> = place.get_checking(row, 5, "recorded_at", check)?;
+    let recorded_at = place.time(
+        recorded_at.and_then(Timestamptz::unix_micros),
+        "recorded_at",
+    )?;
+    Ok(StoredEvent::new(
+        stream_id,
+        Version(stream_version),
+        Position(position),
+        name,
+        schema_version,
+        payload,
+        recorded_at,
+    ))
 }
 
 /// One row of `events` (the columns of `sql/event_columns.sql`, then those `columns` says),
@@ -392,29 +424,23 @@ pub(crate) fn decode_event(
     let position = place.unsigned(position, "position")?;
     let stream_version = place.get_checking(row, 1, "stream_version", check)?;
     let stream_version = place.unsigned(stream_version, "stream_version")?;
-    let event_id: Uuid = place.get_checking(row, 2, "event_id", check)?;
-    let name = shared.intern(place.get_checking(row, 3, "name", check)?, &place)?;
-    let schema_version = place.get_checking(row, 4, "schema_version", check)?;
+    let name = shared.intern(place.get_checking(row, 2, "name", check)?, &place)?;
+    let schema_version = place.get_checking(row, 3, "schema_version", check)?;
     let schema_version = place.schema_version(schema_version, "schema_version")?;
-    let payload: &[u8] = place.get_checking(row, 5, "payload", check)?;
-    let recorded_at: Option<Timestamptz> = place.get_checking(row, 6, "recorded_at", check)?;
+    let payload: &[u8] = place.get_checking(row, 4, "payload", check)?;
+    let recorded_at: Option<Timestamptz> = place.get_checking(row, 5, "recorded_at", check)?;
     let recorded_at = place.time(
         recorded_at.and_then(Timestamptz::unix_micros),
         "recorded_at",
     )?;
-    let (stream_id, metadata) = match columns {
+    let event_id: Uuid = place.get_checking(row, 6, "event_id", check)?;
+    let metadata = shared.metadata(place.get_checking(row, 7, "metadata", check)?, &place)?;
+    let stream_id = match columns {
         Columns::Log => {
-            let metadata =
-                shared.metadata(place.get_checking(row, 7, "metadata", check)?, &place)?;
             let stream_id = place.get_checking(row, 8, "stream_id", check)?;
-            (shared.stream_id(stream_id, &place)?, metadata)
+            shared.stream_id(stream_id, &place)?
         }
-        Columns::Stream(stream_id) => {
-            let metadata =
-                shared.metadata(place.get_checking(row, 7, "metadata", check)?, &place)?;
-            (stream_id.clone(), metadata)
-        }
-        Columns::Replay(stream_id) => (stream_id.clone(), Metadata::default()),
+        Columns::Stream(stream_id) => stream_id.clone(),
     };
     shared.checked = true;
     Ok(RecordedEvent {

@@ -50,7 +50,9 @@ use std::fmt;
 use std::future::Future;
 use std::ops::ControlFlow;
 
-use crate::envelope::{InvalidStreamId, NewEvent, Position, RecordedEvent, StreamId, Version};
+use crate::envelope::{
+    InvalidStreamId, NewEvent, Position, RecordedEvent, StoredEvent, StreamId, Version,
+};
 use crate::names::{NameError, NameProblem, check_event_name};
 use crate::subscription::Subscription;
 use bytes::Bytes;
@@ -271,14 +273,14 @@ pub trait EventStore: Clone + Send + Sync + 'static {
     /// instead of returning copies. `visit` returns [`ControlFlow::Break`] to stop early.
     /// Returns how many events were visited (the one that broke included).
     ///
-    /// This is the read the [`Repository`](crate::Repository) replays aggregates with, and a
-    /// replay never reads metadata: a store may lend the events with empty
-    /// [`metadata`](RecordedEvent::metadata) rather than read it (es-postgres does, which
-    /// spares the server a column per event); every other field is as `read_stream` returns
-    /// it. Read with `read_stream` what needs the metadata. The provided implementation calls
-    /// [`read_stream`](Self::read_stream); a store that holds events in memory overrides it
-    /// to skip the copies. `visit` runs while the store may hold a lock or a connection: it
-    /// must be quick and must not call the store.
+    /// This is the read the [`Repository`](crate::Repository) replays aggregates with. It lends
+    /// each event as a [`StoredEvent`]: what a fold reads, without the event id and the
+    /// metadata, so a store need not fetch them (es-postgres does not, which spares the server
+    /// two columns per event and the client a copy of each payload). Read with `read_stream`
+    /// what needs them. The provided implementation calls [`read_stream`](Self::read_stream);
+    /// a store that holds events in memory overrides it to skip the copies. `visit` runs while
+    /// the store may hold a lock or a connection: it must be quick and must not call the
+    /// store.
     ///
     /// # Errors
     /// [`StoreError::Backend`] when the backend fails, [`StoreError::Corrupt`] when a stored
@@ -291,7 +293,7 @@ pub trait EventStore: Clone + Send + Sync + 'static {
         mut visit: F,
     ) -> impl Future<Output = Result<usize, StoreError>> + Send
     where
-        F: FnMut(&RecordedEvent) -> ControlFlow<()> + Send,
+        F: FnMut(StoredEvent<'_>) -> ControlFlow<()> + Send,
     {
         async move {
             let events = self.read_stream(stream_id, from, max_count).await?;
@@ -478,12 +480,12 @@ impl CheckpointStore for NoCheckpoints {
 /// behind every [`EventStore::visit_stream`] implementation.
 pub fn visit_each<'a>(
     events: impl IntoIterator<Item = &'a RecordedEvent>,
-    visit: &mut impl FnMut(&RecordedEvent) -> ControlFlow<()>,
+    visit: &mut impl FnMut(StoredEvent<'_>) -> ControlFlow<()>,
 ) -> usize {
     let mut visited = 0;
     for event in events {
         visited += 1;
-        if visit(event).is_break() {
+        if visit(event.as_stored()).is_break() {
             break;
         }
     }

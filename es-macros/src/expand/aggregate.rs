@@ -220,11 +220,12 @@ fn event_set(shape: &Shape<'_>) -> TokenStream {
                 }
             }
 
-            fn decode<__Codec: #krate::Codec>(
+            fn decode<'__e, __Codec: #krate::Codec>(
                 __codec: &__Codec,
-                __event: &#krate::RecordedEvent,
+                __event: impl ::core::convert::Into<#krate::__private::StoredEvent<'__e>>,
             ) -> #result<Self, #krate::DecodeError> {
-                let __name: &str = &__event.name;
+                let __event: #krate::__private::StoredEvent<'__e> = __event.into();
+                let __name: &str = __event.name;
                 #(
                     if __name == #as_events::NAME {
                         return #result::map(#decode_calls(__codec, __event), Self::#variants);
