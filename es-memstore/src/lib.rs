@@ -35,8 +35,8 @@
 //!   batch. Positions are contiguous from 1 (no holes), stream versions contiguous from 1.
 //! - Reads take a read lock and clone the envelopes they return; payloads and names are
 //!   shared, not copied. [`visit_stream`](EventStore::visit_stream), the read replays use,
-//!   lends the stored envelopes instead, under the read lock, one page (at most
-//!   `max_count` events) at a time.
+//!   lends a view of each stored envelope instead ([`StoredEvent`]), under the read lock,
+//!   one page (at most `max_count` events) at a time.
 //! - The limits of [`es_core::store::limits`] apply: payloads up to 16 MiB, 10,000 events per
 //!   append, event names within the rule of [`es_core::names`] (up to 255 bytes). Everything
 //!   is kept until the store is dropped.
