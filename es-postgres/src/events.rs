@@ -16,8 +16,7 @@ use uuid::Uuid;
 
 use crate::bound::Xid8;
 use crate::values::{
-    Columns, Key, Place, Shared, backend, decode_event, decode_stored, encode_error,
-    saturating_i64,
+    Columns, Key, Place, Shared, backend, decode_event, decode_stored, encode_error, saturating_i64,
 };
 use crate::{MAX_ANY_RETRIES, PgStore};
 
@@ -446,7 +445,11 @@ impl EventStore for PgStore {
         // row lent to `visit` as it arrives, nothing copied.
         let query = Self::stream_query(&self.inner.sql.replay_stream, stream_id, from, max_count);
         let mut rows = pin!(query.fetch(&self.inner.pool));
-        let place = Place::new(&self.inner.schema, "events", Key::Stream(stream_id.as_str()));
+        let place = Place::new(
+            &self.inner.schema,
+            "events",
+            Key::Stream(stream_id.as_str()),
+        );
         let mut count = 0;
         while let Some(row) = poll_fn(|cx| rows.as_mut().poll_next(cx)).await {
             let row = row.map_err(backend)?;

@@ -141,7 +141,15 @@ pub(super) async fn visit_stream_matches_read_stream<S: EventStore>(
     store.append(&id, ExpectedVersion::Any, events).await?;
     let read = store.read_stream(&id, Version(3), 4).await?;
     // What a visit lends, owned: everything but the event id and the metadata.
-    type Lent = (String, u64, u64, String, u32, Vec<u8>, std::time::SystemTime);
+    type Lent = (
+        String,
+        u64,
+        u64,
+        String,
+        u32,
+        Vec<u8>,
+        std::time::SystemTime,
+    );
     let own = |event: StoredEvent<'_>| -> Lent {
         (
             event.stream_id.to_string(),
@@ -162,7 +170,12 @@ pub(super) async fn visit_stream_matches_read_stream<S: EventStore>(
         .await?;
     ensure_eq!(t, visited, 4, "events visited");
     let expected: Vec<Lent> = read.iter().map(|event| own(event.as_stored())).collect();
-    ensure_eq!(t, seen, expected, "visited events, as read_stream reads them");
+    ensure_eq!(
+        t,
+        seen,
+        expected,
+        "visited events, as read_stream reads them"
+    );
     let mut seen = Vec::new();
     let visited = store
         .visit_stream(&id, Version(1), 100, |event| {
