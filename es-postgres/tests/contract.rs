@@ -7,25 +7,54 @@
 use std::sync::Mutex;
 
 use es_core::testing::contract::{self, ContractReport};
-use es_postgres::testing;
+use es_postgres::{PgStore, testing};
+use sqlx::PgPool;
 
 /// How many tests this binary has, for the skip notice.
 const TESTS: usize = 5;
 
+/// Fresh stores for a suite's checks, each on a schema of its own, dropped at the end.
+struct Schemas {
+    pool: PgPool,
+    stores: Mutex<Vec<PgStore>>,
+}
+
+impl Schemas {
+    /// Schemas on the test database, or `None` (with a notice) when there is none.
+    async fn new() -> Option<Self> {
+        let database = testing::database_or_skip(TESTS)?;
+        let pool = database.pool().await.expect("a pool");
+        Some(Self {
+            pool,
+            stores: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// A store on a fresh schema, remembered to be dropped.
+    async fn fresh(&self) -> PgStore {
+        let store = testing::fresh_store(&self.pool)
+            .await
+            .expect("a fresh store");
+        self.stores
+            .lock()
+            .expect("not poisoned")
+            .push(store.clone());
+        store
+    }
+
+    /// Drops every schema handed out.
+    async fn drop_all(self) {
+        for store in self.stores.into_inner().expect("not poisoned") {
+            testing::drop_schema(&store).await.expect("drop schema");
+        }
+    }
+}
+
 /// Runs the whole suite on fresh schemas, then drops them.
 async fn run_contract() -> Option<ContractReport> {
-    let database = testing::database_or_skip(TESTS)?;
-    let pool = database.pool().await.expect("a pool");
-    let stores = Mutex::new(Vec::new());
-    let report = contract::all(|| async {
-        let store = testing::fresh_store(&pool).await.expect("a fresh store");
-        stores.lock().expect("not poisoned").push(store.clone());
-        store
-    })
-    .await;
-    for store in stores.into_inner().expect("not poisoned") {
-        testing::drop_schema(&store).await.expect("drop schema");
-    }
+    let schemas = Schemas::new().await?;
+    let report = contract::all(|| schemas.fresh()).await;
+    schemas.drop_all().await;
     Some(report)
 }
 
@@ -49,20 +78,11 @@ async fn pg_store_keeps_the_store_contract_on_a_multi_threaded_runtime() {
 
 #[tokio::test]
 async fn pg_store_keeps_the_process_store_contract() {
-    let Some(database) = testing::database_or_skip(TESTS) else {
+    let Some(schemas) = Schemas::new().await else {
         return;
     };
-    let pool = database.pool().await.expect("a pool");
-    let stores = Mutex::new(Vec::new());
-    let report = contract::process_store(|| async {
-        let store = testing::fresh_store(&pool).await.expect("a fresh store");
-        stores.lock().expect("not poisoned").push(store.clone());
-        store
-    })
-    .await;
-    for store in stores.into_inner().expect("not poisoned") {
-        testing::drop_schema(&store).await.expect("drop schema");
-    }
+    let report = contract::process_store(|| schemas.fresh()).await;
+    schemas.drop_all().await;
     println!("PgStore processes: {report}");
     report.assert_passed();
     assert_eq!(report.checks(), 3, "every check ran: {report}");
@@ -70,20 +90,11 @@ async fn pg_store_keeps_the_process_store_contract() {
 
 #[tokio::test]
 async fn pg_store_keeps_the_lease_store_contract() {
-    let Some(database) = testing::database_or_skip(TESTS) else {
+    let Some(schemas) = Schemas::new().await else {
         return;
     };
-    let pool = database.pool().await.expect("a pool");
-    let stores = Mutex::new(Vec::new());
-    let report = contract::lease_store(|| async {
-        let store = testing::fresh_store(&pool).await.expect("a fresh store");
-        stores.lock().expect("not poisoned").push(store.clone());
-        store
-    })
-    .await;
-    for store in stores.into_inner().expect("not poisoned") {
-        testing::drop_schema(&store).await.expect("drop schema");
-    }
+    let report = contract::lease_store(|| schemas.fresh()).await;
+    schemas.drop_all().await;
     println!("PgStore leases: {report}");
     report.assert_passed();
     assert_eq!(report.checks(), 3, "every check ran: {report}");
@@ -91,20 +102,11 @@ async fn pg_store_keeps_the_lease_store_contract() {
 
 #[tokio::test]
 async fn pg_store_keeps_the_inspect_contract() {
-    let Some(database) = testing::database_or_skip(TESTS) else {
+    let Some(schemas) = Schemas::new().await else {
         return;
     };
-    let pool = database.pool().await.expect("a pool");
-    let stores = Mutex::new(Vec::new());
-    let report = contract::inspect(|| async {
-        let store = testing::fresh_store(&pool).await.expect("a fresh store");
-        stores.lock().expect("not poisoned").push(store.clone());
-        store
-    })
-    .await;
-    for store in stores.into_inner().expect("not poisoned") {
-        testing::drop_schema(&store).await.expect("drop schema");
-    }
+    let report = contract::inspect(|| schemas.fresh()).await;
+    schemas.drop_all().await;
     println!("PgStore inspect: {report}");
     report.assert_passed();
     assert_eq!(report.checks(), 4, "every check ran: {report}");
