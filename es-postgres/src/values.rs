@@ -383,9 +383,30 @@ pub(crate) fn decode_stored<'r>(
     place: &Place<'_>,
     check: bool,
 ) -> Result<StoredEvent<'r>, StoreError> {
+    let (place, position) = row_position(row, *place, check)?;
+    stored_columns(row, stream_id, position, &place, check)
+}
+
+/// Column 0 of an event row, its position, and `place` narrowed to that row.
+fn row_position<'a>(
+    row: &PgRow,
+    place: Place<'a>,
+    check: bool,
+) -> Result<(Place<'a>, u64), StoreError> {
     let position: i64 = place.get_checking(row, 0, "position", check)?;
     let place = place.at(Key::Position(position));
     let position = place.unsigned(position, "position")?;
+    Ok((place, position))
+}
+
+/// Columns 1 to 5 of `sql/event_columns.sql` of the row at `place` and `position`, borrowed.
+fn stored_columns<'r>(
+    row: &'r PgRow,
+    stream_id: &'r StreamId,
+    position: u64,
+    place: &Place<'_>,
+    check: bool,
+) -> Result<StoredEvent<'r>, StoreError> {
     let stream_version = place.get_checking(row, 1, "stream_version", check)?;
     let stream_version = place.unsigned(stream_version, "stream_version")?;
     let name: &str = place.get_checking(row, 2, "name", check)?;
@@ -418,23 +439,7 @@ pub(crate) fn decode_event(
     columns: Columns<'_>,
 ) -> Result<RecordedEvent, StoreError> {
     let check = !shared.checked;
-    let place = Place::new(schema, "events", Key::Unknown);
-    let position: i64 = place.get_checking(row, 0, "position", check)?;
-    let place = place.at(Key::Position(position));
-    let position = place.unsigned(position, "position")?;
-    let stream_version = place.get_checking(row, 1, "stream_version", check)?;
-    let stream_version = place.unsigned(stream_version, "stream_version")?;
-    let name = shared.intern(place.get_checking(row, 2, "name", check)?, &place)?;
-    let schema_version = place.get_checking(row, 3, "schema_version", check)?;
-    let schema_version = place.schema_version(schema_version, "schema_version")?;
-    let payload: &[u8] = place.get_checking(row, 4, "payload", check)?;
-    let recorded_at: Option<Timestamptz> = place.get_checking(row, 5, "recorded_at", check)?;
-    let recorded_at = place.time(
-        recorded_at.and_then(Timestamptz::unix_micros),
-        "recorded_at",
-    )?;
-    let event_id: Uuid = place.get_checking(row, 6, "event_id", check)?;
-    let metadata = shared.metadata(place.get_checking(row, 7, "metadata", check)?, &place)?;
+    let (place, position) = row_position(row, Place::new(schema, "events", Key::Unknown), check)?;
     let stream_id = match columns {
         Columns::Log => {
             let stream_id = place.get_checking(row, 8, "stream_id", check)?;
@@ -442,17 +447,21 @@ pub(crate) fn decode_event(
         }
         Columns::Stream(stream_id) => stream_id.clone(),
     };
+    let stored = stored_columns(row, &stream_id, position, &place, check)?;
+    let name = shared.intern(stored.name, &place)?;
+    let event_id: Uuid = place.get_checking(row, 6, "event_id", check)?;
+    let metadata = shared.metadata(place.get_checking(row, 7, "metadata", check)?, &place)?;
     shared.checked = true;
     Ok(RecordedEvent {
-        stream_id,
-        stream_version: Version(stream_version),
-        position: Position(position),
+        stream_version: stored.stream_version,
+        position: stored.position,
         event_id: EventId(event_id),
-        recorded_at,
+        recorded_at: stored.recorded_at,
         name,
-        schema_version,
-        payload: Bytes::copy_from_slice(payload),
+        schema_version: stored.schema_version,
+        payload: Bytes::copy_from_slice(stored.payload),
         metadata,
+        stream_id,
     })
 }
 
