@@ -11,11 +11,15 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use es_core::StoreError;
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::postgres::types::Oid;
 use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, PgValueFormat, PgValueRef};
 use sqlx::{Decode, Encode, Postgres, Type};
+
+use crate::PgStore;
+use crate::values::backend;
 
 /// An `xid8`, a 64-bit transaction id, as PostgreSQL sends and takes it in binary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -65,5 +69,17 @@ impl KnownBound {
     /// Records a bound just computed; returns the highest known.
     pub(crate) fn raise(&self, bound: Xid8) -> Xid8 {
         Xid8(self.0.fetch_max(bound.0, Ordering::AcqRel).max(bound.0))
+    }
+}
+
+impl PgStore {
+    /// Computes the read bound now (`sql/read_bound.sql`), records it, and returns the highest
+    /// bound known. Rows read by a later statement below it are final.
+    pub(crate) async fn raise_read_bound(&self) -> Result<Xid8, StoreError> {
+        let computed: Xid8 = sqlx::query_scalar(&self.inner.sql.read_bound)
+            .fetch_one(&self.inner.pool)
+            .await
+            .map_err(backend)?;
+        Ok(self.inner.bound.raise(computed))
     }
 }

@@ -14,7 +14,6 @@ use es_core::{
 use futures_core::Stream as _;
 use uuid::Uuid;
 
-use crate::bound::Xid8;
 use crate::values::{
     Columns, Key, Place, Shared, backend, decode_event, decode_stored, encode_error, saturating_i64,
 };
@@ -491,11 +490,7 @@ impl EventStore for PgStore {
             if events.len() == max_count || fresh {
                 return Ok(events);
             }
-            let computed: Xid8 = sqlx::query_scalar(&self.inner.sql.read_bound)
-                .fetch_one(&self.inner.pool)
-                .await
-                .map_err(backend)?;
-            let raised = self.inner.bound.raise(computed);
+            let raised = self.raise_read_bound().await?;
             if raised <= bound {
                 return Ok(events);
             }

@@ -5,7 +5,6 @@ use es_core::store::{CheckpointInfo, Inspect, StreamInfo};
 use es_core::{Position, StoreError, StreamId, Version};
 
 use crate::PgStore;
-use crate::bound::Xid8;
 use crate::values::{Key, Place, Timestamptz, backend, saturating_i64};
 
 /// Listings for operators' tools.
@@ -69,11 +68,7 @@ impl Inspect for PgStore {
 
     async fn head(&self) -> Result<Position, StoreError> {
         let pool = &self.inner.pool;
-        let computed: Xid8 = sqlx::query_scalar(&self.inner.sql.read_bound)
-            .fetch_one(pool)
-            .await
-            .map_err(backend)?;
-        let bound = self.inner.bound.raise(computed);
+        let bound = self.raise_read_bound().await?;
         let head: i64 = sqlx::query_scalar(&self.inner.sql.inspect_head)
             .bind(bound)
             .fetch_one(pool)
