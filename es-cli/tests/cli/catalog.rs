@@ -5,15 +5,12 @@ use serde_json::Value;
 
 use crate::fill::fresh_file;
 use crate::run::bank_inspect;
+use crate::tests::block_on;
 
 pub(crate) fn catalog_is_the_domains_in_each_format() {
     // The bank's inspector opens its store before anything: an empty one serves.
     let path = fresh_file("catalog.db");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    runtime.block_on(async {
+    block_on(async {
         let store = es_sqlite::SqliteStore::open(&path)
             .await
             .expect("a store file");

@@ -69,7 +69,7 @@ pub(crate) fn run_all() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn block_on<T>(future: impl Future<Output = T>) -> T {
+pub(crate) fn block_on<T>(future: impl Future<Output = T>) -> T {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
